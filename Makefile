@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make bench-db` and `make test`. Both bootstrap what
+# is missing (system packages, the runner's environment) and skip what is there.
+PYTHON ?= python3
+VENV := .venvs/runner
+DBBENCH := $(VENV)/bin/dbbench
+ARGS ?=
+
+.PHONY: bench-db bench-quick bench-all bench-seed db-up db-down test lint system setup clean
+
+bench-db: setup
+	$(DBBENCH) run $(ARGS)
+
+bench-quick: setup
+	$(DBBENCH) run --quick $(ARGS)
+
+bench-all: setup
+	$(DBBENCH) run --all $(ARGS)
+
+# How long a 1,000,000-user seed takes here (a measurement, not a test).
+bench-seed: setup
+	time $(DBBENCH) db seed --users 1000000
+	$(DBBENCH) db seed --users 100000 >/dev/null
+
+db-up: setup
+	$(DBBENCH) db up $(ARGS)
+
+db-down: setup
+	$(DBBENCH) db down
+
+test: setup
+	$(VENV)/bin/python -m pytest $(ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check runner apps tests
+
+setup: system $(VENV)/.ready
+
+system:
+	@bash runner/bootstrap.sh
+
+$(VENV)/.ready: pyproject.toml runner/requirements.lock
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r runner/requirements.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+clean:
+	-$(DBBENCH) db down
+	rm -rf .dbbench .venvs

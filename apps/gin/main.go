@@ -1,0 +1,163 @@
+// Gin reference cell: the user lookup with pgx v5 and its pool, raw SQL.
+//
+// Configuration comes from the runner: DATABASE_URL in the environment (never on the
+// command line, so no password shows in a process list), the rest as flags.
+// GOMAXPROCS sets the CPU budget, as --workers does for the Python servers.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// User is one row of the users table, in the contract's JSON shape.
+type User struct {
+	ID        int32     `json:"id"`
+	Username  string    `json:"username"`
+	Email     string    `json:"email"`
+	FullName  string    `json:"full_name"`
+	Bio       string    `json:"bio"`
+	IsActive  bool      `json:"is_active"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// The one lookup per request. pgx's default exec mode prepares and caches it per connection.
+const lookupSQL = `SELECT id, username, email, full_name, bio, is_active, created_at FROM users WHERE id = $1`
+
+// Store is the data-access side, kept apart from the HTTP glue as in the Python apps.
+type Store interface {
+	GetUser(ctx context.Context, id int32) (*User, error)
+	Close()
+}
+
+type rawStore struct{ pool *pgxpool.Pool }
+
+func (s *rawStore) GetUser(ctx context.Context, id int32) (*User, error) {
+	var u User
+	err := s.pool.QueryRow(ctx, lookupSQL, id).Scan(
+		&u.ID, &u.Username, &u.Email, &u.FullName, &u.Bio, &u.IsActive, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return &u, nil
+}
+
+func (s *rawStore) Close() { s.pool.Close() }
+
+// openPool opens a pool of exactly size connections, all of them before the first request.
+func openPool(ctx context.Context, url string, size int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = int32(size)
+	cfg.MinConns = int32(size)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	conns := make([]*pgxpool.Conn, 0, size)
+	for i := 0; i < size; i++ {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		conns = append(conns, conn)
+	}
+	for _, conn := range conns {
+		conn.Release()
+	}
+	return pool, nil
+}
+
+type notFound struct {
+	Detail string `json:"detail"`
+}
+
+func router(store Store) *gin.Engine {
+	r := gin.New()
+	r.Use(gin.Recovery())
+	r.GET("/users/:id", func(c *gin.Context) {
+		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			c.JSON(http.StatusBadRequest, notFound{Detail: "id must be an integer"})
+			return
+		}
+		// A well-formed integer outside int4 cannot be a row: 404 without a query.
+		if err != nil || id < math.MinInt32 || id > math.MaxInt32 {
+			c.JSON(http.StatusNotFound, notFound{Detail: "user not found"})
+			return
+		}
+		user, err := store.GetUser(c.Request.Context(), int32(id))
+		if err != nil {
+			c.JSON(http.StatusInternalServerError, notFound{Detail: "database error"})
+			return
+		}
+		if user == nil {
+			c.JSON(http.StatusNotFound, notFound{Detail: "user not found"})
+			return
+		}
+		c.JSON(http.StatusOK, user)
+	})
+	return r
+}
+
+func main() {
+	host := flag.String("host", "127.0.0.1", "address to listen on")
+	port := flag.Int("port", 8080, "port to listen on")
+	poolSize := flag.Int("pool-size", 16, "database connections, all opened at start-up")
+	variant := flag.String("variant", "raw", "data-access variant")
+	flag.Parse()
+
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		log.Fatal("DATABASE_URL is not set")
+	}
+	gin.SetMode(gin.ReleaseMode)
+	ctx := context.Background()
+
+	var store Store
+	switch *variant {
+	case "raw":
+		pool, err := openPool(ctx, url, *poolSize)
+		if err != nil {
+			log.Fatalf("cannot open the pool: %v", err)
+		}
+		store = &rawStore{pool: pool}
+	default:
+		store = newVariantStore(ctx, *variant, url, *poolSize)
+	}
+	defer store.Close()
+
+	server := &http.Server{Addr: fmt.Sprintf("%s:%d", *host, *port), Handler: router(store)}
+	go func() {
+		if err := server.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Fatalf("listen: %v", err)
+		}
+	}()
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	<-stop
+	shutdown, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = server.Shutdown(shutdown)
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# System packages the benchmark needs: wrk, the PostgreSQL server binaries with
+# pg_stat_statements, Python's venv module, and a Go toolchain new enough for apps/gin.
+# As root, whatever is missing is installed through apt; otherwise one message names the
+# exact command. A second run finds everything and returns at once.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+state=${DBBENCH_HOME:-$here/.dbbench}
+go_needed=$(awk '$1 == "go" { print $2; exit }' "$here/apps/gin/go.mod")
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1; }
+
+pg_bin_dir() {
+  if [ -n "${DBBENCH_PG_BIN:-}" ]; then echo "$DBBENCH_PG_BIN"; return; fi
+  if have initdb && have pg_ctl; then dirname "$(readlink -f "$(command -v initdb)")"; return; fi
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+pg_has_stat_statements() {
+  local bindir sharedir
+  bindir=$(pg_bin_dir)
+  [ -n "$bindir" ] && [ -x "$bindir/initdb" ] && [ -x "$bindir/pg_ctl" ] && [ -x "$bindir/postgres" ] || return 1
+  if [ -x "$bindir/pg_config" ]; then
+    sharedir=$("$bindir/pg_config" --sharedir)
+  else
+    sharedir=/usr/share/postgresql/$(basename "$(dirname "$bindir")")
+  fi
+  [ -f "$sharedir/extension/pg_stat_statements.control" ]
+}
+
+# version_ge A B: is Go version A at least B (both like 1.25 or 1.25.3)?
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" = "$2" ]; }
+
+go_version_of() { "$1" env GOVERSION 2>/dev/null | sed 's/^go//'; }
+
+usable_go() {
+  local candidate
+  for candidate in "${DBBENCH_GO:-}" "$state/toolchain/bin/go" "$(command -v go || true)" /usr/local/go/bin/go; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+    if version_ge "$(GOTOOLCHAIN=local go_version_of "$candidate")" "$go_needed"; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+have wrk || missing+=(wrk)
+pg_has_stat_statements || missing+=(postgresql)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+have runuser || missing+=(util-linux)
+usable_go >/dev/null || have go || missing+=(golang-go)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "dbbench: missing system packages: ${missing[*]}" >&2
+    echo "dbbench: install them with: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "dbbench: installing system packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# A Go older than apps/gin/go.mod asks for: fetch that toolchain through the Go module
+# proxy (what GOTOOLCHAIN does in Go 1.21+, done by hand so that older Go works too).
+if ! usable_go >/dev/null; then
+  old_go=$(command -v go || echo /usr/local/go/bin/go)
+  arch=$(uname -m); case "$arch" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
+  module="golang.org/toolchain@v0.0.1-go${go_needed}.linux-${arch}"
+  echo "dbbench: Go $(GOTOOLCHAIN=local go_version_of "$old_go") is older than ${go_needed}; fetching go${go_needed}" >&2
+  mkdir -p "$state"
+  if dir=$(cd "$state" && GOFLAGS=-modcacherw GOTOOLCHAIN=local "$old_go" mod download -json "$module" \
+           | awk -F'"' '$2 == "Dir" { print $4 }') && [ -x "$dir/bin/go" ]; then
+    rm -rf "$state/toolchain"
+    ln -s "$dir" "$state/toolchain"
+  else
+    echo "dbbench: could not fetch go${go_needed}: the Gin cells will be listed as unavailable" >&2
+  fi
+fi
