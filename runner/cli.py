@@ -7,7 +7,9 @@ import sys
 
 from rich.console import Console
 
-from runner import database
+from rich.table import Table
+
+from runner import cells, database
 from runner.errors import DbbenchError
 
 err = Console(stderr=True, highlight=False)
@@ -87,6 +89,111 @@ def cmd_db_status(args) -> int:
     return 0
 
 
+def csv_list(value: str) -> list[str]:
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return items
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def seeded_url(db_url: str | None, users: int = database.DEFAULT_USERS) -> str:
+    """The database to use, up and seeded (the embedded one is started if needed)."""
+    url, _ = database.database_url(db_url)
+    existing = database.current_seed(url)
+    if existing is None:
+        err.print(f"seeding {users:,} users (once) ...")
+        database.seed(url, users)
+    return url
+
+
+def cmd_list(args) -> int:
+    table = Table("framework", "variant", "strategy", "server", "runs here", box=None)
+    for cell in cells.manifest().cells():
+        ok, detail = cells.availability(cell)
+        table.add_row(
+            cell.framework.name, cell.variant.name, cell.variant.strategy, cell.framework.server,
+            ("yes: " if ok else "no: ") + detail,
+        )
+    Console(width=200).print(table)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import os
+
+    cell = cells.manifest().cell(args.framework, args.variant)
+    ok, detail = cells.availability(cell)
+    if not ok:
+        raise DbbenchError(f"{cell.name} cannot run here: {detail}")
+    if not database.port_is_free(args.port):
+        raise DbbenchError(f"port {args.port} on 127.0.0.1 is in use: choose another with --port")
+    url = seeded_url(args.db_url)
+    pool = args.pool_size or cells.pool_size_for(args.connections, args.workers)
+    process = cells.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool,
+                                log_path=cells.paths.state_home() / "logs" / "serve.log", host=args.host)
+    argv, extra_env = process.command()
+    err.print(
+        f"serving {cell.name} on http://{args.host}:{args.port}/users/1 "
+        f"({args.workers} worker(s), pool {pool} each, database {database.mask_url(url)}); Ctrl-C stops it"
+    )
+    sys.stdout.flush()
+    os.chdir(cells.paths.REPO)
+    os.execvpe(argv[0], argv, {**os.environ, **extra_env, "DATABASE_URL": url})
+
+
+def cmd_verify(args) -> int:
+
+    selected = cells.manifest().select(args.frameworks, args.variants, everything=args.frameworks is None)
+    url = seeded_url(args.db_url)
+    table = Table("cell", "verdict", "statements per request / first failure", box=None)
+    failed = 0
+    for cell in selected:
+        ok, detail = cells.availability(cell)
+        if not ok:
+            table.add_row(cell.name, "[yellow]skipped[/]", detail)
+            failed += 1
+            continue
+        err.print(f"verifying {cell.name} ...")
+        try:
+            verdict = verify_cell(cell, url, args.workers, args.pool_size)
+        except DbbenchError as exc:
+            table.add_row(cell.name, "[red]FAIL[/]", str(exc))
+            failed += 1
+            continue
+        if verdict.ok:
+            shown = ", ".join(f"{k} {v:g}" for k, v in verdict.statements_per_request.items())
+            table.add_row(cell.name, "[green]pass[/]", shown)
+        else:
+            table.add_row(cell.name, "[red]FAIL[/]", verdict.first_failure)
+            failed += 1
+    Console(width=200).print(table)
+    return 1 if failed else 0
+
+
+def verify_cell(cell, url: str, workers: int, pool_size: int):
+    """Start one cell on a free port, verify it, stop it."""
+    from runner import verification
+
+    process = cells.CellProcess(
+        cell, port=database.free_port(), workers=workers, pool_size=pool_size,
+        log_path=cells.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
+    )
+    with process:
+        process.start(url)
+        process.wait_ready()
+        return verification.Verifier(process.base_url, url, expected_connections=workers * pool_size).run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="dbbench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -106,6 +213,28 @@ def build_parser() -> argparse.ArgumentParser:
     down.set_defaults(func=cmd_db_down)
     status = db_commands.add_parser("status", help="the embedded cluster's state")
     status.set_defaults(func=cmd_db_status)
+
+    listing = commands.add_parser("list", help="every cell, and whether it can run here")
+    listing.set_defaults(func=cmd_list)
+
+    serve = commands.add_parser("serve", help="run one cell in the foreground until Ctrl-C")
+    serve.add_argument("framework")
+    serve.add_argument("variant")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=port_arg, default=8000)
+    serve.add_argument("--workers", type=positive_int, default=1)
+    serve.add_argument("--pool-size", type=positive_int, help="per worker (default: sized from --connections)")
+    serve.add_argument("--connections", type=positive_int, default=64, help="the load the pool is sized for")
+    add_db_url(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    verify = commands.add_parser("verify", help="check every selected cell against the database")
+    verify.add_argument("--frameworks", type=csv_list)
+    verify.add_argument("--variants", type=csv_list)
+    verify.add_argument("--workers", type=positive_int, default=1)
+    verify.add_argument("--pool-size", type=positive_int, default=8)
+    add_db_url(verify)
+    verify.set_defaults(func=cmd_verify)
     return parser
 
 

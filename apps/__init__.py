@@ -1,0 +1,1 @@
+"""The services: HTTP glue per framework (frameworks/), data access per variant (access/)."""

@@ -1,0 +1,46 @@
+"""The GINO model of the users table and the pool handling both GINO variants share.
+
+Each GINO variant has its own Gino instance, so one variant's baked queries are never
+prepared on another variant's connections.
+"""
+
+import warnings
+
+# SQLAlchemy 1.3 imports pkg_resources (kept by the setuptools<81 pin) and warns about it.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+from gino import Gino  # noqa: E402
+
+from apps.contract import BaseStore  # noqa: E402
+
+
+def define_user(db: Gino):
+    class User(db.Model):
+        __tablename__ = "users"
+
+        id = db.Column(db.Integer, primary_key=True)
+        username = db.Column(db.Text, nullable=False, unique=True)
+        email = db.Column(db.Text, nullable=False)
+        full_name = db.Column(db.Text, nullable=False)
+        bio = db.Column(db.Text, nullable=False)
+        is_active = db.Column(db.Boolean, nullable=False)
+        created_at = db.Column(db.DateTime(timezone=True), nullable=False)
+
+    return User
+
+
+class GinoStore(BaseStore):
+    """A Store bound to the variant's Gino instance `db`."""
+
+    db: Gino
+
+    engine = None
+
+    async def open(self) -> None:
+        size = self.settings.pool_size
+        self.engine = await self.db.set_bind(self.settings.dsn, min_size=size, max_size=size)
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.close()
+            self.engine = None

@@ -1,0 +1,82 @@
+"""What every Python app shares: its settings, the id range and the JSON shape.
+
+The contract itself is written down in schema/http-contract.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+INT4_MIN = -(2**31)
+INT4_MAX = 2**31 - 1
+FIELDS = ("id", "username", "email", "full_name", "bio", "is_active", "created_at")
+NOT_FOUND = {"detail": "user not found"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A cell's start-up parameters, passed to server workers through the environment.
+
+    The database URL travels in DATABASE_URL, never on a command line.
+    """
+
+    variant: str
+    pool_size: int
+    dsn: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            variant=os.environ["DBBENCH_VARIANT"],
+            pool_size=int(os.environ["DBBENCH_POOL_SIZE"]),
+            dsn=os.environ["DATABASE_URL"],
+        )
+
+    def export(self) -> None:
+        os.environ["DBBENCH_VARIANT"] = self.variant
+        os.environ["DBBENCH_POOL_SIZE"] = str(self.pool_size)
+        os.environ["DATABASE_URL"] = self.dsn
+
+
+class BaseStore:
+    """One data-access strategy; subclasses open a pool and run the one lookup."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    async def open(self) -> None:
+        """Open the pool at full size, before the first request."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def get_user(self, user_id: int) -> dict[str, Any] | None:
+        """The row as a dict, or None. An id outside int4 cannot be a row: no query."""
+        if not INT4_MIN <= user_id <= INT4_MAX:
+            return None
+        return await self.fetch(user_id)
+
+    async def fetch(self, user_id: int) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+
+def open_store(settings: Settings | None = None) -> BaseStore:
+    """The Store of the configured variant (apps/access/<variant>.py)."""
+    settings = settings or Settings.from_env()
+    module = importlib.import_module(f"apps.access.{settings.variant.replace('-', '_')}")
+    return module.Store(settings)
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, whole seconds, Z suffix: 2021-03-04T05:06:07Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def as_json(user: dict[str, Any]) -> dict[str, Any]:
+    """The contract's JSON object, for frameworks that serialize plain dicts."""
+    return {**user, "created_at": rfc3339(user["created_at"])}

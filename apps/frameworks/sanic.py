@@ -1,0 +1,40 @@
+"""Sanic on its own server (uvloop, multi-process worker manager).
+
+Idiomatic: a typed `<user_id:int>` route (404 on a malformed id) and `sanic.json`.
+"""
+
+from sanic import Sanic
+from sanic import json as json_response
+from sanic.worker.loader import AppLoader
+
+from apps.contract import NOT_FOUND, as_json, open_store
+
+
+def create_app() -> Sanic:
+    app = Sanic("dbbench")
+    app.config.ACCESS_LOG = False
+    store = open_store()
+
+    @app.before_server_start
+    async def open_pool(_app):
+        await store.open()
+
+    @app.after_server_stop
+    async def close_pool(_app):
+        await store.close()
+
+    @app.get("/users/<user_id:int>")
+    async def get_user(_request, user_id: int):
+        user = await store.get_user(user_id)
+        if user is None:
+            return json_response(NOT_FOUND, status=404)
+        return json_response(as_json(user))
+
+    return app
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    loader = AppLoader(factory=create_app)
+    app = loader.load()
+    app.prepare(host=host, port=port, workers=workers, access_log=False, debug=False, motd=False)
+    Sanic.serve(primary=app, app_loader=loader)

@@ -1,0 +1,34 @@
+"""Run one Python cell in the foreground: `python -m apps.serve FRAMEWORK VARIANT ...`.
+
+Started by `dbbench serve` inside the variant's virtual environment, with DATABASE_URL
+in the environment.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+from apps.contract import Settings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="apps.serve")
+    parser.add_argument("framework")
+    parser.add_argument("variant")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--pool-size", type=int, default=16)
+    args = parser.parse_args()
+    if "DATABASE_URL" not in os.environ:
+        print("apps.serve: DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    Settings(variant=args.variant, pool_size=args.pool_size, dsn=os.environ["DATABASE_URL"]).export()
+    framework = importlib.import_module(f"apps.frameworks.{args.framework}")
+    framework.serve(args.host, args.port, args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

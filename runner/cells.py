@@ -1,0 +1,316 @@
+"""The cells stage: what can run (apps/cells.toml), how each cell is started and stopped.
+
+A cell is one framework with one data-access variant. Its process runs in its own
+session (process group), so stopping it stops every worker it forked, and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import httpx
+import psutil
+
+from runner import environments, paths
+from runner.errors import DbbenchError
+
+MANIFEST = paths.APPS_DIR / "cells.toml"
+GIN_DIR = paths.APPS_DIR / "gin"
+POOL_HEADROOM = 0.125
+MIN_POOL_HEADROOM = 4
+READY_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class Framework:
+    name: str
+    kind: str
+    server: str
+    variants: tuple[str, ...]
+    malformed: int
+    default: bool = False
+    reference: bool = False
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    strategy: str
+    summary: str
+    stack: str | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    framework: Framework
+    variant: Variant
+
+    @property
+    def name(self) -> str:
+        return f"{self.framework.name}/{self.variant.name}"
+
+    @property
+    def is_python(self) -> bool:
+        return self.framework.kind.startswith("python")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    frameworks: dict[str, Framework]
+    variants: dict[str, Variant]
+    stacks: dict[str, dict]
+
+    def cells(self) -> list[Cell]:
+        return [
+            Cell(framework, self.variants[variant])
+            for framework in self.frameworks.values()
+            for variant in framework.variants
+        ]
+
+    def cell(self, framework: str, variant: str) -> Cell:
+        if framework not in self.frameworks:
+            raise DbbenchError(f"unknown framework {framework!r} (known: {', '.join(self.frameworks)})")
+        if variant not in self.frameworks[framework].variants:
+            known = ", ".join(self.frameworks[framework].variants)
+            raise DbbenchError(f"{framework} has no variant {variant!r} (it has: {known})")
+        return Cell(self.frameworks[framework], self.variants[variant])
+
+    def select(self, frameworks: list[str] | None, variants: list[str] | None, everything: bool) -> list[Cell]:
+        """The cells named by --frameworks/--variants; by default the default frameworks."""
+        for name in frameworks or ():
+            if name not in self.frameworks:
+                raise DbbenchError(f"unknown framework {name!r} (known: {', '.join(self.frameworks)})")
+        for name in variants or ():
+            if name not in self.variants:
+                raise DbbenchError(f"unknown variant {name!r} (known: {', '.join(self.variants)})")
+        chosen = [
+            cell for cell in self.cells()
+            if (cell.framework.name in frameworks if frameworks else everything or cell.framework.default)
+            and (variants is None or cell.variant.name in variants)
+        ]
+        if not chosen:
+            raise DbbenchError("no cell matches the selected frameworks and variants")
+        return chosen
+
+
+@cache
+def manifest() -> Manifest:
+    data = tomllib.loads(MANIFEST.read_text())
+    variants = {
+        name: Variant(name=name, strategy=v["strategy"], summary=v["summary"], stack=v.get("stack"))
+        for name, v in data["variants"].items()
+    }
+    frameworks = {
+        name: Framework(
+            name=name, kind=f["kind"], server=f["server"], variants=tuple(f["variants"]),
+            malformed=f["malformed"], default=f.get("default", False), reference=f.get("reference", False),
+        )
+        for name, f in data["frameworks"].items()
+    }
+    return Manifest(frameworks=frameworks, variants=variants, stacks=data["stacks"])
+
+
+# ----------------------------------------------------------------- Go
+
+
+def go_required() -> str:
+    match = re.search(r"^go (\S+)", (GIN_DIR / "go.mod").read_text(), re.MULTILINE)
+    return match.group(1) if match else "1.21"
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def find_go() -> tuple[str | None, str]:
+    """A Go toolchain at least as new as apps/gin/go.mod asks, and what was found."""
+    needed = go_required()
+    candidates = [
+        os.environ.get("DBBENCH_GO"),
+        str(paths.state_home() / "toolchain" / "bin" / "go"),
+        shutil.which("go"),
+        "/usr/local/go/bin/go",
+    ]
+    seen = []
+    for candidate in filter(None, candidates):
+        if not os.access(candidate, os.X_OK):
+            continue
+        try:
+            version = subprocess.run(
+                [candidate, "env", "GOVERSION"], capture_output=True, text=True, timeout=30,
+                env={**os.environ, "GOTOOLCHAIN": "local"},
+            ).stdout.strip().removeprefix("go")
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        seen.append(version)
+        if version and _version_tuple(version) >= _version_tuple(needed):
+            return candidate, version
+    found = f"found {', '.join(seen)}" if seen else "none found"
+    return None, f"needs Go {needed} or newer ({found}; run 'bash runner/bootstrap.sh' as root)"
+
+
+def gin_binary() -> Path:
+    """Build the Gin app once per source version; later calls reuse the binary."""
+    go, detail = find_go()
+    if go is None:
+        raise DbbenchError(f"the Gin cells {detail}")
+    digest = hashlib.sha256()
+    for source in sorted(GIN_DIR.glob("*")):
+        if source.is_file():
+            digest.update(source.name.encode() + source.read_bytes())
+    target = paths.state_home() / "bin" / f"gin-{digest.hexdigest()[:12]}"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [go, "build", "-trimpath", "-o", str(target), "."], cwd=GIN_DIR, capture_output=True, text=True,
+        timeout=600, env={**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"},
+    )
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise DbbenchError(f"go build of apps/gin failed: {detail[-1] if detail else 'no output'}")
+    return target
+
+
+def availability(cell: Cell) -> tuple[bool, str]:
+    """Whether a cell can run here, and if not, why (without building anything)."""
+    if cell.framework.kind == "go":
+        go, detail = find_go()
+        return (True, f"Go {detail}") if go else (False, detail)
+    stack = manifest().stacks.get(cell.variant.stack or "")
+    if stack is None:
+        return False, f"variant {cell.variant.name} names no known stack"
+    state = "ready" if environments.is_ready(cell.variant.stack) else "built on first use"
+    return True, f"environment {cell.variant.stack} ({state})"
+
+
+# ----------------------------------------------------------------- sizing
+
+
+def pool_size_for(connections: int, workers: int) -> int:
+    """Each worker's pool: its share of wrk's connections plus headroom.
+
+    A pool smaller than the connections in flight would queue requests on the pool and
+    measure that queue, not the framework.
+    """
+    share = math.ceil(connections / workers)
+    return share + max(MIN_POOL_HEADROOM, math.ceil(share * POOL_HEADROOM))
+
+
+# ----------------------------------------------------------------- processes
+
+
+@dataclass
+class CellProcess:
+    """A running cell: its process group, port and log file."""
+
+    cell: Cell
+    port: int
+    workers: int
+    pool_size: int
+    log_path: Path
+    host: str = "127.0.0.1"
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        if self.cell.is_python:
+            python = environments.ensure(self.cell.variant.stack)
+            argv = [
+                str(python), "-m", "apps.serve", self.cell.framework.name, self.cell.variant.name,
+                "--host", self.host, "--port", str(self.port), "--workers", str(self.workers),
+                "--pool-size", str(self.pool_size),
+            ]
+            return argv, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+        argv = [
+            str(gin_binary()), "--host", self.host, "--port", str(self.port),
+            "--pool-size", str(self.pool_size), "--variant", self.cell.variant.name,
+        ]
+        return argv, {"GOMAXPROCS": str(self.workers)}
+
+    def start(self, db_url: str) -> None:
+        argv, extra_env = self.command()
+        env = {**os.environ, **extra_env, "DATABASE_URL": db_url}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                argv, cwd=paths.REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        tail = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+        return " | ".join(tail) if tail else "(empty log)"
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Wait until the cell answers a lookup, with a bound; fail with its log tail."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if self.process.poll() is not None:
+                    raise DbbenchError(
+                        f"{self.cell.name} exited with code {self.process.returncode} before answering: "
+                        f"{self.log_tail()}"
+                    )
+                try:
+                    if client.get(f"{self.base_url}/users/1").status_code < 500:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise DbbenchError(f"{self.cell.name} did not answer within {timeout:.0f} s: {self.log_tail()}")
+                time.sleep(0.1)
+
+    def processes(self) -> list[psutil.Process]:
+        """The cell's process and every process it forked (its workers)."""
+        try:
+            root = psutil.Process(self.process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self) -> None:
+        """Stop the cell's whole process group: SIGTERM, then SIGKILL after a grace period."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        members = self.processes()
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        _, alive = psutil.wait_procs(members, timeout=STOP_TIMEOUT_S)
+        for proc in alive:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=STOP_TIMEOUT_S)
+
+    def __enter__(self) -> CellProcess:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()

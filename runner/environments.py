@@ -1,0 +1,92 @@
+"""The environments stage: one virtual environment per dependency stack, from its lock file.
+
+The stacks conflict (GINO needs SQLAlchemy 1.3, later stacks need 2.x), so each gets its
+own environment under .venvs/, created on first use and reused while its lock file is
+unchanged. A build that did not finish leaves no ready marker and is redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from runner import paths
+from runner.errors import DbbenchError
+
+err = Console(stderr=True, highlight=False)
+READY_MARKER = ".dbbench-ready"
+
+
+def lock_file(stack: str) -> Path:
+    from runner.cells import manifest
+
+    stacks = manifest().stacks
+    if stack not in stacks:
+        raise DbbenchError(f"unknown stack {stack!r} (known: {', '.join(stacks)})")
+    return paths.REPO / stacks[stack]["lock"]
+
+
+def env_dir(stack: str) -> Path:
+    return paths.venvs_home() / stack
+
+
+def python_of(stack: str) -> Path:
+    return env_dir(stack) / "bin" / "python"
+
+
+def _lock_digest(stack: str) -> str:
+    return hashlib.sha256(lock_file(stack).read_bytes()).hexdigest()
+
+
+def is_ready(stack: str) -> bool:
+    marker = env_dir(stack) / READY_MARKER
+    try:
+        return marker.read_text().strip() == _lock_digest(stack)
+    except OSError:
+        return False
+
+
+def ensure(stack: str) -> Path:
+    """The stack's Python, building its environment first if needed."""
+    if is_ready(stack):
+        return python_of(stack)
+    target = env_dir(stack)
+    log = target.parent / f"{stack}.log"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
+    err.print(f"building environment '{stack}' from {lock_file(stack).relative_to(paths.REPO)} (once) ...")
+    steps = [
+        [sys.executable, "-m", "venv", str(target)],
+        [str(python_of(stack)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--no-deps", "-r", str(lock_file(stack))],
+        [str(python_of(stack)), "-m", "pip", "check"],
+    ]
+    with log.open("w") as handle:
+        for argv in steps:
+            handle.write(f"$ {' '.join(argv)}\n")
+            handle.flush()
+            result = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=paths.REPO)
+            if result.returncode != 0:
+                raise DbbenchError(f"building environment '{stack}' failed at '{argv[2]}': see {log}")
+    (target / READY_MARKER).write_text(_lock_digest(stack))
+    return python_of(stack)
+
+
+def installed_packages(stack: str) -> dict[str, str]:
+    """Name -> version of what the stack's environment holds, for results metadata."""
+    if not is_ready(stack):
+        return {}
+    result = subprocess.run(
+        [str(python_of(stack)), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+        capture_output=True, text=True, timeout=120,
+    )
+    try:
+        return {item["name"]: item["version"] for item in json.loads(result.stdout)}
+    except (ValueError, KeyError, TypeError):
+        return {}
