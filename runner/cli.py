@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from rich.console import Console
-
 from rich.table import Table
 
 from runner import cells, database
@@ -183,15 +182,57 @@ def cmd_verify(args) -> int:
 def verify_cell(cell, url: str, workers: int, pool_size: int):
     """Start one cell on a free port, verify it, stop it."""
     from runner import verification
+    from runner.run import processes_per_cell
 
     process = cells.CellProcess(
         cell, port=database.free_port(), workers=workers, pool_size=pool_size,
         log_path=cells.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
     )
+    expected = processes_per_cell(cell, workers) * pool_size
     with process:
         process.start(url)
         process.wait_ready()
-        return verification.Verifier(process.base_url, url, expected_connections=workers * pool_size).run()
+        return verification.Verifier(process.base_url, url, expected_connections=expected).run()
+
+
+def cmd_run(args) -> int:
+    from pathlib import Path
+
+    from runner import report, results
+    from runner.run import Run, RunOptions
+
+    options = RunOptions(
+        frameworks=args.frameworks, variants=args.variants, everything=args.all, scenario=args.scenario,
+        connections=args.connections, duration_s=args.duration, rounds=args.rounds,
+        server_cpus=args.server_cpus, pool_size=args.pool_size, db_url=args.db_url, users=args.users,
+        out=Path(args.out) if args.out else None, quick=args.quick, seed=args.seed,
+    )
+    runner = Run(options)
+    try:
+        path = runner.execute()
+    except KeyboardInterrupt:
+        if runner.document is not None:
+            err.print(f"interrupted: finished rounds kept in {runner.results_path}")
+            print(report.render_markdown(results.load(runner.results_path)))
+        return 130
+    document = results.load(path)
+    print(report.render_markdown(document))
+    err.print(f"results: {path} (and {path.with_name('results.md')})")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from runner import report, results
+
+    sys.stdout.write(report.render(results.load(args.results), args.format))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from runner import report, results
+
+    sys.stdout.write(report.compare(results.load(args.a), results.load(args.b), force=args.force))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,6 +276,35 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--pool-size", type=positive_int, default=8)
     add_db_url(verify)
     verify.set_defaults(func=cmd_verify)
+
+    run = commands.add_parser("run", help="verify and measure the matrix; write results/<time>/")
+    run.add_argument("--frameworks", type=csv_list)
+    run.add_argument("--variants", type=csv_list)
+    run.add_argument("--all", action="store_true", help="every cell that can run here")
+    run.add_argument("--scenario", default="by-id")
+    run.add_argument("--connections", type=positive_int, help="wrk connections (default: the scenario's)")
+    run.add_argument("--duration", type=positive_int, help="seconds per measured run")
+    run.add_argument("--rounds", type=positive_int)
+    run.add_argument("--server-cpus", type=positive_int, default=1,
+                     help="worker processes for Python servers, GOMAXPROCS for Go")
+    run.add_argument("--pool-size", type=positive_int, help="per worker (default: sized from --connections)")
+    run.add_argument("--users", type=users_arg, help="re-seed with this many users if needed")
+    run.add_argument("--seed", type=int, help="the shuffle seed (default: random, recorded)")
+    run.add_argument("--out", help="results directory (default: results/)")
+    run.add_argument("--quick", action="store_true", help="a smoke run: 2 short rounds")
+    add_db_url(run)
+    run.set_defaults(func=cmd_run)
+
+    rep = commands.add_parser("report", help="render a stored results file again")
+    rep.add_argument("results", help="a results.json, or its directory")
+    rep.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    rep.set_defaults(func=cmd_report)
+
+    cmp = commands.add_parser("compare", help="each cell's change between two stored runs")
+    cmp.add_argument("a")
+    cmp.add_argument("b")
+    cmp.add_argument("--force", action="store_true", help="compare runs from different machines or data sets")
+    cmp.set_defaults(func=cmd_compare)
     return parser
 
 

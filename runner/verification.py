@@ -107,6 +107,15 @@ def classify(query: str) -> str:
     return "other"
 
 
+def json_or_none(response: httpx.Response) -> dict:
+    """The body as a JSON object, or {} when it is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def content_type_ok(response: httpx.Response) -> bool:
     media = response.headers.get("content-type", "").split(";")[0].strip().lower()
     return media == "application/json"
@@ -237,7 +246,7 @@ class Verifier:
             if 400 <= response.status_code < 500:
                 continue
             if response.status_code != 200 or not content_type_ok(response) or \
-                    not same_value(response.json().get("id"), denoted):
+                    not same_value(json_or_none(response).get("id"), denoted):
                 failures.append(f"/users/{raw_id}: status {response.status_code}, expected 4xx or user {denoted}")
         try:
             alive = self.get(client, "1").status_code == 200
