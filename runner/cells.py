@@ -220,7 +220,7 @@ class CellProcess:
     port: int
     workers: int
     pool_size: int
-    log_path: Path
+    log_path: Path | None
     host: str = "127.0.0.1"
     process: subprocess.Popen | None = field(default=None, repr=False)
 
@@ -244,8 +244,14 @@ class CellProcess:
         return argv, {"GOMAXPROCS": str(self.workers)}
 
     def start(self, db_url: str) -> None:
+        """Start the cell in a session of its own; its output goes to the log file, or to
+        our own output when there is none (dbbench serve)."""
         argv, extra_env = self.command()
         env = {**os.environ, **extra_env, "DATABASE_URL": db_url}
+        if self.log_path is None:
+            self.process = subprocess.Popen(argv, cwd=paths.REPO, env=env, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+            return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -254,6 +260,8 @@ class CellProcess:
             )
 
     def log_tail(self, lines: int = 5) -> str:
+        if self.log_path is None:
+            return "(output above)"
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
@@ -289,12 +297,13 @@ class CellProcess:
             return []
 
     def stop(self) -> None:
-        """Stop the cell's whole process group: SIGTERM, then SIGKILL after a grace period."""
+        """SIGTERM to the server's main process, which stops its own workers as it does in
+        production; whatever of its group is left after a grace period gets SIGKILL."""
         if self.process is None or self.process.returncode is not None:
             return
         members = self.processes()
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)
         except ProcessLookupError:
             return
         _, alive = psutil.wait_procs(members, timeout=STOP_TIMEOUT_S)

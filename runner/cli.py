@@ -128,8 +128,6 @@ def cmd_list(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import os
-
     cell = cells.manifest().cell(args.framework, args.variant)
     ok, detail = cells.availability(cell)
     if not ok:
@@ -138,16 +136,21 @@ def cmd_serve(args) -> int:
         raise DbbenchError(f"port {args.port} on 127.0.0.1 is in use: choose another with --port")
     url = seeded_url(args.db_url)
     pool = args.pool_size or cells.pool_size_for(args.connections, args.workers)
-    process = cells.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool,
-                                log_path=cells.paths.state_home() / "logs" / "serve.log", host=args.host)
-    argv, extra_env = process.command()
-    err.print(
-        f"serving {cell.name} on http://{args.host}:{args.port}/users/1 "
-        f"({args.workers} worker(s), pool {pool} each, database {database.mask_url(url)}); Ctrl-C stops it"
-    )
-    sys.stdout.flush()
-    os.chdir(cells.paths.REPO)
-    os.execvpe(argv[0], argv, {**os.environ, **extra_env, "DATABASE_URL": url})
+    process = cells.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool, log_path=None,
+                                host=args.host)
+    with process:
+        process.start(url)
+        try:
+            process.wait_ready()
+            err.print(
+                f"serving {cell.name} on http://{args.host}:{args.port}/users/1 ({args.workers} worker(s), "
+                f"pool {pool} each, database {database.mask_url(url)}); Ctrl-C stops it"
+            )
+            process.process.wait()
+        except KeyboardInterrupt:
+            err.print(f"stopping {cell.name} ...")
+            return 0
+    raise DbbenchError(f"{cell.name} exited with code {process.process.returncode}")
 
 
 def cmd_verify(args) -> int:

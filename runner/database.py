@@ -490,6 +490,23 @@ def seed(url: str, users: int, force: bool = False) -> SeedInfo:
     existing = current_seed(url)
     if existing and existing.fingerprint == fingerprint and not force:
         return existing
+    try:
+        checksum = _seed_in_one_transaction(url, users, fingerprint)
+    except psycopg_error() as exc:
+        reason = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, url)
+        raise DbbenchError(f"seeding failed, the previous seed is untouched: {reason}") from None
+    with connect(url) as conn:
+        conn.execute("VACUUM (ANALYZE) users")
+    return SeedInfo(users=users, checksum=checksum, fingerprint=fingerprint, seeded=True)
+
+
+def psycopg_error():
+    import psycopg
+
+    return psycopg.Error
+
+
+def _seed_in_one_transaction(url: str, users: int, fingerprint: str) -> str:
     schema_sql = (paths.SCHEMA_DIR / "users.sql").read_text()
     seed_sql = (paths.SEEDS_DIR / "users.sql").read_text()
     with connect(url, autocommit=False) as conn:
@@ -509,9 +526,7 @@ def seed(url: str, users: int, force: bool = False) -> SeedInfo:
             (users, checksum, fingerprint),
         )
         conn.commit()
-    with connect(url) as conn:
-        conn.execute("VACUUM (ANALYZE) users")
-    return SeedInfo(users=users, checksum=checksum, fingerprint=fingerprint, seeded=True)
+    return checksum
 
 
 def table_checksum(url: str) -> str:

@@ -1,0 +1,71 @@
+"""Every declared cell runs here and passes the verifier against the real database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import httpx
+from conftest import DBBENCH, REPO, dbbench
+
+from runner import cells, database
+
+
+def test_list_shows_every_declared_cell():
+    listing = dbbench("list", check=True).stdout
+    for cell in cells.manifest().cells():
+        row = next((line for line in listing.splitlines()
+                    if line.split()[:2] == [cell.framework.name, cell.variant.name]), None)
+        assert row is not None, f"{cell.name} missing from dbbench list"
+        assert " yes: " in row or " no: " in row
+
+
+def test_every_cell_passes_verification(db_url):
+    """All cells in one verify session: values, 404s, malformed ids, statements, pool."""
+    result = dbbench("verify", timeout=1800)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for cell in cells.manifest().cells():
+        row = next(line for line in result.stdout.splitlines() if line.split()[:1] == [cell.name])
+        assert " pass " in row + " ", row
+        assert "lookup 1" in row
+
+
+def test_statements_per_request_show_the_asyncpg_pool_reset(db_url):
+    """asyncpg resets every connection it takes back: counted and shown, not hidden."""
+    result = dbbench("verify", "--frameworks", "fastapi", "--variants", "raw", check=True)
+    assert "pool reset 4" in result.stdout
+
+
+def test_unknown_names_are_one_line_errors():
+    for args in (["verify", "--frameworks", "nosuch"], ["serve", "fastapi", "nosuch"], ["serve", "nosuch", "raw"]):
+        result = dbbench(*args)
+        assert result.returncode == 2
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_serve_runs_a_cell_until_interrupted(db_url):
+    port = database.free_port()
+    process = subprocess.Popen(
+        [*DBBENCH, "serve", "sanic", "gino-baked", "--port", str(port), "--pool-size", "4"],
+        cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/users/7", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None, process.stderr.read().decode()
+                assert time.monotonic() < deadline, "serve did not answer"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.json()["id"] == 7
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(30)
+    assert process.returncode == 0
+    assert database.port_is_free(port), "the cell's server outlived dbbench serve"

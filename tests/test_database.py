@@ -1,0 +1,212 @@
+"""The database stage against a real PostgreSQL: cluster life, seed, URLs, bad input."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import REPO, TEST_USERS, dbbench
+
+from runner import database
+from runner.errors import DbbenchError
+
+# The seed is a pure function of the user count: this checksum holds on any machine.
+CHECKSUM_1000 = "4004f7cd173e9b9205ad8de9bc62d83e"
+
+
+def one_line_error(result) -> str:
+    """Bad input: non-zero exit, exactly one line on stderr, no traceback."""
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines[0].startswith("dbbench: error:"), lines[0]
+    return lines[0]
+
+
+def test_up_prints_url_last_and_reuses_the_cluster(db_url):
+    assert db_url.startswith("postgresql://dbbench@127.0.0.1:")
+    started = time.monotonic()
+    again = dbbench("db", "up", "--users", str(TEST_USERS), check=True)
+    assert again.stdout.strip().splitlines()[-1] == db_url
+    assert "already seeded" in again.stderr
+    assert time.monotonic() - started < 30
+    with database.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == TEST_USERS
+        settings = {name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
+                    for name in ("max_connections", "shared_preload_libraries", "pg_stat_statements.track")}
+    assert int(settings["max_connections"]) >= 500
+    assert settings["shared_preload_libraries"] == "pg_stat_statements"
+    assert settings["pg_stat_statements.track"] == "all"
+
+
+def test_status_reports_the_running_cluster(db_url):
+    status = dbbench("db", "status", check=True).stdout
+    assert "running: True" in status
+    assert f"{TEST_USERS} users" in status
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only meaningful as root")
+def test_as_root_the_server_runs_as_postgres(db_url, state_home):
+    cluster = database.EmbeddedCluster(state_home)
+    owner = psutil.Process(cluster.postmaster_pid()).username()
+    assert owner == "postgres"
+
+
+def test_seed_is_deterministic(db_url):
+    first = dbbench("db", "seed", "--users", "1000", check=True).stdout.strip().splitlines()[-1]
+    second = dbbench("db", "seed", "--users", "1000", check=True).stdout.strip().splitlines()[-1]
+    assert first == second == f"checksum {CHECKSUM_1000}"
+    assert database.table_checksum(db_url) == CHECKSUM_1000
+    with database.connect(db_url) as conn:
+        count, long_bios, active, distinct = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE length(bio) >= 200), avg(is_active::int), "
+            "count(DISTINCT username) FROM users"
+        ).fetchone()
+        seconds = conn.execute("SELECT count(*) FROM users WHERE extract(microseconds FROM created_at) % 1000000 <> 0"
+                               ).fetchone()[0]
+    assert count == distinct == 1000
+    assert long_bios == 1000
+    assert 0.8 < active < 1.0
+    assert seconds == 0
+    dbbench("db", "seed", "--users", str(TEST_USERS), check=True)
+
+
+def test_reseed_happens_only_when_parameters_change(db_url):
+    before = database.current_seed(db_url)
+    with database.connect(db_url) as conn:
+        seeded_at = conn.execute("SELECT seeded_at FROM dbbench_seed").fetchone()[0]
+    assert database.seed(db_url, TEST_USERS).seeded is False
+    with database.connect(db_url) as conn:
+        assert conn.execute("SELECT seeded_at FROM dbbench_seed").fetchone()[0] == seeded_at
+    assert database.current_seed(db_url) == before
+
+
+def test_an_interrupted_seed_leaves_the_previous_one_whole(db_url, tmp_path, monkeypatch):
+    before = database.current_seed(db_url)
+    broken = tmp_path / "seeds"
+    broken.mkdir()
+    sql = (REPO / "seeds" / "users.sql").read_text().replace("SELECT\n    g,", "SELECT\n    g / (g <> 700)::int,")
+    assert "g <> 700" in sql
+    (broken / "users.sql").write_text(sql)
+    monkeypatch.setattr(database.paths, "SEEDS_DIR", broken)
+    with pytest.raises(DbbenchError, match="division by zero"):
+        database.seed(db_url, 1500)
+    monkeypatch.undo()
+    assert database.current_seed(db_url) == before
+    with database.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == TEST_USERS
+
+
+def test_external_url_is_used_as_is_and_its_password_never_shown(db_url):
+    port = db_url.rsplit(":", 1)[1].split("/")[0]
+    secret_url = f"postgresql://dbbench:s3cr3t-pw@127.0.0.1:{port}/dbbench"
+    result = dbbench("db", "up", "--users", str(TEST_USERS), "--db-url", secret_url, check=True)
+    assert "s3cr3t-pw" not in result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == f"postgresql://dbbench:***@127.0.0.1:{port}/dbbench"
+    env_result = dbbench("db", "seed", "--users", str(TEST_USERS), env={"DATABASE_URL": secret_url}, check=True)
+    assert "s3cr3t-pw" not in env_result.stdout + env_result.stderr
+
+
+def test_mask_url():
+    assert database.mask_url("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert database.mask_url("postgresql://u@h/db?password=pw&sslmode=off") == \
+        "postgresql://u@h/db?password=***&sslmode=off"
+    assert database.mask_url("postgresql://h/db") == "postgresql://h/db"
+
+
+@pytest.mark.parametrize("users", ["0", "-5", "abc", "1.5", "100000000000"])
+def test_bad_user_counts_are_one_line_errors(users):
+    line = one_line_error(dbbench("db", "up", "--users", users))
+    assert "--users" in line
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("postgresql://dbbench@127.0.0.1:1/dbbench", "cannot connect"),
+    ("http://example.invalid/db", "not a PostgreSQL URL"),
+    ("postgresql://dbbench:hunter2@127.0.0.1:1/dbbench", "cannot connect"),
+])
+def test_bad_database_urls_are_one_line_errors(url, expected):
+    line = one_line_error(dbbench("db", "up", "--db-url", url))
+    assert expected in line
+    assert "hunter2" not in line
+
+
+def test_wrong_database_name_is_a_one_line_error(db_url):
+    line = one_line_error(dbbench("db", "up", "--db-url", db_url.rsplit("/", 1)[0] + "/no_such_db"))
+    assert "no_such_db" in line
+
+
+def test_missing_server_binaries_are_named(tmp_path):
+    result = dbbench("db", "up", env={"DBBENCH_HOME": str(tmp_path), "DBBENCH_PG_BIN": str(tmp_path)})
+    assert "server binaries not found" in one_line_error(result)
+
+
+def test_a_port_in_use_is_a_one_line_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = dbbench("db", "up", "--port", str(port), env={"DBBENCH_HOME": str(tmp_path / "home")})
+    assert f"port {port}" in one_line_error(result)
+    dbbench("db", "down", env={"DBBENCH_HOME": str(tmp_path / "home")})
+
+
+def test_a_crashed_cluster_and_a_half_made_data_dir_recover(tmp_path):
+    env = {"DBBENCH_HOME": str(tmp_path / "home")}
+    dbbench("db", "up", "--users", "50", env=env, check=True)
+    cluster = database.EmbeddedCluster(tmp_path / "home")
+    postmaster = psutil.Process(cluster.postmaster_pid())
+    children = postmaster.children()
+    postmaster.send_signal(signal.SIGKILL)
+    psutil.wait_procs([postmaster, *children], timeout=30)
+    again = dbbench("db", "up", "--users", "50", env=env, check=True).stdout.strip().splitlines()[-1]
+    assert again.startswith("postgresql://dbbench@127.0.0.1:")
+    assert dbbench("db", "down", env=env, check=True).stdout.strip() == "stopped"
+    # An initdb that never finished: a data dir without PG_VERSION is made again.
+    (cluster.data_dir / "PG_VERSION").unlink()
+    assert dbbench("db", "up", "--users", "50", env=env, check=True).returncode == 0
+    assert dbbench("db", "down", env=env, check=True).stdout.strip() == "stopped"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root to switch user")
+def test_a_normal_user_runs_the_cluster_directly():
+    as_nobody = ["runuser", "-u", "nobody", "--"]
+    if subprocess.run([*as_nobody, "test", "-r", str(REPO / "runner" / "cli.py")]).returncode != 0:
+        pytest.skip("the checkout is not readable by other users")
+    home = Path(tempfile.mkdtemp(prefix="dbbench-nobody-"))
+    nobody = pwd.getpwnam("nobody")
+    os.chmod(home, 0o755)
+    os.chown(home, nobody.pw_uid, nobody.pw_gid)
+    env = {**os.environ, "DBBENCH_HOME": str(home), "HOME": str(home)}
+    python = sys.executable
+    if subprocess.run([*as_nobody, python, "-c", "pass"], capture_output=True).returncode != 0:
+        # The environment's interpreter lives where nobody may not reach (pyenv under /root):
+        # use the system's Python 3.11 with the same installed packages.
+        python = "/usr/bin/python3"
+        site = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
+        env["PYTHONPATH"] = f"{site}:{REPO}"
+        if subprocess.run([*as_nobody, python, "-c", "import psycopg, rich"], env=env,
+                          capture_output=True).returncode != 0:
+            pytest.skip("no interpreter with the runner's packages that another user can run")
+    command = [*as_nobody, python, "-m", "runner"]
+    try:
+        up = subprocess.run([*command, "db", "up", "--users", "20"], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=300)
+        assert up.returncode == 0, up.stderr
+        assert up.stdout.strip().splitlines()[-1].startswith("postgresql://dbbench@127.0.0.1:")
+        pid = database.EmbeddedCluster(home).postmaster_pid()
+        assert psutil.Process(pid).username() == "nobody"
+    finally:
+        subprocess.run([*command, "db", "down"], cwd=REPO, env=env, capture_output=True, timeout=120)
+        shutil.rmtree(home, ignore_errors=True)

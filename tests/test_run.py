@@ -1,0 +1,152 @@
+"""The real runner with real wrk on a tiny matrix: results, reports, compare, Ctrl-C.
+
+No test here asserts a throughput figure: the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import DBBENCH, REPO, dbbench
+
+from runner import cells, results, run
+
+TINY = ["--frameworks", "fastapi,gin", "--variants", "raw", "--duration", "1", "--rounds", "2",
+        "--connections", "8"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(db_url, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("results")
+    result = dbbench("run", *TINY, "--out", str(out), "--seed", "7", timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "## Requests per second" in result.stdout
+    path = out / "latest" / "results.json"
+    assert path.exists()
+    return path
+
+
+def test_results_validate_and_every_cell_is_clean(tiny_run):
+    document = results.load(tiny_run)
+    assert document["complete"] is True
+    assert document["schema_version"] == results.SCHEMA_VERSION
+    assert {(c["framework"], c["variant"]) for c in document["cells"]} == {("fastapi", "raw"), ("gin", "raw")}
+    for cell in document["cells"]:
+        assert cell["status"] == "ok", cell["reason"]
+        assert len(cell["rounds"]) == 2
+        for measured in cell["rounds"]:
+            assert measured["errors"] == 0 and measured["non_2xx"] == 0
+            assert measured["requests"] > 0 and measured["rps"] > 0
+            assert set(measured["latency_ms"]) >= {"p50", "p90", "p99"}
+            assert measured["wrk_args"][:3] == ["wrk", "-t1", "-c8"]
+        assert cell["statements_per_request"]["lookup"] == 1
+        assert cell["pool_size"] == cells.pool_size_for(8, 1)
+        assert cell["verification"]["ok"] is True
+        assert cell["rank"] is not None
+
+
+def test_ranking_is_consistent_with_the_medians(tiny_run):
+    by_median = sorted(results.load(tiny_run)["cells"], key=lambda c: c["rps_median"], reverse=True)
+    ranks = [c["rank"] for c in by_median]
+    assert ranks == sorted(ranks), "a faster cell ranked below a slower one"
+    assert ranks[0] == 1
+
+
+def test_metadata_says_what_ran_and_on_what(tiny_run):
+    meta = results.load(tiny_run)["metadata"]
+    assert meta["project"]["git_commit"]
+    assert meta["machine"]["cpu_count"] >= 1 and meta["machine"]["kernel"]
+    assert meta["stacks"]["gino"]["packages"]["fastapi"]
+    assert meta["go"]["go_version"] and "github.com/gin-gonic/gin" in meta["go"]["modules"]
+    assert meta["postgres"]["settings"]["max_connections"] == "600"
+    assert meta["dataset"]["users"] and meta["dataset"]["checksum"]
+    assert meta["tools"]["wrk"].startswith("wrk")
+    assert meta["run"]["shuffle_seed"] == 7 and len(meta["run"]["order"]) == 2
+    assert meta["run"]["started_at"] and meta["run"]["finished_at"]
+    assert "password" not in json.dumps(meta).lower() or "***" in json.dumps(meta)
+
+
+def test_report_renders_a_stored_run_again(tiny_run):
+    markdown = dbbench("report", str(tiny_run), check=True).stdout
+    assert "gin (reference)" in markdown and "## Ranking" in markdown
+    assert (tiny_run.parent / "results.md").read_text() == markdown
+    csv_text = dbbench("report", str(tiny_run.parent), "--format", "csv", check=True).stdout
+    assert csv_text.splitlines()[0].startswith("framework,variant,strategy")
+    assert len(csv_text.splitlines()) == 3
+    again = json.loads(dbbench("report", str(tiny_run), "--format", "json", check=True).stdout)
+    assert again["cells"] == results.load(tiny_run)["cells"]
+
+
+def test_compare_two_runs_and_refuse_different_data(tiny_run, tmp_path):
+    second = tmp_path / "second.json"
+    document = json.loads(tiny_run.read_text())
+    second.write_text(json.dumps(document))
+    table = dbbench("compare", str(tiny_run), str(second), check=True).stdout
+    assert "fastapi/raw" in table and "no significant change" in table
+    document["metadata"]["dataset"]["checksum"] = "0" * 32
+    second.write_text(json.dumps(document))
+    refused = dbbench("compare", str(tiny_run), str(second))
+    assert refused.returncode == 2 and "data set checksum differs" in refused.stderr
+    assert dbbench("compare", str(tiny_run), str(second), "--force").returncode == 0
+
+
+def test_bad_results_files_are_one_line_errors(tmp_path):
+    (tmp_path / "bad.json").write_text("{not json")
+    for target in (tmp_path / "bad.json", tmp_path / "missing.json"):
+        result = dbbench("report", str(target))
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr
+
+
+def test_a_bad_cell_is_recorded_and_the_run_goes_on(db_url, tmp_path, monkeypatch):
+    """A variant whose module does not exist exits at start: failed, with the reason; others run."""
+    manifest = cells.manifest()
+    broken = cells.Variant(name="missing", strategy="orm", summary="no such module", stack="gino")
+    fastapi = manifest.frameworks["fastapi"]
+    patched = cells.Manifest(
+        frameworks={"fastapi": cells.Framework(**{**vars(fastapi), "variants": ("raw", "missing")})},
+        variants={**manifest.variants, "missing": broken}, stacks=manifest.stacks,
+    )
+    monkeypatch.setattr(cells, "manifest", lambda: patched)
+    options = run.RunOptions(frameworks=["fastapi"], duration_s=1, rounds=1, connections=4, out=tmp_path, seed=1)
+    document = results.load(run.Run(options).execute())
+    by_variant = {c["variant"]: c for c in document["cells"]}
+    assert by_variant["missing"]["status"] == "failed"
+    assert "exited with code" in by_variant["missing"]["reason"]
+    assert by_variant["raw"]["status"] == "ok" and by_variant["raw"]["rounds"]
+
+
+def serving_processes() -> set[int]:
+    return {p.pid for p in psutil.process_iter(["cmdline"]) if "apps.serve" in " ".join(p.info["cmdline"] or [])}
+
+
+def test_ctrl_c_keeps_finished_rounds_and_stops_what_it_started(db_url, tmp_path):
+    before = serving_processes()
+    process = subprocess.Popen(
+        [*DBBENCH, "run", "--frameworks", "fastapi,sanic", "--variants", "raw", "--duration", "2",
+         "--rounds", "5", "--connections", "4", "--out", str(tmp_path)],
+        cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    path = tmp_path / "latest" / "results.json"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if path.exists() and any(c["rounds"] for c in json.loads(path.read_text())["cells"]):
+            break
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    process.wait(60)
+    assert process.returncode == 130
+    document = results.load(path)
+    assert document["complete"] is False
+    assert sum(len(c["rounds"]) for c in document["cells"]) >= 1
+    assert document["metadata"]["run"]["finished_at"]
+    time.sleep(1)
+    assert serving_processes() - before == set(), "a cell outlived the interrupted run"

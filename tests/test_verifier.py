@@ -1,0 +1,80 @@
+"""The verifier itself: a correct toy app passes, and each defect fails its matching check.
+
+A check that cannot fail would pass a broken app; these tests are what catch that.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from runner import database
+from runner.verification import Verifier, classify
+
+TOY = Path(__file__).with_name("toyapp.py")
+
+
+def start_toy(db_url: str, mode: str):
+    port = database.free_port()
+    process = subprocess.Popen([sys.executable, str(TOY), str(port), mode], env={"DATABASE_URL": db_url,
+                               "PATH": "/usr/bin:/bin"})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/users/1", timeout=1)
+            return process, f"http://127.0.0.1:{port}"
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("toy app did not start")
+
+
+def verdict_for(db_url: str, mode: str):
+    process, base_url = start_toy(db_url, mode)
+    try:
+        return Verifier(base_url, db_url).run()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def failed_checks(verdict) -> set[str]:
+    return {check.name for check in verdict.checks if not check.ok}
+
+
+def test_the_correct_toy_app_passes(db_url):
+    verdict = verdict_for(db_url, "correct")
+    assert verdict.ok, verdict.first_failure
+    assert verdict.statements_per_request == {"lookup": 1.0}
+
+
+@pytest.mark.parametrize("mode, check", [
+    ("wrong-field", "values"),
+    ("text-content-type", "values"),
+    ("extra-lookup", "statements"),
+    ("extra-statement", "statements"),
+    ("error-on-malformed", "malformed"),
+    ("found-for-missing", "missing"),
+])
+def test_each_defect_fails_its_check(db_url, mode, check):
+    verdict = verdict_for(db_url, mode)
+    assert not verdict.ok
+    assert check in failed_checks(verdict), verdict.first_failure
+
+
+def test_statement_kinds():
+    assert classify('SELECT users.id, users.username FROM users WHERE users.id = $1') == "lookup"
+    assert classify("SELECT id FROM public.users WHERE id = $1") == "lookup"
+    assert classify("SELECT pg_advisory_unlock_all()") == "pool reset"
+    assert classify("CLOSE ALL") == "pool reset"
+    assert classify("UNLISTEN *") == "pool reset"
+    assert classify("RESET ALL") == "pool reset"
+    assert classify("BEGIN") == "transaction"
+    assert classify("ROLLBACK") == "transaction"
+    assert classify("SELECT now()") == "other"
+    assert classify("SELECT count(*) FROM orders") == "other"
