@@ -6,11 +6,11 @@ Idiomatic: an `int` path parameter (422 on a malformed id) and a pydantic respon
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-import uvicorn
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
 from apps.contract import NOT_FOUND, open_store
+from apps.servers import uvicorn_serve
 
 
 class User(BaseModel):
@@ -45,15 +45,4 @@ def create_app() -> FastAPI:
 
 
 def serve(host: str, port: int, workers: int) -> None:
-    uvicorn.run(
-        "apps.frameworks.fastapi:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        lifespan="on",
-    )
+    uvicorn_serve("apps.frameworks.fastapi:create_app", host, port, workers)

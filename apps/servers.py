@@ -1,0 +1,52 @@
+"""Production servers shared by several frameworks, configured one way for all of them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+
+def uvicorn_serve(factory: str, host: str, port: int, workers: int) -> None:
+    """An ASGI app factory on uvicorn with uvloop and httptools, access log off."""
+    import uvicorn
+
+    uvicorn.run(
+        factory, factory=True, host=host, port=port, workers=workers, loop="uvloop", http="httptools",
+        access_log=False, log_level="warning", lifespan="on",
+    )
+
+
+def forked(workers: int, serve_one) -> None:
+    """Run serve_one() in `workers` processes sharing the port (SO_REUSEPORT); one runs in-process.
+
+    For servers with no worker manager of their own. SIGTERM or SIGINT to the parent is
+    passed to every worker, and the parent waits for them.
+    """
+    if workers == 1:
+        serve_one()
+        return
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                serve_one()
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def stop(signum, _frame):
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    sys.exit(status)
