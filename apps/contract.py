@@ -15,6 +15,8 @@ INT4_MIN = -(2**31)
 INT4_MAX = 2**31 - 1
 FIELDS = ("id", "username", "email", "full_name", "bio", "is_active", "created_at")
 NOT_FOUND = {"detail": "user not found"}
+# The one lookup of the raw variants; ORM variants build the equivalent statement.
+LOOKUP_SQL = "SELECT id, username, email, full_name, bio, is_active, created_at FROM users WHERE id = $1"
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,41 @@ class BaseStore:
         raise NotImplementedError
 
 
+class SyncBaseStore:
+    """The same strategy interface for synchronous frameworks (threads, blocking I/O)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def get_user(self, user_id: int) -> dict[str, Any] | None:
+        if not INT4_MIN <= user_id <= INT4_MAX:
+            return None
+        return self.fetch(user_id)
+
+    def fetch(self, user_id: int) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+
+def _store_module(variant: str, suffix: str = ""):
+    return importlib.import_module(f"apps.access.{variant.replace('-', '_')}{suffix}")
+
+
 def open_store(settings: Settings | None = None) -> BaseStore:
     """The Store of the configured variant (apps/access/<variant>.py)."""
     settings = settings or Settings.from_env()
-    module = importlib.import_module(f"apps.access.{settings.variant.replace('-', '_')}")
-    return module.Store(settings)
+    return _store_module(settings.variant).Store(settings)
+
+
+def open_sync_store(settings: Settings | None = None) -> SyncBaseStore:
+    """The synchronous Store of the configured variant (apps/access/<variant>_sync.py)."""
+    settings = settings or Settings.from_env()
+    return _store_module(settings.variant, "_sync").Store(settings)
 
 
 def rfc3339(moment: datetime) -> str:

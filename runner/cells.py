@@ -42,6 +42,7 @@ class Framework:
     malformed: int
     default: bool = False
     reference: bool = False
+    stack: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ class Cell:
     @property
     def is_python(self) -> bool:
         return self.framework.kind.startswith("python")
+
+    @property
+    def stack(self) -> str | None:
+        """The environment it runs in: the framework's own stack, else the variant's."""
+        return self.framework.stack or self.variant.stack
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ def manifest() -> Manifest:
         name: Framework(
             name=name, kind=f["kind"], server=f["server"], variants=tuple(f["variants"]),
             malformed=f["malformed"], default=f.get("default", False), reference=f.get("reference", False),
+            stack=f.get("stack"),
         )
         for name, f in data["frameworks"].items()
     }
@@ -189,11 +196,10 @@ def availability(cell: Cell) -> tuple[bool, str]:
     if cell.framework.kind == "go":
         go, detail = find_go()
         return (True, f"Go {detail}") if go else (False, detail)
-    stack = manifest().stacks.get(cell.variant.stack or "")
-    if stack is None:
-        return False, f"variant {cell.variant.name} names no known stack"
-    state = "ready" if environments.is_ready(cell.variant.stack) else "built on first use"
-    return True, f"environment {cell.variant.stack} ({state})"
+    if cell.stack not in manifest().stacks:
+        return False, f"{cell.name} names no known stack"
+    state = "ready" if environments.is_ready(cell.stack) else "built on first use"
+    return True, f"environment {cell.stack} ({state})"
 
 
 # ----------------------------------------------------------------- sizing
@@ -230,7 +236,7 @@ class CellProcess:
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         if self.cell.is_python:
-            python = environments.ensure(self.cell.variant.stack)
+            python = environments.ensure(self.cell.stack)
             argv = [
                 str(python), "-m", "apps.serve", self.cell.framework.name, self.cell.variant.name,
                 "--host", self.host, "--port", str(self.port), "--workers", str(self.workers),

@@ -137,7 +137,7 @@ class Run:
                 continue
             try:
                 if cell.is_python:
-                    environments.ensure(cell.variant.stack)
+                    environments.ensure(cell.stack)
                 else:
                     cells.gin_binary()
             except DbbenchError as exc:
@@ -150,7 +150,7 @@ class Run:
 
     def new_document(self, runnable: list[cells.Cell]) -> dict:
         plan = self.plan
-        stacks = {cell.variant.stack for cell in runnable if cell.is_python}
+        stacks = {cell.stack for cell in runnable if cell.is_python}
         return {
             "schema_version": results.SCHEMA_VERSION,
             "complete": False,

@@ -69,3 +69,11 @@ def test_serve_runs_a_cell_until_interrupted(db_url):
         process.wait(30)
     assert process.returncode == 0
     assert database.port_is_free(port), "the cell's server outlived dbbench serve"
+
+
+def test_multi_worker_servers_open_a_full_pool_in_every_worker(db_url):
+    """Servers without a worker manager of their own (aiohttp, Tornado) and gunicorn's gthread:
+    every worker opens its whole pool at start-up (the verifier counts the connections)."""
+    result = dbbench("verify", "--frameworks", "aiohttp,tornado,flask", "--variants", "raw", "--workers", "2",
+                     "--pool-size", "3")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -2,11 +2,7 @@
 
 import asyncpg
 
-from apps.contract import BaseStore
-
-LOOKUP_SQL = (
-    "SELECT id, username, email, full_name, bio, is_active, created_at FROM users WHERE id = $1"
-)
+from apps.contract import LOOKUP_SQL, BaseStore
 
 
 class Store(BaseStore):

@@ -1,0 +1,46 @@
+"""Falcon (ASGI) on uvicorn (uvloop, httptools).
+
+Idiomatic: a resource class, an `{user_id:int}` field converter (no match, so 404, for a
+malformed id), `resp.media`, and the pool opened by a lifespan middleware.
+"""
+
+import falcon
+import falcon.asgi
+
+from apps.contract import INT4_MIN, NOT_FOUND, as_json, open_store
+from apps.servers import uvicorn_serve
+
+
+class StoreLifespan:
+    def __init__(self, store):
+        self.store = store
+
+    async def process_startup(self, _scope, _event):
+        await self.store.open()
+
+    async def process_shutdown(self, _scope, _event):
+        await self.store.close()
+
+
+class UserResource:
+    def __init__(self, store):
+        self.store = store
+
+    async def on_get(self, _req, resp, user_id: int):
+        user = await self.store.get_user(user_id)
+        if user is None:
+            resp.status = falcon.HTTP_404
+            resp.media = NOT_FOUND
+            return
+        resp.media = as_json(user)
+
+
+def create_app() -> falcon.asgi.App:
+    store = open_store()
+    app = falcon.asgi.App(middleware=[StoreLifespan(store)])
+    app.add_route(f"/users/{{user_id:int(min={INT4_MIN * 10})}}", UserResource(store))
+    return app
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    uvicorn_serve("apps.frameworks.falcon:create_app", host, port, workers)

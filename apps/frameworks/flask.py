@@ -1,0 +1,55 @@
+"""Flask on gunicorn with the gthread worker: the synchronous reference.
+
+One thread per connection the worker may hold (threads = its pool size), a psycopg 3
+connection pool, the `raw` variant only: what asyncio buys on a database-bound endpoint
+shows against this row. Idiomatic: a `<int:user_id>` route converter (no match, so 404,
+for a malformed or negative id), a JSON 404 error handler and a dict return serialized
+as JSON.
+"""
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from apps.contract import NOT_FOUND, Settings, as_json, open_sync_store
+
+
+def create_app() -> Flask:
+    store = open_sync_store()
+    store.open()
+    app = Flask("dbbench")
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return NOT_FOUND, 404
+
+    @app.get("/users/<int:user_id>")
+    def get_user(user_id: int):
+        user = store.get_user(user_id)
+        if user is None:
+            return NOT_FOUND, 404
+        return as_json(user)
+
+    return app
+
+
+class Gunicorn(BaseApplication):
+    """gunicorn configured in code; the app is created in each worker after the fork."""
+
+    def __init__(self, options: dict):
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return create_app()
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    threads = Settings.from_env().pool_size
+    Gunicorn({
+        "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
+        "accesslog": None, "loglevel": "warning", "preload_app": False, "keepalive": 75,
+    }).run()

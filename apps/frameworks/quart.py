@@ -1,0 +1,41 @@
+"""Quart on uvicorn (uvloop, httptools).
+
+Idiomatic: a `<int:user_id>` route converter (no match, so 404, for a malformed or
+negative id), a JSON 404 error handler, start-up hooks for the pool, and a dict return
+serialized as JSON.
+"""
+
+from quart import Quart
+
+from apps.contract import NOT_FOUND, as_json, open_store
+from apps.servers import uvicorn_serve
+
+
+def create_app() -> Quart:
+    store = open_store()
+    app = Quart("dbbench")
+
+    @app.before_serving
+    async def open_pool():
+        await store.open()
+
+    @app.after_serving
+    async def close_pool():
+        await store.close()
+
+    @app.errorhandler(404)
+    async def not_found(_error):
+        return NOT_FOUND, 404
+
+    @app.get("/users/<int:user_id>")
+    async def get_user(user_id: int):
+        user = await store.get_user(user_id)
+        if user is None:
+            return NOT_FOUND, 404
+        return as_json(user)
+
+    return app
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    uvicorn_serve("apps.frameworks.quart:create_app", host, port, workers)
