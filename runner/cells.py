@@ -51,6 +51,7 @@ class Variant:
     strategy: str
     summary: str
     stack: str | None = None
+    default: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class Manifest:
         return Cell(self.frameworks[framework], self.variants[variant])
 
     def select(self, frameworks: list[str] | None, variants: list[str] | None, everything: bool) -> list[Cell]:
-        """The cells named by --frameworks/--variants; by default the default frameworks."""
+        """The cells named by --frameworks/--variants; by default the default cells, with
+        `everything` every cell."""
         for name in frameworks or ():
             if name not in self.frameworks:
                 raise DbbenchError(f"unknown framework {name!r} (known: {', '.join(self.frameworks)})")
@@ -104,7 +106,7 @@ class Manifest:
         chosen = [
             cell for cell in self.cells()
             if (cell.framework.name in frameworks if frameworks else everything or cell.framework.default)
-            and (variants is None or cell.variant.name in variants)
+            and (cell.variant.name in variants if variants else everything or frameworks or cell.variant.default)
         ]
         if not chosen:
             raise DbbenchError("no cell matches the selected frameworks and variants")
@@ -115,7 +117,8 @@ class Manifest:
 def manifest() -> Manifest:
     data = tomllib.loads(MANIFEST.read_text())
     variants = {
-        name: Variant(name=name, strategy=v["strategy"], summary=v["summary"], stack=v.get("stack"))
+        name: Variant(name=name, strategy=v["strategy"], summary=v["summary"], stack=v.get("stack"),
+                      default=v.get("default", False))
         for name, v in data["variants"].items()
     }
     frameworks = {

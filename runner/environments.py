@@ -21,6 +21,8 @@ from runner.errors import DbbenchError
 
 err = Console(stderr=True, highlight=False)
 READY_MARKER = ".dbbench-ready"
+# A build that failed once in this process is not retried for every cell of its stack.
+_failed_builds: dict[str, str] = {}
 
 
 def lock_file(stack: str) -> Path:
@@ -56,6 +58,8 @@ def ensure(stack: str) -> Path:
     """The stack's Python, building its environment first if needed."""
     if is_ready(stack):
         return python_of(stack)
+    if stack in _failed_builds:
+        raise DbbenchError(_failed_builds[stack])
     target = env_dir(stack)
     log = target.parent / f"{stack}.log"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +77,8 @@ def ensure(stack: str) -> Path:
             handle.flush()
             result = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=paths.REPO)
             if result.returncode != 0:
-                raise DbbenchError(f"building environment '{stack}' failed at '{argv[2]}': see {log}")
+                _failed_builds[stack] = f"building environment '{stack}' failed at '{argv[2]}': see {log}"
+                raise DbbenchError(_failed_builds[stack])
     (target / READY_MARKER).write_text(_lock_digest(stack))
     return python_of(stack)
 

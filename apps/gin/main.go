@@ -144,7 +144,11 @@ func main() {
 		}
 		store = &rawStore{pool: pool}
 	default:
-		store = newVariantStore(ctx, *variant, url, *poolSize)
+		var err error
+		store, err = newVariantStore(ctx, *variant, url, *poolSize)
+		if err != nil {
+			log.Fatalf("cannot open the %s store: %v", *variant, err)
+		}
 	}
 	defer store.Close()
 
