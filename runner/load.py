@@ -91,13 +91,16 @@ def cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
     return seconds
 
 
-def postgres_processes() -> list[psutil.Process]:
-    """Every PostgreSQL process on this machine (the server is local when we measure it)."""
-    found = []
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] in ("postgres", "postmaster"):
-            found.append(proc)
-    return found
+def postgres_processes(postmaster_pid: int | None = None) -> list[psutil.Process]:
+    """Our cluster's postmaster and backends when its pid is known, else every PostgreSQL
+    process on this machine (a local external server)."""
+    if postmaster_pid is not None:
+        try:
+            postmaster = psutil.Process(postmaster_pid)
+            return [postmaster, *postmaster.children()]
+        except psutil.NoSuchProcess:
+            return []
+    return [proc for proc in psutil.process_iter(["name"]) if proc.info["name"] in ("postgres", "postmaster")]
 
 
 def used_cpu(before: dict[int, float], after: dict[int, float]) -> float:
@@ -112,9 +115,11 @@ class Pinning:
     wrk: list[int] | None = None
     postgres: list[int] | None = None
     note: str = ""
+    postmaster_pid: int | None = None
 
     @classmethod
-    def plan(cls, server_cpus: int, wrk_threads: int, may_pin_postgres: bool) -> Pinning:
+    def plan(cls, server_cpus: int, wrk_threads: int, postmaster_pid: int | None) -> Pinning:
+        """Only our own embedded cluster (postmaster_pid given) is ever pinned."""
         cores = sorted(os.sched_getaffinity(0))
         needed = server_cpus + wrk_threads + 1
         if len(cores) < needed:
@@ -125,25 +130,37 @@ class Pinning:
         server = cores[:server_cpus]
         wrk = cores[server_cpus:server_cpus + wrk_threads]
         postgres = cores[server_cpus + wrk_threads:]
-        if not may_pin_postgres:
+        if postmaster_pid is None:
             return cls(server=server, wrk=wrk, note="server and wrk pinned; external PostgreSQL not pinned")
-        return cls(server=server, wrk=wrk, postgres=postgres,
+        return cls(server=server, wrk=wrk, postgres=postgres, postmaster_pid=postmaster_pid,
                    note=f"pinned: server {server}, wrk {wrk}, PostgreSQL {postgres}")
 
     def apply(self, server_processes: list[psutil.Process]) -> None:
-        for cores, procs in ((self.server, server_processes), (self.postgres, postgres_processes())):
-            if not cores:
-                continue
-            for proc in procs:
-                try:
-                    proc.cpu_affinity(cores)
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    continue
+        """Pin the cell's processes, and our cluster's (new backends inherit the postmaster's)."""
+        pg = postgres_processes(self.postmaster_pid) if self.postgres else []
+        for cores, procs in ((self.server, server_processes), (self.postgres, pg)):
+            set_affinity(procs, cores)
+
+    def release(self) -> None:
+        """Give our cluster every core back when the run ends."""
+        if self.postgres:
+            set_affinity(postgres_processes(self.postmaster_pid), sorted(os.sched_getaffinity(0)))
+
+
+def set_affinity(processes: list[psutil.Process], cores: list[int] | None) -> None:
+    if not cores:
+        return
+    for proc in processes:
+        try:
+            proc.cpu_affinity(cores)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
 
 
 def run_wrk(
     base_url: str, scenario: Scenario, connections: int, duration_s: int, max_id: int, seed: int,
     server_processes: list[psutil.Process], pinning: Pinning | None = None, measure_postgres: bool = True,
+    postmaster_pid: int | None = None,
 ) -> dict:
     """One wrk run; returns its numbers plus the CPU each party used meanwhile."""
     threads = min(scenario.threads, connections)
@@ -156,7 +173,7 @@ def run_wrk(
         ]
         env = {**os.environ, "DBBENCH_WRK_OUT": str(out), "DBBENCH_MAX_ID": str(max_id),
                "DBBENCH_SEED": str(seed)}
-        pg_procs = postgres_processes() if measure_postgres else []
+        pg_procs = postgres_processes(postmaster_pid) if measure_postgres else []
         server_before, pg_before = cpu_seconds(server_processes), cpu_seconds(pg_procs)
         started = time.monotonic()
         wrk_cores = pinning.wrk if pinning else None

@@ -177,7 +177,7 @@ def render_markdown(document: dict) -> str:
         cpu = c.get("cpu_cores") or {}
         detail_rows.append([
             cell_name(c), c["status"], str(c["pool_size"]), str(c.get("workers", c["server_cpus"])), spr,
-            " / ".join(f"{lat[k]:g}" if k in lat else "—" for k in ("p50", "p90", "p99")),
+            " / ".join(f"{lat[k]:.1f}" if k in lat else "—" for k in ("p50", "p90", "p99")),
             " / ".join("—" if cpu.get(k) is None else f"{cpu[k]:.2f}" for k in ("server", "wrk", "postgres")),
             f"{c['rps_cv']:.1%}" if c.get("rps_cv") is not None else "—",
             str(sum(r["errors"] + r["non_2xx"] for r in c["rounds"])),

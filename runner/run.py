@@ -144,7 +144,8 @@ class Run:
                 record.update(status="failed", reason=str(exc))
                 continue
             runnable.append(cell)
-        self.pinning = load.Pinning.plan(self.options.server_cpus, self.plan.scenario.threads, embedded)
+        self.postmaster_pid = database.EmbeddedCluster.default().postmaster_pid() if embedded else None
+        self.pinning = load.Pinning.plan(self.options.server_cpus, self.plan.scenario.threads, self.postmaster_pid)
         self.document = self.new_document(runnable)
         return runnable
 
@@ -211,10 +212,13 @@ class Run:
                         if record["status"] == "ok":
                             self.cell_round(cell, record, round_no, position)
                             self.save()
+                            progress.console.print(f"round {round_no}/{plan.rounds} {cell.name}: {outcome(record)}",
+                                                   markup=False)
                         progress.advance(task)
             self.document["complete"] = True
         finally:
             signal.signal(signal.SIGTERM, previous)
+            self.pinning.release()
             self.document["metadata"]["run"]["finished_at"] = metadata.utc_now()
             self.save()
         return self.results_path
@@ -234,6 +238,7 @@ class Run:
                 measure = dict(
                     scenario=self.plan.scenario, connections=self.plan.connections, max_id=self.max_id,
                     server_processes=process.processes(), pinning=self.pinning, measure_postgres=self.embedded,
+                    postmaster_pid=self.postmaster_pid,
                 )
                 for warm in (self.plan.primer_s, self.plan.warmup_s):
                     if warm:
@@ -256,6 +261,15 @@ class Run:
         if not verdict.ok:
             record.update(status="failed", reason=f"verification: {verdict.first_failure}")
         return verdict.ok
+
+
+def outcome(record: dict) -> str:
+    """One line on a cell's latest round, for the log above the progress bar."""
+    if record["status"] != "ok":
+        return f"{record['status']}: {record['reason']}"
+    last = record["rounds"][-1]
+    trouble = f", {last['errors']} errors, {last['non_2xx']} non-2xx" if last["errors"] or last["non_2xx"] else ""
+    return f"{last['rps']:,.0f} requests/s, p99 {last['latency_ms']['p99']:g} ms{trouble}"
 
 
 def raise_keyboard_interrupt(_signum, _frame):

@@ -1,0 +1,39 @@
+"""Scenarios and CPU placement, without load."""
+
+import pytest
+
+from runner import load
+from runner.errors import DbbenchError
+
+
+def test_by_id_scenario_is_declared_with_its_script():
+    scenario = load.load_scenario("by-id")
+    assert scenario.script.exists()
+    assert scenario.connections == 64 and scenario.duration_s == 10
+    assert "by-id" in load.scenario_names()
+
+
+def test_an_unknown_or_broken_scenario_is_a_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(DbbenchError, match="unknown scenario 'nope'"):
+        load.load_scenario("nope")
+    (tmp_path / "broken.toml").write_text('name = "broken"\n')
+    monkeypatch.setattr(load.paths, "SCENARIOS_DIR", tmp_path)
+    with pytest.raises(DbbenchError, match="invalid"):
+        load.load_scenario("broken")
+
+
+def test_the_report_hook_is_appended_to_the_scenario_script(tmp_path):
+    script = load.build_script(load.load_scenario("by-id"), tmp_path).read_text()
+    assert "function request()" in script and "function done(summary, latency, requests)" in script
+
+
+def test_pinning_gives_disjoint_cores_only_when_there_are_enough(monkeypatch):
+    monkeypatch.setattr(load.os, "sched_getaffinity", lambda _pid: set(range(8)))
+    pinned = load.Pinning.plan(server_cpus=2, wrk_threads=1, postmaster_pid=12345)
+    assert pinned.server == [0, 1] and pinned.wrk == [2] and pinned.postgres == [3, 4, 5, 6, 7]
+    external = load.Pinning.plan(server_cpus=2, wrk_threads=1, postmaster_pid=None)
+    assert external.postgres is None and "not pinned" in external.note
+    monkeypatch.setattr(load.os, "sched_getaffinity", lambda _pid: {0, 1})
+    shared = load.Pinning.plan(server_cpus=1, wrk_threads=1, postmaster_pid=12345)
+    assert shared.server is None and shared.postgres is None
+    assert shared.note.startswith("not pinned: 2 cores")
