@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from runner import cells, database
 from runner.errors import DbbenchError
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -50,10 +52,13 @@ def add_db_url(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_db_up(args) -> int:
-    url, embedded = database.database_url(args.db_url) if args.port is None else (
-        database.EmbeddedCluster.default().up(args.port), True
-    )
-    info = database.seed(url, args.users)
+    if args.port is not None:
+        if args.db_url or os.environ.get("DATABASE_URL"):
+            raise DbbenchError("--port is for the embedded cluster; it cannot go with --db-url or DATABASE_URL")
+        url, embedded = database.EmbeddedCluster.default().up(args.port), True
+    else:
+        url, embedded = database.database_url(args.db_url)
+    info = database.ensure_seeded(url, args.users, log=err.print)
     where = "embedded cluster" if embedded else "external server"
     verb = "seeded" if info.seeded else "already seeded"
     err.print(f"{where}: {info.users:,} users {verb}, checksum {info.checksum}")
@@ -105,13 +110,10 @@ def positive_int(value: str) -> int:
     return number
 
 
-def seeded_url(db_url: str | None, users: int = database.DEFAULT_USERS) -> str:
+def seeded_url(db_url: str | None) -> str:
     """The database to use, up and seeded (the embedded one is started if needed)."""
     url, _ = database.database_url(db_url)
-    existing = database.current_seed(url)
-    if existing is None:
-        err.print(f"seeding {users:,} users (once) ...")
-        database.seed(url, users)
+    database.ensure_seeded(url, log=err.print)
     return url
 
 
@@ -121,7 +123,7 @@ def cmd_list(args) -> int:
         ok, detail = cells.availability(cell)
         table.add_row(
             cell.framework.name, cell.variant.name, cell.variant.strategy, cell.framework.server,
-            ("yes: " if ok else "no: ") + detail,
+            escape(("yes: " if ok else "no: ") + detail),
         )
     Console(width=200).print(table)
     return 0
@@ -154,7 +156,6 @@ def cmd_serve(args) -> int:
 
 
 def cmd_verify(args) -> int:
-
     selected = cells.manifest().select(args.frameworks, args.variants, everything=args.frameworks is None)
     url = seeded_url(args.db_url)
     table = Table("cell", "verdict", "statements per request / first failure", box=None)
@@ -162,21 +163,21 @@ def cmd_verify(args) -> int:
     for cell in selected:
         ok, detail = cells.availability(cell)
         if not ok:
-            table.add_row(cell.name, "[yellow]skipped[/]", detail)
+            table.add_row(cell.name, "[yellow]skipped[/]", escape(detail))
             failed += 1
             continue
         err.print(f"verifying {cell.name} ...")
         try:
             verdict = verify_cell(cell, url, args.workers, args.pool_size)
         except DbbenchError as exc:
-            table.add_row(cell.name, "[red]FAIL[/]", str(exc))
+            table.add_row(cell.name, "[red]FAIL[/]", escape(str(exc)))
             failed += 1
             continue
         if verdict.ok:
             shown = ", ".join(f"{k} {v:g}" for k, v in verdict.statements_per_request.items())
             table.add_row(cell.name, "[green]pass[/]", shown)
         else:
-            table.add_row(cell.name, "[red]FAIL[/]", verdict.first_failure)
+            table.add_row(cell.name, "[red]FAIL[/]", escape(verdict.first_failure or ""))
             failed += 1
     Console(width=200).print(table)
     return 1 if failed else 0
@@ -316,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except DbbenchError as exc:
-        err.print(f"dbbench: error: {exc}", markup=False, soft_wrap=True)
+        err.print(f"dbbench: error: {exc}")
         return 2
     except KeyboardInterrupt:
-        err.print("dbbench: interrupted", markup=False)
+        err.print("dbbench: interrupted")
         return 130

@@ -479,6 +479,16 @@ def current_seed(url: str) -> SeedInfo | None:
     return SeedInfo(users=row[0], checksum=row[1], fingerprint=row[2], seeded=False)
 
 
+def ensure_seeded(url: str, users: int | None = None, log=lambda _message: None) -> SeedInfo:
+    """Seed unless the database holds the same seed; without a count, any finished seed will do."""
+    existing = current_seed(url)
+    target = users or (existing.users if existing else DEFAULT_USERS)
+    if existing and existing.fingerprint == seed_fingerprint(target):
+        return existing
+    log(f"seeding {target:,} users into {mask_url(url)} ...")
+    return seed(url, target)
+
+
 def seed(url: str, users: int, force: bool = False) -> SeedInfo:
     """(Re)create the users table and fill it, unless the same seed is already there.
 

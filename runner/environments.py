@@ -19,7 +19,7 @@ from rich.console import Console
 from runner import paths
 from runner.errors import DbbenchError
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 READY_MARKER = ".dbbench-ready"
 # A build that failed once in this process is not retried for every cell of its stack.
 _failed_builds: dict[str, str] = {}

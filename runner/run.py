@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from runner import cells, database, environments, load, metadata, paths, report, results, verification
 from runner.errors import DbbenchError
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 START_AND_STOP_S = 3
 RESERVED_CONNECTIONS = 5
 
@@ -112,22 +112,17 @@ class Run:
         self.plan = Plan.resolve(options)
         self.selected = cells.manifest().select(options.frameworks, options.variants, options.everything)
         self.records = {cell.name: cell_record(cell, self.plan, options) for cell in self.selected}
-        stamp = time.strftime("%Y-%m-%dT%H-%M-%SZ", time.gmtime())
-        self.run_dir = (options.out or paths.REPO / "results") / stamp
+        self.run_dir = new_run_dir(options.out or paths.REPO / "results")
         self.results_path = self.run_dir / "results.json"
         self.document: dict | None = None
 
     def prepare(self) -> list[cells.Cell]:
         """Database, environments, binaries: the cells that can run, the others recorded."""
+        load.wrk_binary()
         url, embedded = database.database_url(self.options.db_url)
-        seed = database.current_seed(url)
-        users = self.options.users or (seed.users if seed else database.DEFAULT_USERS)
-        if seed is None or seed.fingerprint != database.seed_fingerprint(users):
-            err.print(f"seeding {users:,} users ...")
-            database.seed(url, users)
+        self.max_id = database.ensure_seeded(url, self.options.users, log=err.print).users
         self.url, self.embedded = url, embedded
         check_connection_budget(url, list(self.records.values()))
-        self.max_id = database.current_seed(url).users
         runnable = []
         for cell in self.selected:
             record = self.records[cell.name]
@@ -261,6 +256,16 @@ class Run:
         if not verdict.ok:
             record.update(status="failed", reason=f"verification: {verdict.first_failure}")
         return verdict.ok
+
+
+def new_run_dir(parent: Path) -> Path:
+    """results/<UTC time>, never an existing one (two runs can start in the same second)."""
+    stamp = time.strftime("%Y-%m-%dT%H-%M-%SZ", time.gmtime())
+    candidate, suffix = parent / stamp, 1
+    while candidate.exists():
+        suffix += 1
+        candidate = parent / f"{stamp}-{suffix}"
+    return candidate
 
 
 def outcome(record: dict) -> str:

@@ -77,3 +77,13 @@ def test_multi_worker_servers_open_a_full_pool_in_every_worker(db_url):
     result = dbbench("verify", "--frameworks", "aiohttp,tornado,flask", "--variants", "raw", "--workers", "2",
                      "--pool-size", "3")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_gin_cell_without_go_says_so_and_the_rest_still_list(monkeypatch, capsys):
+    from runner import cli
+
+    monkeypatch.setattr(cells, "find_go", lambda: (None, "needs Go 1.25.0 or newer (none found)"))
+    assert cli.main(["list"]) == 0
+    rows = {tuple(line.split()[:2]): line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "no: needs Go 1.25.0" in rows[("gin", "raw")]
+    assert " yes: " in rows[("fastapi", "raw")]
