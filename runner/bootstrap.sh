@@ -74,7 +74,9 @@ if ! usable_go >/dev/null; then
   echo "dbbench: Go $(GOTOOLCHAIN=local go_version_of "$old_go") is older than ${go_needed}; fetching go${go_needed}" >&2
   mkdir -p "$state"
   if dir=$(cd "$state" && GOFLAGS=-modcacherw GOTOOLCHAIN=local "$old_go" mod download -json "$module" \
-           | awk -F'"' '$2 == "Dir" { print $4 }') && [ -x "$dir/bin/go" ]; then
+           | awk -F'"' '$2 == "Dir" { print $4 }') && [ -f "$dir/bin/go" ]; then
+    # Module zips keep no file modes: make the toolchain's programs executable again.
+    chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/*
     rm -rf "$state/toolchain"
     ln -s "$dir" "$state/toolchain"
   else
