@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
+
 from runner import paths
 from runner.errors import DbbenchError
 
@@ -68,25 +70,20 @@ def check_url(url: str) -> str:
         raise DbbenchError(
             f"not a PostgreSQL URL: {mask_url(url)!r} (expected postgresql://user@host:port/db)"
         )
+    parts = urlsplit(url)
     try:
-        port = urlsplit(url).port
+        parts.port  # noqa: B018 - parsing the port is the check
     except ValueError:
         raise DbbenchError(f"bad port in database URL {mask_url(url)}") from None
-    if not urlsplit(url).hostname and "host=" not in url:
+    if not parts.hostname and "host=" not in parts.query:
         raise DbbenchError(f"database URL has no host: {mask_url(url)}")
-    del port
     return url
 
 
-def connect(url: str, autocommit: bool = True, dbname: str | None = None):
+def connect(url: str, autocommit: bool = True):
     """A psycopg connection with a short timeout and a one-line, password-free error."""
-    import psycopg
-
-    kwargs = {"autocommit": autocommit, "connect_timeout": CONNECT_TIMEOUT_S}
-    if dbname:
-        kwargs["dbname"] = dbname
     try:
-        return psycopg.connect(url, **kwargs)
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.Error as exc:
         reason = scrub(str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__, url)
         raise DbbenchError(f"cannot connect to {mask_url(url)}: {reason}") from None
@@ -342,7 +339,7 @@ class EmbeddedCluster:
         )
         if result.returncode != 0:
             raise DbbenchError(f"PostgreSQL did not start on port {port}: {self.log_tail()}")
-        self._save_state(port=port, data_dir=str(self.data_dir))
+        self._save_state(port=port)
         return port
 
     def log_tail(self, lines: int = 3) -> str:
@@ -502,18 +499,12 @@ def seed(url: str, users: int, force: bool = False) -> SeedInfo:
         return existing
     try:
         checksum = _seed_in_one_transaction(url, users, fingerprint)
-    except psycopg_error() as exc:
+    except psycopg.Error as exc:
         reason = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, url)
         raise DbbenchError(f"seeding failed, the previous seed is untouched: {reason}") from None
     with connect(url) as conn:
         conn.execute("VACUUM (ANALYZE) users")
     return SeedInfo(users=users, checksum=checksum, fingerprint=fingerprint, seeded=True)
-
-
-def psycopg_error():
-    import psycopg
-
-    return psycopg.Error
 
 
 def _seed_in_one_transaction(url: str, users: int, fingerprint: str) -> str:
