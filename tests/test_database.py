@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psutil
@@ -36,11 +35,9 @@ def one_line_error(result) -> str:
 
 def test_up_prints_url_last_and_reuses_the_cluster(db_url):
     assert db_url.startswith("postgresql://dbbench@127.0.0.1:")
-    started = time.monotonic()
     again = dbbench("db", "up", "--users", str(TEST_USERS), check=True)
     assert again.stdout.strip().splitlines()[-1] == db_url
     assert "already seeded" in again.stderr
-    assert time.monotonic() - started < 30
     with database.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == TEST_USERS
         settings = {name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
