@@ -122,7 +122,8 @@ def render_markdown(document: dict) -> str:
         f"# dbbench: {run['scenario']}, {run['connections']} connections, {run['rounds']} rounds of "
         f"{run['duration_s']} s, {run['server_cpus']} server CPU(s)",
         "",
-        f"{'Complete' if document['complete'] else '**Incomplete** (interrupted)'} run from {run['started_at']} "
+        f"{'Complete' if document['complete'] else '**Incomplete** (still running, or interrupted)'} run "
+        f"from {run['started_at']} "
         f"to {run.get('finished_at') or '—'}; commit {(meta['project'].get('git_commit') or '?')[:12]}"
         f"{' (dirty)' if meta['project'].get('git_dirty') else ''}; {dataset.get('users') or 0:,} users "
         f"(checksum {dataset.get('checksum')}); PostgreSQL {pg}; {meta['tools'].get('wrk')}; "
