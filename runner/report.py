@@ -31,11 +31,8 @@ def cell_name(cell: dict) -> str:
 
 
 def estimate_of(cell: dict) -> statistics.Estimate | None:
-    if cell.get("rps_median") is None:
-        return None
-    ci = tuple(cell["rps_ci95"]) if cell.get("rps_ci95") else None
-    return statistics.Estimate(n=len(cell["rounds"]), median=cell["rps_median"], mean=cell["rps_mean"],
-                               ci95=ci, cv=cell.get("rps_cv"))
+    """From the raw rounds, as results.finalize derives the stored figures."""
+    return statistics.estimate([r["rps"] for r in cell["rounds"]])
 
 
 def half_width(cell: dict) -> str:
