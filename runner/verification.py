@@ -93,6 +93,11 @@ def expected_json(row: dict) -> dict:
     }
 
 
+def shorten(raw_id: str) -> str:
+    """An id as shown in a failure: the 4,096-digit one is not printed whole."""
+    return raw_id if len(raw_id) < 20 else raw_id[:12] + f"...({len(raw_id)} chars)"
+
+
 def same_value(got, want) -> bool:
     """Equal and of the same JSON type: true is not 1, "1" is not 1."""
     return type(got) is type(want) and got == want
@@ -154,6 +159,14 @@ class Verifier:
     def get(self, client: httpx.Client, raw_id: str) -> httpx.Response:
         return client.get(f"{self.base_url}/users/{raw_id}")
 
+    def request(self, client: httpx.Client, raw_id: str, failures: list[str]) -> httpx.Response | None:
+        """GET /users/{raw_id}; no answer at all (a dropped connection, a time-out) is a failure."""
+        try:
+            return self.get(client, raw_id)
+        except httpx.HTTPError as exc:
+            failures.append(f"/users/{shorten(raw_id)}: no answer ({type(exc).__name__})")
+            return None
+
     def check_pool(self, conn, verdict: Verdict) -> None:
         """The pool is opened at start-up at full size: the connections are already there."""
         count = 0
@@ -175,17 +188,12 @@ class Verifier:
         ids = self.rng.sample(range(1, max_id + 1), min(VALUE_SAMPLE, max_id))
         rows = {
             row[0]: dict(zip(FIELDS, row, strict=True))
-            for row in conn.execute(
-                "SELECT id, username, email, full_name, bio, is_active, created_at FROM users "
-                "WHERE id = ANY(%s)", (ids,)
-            )
+            for row in conn.execute(f"SELECT {', '.join(FIELDS)} FROM users WHERE id = ANY(%s)", (ids,))
         }
         failures: list[str] = []
         for user_id in ids:
-            try:
-                response = self.get(client, str(user_id))
-            except httpx.HTTPError as exc:
-                failures.append(f"/users/{user_id}: {type(exc).__name__}")
+            response = self.request(client, str(user_id), failures)
+            if response is None:
                 continue
             if response.status_code != 200:
                 failures.append(f"/users/{user_id}: status {response.status_code}, expected 200")
@@ -215,10 +223,8 @@ class Verifier:
     def check_missing(self, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
         failures = []
         for raw_id in (*MISSING_IDS, str(max_id + 1)):
-            try:
-                response = self.get(client, raw_id)
-            except httpx.HTTPError as exc:
-                failures.append(f"/users/{raw_id}: {type(exc).__name__}")
+            response = self.request(client, raw_id, failures)
+            if response is None:
                 continue
             if response.status_code != 404:
                 failures.append(f"/users/{raw_id}: status {response.status_code}, expected 404")
@@ -229,32 +235,20 @@ class Verifier:
     def check_malformed(self, client: httpx.Client, verdict: Verdict) -> None:
         failures = []
         for raw_id in MALFORMED_IDS:
-            shown = raw_id if len(raw_id) < 20 else raw_id[:12] + f"...({len(raw_id)} chars)"
-            try:
-                response = self.get(client, raw_id)
-            except httpx.HTTPError as exc:
-                failures.append(f"/users/{shown}: {type(exc).__name__} (connection dropped?)")
-                continue
-            if not 400 <= response.status_code < 500:
-                failures.append(f"/users/{shown}: status {response.status_code}, expected 4xx")
+            response = self.request(client, raw_id, failures)
+            if response is not None and not 400 <= response.status_code < 500:
+                failures.append(f"/users/{shorten(raw_id)}: status {response.status_code}, expected 4xx")
         accepted = []
         for raw_id, denoted in LENIENT_IDS.items():
-            try:
-                response = self.get(client, raw_id)
-            except httpx.HTTPError as exc:
-                failures.append(f"/users/{raw_id}: {type(exc).__name__} (connection dropped?)")
-                continue
-            if 400 <= response.status_code < 500:
+            response = self.request(client, raw_id, failures)
+            if response is None or 400 <= response.status_code < 500:
                 continue
             accepted.append(raw_id)
             if response.status_code != 200 or not content_type_ok(response) or \
                     not same_value(json_or_none(response).get("id"), denoted):
                 failures.append(f"/users/{raw_id}: status {response.status_code}, expected 4xx or user {denoted}")
-        try:
-            alive = self.get(client, "1").status_code == 200
-        except httpx.HTTPError:
-            alive = False
-        if not alive:
+        last = self.request(client, "1", failures)
+        if last is None or last.status_code != 200:
             failures.append("the server no longer answers /users/1 after the malformed requests")
         verdict.add(
             "malformed", failures,
@@ -275,13 +269,9 @@ class Verifier:
             return
         failures = []
         for user_id in ids:
-            try:
-                status = self.get(client, str(user_id)).status_code
-            except httpx.HTTPError as exc:
-                failures.append(f"/users/{user_id}: {type(exc).__name__}")
-                continue
-            if status != 200:
-                failures.append(f"/users/{user_id}: status {status}")
+            response = self.request(client, str(user_id), failures)
+            if response is not None and response.status_code != 200:
+                failures.append(f"/users/{user_id}: status {response.status_code}")
         time.sleep(0.3)
         rows = conn.execute(
             "SELECT query, calls FROM pg_stat_statements "
