@@ -6,6 +6,7 @@ session (process group), so stopping it stops every worker it forked, and nothin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -66,6 +67,10 @@ class Cell:
     @property
     def is_python(self) -> bool:
         return self.framework.kind.startswith("python")
+
+    def processes(self, server_cpus: int) -> int:
+        """Python servers get one worker process per CPU; Go gets GOMAXPROCS in one process."""
+        return server_cpus if self.is_python else 1
 
     @property
     def stack(self) -> str | None:
@@ -237,6 +242,11 @@ class CellProcess:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def expected_connections(self) -> int:
+        """Every worker process opens its whole pool at start-up."""
+        return self.cell.processes(self.workers) * self.pool_size
+
     def command(self) -> tuple[list[str], dict[str, str]]:
         if self.cell.is_python:
             python = environments.ensure(self.cell.stack)
@@ -257,15 +267,12 @@ class CellProcess:
         our own output when there is none (dbbench serve)."""
         argv, extra_env = self.command()
         env = {**os.environ, **extra_env, "DATABASE_URL": db_url}
-        if self.log_path is None:
-            self.process = subprocess.Popen(argv, cwd=paths.REPO, env=env, stdin=subprocess.DEVNULL,
-                                            start_new_session=True)
-            return
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") if self.log_path else contextlib.nullcontext() as log:
             self.process = subprocess.Popen(
                 argv, cwd=paths.REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                stderr=subprocess.STDOUT if log else None, start_new_session=True,
             )
 
     def log_tail(self, lines: int = 5) -> str:

@@ -186,17 +186,15 @@ def cmd_verify(args) -> int:
 def verify_cell(cell, url: str, workers: int, pool_size: int):
     """Start one cell on a free port, verify it, stop it."""
     from runner import verification
-    from runner.run import processes_per_cell
 
     process = cells.CellProcess(
         cell, port=database.free_port(), workers=workers, pool_size=pool_size,
         log_path=cells.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
     )
-    expected = processes_per_cell(cell, workers) * pool_size
     with process:
         process.start(url)
         process.wait_ready()
-        return verification.Verifier(process.base_url, url, expected_connections=expected).run()
+        return verification.Verifier(process.base_url, url, expected_connections=process.expected_connections).run()
 
 
 def cmd_run(args) -> int:

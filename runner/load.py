@@ -91,16 +91,13 @@ def cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
     return seconds
 
 
-def postgres_processes(postmaster_pid: int | None = None) -> list[psutil.Process]:
-    """Our cluster's postmaster and backends when its pid is known, else every PostgreSQL
-    process on this machine (a local external server)."""
-    if postmaster_pid is not None:
-        try:
-            postmaster = psutil.Process(postmaster_pid)
-            return [postmaster, *postmaster.children()]
-        except psutil.NoSuchProcess:
-            return []
-    return [proc for proc in psutil.process_iter(["name"]) if proc.info["name"] in ("postgres", "postmaster")]
+def postgres_processes(postmaster_pid: int) -> list[psutil.Process]:
+    """Our embedded cluster's postmaster and its backends."""
+    try:
+        postmaster = psutil.Process(postmaster_pid)
+        return [postmaster, *postmaster.children()]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def used_cpu(before: dict[int, float], after: dict[int, float]) -> float:
@@ -159,10 +156,13 @@ def set_affinity(processes: list[psutil.Process], cores: list[int] | None) -> No
 
 def run_wrk(
     base_url: str, scenario: Scenario, connections: int, duration_s: int, max_id: int, seed: int,
-    server_processes: list[psutil.Process], pinning: Pinning | None = None, measure_postgres: bool = True,
-    postmaster_pid: int | None = None,
+    server_processes: list[psutil.Process], pinning: Pinning | None = None, postmaster_pid: int | None = None,
 ) -> dict:
-    """One wrk run; returns its numbers plus the CPU each party used meanwhile."""
+    """One wrk run; returns its numbers plus the CPU each party used meanwhile.
+
+    PostgreSQL's CPU is measured for our embedded cluster (postmaster_pid given) only;
+    an external server's is unknown (None)."""
+    measure_postgres = postmaster_pid is not None
     threads = min(scenario.threads, connections)
     with tempfile.TemporaryDirectory(prefix="dbbench-wrk-") as tmp:
         script = build_script(scenario, Path(tmp))

@@ -73,13 +73,8 @@ class Plan:
         return START_AND_STOP_S + self.primer_s + self.warmup_s + self.duration_s
 
 
-def processes_per_cell(cell: cells.Cell, server_cpus: int) -> int:
-    """Python servers get one worker process per CPU; Go gets GOMAXPROCS in one process."""
-    return server_cpus if cell.is_python else 1
-
-
 def cell_record(cell: cells.Cell, plan: Plan, options: RunOptions) -> dict:
-    processes = processes_per_cell(cell, options.server_cpus)
+    processes = cell.processes(options.server_cpus)
     pool = options.pool_size or cells.pool_size_for(plan.connections, processes)
     return {
         "framework": cell.framework.name, "variant": cell.variant.name, "strategy": cell.variant.strategy,
@@ -232,8 +227,7 @@ class Run:
                     return
                 measure = dict(
                     scenario=self.plan.scenario, connections=self.plan.connections, max_id=self.max_id,
-                    server_processes=process.processes(), pinning=self.pinning, measure_postgres=self.embedded,
-                    postmaster_pid=self.postmaster_pid,
+                    server_processes=process.processes(), pinning=self.pinning, postmaster_pid=self.postmaster_pid,
                 )
                 for warm in (self.plan.primer_s, self.plan.warmup_s):
                     if warm:
@@ -249,7 +243,7 @@ class Run:
 
     def verify(self, process: cells.CellProcess, record: dict) -> bool:
         verdict = verification.Verifier(
-            process.base_url, self.url, expected_connections=record["pool_size"] * record["workers"],
+            process.base_url, self.url, expected_connections=process.expected_connections,
         ).run()
         record["verification"] = verdict.as_dict()
         record["statements_per_request"] = verdict.statements_per_request
