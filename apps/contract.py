@@ -44,6 +44,11 @@ class Settings:
         os.environ["DATABASE_URL"] = self.dsn
 
 
+def can_be_a_row(user_id: int) -> bool:
+    """users.id is an int4: an id outside its range is answered 404 without a query."""
+    return INT4_MIN <= user_id <= INT4_MAX
+
+
 class BaseStore:
     """One data-access strategy; subclasses open a pool and run the one lookup."""
 
@@ -59,9 +64,7 @@ class BaseStore:
 
     async def get_user(self, user_id: int) -> dict[str, Any] | None:
         """The row as a dict, or None. An id outside int4 cannot be a row: no query."""
-        if not INT4_MIN <= user_id <= INT4_MAX:
-            return None
-        return await self.fetch(user_id)
+        return await self.fetch(user_id) if can_be_a_row(user_id) else None
 
     async def fetch(self, user_id: int) -> dict[str, Any] | None:
         raise NotImplementedError
@@ -80,9 +83,7 @@ class SyncBaseStore:
         raise NotImplementedError
 
     def get_user(self, user_id: int) -> dict[str, Any] | None:
-        if not INT4_MIN <= user_id <= INT4_MAX:
-            return None
-        return self.fetch(user_id)
+        return self.fetch(user_id) if can_be_a_row(user_id) else None
 
     def fetch(self, user_id: int) -> dict[str, Any] | None:
         raise NotImplementedError
