@@ -1,16 +1,25 @@
-"""The statistics stage: per-cell estimates over rounds, intervals, ties and the ranking.
+"""The statistics stage: per-cell estimates, blocked ratios between cells, ties and the ranking.
 
-The interval is Student's t 95% interval of the mean per-round RPS (scipy), cut at zero
-since a rate cannot be negative. Two cells
-are a tie when their intervals overlap; that rule also decides `compare`. Mann-Whitney U
-was not chosen: with the default 3 rounds per cell its smallest two-sided p-value is 0.1,
-so it could never separate two cells at the 5% level.
+Absolute figures: Student's t 95% interval of the mean per-slice RPS (scipy), cut at zero.
+
+Comparisons between cells are blocked: every round measures every cell once, in a shuffled
+order, so a round is a block that shares the host's slow drift. The ratio of two cells is
+the geometric mean of their within-round ratios, with Student's t interval on the log
+ratios (paired, so the drift that moves both cancels). Cells in different groups (never up
+at the same time) are compared through the anchor cell that every group holds: the two
+log ratios to the anchor are subtracted and their variances added (Welch-Satterthwaite
+degrees of freedom). Two cells tie when the interval of their ratio contains 1.
+
+`compare` between two stored runs cannot pair anything: it uses the overlap of the two
+absolute intervals, and says that it is unpaired.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 from scipy import stats
@@ -74,6 +83,10 @@ def significant(a: Estimate, b: Estimate) -> bool:
     return not a.overlaps(b)
 
 
+def median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
 def percentile_medians(rounds: list[dict]) -> dict[str, float]:
     """Each latency percentile's median over rounds."""
     keys = rounds[0]["latency_ms"].keys() if rounds else ()
@@ -103,3 +116,139 @@ def cpu_utilisation(rounds: list[dict]) -> dict[str, float | None]:
                  if r["cpu_seconds"].get(party) is not None and r["duration_s"]]
         result[party] = round(float(np.median(loads)), 3) if loads else None
     return result
+
+
+# ----------------------------------------------------------------- blocked ratios
+
+Block = tuple[int, int]  # (group, round)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """a / b: the geometric mean of within-round ratios, with its 95% interval."""
+
+    log_ratio: float
+    log_half_width: float | None
+    n: int
+    paired: bool
+
+    @property
+    def value(self) -> float:
+        return math.exp(self.log_ratio)
+
+    @property
+    def ci95(self) -> tuple[float, float] | None:
+        if self.log_half_width is None:
+            return None
+        return math.exp(self.log_ratio - self.log_half_width), math.exp(self.log_ratio + self.log_half_width)
+
+    @property
+    def half_width(self) -> float | None:
+        """Relative: the interval is value × (1 ± about this)."""
+        return None if self.log_half_width is None else math.expm1(self.log_half_width)
+
+    def excludes_one(self) -> bool:
+        return self.log_half_width is not None and abs(self.log_ratio) > self.log_half_width
+
+    def inverse(self) -> Ratio:
+        return Ratio(-self.log_ratio, self.log_half_width, self.n, self.paired)
+
+    def as_dict(self) -> dict:
+        ci = self.ci95
+        return {"ratio": round(self.value, 4), "ci95": [round(ci[0], 4), round(ci[1], 4)] if ci else None,
+                "n": self.n, "paired": self.paired}
+
+
+@dataclass(frozen=True)
+class _LogMean:
+    mean: float
+    se: float | None
+    df: int
+
+
+def _log_mean(differences: list[float]) -> _LogMean:
+    data = np.asarray(differences, dtype=float)
+    if len(data) < 2:
+        return _LogMean(float(data.mean()), None, len(data) - 1)
+    return _LogMean(float(data.mean()), float(data.std(ddof=1)) / math.sqrt(len(data)), len(data) - 1)
+
+
+def _ratio(mean: float, se: float | None, df: float, n: int, paired: bool, confidence: float = CONFIDENCE) -> Ratio:
+    if se is None or df < 1:
+        return Ratio(mean, None, n, paired)
+    return Ratio(mean, float(stats.t.ppf(0.5 + confidence / 2, df)) * se, n, paired)
+
+
+class BlockedComparison:
+    """Ratios between cells from their slices: {cell: {(group, round): rps}}."""
+
+    def __init__(self, slices: dict[str, dict[Block, float]], anchor: str | None = None,
+                 confidence: float = CONFIDENCE):
+        self.slices = {name: {block: rps for block, rps in values.items() if rps > 0}
+                       for name, values in slices.items()}
+        self.anchor = anchor
+        self.confidence = confidence
+
+    def paired(self, a: str, b: str) -> _LogMean | None:
+        common = sorted(set(self.slices[a]) & set(self.slices[b]))
+        if not common:
+            return None
+        return _log_mean([math.log(self.slices[a][k] / self.slices[b][k]) for k in common])
+
+    def ratio(self, a: str, b: str) -> Ratio | None:
+        """a / b, paired where they shared rounds, else through the anchor."""
+        direct = self.paired(a, b)
+        if direct is not None and direct.df >= 1:
+            return _ratio(direct.mean, direct.se, direct.df, direct.df + 1, True, self.confidence)
+        if self.anchor is None or self.anchor in (a, b):
+            return None if direct is None else _ratio(direct.mean, None, 0, 1, paired=True)
+        to_a, to_b = self.paired(a, self.anchor), self.paired(b, self.anchor)
+        if to_a is None or to_b is None or to_a.se is None or to_b.se is None:
+            return None
+        variance = to_a.se ** 2 + to_b.se ** 2
+        if variance == 0:
+            return _ratio(to_a.mean - to_b.mean, 0.0, 1, to_a.df + to_b.df + 2, False, self.confidence)
+        df = variance ** 2 / (to_a.se ** 4 / max(to_a.df, 1) + to_b.se ** 4 / max(to_b.df, 1))
+        return _ratio(to_a.mean - to_b.mean, math.sqrt(variance), df, min(to_a.df, to_b.df) + 1, False,
+                      self.confidence)
+
+    def level(self, name: str) -> float:
+        """A cell's log throughput relative to the anchor (or to the first cell): what ranks it."""
+        base = self.anchor or next(iter(self.slices))
+        if name == base:
+            return 0.0
+        found = self.ratio(name, base)
+        if found is not None:
+            return found.log_ratio
+        values = list(self.slices[name].values())
+        return math.log(float(np.median(values))) if values else -math.inf
+
+    def rank(self, names: Iterable[str]) -> tuple[dict[str, int], list[tuple[str, str, Ratio | None]]]:
+        """Competition ranking by level. A cell takes a rank of its own when its ratio to the
+        cell above and its ratio to its rank's first cell both exclude 1; otherwise it shares
+        that rank (a tie: the data cannot tell them apart). Also returns the adjacent ratios."""
+        order = sorted(names, key=self.level, reverse=True)
+        ranks: dict[str, int] = {}
+        adjacent: list[tuple[str, str, Ratio | None]] = []
+        leader = None
+        for position, name in enumerate(order, start=1):
+            if leader is None:
+                leader, ranks[name] = name, position
+                continue
+            above = order[position - 2]
+            to_above = self.ratio(above, name)
+            adjacent.append((above, name, to_above))
+            to_leader = to_above if leader == above else self.ratio(leader, name)
+            apart = all(r is not None and r.excludes_one() for r in (to_above, to_leader))
+            if apart:
+                leader, ranks[name] = name, position
+            else:
+                ranks[name] = ranks[leader]
+        return ranks, adjacent
+
+    def smallest_detectable(self, names: Iterable[str]) -> float | None:
+        """The median relative half-width over every pair: a difference smaller than this
+        would, as a rule, be reported as a tie by this run."""
+        widths = [r.half_width for a, b in combinations(list(names), 2)
+                  if (r := self.ratio(a, b)) is not None and r.half_width is not None]
+        return float(np.median(widths)) if widths else None

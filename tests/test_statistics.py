@@ -1,5 +1,6 @@
 """Statistics on known inputs: ties tie, clear gaps rank, intervals behave."""
 
+import numpy as np
 import pytest
 
 from runner import statistics
@@ -49,3 +50,75 @@ def test_busy_flags():
     assert statistics.busy_flags(rounds, wrk_threads=1, cores=4, server_cpus=1) == ["client-bound"]
     rounds = [{"duration_s": 10, "cpu_seconds": {"wrk": 2, "server": 10, "postgres": 19}}]
     assert statistics.busy_flags(rounds, wrk_threads=1, cores=4, server_cpus=1) == ["db-bound"]
+
+
+# ----------------------------------------------------------------- blocked ratios, on synthetic data
+
+TRUE_LEVELS = {"fast": 1.0, "mid": 0.8, "slow": 0.5}
+
+
+def drifting_run(rounds: int = 12, missing: dict | None = None, seed: int = 3) -> dict:
+    """Slices of three cells whose true ratios are known, under a host whose speed drifts
+    from round to round by up to a factor of two (the slow part of the noise), plus 2% of
+    fast noise per slice. `missing`: cell -> rounds it has no slice in."""
+    rng = np.random.default_rng(seed)
+    speed = np.exp(np.linspace(0.0, -0.7, rounds) + rng.normal(0, 0.15, rounds))
+    slices: dict[str, dict] = {name: {} for name in TRUE_LEVELS}
+    for r in range(rounds):
+        for name, level in TRUE_LEVELS.items():
+            if r + 1 in (missing or {}).get(name, ()):
+                continue
+            slices[name][(1, r + 1)] = 10_000 * level * speed[r] * float(np.exp(rng.normal(0, 0.02)))
+    return slices
+
+
+def test_the_blocked_ratio_recovers_the_true_ratio_where_medians_do_not():
+    """mid misses the slow rounds at the end: its median is inflated by the drift, its blocked
+    ratio is not."""
+    slices = drifting_run(missing={"mid": range(7, 13)})
+    blocked = statistics.BlockedComparison(slices, anchor="fast").ratio("mid", "fast")
+    assert blocked.value == pytest.approx(0.8, rel=0.02)
+    assert blocked.ci95[0] <= 0.8 <= blocked.ci95[1]
+    medians = {name: float(np.median(list(values.values()))) for name, values in slices.items()}
+    assert abs(medians["mid"] / medians["fast"] / 0.8 - 1) > 0.10
+
+
+def test_blocked_ranking_separates_what_medians_intervals_call_a_tie():
+    slices = drifting_run()
+    comparison = statistics.BlockedComparison(slices, anchor="fast")
+    ranks, adjacent = comparison.rank(slices)
+    assert ranks == {"fast": 1, "mid": 2, "slow": 3}
+    assert [(a, b) for a, b, _ in adjacent] == [("fast", "mid"), ("mid", "slow")]
+    per_cell = {name: statistics.estimate(list(values.values())) for name, values in slices.items()}
+    assert statistics.rank(per_cell)["mid"] == 1, "the unblocked intervals overlap under this drift"
+
+
+def test_cells_in_different_groups_are_compared_through_the_anchor():
+    """a and b never ran together; each ran with the anchor, under different drifts."""
+    first, second = drifting_run(seed=1), drifting_run(seed=2)
+    slices = {
+        "fast": {**first["fast"], **{(2, r): v for (_, r), v in second["fast"].items()}},
+        "mid": first["mid"],
+        "slow": {(2, r): v for (_, r), v in second["slow"].items()},
+    }
+    comparison = statistics.BlockedComparison(slices, anchor="fast")
+    across = comparison.ratio("slow", "mid")
+    assert not across.paired
+    assert across.value == pytest.approx(0.5 / 0.8, rel=0.03)
+    assert across.ci95[0] <= 0.625 <= across.ci95[1]
+    assert across.half_width > comparison.ratio("slow", "fast").half_width
+
+
+def test_equal_cells_tie_and_the_detectable_difference_is_reported():
+    rng = np.random.default_rng(5)
+    slices = {name: {(1, r): 1000 * float(np.exp(rng.normal(0, 0.05))) for r in range(1, 9)} for name in "ab"}
+    comparison = statistics.BlockedComparison(slices)
+    ranks, _ = comparison.rank(slices)
+    assert ranks == {"a": 1, "b": 1}
+    assert 0 < comparison.smallest_detectable(slices) < 0.2
+
+
+def test_two_slices_give_no_usable_interval_below_two_rounds():
+    one = {"a": {(1, 1): 1000.0}, "b": {(1, 1): 900.0}}
+    ratio = statistics.BlockedComparison(one).ratio("b", "a")
+    assert ratio.ci95 is None and not ratio.excludes_one()
