@@ -1,7 +1,8 @@
 """The cells stage: what can run (apps/cells.toml), how each cell is started and stopped.
 
 A cell is one framework with one data-access variant. Its process runs in its own
-session (process group), so stopping it stops every worker it forked, and nothing else.
+session (process group), so stopping it stops every worker it forked, and nothing else;
+it dies with the CLI that started it, however the CLI ends (runner/supervise.py).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from pathlib import Path
 import httpx
 import psutil
 
-from runner import environments, paths
+from runner import environments, paths, supervise
 from runner.errors import DbbenchError
 
 MANIFEST = paths.APPS_DIR / "cells.toml"
 GIN_DIR = paths.APPS_DIR / "gin"
+LIFELINE_DIR = paths.APPS_DIR / "lifeline"  # makes every Python process of a cell die with its parent
 POOL_HEADROOM = 0.125
 MIN_POOL_HEADROOM = 4
 READY_TIMEOUT_S = 60
@@ -255,7 +257,8 @@ class CellProcess:
                 "--host", self.host, "--port", str(self.port), "--workers", str(self.workers),
                 "--pool-size", str(self.pool_size),
             ]
-            return argv, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+            lifeline = os.pathsep.join(filter(None, [str(LIFELINE_DIR), os.environ.get("PYTHONPATH")]))
+            return argv, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": lifeline}
         argv = [
             str(gin_binary()), "--host", self.host, "--port", str(self.port),
             "--pool-size", str(self.pool_size), "--variant", self.cell.variant.name,
@@ -272,7 +275,7 @@ class CellProcess:
         with self.log_path.open("wb") if self.log_path else contextlib.nullcontext() as log:
             self.process = subprocess.Popen(
                 argv, cwd=paths.REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT if log else None, start_new_session=True,
+                stderr=subprocess.STDOUT if log else None, preexec_fn=supervise.session_dying_with_parent(),
             )
 
     def log_tail(self, lines: int = 5) -> str:
@@ -311,6 +314,21 @@ class CellProcess:
             return [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
+
+    def database_connections(self, db_port: int) -> int:
+        """Established TCP connections from the cell's processes to the database's port: its
+        pools, told apart from those of the other cells that are up at the same time."""
+        count = 0
+        for proc in self.processes():
+            try:
+                count += sum(1 for conn in proc.net_connections(kind="tcp")
+                             if conn.raddr and conn.raddr.port == db_port and conn.status == psutil.CONN_ESTABLISHED)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return count
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         """SIGTERM to the server's main process, which stops its own workers as it does in

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from runner import cells, database
+from runner import cells, database, supervise
 from runner.errors import DbbenchError
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -136,6 +137,7 @@ def cmd_serve(args) -> int:
         raise DbbenchError(f"{cell.name} cannot run here: {detail}")
     if not database.port_is_free(args.port):
         raise DbbenchError(f"port {args.port} on 127.0.0.1 is in use: choose another with --port")
+    warn_about_cores(args.workers, "--workers")
     url = seeded_url(args.db_url)
     pool = args.pool_size or cells.pool_size_for(args.connections, args.workers)
     process = cells.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool, log_path=None,
@@ -151,12 +153,13 @@ def cmd_serve(args) -> int:
             process.process.wait()
         except KeyboardInterrupt:
             err.print(f"stopping {cell.name} ...")
-            return 0
+            raise
     raise DbbenchError(f"{cell.name} exited with code {process.process.returncode}")
 
 
 def cmd_verify(args) -> int:
     selected = cells.manifest().select(args.frameworks, args.variants, everything=args.frameworks is None)
+    warn_about_cores(args.workers, "--workers")
     url = seeded_url(args.db_url)
     table = Table("cell", "verdict", "statements per request / first failure", box=None)
     failed = 0
@@ -191,36 +194,128 @@ def verify_cell(cell, url: str, workers: int, pool_size: int):
         cell, port=database.free_port(), workers=workers, pool_size=pool_size,
         log_path=cells.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
     )
+    db_port = database.port_of(url)
     with process:
         process.start(url)
         process.wait_ready()
-        return verification.Verifier(process.base_url, url, expected_connections=process.expected_connections).run()
+        return verification.Verifier(process.base_url, url, expected_connections=process.expected_connections,
+                                     held_connections=lambda: process.database_connections(db_port)).run()
+
+
+def cores_here() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def warn_about_cores(workers: int, flag: str) -> None:
+    if workers > cores_here():
+        err.print(f"dbbench: warning: {flag} {workers} is more than the {cores_here()} cores here: the workers "
+                  "will take turns on them")
+
+
+def check_server_cpus(server_cpus: int) -> None:
+    """A measurement with more server CPUs than the machine has would measure time-sharing."""
+    if server_cpus > cores_here():
+        raise DbbenchError(f"--server-cpus {server_cpus} is more than the {cores_here()} cores this machine gives "
+                           f"us: choose 1 to {cores_here()}")
+
+
+def run_options(args, **overrides):
+    from pathlib import Path
+
+    from runner.run import RunOptions
+
+    check_server_cpus(args.server_cpus)
+    values = dict(
+        scenario=args.scenario, connections=args.connections, slice_s=args.slice, budget_s=args.budget,
+        server_cpus=args.server_cpus, pool_size=args.pool_size, db_url=args.db_url,
+        out=Path(args.out) if args.out else None, seed=args.seed,
+    )
+    values.update(overrides)
+    return RunOptions(**values)
+
+
+def execute(runner) -> int | None:
+    """Run; on Ctrl-C or SIGTERM show what was kept and return the exit code (None when done)."""
+    from runner import report, results
+
+    try:
+        runner.execute()
+    except KeyboardInterrupt as exc:
+        if runner.document is not None and runner.results_path.exists():
+            err.print(f"interrupted: finished slices kept in {runner.results_path}")
+            print(report.render_markdown(results.load(runner.results_path)))
+        return supervise.exit_code_of(exc)
+    return None
 
 
 def cmd_run(args) -> int:
+    from runner import report, results
+    from runner.run import Run
+
+    runner = Run(run_options(args, frameworks=args.frameworks, variants=args.variants, everything=args.all,
+                             rounds=args.rounds, precision=args.precision, users=args.users, quick=args.quick))
+    code = execute(runner)
+    if code is not None:
+        return code
+    print(report.render_markdown(results.load(runner.results_path)))
+    err.print(f"results: {runner.results_path} (and {runner.results_path.with_name('results.md')})")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    """An A/A test: one cell started twice, measured as two cells; their ratio must contain 1."""
+    from runner import results, statistics
+    from runner.run import Run
+
+    framework, _, variant = args.cell.partition("/")
+    cells.manifest().cell(framework, variant)
+    runner = Run(run_options(args, frameworks=[framework], variants=[variant], instances=2, spend_budget=True))
+    code = execute(runner)
+    if code is not None:
+        return code
+    document = results.load(runner.results_path)
+    first, second = (c["name"] for c in document["cells"])
+    blocks = {c["name"]: {(s["group"], s["round"]): s["rps"] for s in results.used_slices(c)}
+              for c in document["cells"] if c["clean"]}
+    if len(blocks) < 2:
+        reasons = "; ".join(f"{c['name']}: {c['reason'] or 'errors in its slices'}" for c in document["cells"])
+        raise DbbenchError(f"the calibration could not measure both instances: {reasons}")
+    ratio = statistics.BlockedComparison(blocks, confidence=args.confidence).ratio(second, first)
+    if ratio is None or ratio.ci95 is None:
+        raise DbbenchError("the calibration ended with too few rounds for an interval: raise --budget")
+    low, high = ratio.ci95
+    noise = document["summary"]["noise"]
+    floor = statistics.BlockedComparison(blocks).ratio(second, first).half_width
+    print(f"A/A calibration of {args.cell}: {second} / {first} = {ratio.value:.3f} "
+          f"[{low:.3f}–{high:.3f}] ({args.confidence:.0%} interval, {ratio.n} rounds of {runner.plan.slice_s} s)")
+    print(f"noise floor: ±{floor:.1%} (95%): the smallest difference a run of this length can tell apart here now")
+    print(f"host: steal median {noise['steal_median']:.1%}, worst {noise['steal_worst']:.1%}; "
+          f"{noise['disturbed']} of {noise['slices']} slices disturbed")
+    err.print(f"results: {runner.results_path}")
+    if not ratio.excludes_one():
+        print("verdict: the interval contains 1, as an A/A test must")
+        return 0
+    print("verdict: the interval EXCLUDES 1: the host is drifting faster than the rounds can block, or "
+          "something tells the two instances apart; distrust small differences in runs made now")
+    return 1
+
+
+def cmd_soak(args) -> int:
     from pathlib import Path
 
-    from runner import report, results
-    from runner.run import Run, RunOptions
+    from runner import soak
 
-    options = RunOptions(
-        frameworks=args.frameworks, variants=args.variants, everything=args.all, scenario=args.scenario,
-        connections=args.connections, duration_s=args.duration, rounds=args.rounds,
-        server_cpus=args.server_cpus, pool_size=args.pool_size, db_url=args.db_url, users=args.users,
-        out=Path(args.out) if args.out else None, quick=args.quick, seed=args.seed,
-    )
-    runner = Run(options)
-    try:
-        path = runner.execute()
-    except KeyboardInterrupt:
-        if runner.document is not None:
-            err.print(f"interrupted: finished rounds kept in {runner.results_path}")
-            print(report.render_markdown(results.load(runner.results_path)))
-        return 130
-    document = results.load(path)
-    print(report.render_markdown(document))
-    err.print(f"results: {path} (and {path.with_name('results.md')})")
-    return 0
+    check_server_cpus(args.server_cpus)
+    path = soak.soak(soak.SoakOptions(
+        frameworks=args.frameworks, variants=args.variants, everything=args.all, duration_s=args.duration,
+        connections=args.connections, sample_s=args.sample, server_cpus=args.server_cpus, db_url=args.db_url,
+        out=Path(args.out) if args.out else None,
+    ))
+    document = json.loads(path.read_text())
+    print(soak.render(document))
+    err.print(f"results: {path}")
+    flagged = [c["name"] for c in document["cells"] if c.get("flags") or c["status"] == "failed"]
+    return 1 if flagged else 0
 
 
 def cmd_report(args) -> int:
@@ -235,6 +330,55 @@ def cmd_compare(args) -> int:
 
     sys.stdout.write(report.compare(results.load(args.a), results.load(args.b), force=args.force))
     return 0
+
+
+def duration_arg(value: str) -> float:
+    """Seconds: 330, 90s, 5.5m, 1h."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = value.strip().lower()
+    scale = units.get(text[-1:], None)
+    try:
+        seconds = float(text[:-1] if scale else text) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a duration such as 330, 90s or 5m, not {value!r}") from None
+    if not 1 <= seconds <= 7 * 86400:
+        raise argparse.ArgumentTypeError(f"must be between 1 s and 7 days, not {value!r}")
+    return seconds
+
+
+def precision_arg(value: str) -> float:
+    """3% or 0.03."""
+    text = value.strip()
+    try:
+        number = float(text.removesuffix("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a share such as 3% or 0.03, not {value!r}") from None
+    if not 0 < number < 1:
+        raise argparse.ArgumentTypeError(f"must be above 0% and below 100%, not {value!r}")
+    return number
+
+
+def confidence_arg(value: str) -> float:
+    number = precision_arg(value)
+    if number < 0.5:
+        raise argparse.ArgumentTypeError(f"must be a confidence level such as 0.95 or 99%, not {value!r}")
+    return number
+
+
+def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float | None = None) -> None:
+    """What every measuring command shares with `run`."""
+    parser.add_argument("--scenario", default="by-id")
+    parser.add_argument("--connections", type=positive_int, help="wrk connections (default: the scenario's)")
+    parser.add_argument("--slice", "--duration", dest="slice", type=positive_int,
+                        help="seconds per measured slice (default: the scenario's)")
+    parser.add_argument("--budget", type=duration_arg, default=budget_default,
+                        help="time for starting, verifying and measuring, e.g. 330 or 5.5m")
+    parser.add_argument("--server-cpus", type=positive_int, default=1,
+                        help="worker processes for Python servers, GOMAXPROCS for Go")
+    parser.add_argument("--pool-size", type=positive_int, help="per worker (default: sized from --connections)")
+    parser.add_argument("--seed", type=int, help="the shuffle seed (default: random, recorded)")
+    parser.add_argument("--out", help="results directory (default: results/)")
+    add_db_url(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -283,19 +427,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frameworks", type=csv_list)
     run.add_argument("--variants", type=csv_list)
     run.add_argument("--all", action="store_true", help="every cell that can run here")
-    run.add_argument("--scenario", default="by-id")
-    run.add_argument("--connections", type=positive_int, help="wrk connections (default: the scenario's)")
-    run.add_argument("--duration", type=positive_int, help="seconds per measured run")
-    run.add_argument("--rounds", type=positive_int)
-    run.add_argument("--server-cpus", type=positive_int, default=1,
-                     help="worker processes for Python servers, GOMAXPROCS for Go")
-    run.add_argument("--pool-size", type=positive_int, help="per worker (default: sized from --connections)")
+    add_measurement_args(run)
+    run.add_argument("--rounds", type=positive_int, help="exactly this many rounds (no precision target)")
+    run.add_argument("--precision", type=precision_arg,
+                     help="target half-width of every ratio's interval, e.g. 3%% (default 3%%)")
     run.add_argument("--users", type=users_arg, help="re-seed with this many users if needed")
-    run.add_argument("--seed", type=int, help="the shuffle seed (default: random, recorded)")
-    run.add_argument("--out", help="results directory (default: results/)")
-    run.add_argument("--quick", action="store_true", help="a smoke run: 2 short rounds")
-    add_db_url(run)
+    run.add_argument("--quick", action="store_true", help="a smoke run: 1 s slices, a 60 s budget")
     run.set_defaults(func=cmd_run)
+
+    calibrate = commands.add_parser("calibrate", help="A/A test: one cell twice; the noise floor of this machine")
+    calibrate.add_argument("--cell", default="fastapi/raw", help="FRAMEWORK/VARIANT (default fastapi/raw)")
+    calibrate.add_argument("--confidence", type=confidence_arg, default=0.95,
+                           help="level of the A/A interval (default 0.95)")
+    add_measurement_args(calibrate, budget_default=90)
+    calibrate.set_defaults(func=cmd_calibrate)
+
+    soak_parser = commands.add_parser("soak", help="hold cells at high concurrency; flag memory or connection leaks")
+    soak_parser.add_argument("--frameworks", type=csv_list)
+    soak_parser.add_argument("--variants", type=csv_list)
+    soak_parser.add_argument("--all", action="store_true", help="every cell that can run here")
+    soak_parser.add_argument("--duration", type=duration_arg, default=600.0, help="per cell, e.g. 10m (default)")
+    soak_parser.add_argument("--connections", type=positive_int, default=512)
+    soak_parser.add_argument("--sample", type=positive_int, default=5, help="seconds between samples")
+    soak_parser.add_argument("--server-cpus", type=positive_int, default=1)
+    soak_parser.add_argument("--out", help="results directory (default: results/)")
+    add_db_url(soak_parser)
+    soak_parser.set_defaults(func=cmd_soak)
 
     rep = commands.add_parser("report", help="render a stored results file again")
     rep.add_argument("results", help="a results.json, or its directory")
@@ -313,10 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with supervise.stop_on_signals():
+            return args.func(args)
     except DbbenchError as exc:
         err.print(f"dbbench: error: {exc}")
         return 2
-    except KeyboardInterrupt:
-        err.print("dbbench: interrupted")
-        return 130
+    except KeyboardInterrupt as exc:
+        err.print(f"dbbench: interrupted ({exc or 'SIGINT'})")
+        return supervise.exit_code_of(exc)

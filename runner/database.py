@@ -89,6 +89,24 @@ def connect(url: str, autocommit: bool = True):
         raise DbbenchError(f"cannot connect to {mask_url(url)}: {reason}") from None
 
 
+def reachable(url: str) -> bool:
+    """Whether the server answers a trivial query now (a bounded attempt, never raises)."""
+    try:
+        with connect(url) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except (DbbenchError, psycopg.Error, OSError):
+        return False
+
+
+def port_of(url: str) -> int:
+    """The server's TCP port as the URL names it (PostgreSQL's default when it names none)."""
+    try:
+        return urlsplit(url).port or 5432
+    except ValueError:
+        return 5432
+
+
 def server_version(url: str) -> tuple[int, str]:
     with connect(url) as conn:
         num = conn.execute("SHOW server_version_num").fetchone()[0]

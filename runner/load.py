@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from runner import paths
+from runner import paths, supervise
 from runner.errors import DbbenchError
 
 REPORT_LUA = Path(__file__).with_name("wrk_report.lua")
@@ -34,8 +34,8 @@ class Scenario:
     script: Path
     connections: int
     threads: int
-    duration_s: int
-    warmup_s: int
+    slice_s: int  # one measured slice; a cell is measured in many, interleaved with the others
+    warmup_s: int  # once, when the cell first starts (it stays up afterwards)
     primer_s: int
 
 
@@ -52,7 +52,7 @@ def load_scenario(name: str) -> Scenario:
         return Scenario(
             name=data["name"], description=data["description"], script=path.with_name(data["script"]),
             connections=int(data["connections"]), threads=int(data["threads"]),
-            duration_s=int(data["duration_s"]), warmup_s=int(data["warmup_s"]), primer_s=int(data["primer_s"]),
+            slice_s=int(data["slice_s"]), warmup_s=int(data["warmup_s"]), primer_s=int(data["primer_s"]),
         )
     except (tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
         raise DbbenchError(f"scenario file {path.name} is invalid: {exc}") from None
@@ -178,11 +178,15 @@ def run_wrk(
         started = time.monotonic()
         wrk_cores = pinning.wrk if pinning else None
         log = Path(tmp) / "wrk.log"
+        on_parent_death = supervise.die_with_parent(os.getpid())
+
+        def preexec() -> None:
+            on_parent_death()
+            if wrk_cores:
+                os.sched_setaffinity(0, wrk_cores)
+
         with log.open("wb") as log_handle:
-            process = subprocess.Popen(
-                argv, env=env, stdout=log_handle, stderr=subprocess.STDOUT,
-                preexec_fn=(lambda: os.sched_setaffinity(0, wrk_cores)) if wrk_cores else None,
-            )
+            process = subprocess.Popen(argv, env=env, stdout=log_handle, stderr=subprocess.STDOUT, preexec_fn=preexec)
         returncode, wrk_cpu = wait_with_usage(process, duration_s + WRK_TIMEOUT_S + 30)
         elapsed = time.monotonic() - started
         server_after, pg_after = cpu_seconds(server_processes), cpu_seconds(pg_procs)

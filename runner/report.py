@@ -10,7 +10,7 @@ import csv
 import io
 import json
 
-from runner import statistics
+from runner import results, statistics
 from runner.errors import DbbenchError
 
 STRATEGY_ORDER = ("raw", "orm", "baked", "core")
@@ -27,17 +27,34 @@ def fmt_rps(value: float | None) -> str:
 
 
 def cell_name(cell: dict) -> str:
-    return f"{cell['framework']}/{cell['variant']}"
+    return cell.get("name") or f"{cell['framework']}/{cell['variant']}"
 
 
 def estimate_of(cell: dict) -> statistics.Estimate | None:
-    """From the raw rounds, as results.finalize derives the stored figures."""
-    return statistics.estimate([r["rps"] for r in cell["rounds"]])
+    """From the raw slices, as results.finalize derives the stored figures."""
+    return statistics.estimate([s["rps"] for s in results.used_slices(cell)])
 
 
 def half_width(cell: dict) -> str:
     ci = cell.get("rps_ci95")
-    return f" ± {(ci[1] - ci[0]) / 2:,.0f}" if ci else " (1 round, no interval)"
+    return f" ± {(ci[1] - ci[0]) / 2:,.0f}" if ci else " (1 slice, no interval)"
+
+
+def fmt_ratio(found: dict, percent: bool = False) -> str:
+    """0.52 [0.50–0.54], or 52% [50–54%]; with (tie) where the interval contains 1."""
+    if found.get("ratio") is None:
+        return "—"
+    value, ci = found["ratio"], found.get("ci95")
+    if percent:
+        text = f"{value:.0%}" + (f" [{ci[0]:.0%}–{ci[1]:.0%}]" if ci else "")
+    else:
+        text = f"{value:.2f}" + (f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else "")
+    return text + (" (tie)" if found.get("tie") else "")
+
+
+def comparisons_of(document: dict, kind: str) -> dict[str, dict]:
+    """The run's stored ratios of one kind, by the cell on top (a)."""
+    return {c["a"]: c for c in document.get("summary", {}).get("comparisons", []) if c["kind"] == kind}
 
 
 def variant_columns(cells: list[dict]) -> list[str]:
@@ -59,20 +76,17 @@ def framework_rows(cells: list[dict]) -> list[str]:
     return [n for n in names if n not in reference] + [n for n in names if n in reference]
 
 
-def reference_cell(cells: list[dict]) -> dict | None:
-    return next((c for c in cells if c.get("reference") and c["variant"] == "raw" and c.get("clean")), None)
-
-
-def matrix_cell(cell: dict | None, reference: dict | None) -> str:
+def matrix_cell(cell: dict | None, shares: dict[str, dict]) -> str:
     if cell is None:
         return ""
     if cell["status"] != "ok":
         return f"**{cell['status']}**"
-    if not cell["rounds"]:
-        return "no rounds"
+    if not cell["slices"]:
+        return "no slices"
     text = fmt_rps(cell["rps_median"]) + half_width(cell)
-    if reference and reference.get("rps_median"):
-        text += f" ({cell['rps_median'] / reference['rps_median']:.0%} of {cell_name(reference)})"
+    share = shares.get(cell_name(cell))
+    if share:
+        text += f" ({fmt_ratio(share, percent=True)} of {share['b']})"
     if cell.get("flags"):
         text += " " + " ".join(f"`{flag}`" for flag in cell["flags"])
     return text
@@ -84,40 +98,64 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def orm_tax_rows(cells: list[dict]) -> tuple[list[str], list[list[str]]]:
+def orm_tax_rows(document: dict) -> tuple[list[str], list[list[str]]]:
+    cells = document["cells"]
+    taxes = comparisons_of(document, "orm-tax")
     by_key = {(c["framework"], c["variant"]): c for c in cells}
     variants = [v for v in variant_columns(cells) if v != "raw"]
     rows = []
     for framework in framework_rows(cells):
-        raw = by_key.get((framework, "raw"))
-        if not raw or not raw.get("clean"):
-            continue
-        row, any_ratio = [framework], False
-        for variant in variants:
-            other = by_key.get((framework, variant))
-            if not other or not other.get("clean"):
-                row.append("")
-                continue
-            any_ratio = True
-            ratio = other["rps_median"] / raw["rps_median"]
-            tie = not statistics.significant(estimate_of(other), estimate_of(raw))
-            row.append(f"{ratio:.2f}" + (" (tie)" if tie else ""))
-        if any_ratio:
+        row = [framework, *[fmt_ratio(taxes[cell_name(by_key[(framework, v)])])
+                            if (framework, v) in by_key and cell_name(by_key[(framework, v)]) in taxes else ""
+                            for v in variants]]
+        if any(row[1:]):
             rows.append(row)
     return ["framework", *[f"{v} / raw" for v in variants]], rows
+
+
+def stop_detail(run: dict, worst: float | None) -> str:
+    parts = [f"worst ratio interval ±{worst:.1%}" if worst is not None else "no ratio interval yet"]
+    if run.get("precision_target"):
+        parts.append(f"target ±{run['precision_target']:.0%}")
+    if run.get("budget_s") and not run.get("rounds_fixed"):
+        parts.append(f"budget {run['budget_s']:.0f} s")
+    return ", ".join(parts)
+
+
+def method_lines(document: dict) -> list[str]:
+    """How the figures were made, how the run stopped, and how noisy the host was."""
+    run, summary = document["metadata"]["run"], document.get("summary", {})
+    groups = run.get("groups") or []
+    rounds = ", ".join(str(g["rounds"]) for g in groups) or "0"
+    lines = [
+        f"Method: warm cells measured in slices of {run.get('slice_s')} s, each round giving every cell one "
+        f"slice in a shuffled order; {len(groups)} group(s) of up to {run.get('max_cells_up', '?')} cells up at "
+        f"once (rounds per group: {rounds})" + (f", anchor {run['anchor']}" if len(groups) > 1 else "") + ".",
+        f"Stopped: {run.get('stop_reason') or '—'} ({stop_detail(run, summary.get('worst_half_width'))}).",
+    ]
+    noise = summary.get("noise") or {}
+    if noise.get("slices"):
+        detectable = summary.get("smallest_detectable")
+        lines.append(
+            f"Host noise: steal median {noise['steal_median']:.1%}, worst {noise['steal_worst']:.1%}; CPU used "
+            f"outside the measurement, median {noise['outside_cores_median']:.2f} cores; {noise['disturbed']} of "
+            f"{noise['slices']} slices disturbed ({noise['repeated']} measured again). Smallest detectable "
+            f"difference: " + (f"about ±{detectable:.1%}" if detectable is not None else "—") + "."
+        )
+    return lines
 
 
 def render_markdown(document: dict) -> str:
     meta = document["metadata"]
     run = meta["run"]
     cells = document["cells"]
-    reference = reference_cell(cells)
+    shares = comparisons_of(document, "reference")
     dataset = meta["dataset"]
     pg = meta["postgres"]["settings"].get("server_version", "?")
     machine = meta["machine"]
     out = [
-        f"# dbbench: {run['scenario']}, {run['connections']} connections, {run['rounds']} rounds of "
-        f"{run['duration_s']} s, {run['server_cpus']} server CPU(s)",
+        f"# dbbench: {run['scenario']}, {run['connections']} connections, slices of {run['slice_s']} s, "
+        f"{run['server_cpus']} server CPU(s)",
         "",
         f"{'Complete' if document['complete'] else '**Incomplete** (still running, or interrupted)'} run "
         f"from {run['started_at']} "
@@ -126,11 +164,13 @@ def render_markdown(document: dict) -> str:
         f"(checksum {dataset.get('checksum')}); PostgreSQL {pg}; {meta['tools'].get('wrk')}; "
         f"{machine['cpu_count']} × {machine['cpu_model']}, kernel {machine['kernel']}.",
         f"CPU placement: {run['pinning']}.",
+        *method_lines(document),
         "",
         "## Requests per second",
         "",
-        "Median over rounds ± half-width of the 95% interval (Student t over per-round RPS), and the share "
-        "of the reference. Columns grouped by strategy: "
+        "Median over slices ± half-width of the 95% interval (Student t over per-slice RPS), and the share "
+        "of the reference with its 95% interval (blocked: the geometric mean of within-round ratios). "
+        "Columns grouped by strategy: "
         + ", ".join(f"{STRATEGY_TITLES.get(s, s)}" for s in STRATEGY_ORDER
                     if any(c.get("strategy") == s for c in cells)) + ".",
         "",
@@ -144,30 +184,36 @@ def render_markdown(document: dict) -> str:
         sample = next(c for c in cells if c["framework"] == framework)
         label = framework + (" (reference)" if sample.get("reference") else "")
         label += " (sync)" if sample.get("kind") == "python-sync" else ""
-        rows.append([label, *[matrix_cell(by_key.get((framework, v)), reference) for v in variants]])
+        rows.append([label, *[matrix_cell(by_key.get((framework, v)), shares) for v in variants]])
     out += [md_table(header, rows), ""]
     out.append(
         "Flags: `errors` a measured round had socket errors or non-2xx answers (never ranked); "
         "`client-bound` wrk used ≥90% of its threads; `db-bound` PostgreSQL used ≥90% of the cores left "
-        "to it; `noisy` coefficient of variation over rounds above 10%."
+        "to it; `noisy` coefficient of variation over slices above 10% (the ratios are blocked and are not "
+        "affected by what moves all cells together); `db-outage` some slices were measured while PostgreSQL "
+        "did not answer (left out of every figure)."
     )
-    tax_header, tax_rows = orm_tax_rows(cells)
+    tax_header, tax_rows = orm_tax_rows(document)
     if tax_rows:
-        out += ["", "## ORM tax", "", "Median RPS of each variant over the same framework's raw "
-                "variant; `(tie)` where the two intervals overlap.", "", md_table(tax_header, tax_rows)]
+        out += ["", "## ORM tax", "", "Each variant's throughput over the same framework's raw variant: the "
+                "geometric mean of within-round ratios, with its 95% interval; `(tie)` where it contains 1.", "",
+                md_table(tax_header, tax_rows)]
     ranked = sorted((c for c in cells if c.get("rank")), key=lambda c: (c["rank"], -c["rps_median"]))
     if ranked:
         counts: dict[int, int] = {}
         for c in ranked:
             counts[c["rank"]] = counts.get(c["rank"], 0) + 1
+        next_ratio = comparisons_of(document, "ranking")
         rank_rows = [
             [f"{c['rank']}{'=' if counts[c['rank']] > 1 else ''}", cell_name(c), fmt_rps(c["rps_median"]),
-             f"{c['rps_ci95'][0]:,.0f} – {c['rps_ci95'][1]:,.0f}" if c.get("rps_ci95") else "—"]
+             f"{c['rps_ci95'][0]:,.0f} – {c['rps_ci95'][1]:,.0f}" if c.get("rps_ci95") else "—",
+             fmt_ratio(next_ratio[cell_name(c)]) if cell_name(c) in next_ratio else "—"]
             for c in ranked
         ]
-        out += ["", "## Ranking", "", "By median RPS. Cells whose 95% intervals overlap their group "
-                "leader's share its rank (`=`): the data cannot tell them apart.", "",
-                md_table(["rank", "cell", "median RPS", "95% interval"], rank_rows)]
+        out += ["", "## Ranking", "", "By blocked throughput. A cell has a rank of its own when the 95% interval "
+                "of its ratio to the cell above, and to the first cell of that rank, both exclude 1; otherwise it "
+                "shares the rank (`=`): the data cannot tell them apart.", "",
+                md_table(["rank", "cell", "median RPS", "95% interval", "over the next"], rank_rows)]
     detail_rows = []
     for c in cells:
         spr = ", ".join(f"{k} {v:g}" for k, v in (c.get("statements_per_request") or {}).items()) or "—"
@@ -178,19 +224,21 @@ def render_markdown(document: dict) -> str:
             " / ".join(f"{lat[k]:.1f}" if k in lat else "—" for k in ("p50", "p90", "p99")),
             " / ".join("—" if cpu.get(k) is None else f"{cpu[k]:.2f}" for k in ("server", "wrk", "postgres")),
             f"{c['rps_cv']:.1%}" if c.get("rps_cv") is not None else "—",
-            str(sum(r["errors"] + r["non_2xx"] for r in c["rounds"])),
+            f"{c.get('slices_used', 0)}/{len(c['slices'])}",
+            str(sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c))),
         ])
     out += ["", "## Cells", "", md_table(
         ["cell", "status", "pool/worker", "workers", "statements per request", "latency p50/p90/p99 ms",
-         "CPU cores server/wrk/PG", "CV", "errors"], detail_rows), "", LATENCY_NOTE]
+         "CPU cores server/wrk/PG", "CV", "slices used/taken", "errors"], detail_rows), "", LATENCY_NOTE]
     problems = [f"- {cell_name(c)}: {c['status']}: {c['reason']}" for c in cells if c.get("reason")]
     if problems:
         out += ["", "## Failed or skipped", "", *problems]
     return "\n".join(out) + "\n"
 
 
-CSV_FIELDS = ("framework", "variant", "strategy", "scenario", "status", "rank", "rps_median", "rps_ci95_low",
-              "rps_ci95_high", "rps_cv", "rounds", "pool_size", "server_cpus", "p50_ms", "p90_ms", "p99_ms",
+CSV_FIELDS = ("name", "framework", "variant", "strategy", "scenario", "status", "rank", "rps_median", "rps_ci95_low",
+              "rps_ci95_high", "share_of_reference", "share_ci95_low", "share_ci95_high", "rps_cv", "slices",
+              "pool_size", "server_cpus", "p50_ms", "p90_ms", "p99_ms",
               "errors", "flags", "reason")
 
 
@@ -198,16 +246,20 @@ def render_csv(document: dict) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
+    shares = comparisons_of(document, "reference")
     for c in document["cells"]:
         ci = c.get("rps_ci95") or [None, None]
         lat = c.get("latency_ms") or {}
+        share = shares.get(cell_name(c)) or {}
+        share_ci = share.get("ci95") or [None, None]
         writer.writerow({
-            "framework": c["framework"], "variant": c["variant"], "strategy": c.get("strategy"),
+            "name": cell_name(c), "framework": c["framework"], "variant": c["variant"], "strategy": c.get("strategy"),
             "scenario": c["scenario"], "status": c["status"], "rank": c.get("rank"),
             "rps_median": c.get("rps_median"), "rps_ci95_low": ci[0], "rps_ci95_high": ci[1],
-            "rps_cv": c.get("rps_cv"), "rounds": len(c["rounds"]), "pool_size": c["pool_size"],
+            "share_of_reference": share.get("ratio"), "share_ci95_low": share_ci[0], "share_ci95_high": share_ci[1],
+            "rps_cv": c.get("rps_cv"), "slices": c.get("slices_used", 0), "pool_size": c["pool_size"],
             "server_cpus": c["server_cpus"], "p50_ms": lat.get("p50"), "p90_ms": lat.get("p90"),
-            "p99_ms": lat.get("p99"), "errors": sum(r["errors"] + r["non_2xx"] for r in c["rounds"]),
+            "p99_ms": lat.get("p99"), "errors": sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c)),
             "flags": " ".join(c.get("flags") or []), "reason": c.get("reason") or "",
         })
     return buffer.getvalue()
@@ -262,4 +314,6 @@ def compare(a: dict, b: dict, force: bool = False) -> str:
     header = ["cell", f"A ({a['metadata']['run']['started_at']})", f"B ({b['metadata']['run']['started_at']})",
               "change", "verdict"]
     warning = f"\nCompared despite: {'; '.join(reasons)}.\n" if reasons else ""
-    return md_table(header, rows) + "\n" + warning
+    unpaired = ("\nUnpaired: two runs share no rounds, so no drift cancels between them; a change is called "
+                "only where the two absolute 95% intervals do not overlap.\n")
+    return md_table(header, rows) + "\n" + unpaired + warning

@@ -1,10 +1,13 @@
-"""Stored results: the versioned results.json, written atomically after every round.
+"""Stored results: the versioned results.json, written atomically after every slice.
 
-Raw per-round values are what is stored; medians, intervals, flags and ranks are derived
-from them by `finalize`, at run time and again whenever a report is rendered.
+Raw per-slice values are what is stored; medians, intervals, ratios, flags and ranks are
+derived from them by `finalize`, at run time and again whenever a report is rendered.
 
-Schema history (keep old files readable):
-- 1: first version.
+Schema history (keep old files readable: `upgrade` brings them to the current version):
+- 1: one measured run per cell and round (`rounds`), cold cells, intervals over rounds.
+- 2: warm cells measured in short interleaved slices (`slices`, each with its group, round
+  and host noise), groups and an anchor, blocked ratios (`summary.comparisons`), the
+  stopping rule and its reason.
 """
 
 from __future__ import annotations
@@ -18,41 +21,144 @@ import jsonschema
 from runner import statistics
 from runner.errors import DbbenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 
 
-def clean(cell: dict) -> bool:
-    return cell["status"] == "ok" and all(r["errors"] == 0 and r["non_2xx"] == 0 for r in cell["rounds"])
+def used_slices(cell: dict) -> list[dict]:
+    """The slices the estimates use: for each group and round the last undisturbed slice (else
+    the last one); never one measured while PostgreSQL did not answer."""
+    chosen: dict[tuple[int, int], dict] = {}
+    for piece in cell["slices"]:
+        if piece.get("database") == "unreachable":
+            continue
+        key = (piece["group"], piece["round"])
+        previous = chosen.get(key)
+        if previous is None or not piece.get("disturbed") or previous.get("disturbed"):
+            chosen[key] = piece
+    return list(chosen.values())
+
+
+def clean(cell: dict, used: list[dict]) -> bool:
+    return cell["status"] == "ok" and bool(used) and all(s["errors"] == 0 and s["non_2xx"] == 0 for s in used)
 
 
 def finalize(document: dict) -> dict:
-    """Derive each cell's estimates, flags and rank from its raw rounds."""
+    """Derive each cell's estimates, flags and rank, and the run's comparisons and noise."""
     machine = document["metadata"].get("machine", {})
+    run = document["metadata"]["run"]
     cores = machine.get("cpus_available") or machine.get("cpu_count") or 1
-    threads = document["metadata"]["run"].get("wrk_threads", 1)
-    estimates = {}
-    for index, cell in enumerate(document["cells"]):
-        rounds = cell["rounds"]
-        found = statistics.estimate([r["rps"] for r in rounds])
+    threads = run.get("wrk_threads", 1)
+    blocks: dict[str, dict] = {}
+    for cell in document["cells"]:
+        used = used_slices(cell)
+        found = statistics.estimate([s["rps"] for s in used])
         cell["rps_median"] = round(found.median, 2) if found else None
         cell["rps_mean"] = round(found.mean, 2) if found else None
         cell["rps_ci95"] = [round(x, 2) for x in found.ci95] if found and found.ci95 else None
         cell["rps_cv"] = round(found.cv, 4) if found and found.cv is not None else None
-        cell["latency_ms"] = statistics.percentile_medians(rounds)
-        cell["cpu_cores"] = statistics.cpu_utilisation(rounds)
-        flags = statistics.busy_flags(rounds, threads, cores, cell["server_cpus"]) if rounds else []
-        if any(r["errors"] or r["non_2xx"] for r in rounds):
+        cell["slices_used"] = len(used)
+        cell["latency_ms"] = statistics.percentile_medians(used)
+        cell["cpu_cores"] = statistics.cpu_utilisation(used)
+        flags = statistics.busy_flags(used, threads, cores, cell["server_cpus"]) if used else []
+        if any(s["errors"] or s["non_2xx"] for s in used):
             flags.insert(0, "errors")
+        if any(s.get("database") == "unreachable" for s in cell["slices"]):
+            flags.append("db-outage")
         if found and found.cv is not None and found.cv > statistics.NOISY_CV:
             flags.append("noisy")
         cell["flags"] = flags
-        cell["clean"] = clean(cell) and bool(rounds)
+        cell["clean"] = clean(cell, used)
         if cell["clean"]:
-            estimates[index] = found
-    ranks = statistics.rank(estimates)
-    for index, cell in enumerate(document["cells"]):
-        cell["rank"] = ranks.get(index)
+            blocks[cell["name"]] = {(s["group"], s["round"]): s["rps"] for s in used}
+    anchor = run.get("anchor") if run.get("anchor") in blocks else None
+    comparison = statistics.BlockedComparison(blocks, anchor=anchor)
+    ranks, adjacent = comparison.rank(blocks) if blocks else ({}, [])
+    for cell in document["cells"]:
+        cell["rank"] = ranks.get(cell["name"])
+    document["summary"] = {
+        "comparisons": comparisons(document["cells"], comparison, adjacent),
+        "smallest_detectable": _rounded(comparison.smallest_detectable(blocks)),
+        "noise": noise_summary(document["cells"]),
+    }
+    widths = [c["half_width"] for c in document["summary"]["comparisons"]]
+    document["summary"]["worst_half_width"] = None if not widths or None in widths else max(widths)
+    return document
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _comparison(kind: str, a: str, b: str, ratio: statistics.Ratio | None) -> dict:
+    if ratio is None:
+        return {"kind": kind, "a": a, "b": b, "ratio": None, "ci95": None, "n": 0, "paired": False,
+                "half_width": None, "tie": True}
+    return {"kind": kind, "a": a, "b": b, **ratio.as_dict(), "half_width": _rounded(ratio.half_width),
+            "tie": not ratio.excludes_one()}
+
+
+def comparisons(cells: list[dict], comparison: statistics.BlockedComparison, adjacent: list) -> list[dict]:
+    """Every ratio the report shows, each with its interval: each cell's share of the reference,
+    each variant over its framework's raw (the ORM tax), and each ranked cell over the next."""
+    clean_cells = {c["name"]: c for c in cells if c["clean"]}
+    found = []
+    reference = next((c["name"] for c in clean_cells.values() if c.get("reference") and c["variant"] == "raw"), None)
+    if reference:
+        for name in clean_cells:
+            if name != reference:
+                found.append(_comparison("reference", name, reference, comparison.ratio(name, reference)))
+    raws = {(c["framework"], c["name"].removeprefix(f"{c['framework']}/raw")): c["name"]
+            for c in clean_cells.values() if c["variant"] == "raw"}
+    for name, cell in clean_cells.items():
+        if cell["variant"] == "raw":
+            continue
+        suffix = name.removeprefix(f"{cell['framework']}/{cell['variant']}")
+        raw = raws.get((cell["framework"], suffix))
+        if raw:
+            found.append(_comparison("orm-tax", name, raw, comparison.ratio(name, raw)))
+    for above, below, ratio in adjacent:
+        found.append(_comparison("ranking", above, below, ratio))
+    return found
+
+
+def noise_summary(cells: list[dict]) -> dict:
+    """The host's noise over every slice of the run: steal, outside CPU, disturbed slices."""
+    pieces = [s for c in cells for s in c["slices"] if s.get("noise")]
+    steal = [s["noise"]["steal"] for s in pieces]
+    outside = [s["noise"]["outside_cores"] for s in pieces]
+    return {
+        "slices": len(pieces),
+        "steal_median": _rounded(statistics.median(steal)),
+        "steal_worst": _rounded(max(steal, default=None)),
+        "outside_cores_median": _rounded(statistics.median(outside)),
+        "disturbed": sum(1 for s in pieces if s.get("disturbed")),
+        "repeated": sum(1 for s in pieces if s.get("repeat")),
+    }
+
+
+def worst_half_width(document: dict | None, names: list[str] | None = None) -> float | None:
+    """The widest relative interval among the reported ratios (those that involve `names`);
+    None while any of them has no interval yet."""
+    if document is None or "summary" not in document:
+        return None
+    chosen = [c for c in document["summary"]["comparisons"] if names is None or c["a"] in names or c["b"] in names]
+    if not chosen or any(c["half_width"] is None for c in chosen):
+        return None
+    return max(c["half_width"] for c in chosen)
+
+
+def upgrade(document: dict) -> dict:
+    """Bring an older results file to the current schema (its data unchanged)."""
+    if document.get("schema_version") == 1:
+        for cell in document["cells"]:
+            cell["name"] = f"{cell['framework']}/{cell['variant']}"
+            cell["slices"] = [{**r, "group": 1, "repeat": False} for r in cell.pop("rounds")]
+        run = document["metadata"]["run"]
+        run.setdefault("slice_s", run.get("duration_s"))
+        run.setdefault("groups", [])
+        run.setdefault("anchor", None)
+        document["schema_version"] = 2
     return document
 
 
@@ -65,12 +171,17 @@ def validate(document: dict) -> None:
 
 
 def write(document: dict, path: Path) -> None:
-    """Atomic: a reader (or a Ctrl-C) never sees a half-written file."""
+    """Atomic: a reader (or a Ctrl-C) never sees a half-written file, and a write that fails
+    (a full disk) leaves the last good file as it was."""
     finalize(document)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DbbenchError(f"cannot write {path}: {exc.strerror or exc}; the last good results file is kept") from None
 
 
 def point_latest(run_dir: Path) -> None:
@@ -94,6 +205,7 @@ def load(path: str | Path) -> dict:
         raise DbbenchError(f"{path} is not JSON: {exc}") from None
     if not isinstance(document, dict) or "schema_version" not in document:
         raise DbbenchError(f"{path} is not a dbbench results file")
+    document = upgrade(document)
     version = document["schema_version"]
     if version != SCHEMA_VERSION:
         raise DbbenchError(f"{path} has schema version {version}; this dbbench reads {SCHEMA_VERSION}")

@@ -1,28 +1,47 @@
-"""The run: every selected cell, R round-robin rounds in a shuffled order, results after each.
+"""The run: warm cells, many short interleaved slices, blocked estimates, a time budget.
 
-One life per cell and round: start → wait (bounded) → verify (first round only; a failing
-cell is recorded and never measured) → primer and warm-up (discarded) → measured run → stop,
-always. A bad cell is recorded with its reason and the run goes on; Ctrl-C stops what the
-run started and keeps the finished rounds.
+Cells are started and verified once and stay up while their group is measured (a group is
+as many cells as fit under max_connections; runner/schedule.py). A cell gets its warm-up
+only when it first starts. Each round then gives every live cell of the group one short
+slice, in a fresh order shuffled from the recorded seed, and rounds are added until every
+reported ratio is as precise as asked or the budget is spent. Every slice is stored raw
+with the host's noise (runner/noise.py); a disturbed slice is measured again at the end of
+its round while the budget allows.
+
+Faults: a cell that fails to start, fails verification, crashes or loses its load
+generator is recorded with the reason and the others go on. PostgreSQL going away marks
+the slices it spoiled and is waited for, for a bounded time; if it does not come back, the
+run ends with its finished slices kept and says why. Ctrl-C and SIGTERM stop every process
+the run started and keep what it finished.
 """
 
 from __future__ import annotations
 
+import os
 import random
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from runner import cells, database, environments, load, metadata, paths, report, results, verification
+from runner import cells, database, environments, load, metadata, noise, paths, report, results, schedule, verification
 from runner.errors import DbbenchError
+from runner.supervise import Interrupted
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
-START_AND_STOP_S = 3
 RESERVED_CONNECTIONS = 5
+DEFAULT_BUDGET_S = 330  # for up to DEFAULT_BUDGET_CELLS cells (the default matrix); more cells, more time
+DEFAULT_BUDGET_CELLS = 7
+QUICK_BUDGET_S = 60
+DEFAULT_PRECISION = 0.03
+DATABASE_RECOVERY_S = 30  # how long PostgreSQL may be gone before the run ends (DBBENCH_DB_WAIT_S)
+SLICE_OVERHEAD_S = 0.4
+
+
+class DatabaseLost(DbbenchError):
+    """PostgreSQL stopped answering and did not come back within the bound."""
 
 
 @dataclass
@@ -32,8 +51,10 @@ class RunOptions:
     everything: bool = False
     scenario: str = "by-id"
     connections: int | None = None
-    duration_s: int | None = None
+    slice_s: int | None = None
     rounds: int | None = None
+    budget_s: float | None = None
+    precision: float | None = None
     server_cpus: int = 1
     pool_size: int | None = None
     db_url: str | None = None
@@ -41,6 +62,8 @@ class RunOptions:
     out: Path | None = None
     quick: bool = False
     seed: int | None = None
+    instances: int = 1  # 2 for an A/A calibration: the same cell started twice, as two cells
+    spend_budget: bool = False  # no precision target: rounds until the budget is spent
 
 
 @dataclass
@@ -49,99 +72,145 @@ class Plan:
 
     scenario: load.Scenario
     connections: int
-    duration_s: int
+    slice_s: int
     warmup_s: int
     primer_s: int
-    rounds: int
+    rule: schedule.StoppingRule
     seed: int
 
     @classmethod
     def resolve(cls, options: RunOptions) -> Plan:
         scenario = load.load_scenario(options.scenario)
         quick = options.quick
+        budget = options.budget_s or (QUICK_BUDGET_S if quick else DEFAULT_BUDGET_S)  # scaled in Run.prepare
+        precision = None if options.spend_budget else options.precision or DEFAULT_PRECISION
         return cls(
             scenario=scenario,
             connections=options.connections or scenario.connections,
-            duration_s=options.duration_s or (2 if quick else scenario.duration_s),
+            slice_s=options.slice_s or (1 if quick else scenario.slice_s),
             warmup_s=1 if quick else scenario.warmup_s,
             primer_s=0 if quick else scenario.primer_s,
-            rounds=options.rounds or (2 if quick else 3),
+            rule=schedule.StoppingRule(budget_s=budget, precision=precision, rounds=options.rounds),
             seed=options.seed if options.seed is not None else random.SystemRandom().randrange(2**31),
         )
 
-    def seconds_per_cell_round(self) -> int:
-        return START_AND_STOP_S + self.primer_s + self.warmup_s + self.duration_s
+
+@dataclass(frozen=True)
+class Member:
+    """One cell of the run under its own name (an A/A calibration runs one cell twice)."""
+
+    name: str
+    cell: cells.Cell
 
 
-def cell_record(cell: cells.Cell, plan: Plan, options: RunOptions) -> dict:
+def members_of(selected: list[cells.Cell], instances: int) -> list[Member]:
+    if instances == 1:
+        return [Member(cell.name, cell) for cell in selected]
+    return [Member(f"{cell.name} ({chr(ord('A') + i)})", cell) for cell in selected for i in range(instances)]
+
+
+def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
+    cell = member.cell
     processes = cell.processes(options.server_cpus)
     pool = options.pool_size or cells.pool_size_for(plan.connections, processes)
     return {
-        "framework": cell.framework.name, "variant": cell.variant.name, "strategy": cell.variant.strategy,
-        "kind": cell.framework.kind, "reference": cell.framework.reference, "server": cell.framework.server,
-        "scenario": plan.scenario.name, "connections": plan.connections, "pool_size": pool,
-        "workers": processes, "server_cpus": options.server_cpus, "status": "ok", "reason": None,
-        "verification": None, "statements_per_request": {}, "rounds": [],
+        "name": member.name, "framework": cell.framework.name, "variant": cell.variant.name,
+        "strategy": cell.variant.strategy, "kind": cell.framework.kind, "reference": cell.framework.reference,
+        "server": cell.framework.server, "scenario": plan.scenario.name, "connections": plan.connections,
+        "pool_size": pool, "workers": processes, "server_cpus": options.server_cpus, "status": "ok",
+        "reason": None, "verification": None, "statements_per_request": {}, "slices": [],
         "rps_median": None, "rps_ci95": None, "rank": None,
     }
 
 
-def check_connection_budget(url: str, records: list[dict]) -> None:
-    """Every pool must fit under max_connections, or the pool cannot fill."""
+def available_connections(url: str) -> tuple[int, int]:
+    """Connections the cells may hold (max_connections less reserved ones), and max_connections."""
     with database.connect(url) as conn:
         limit = int(conn.execute("SHOW max_connections").fetchone()[0])
         reserved = int(conn.execute("SHOW superuser_reserved_connections").fetchone()[0])
-    available = limit - reserved - RESERVED_CONNECTIONS
-    for record in records:
-        needed = record["pool_size"] * record["workers"]
-        if needed > available:
-            raise DbbenchError(
-                f"{record['framework']}/{record['variant']} would open {needed} connections but the server "
-                f"allows {available} for it (max_connections {limit}): lower --connections or --pool-size"
-            )
+    return limit - reserved - RESERVED_CONNECTIONS, limit
 
 
 class Run:
     def __init__(self, options: RunOptions):
         self.options = options
         self.plan = Plan.resolve(options)
-        self.selected = cells.manifest().select(options.frameworks, options.variants, options.everything)
-        self.records = {cell.name: cell_record(cell, self.plan, options) for cell in self.selected}
+        selected = cells.manifest().select(options.frameworks, options.variants, options.everything)
+        self.members = {m.name: m for m in members_of(selected, options.instances)}
+        self.records = {name: cell_record(m, self.plan, options) for name, m in self.members.items()}
         self.run_dir = new_run_dir(options.out or paths.REPO / "results")
         self.results_path = self.run_dir / "results.json"
         self.document: dict | None = None
+        self.rng = random.Random(self.plan.seed)
+        self.started = time.monotonic()
+        self.progress: Progress | None = None
+        self.task = None
 
-    def prepare(self) -> list[cells.Cell]:
-        """Database, environments, binaries: the cells that can run, the others recorded."""
+    @property
+    def meta(self) -> dict:
+        return self.document["metadata"]["run"]
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    # ------------------------------------------------------------- preparation
+
+    def prepare(self) -> list[str]:
+        """Database, environments, binaries, groups: the cells that can run, the others recorded."""
         load.wrk_binary()
         url, embedded = database.database_url(self.options.db_url)
         self.max_id = database.ensure_seeded(url, self.options.users, log=err.print).users
         self.url, self.embedded = url, embedded
-        check_connection_budget(url, list(self.records.values()))
+        available, limit = available_connections(url)
+        for name, record in self.records.items():
+            need = record["pool_size"] * record["workers"]
+            if need > available:
+                raise DbbenchError(
+                    f"{name} would open {need} connections but the server allows {available} for it "
+                    f"(max_connections {limit}): lower --connections or --pool-size"
+                )
         runnable = []
-        for cell in self.selected:
-            record = self.records[cell.name]
-            ok, detail = cells.availability(cell)
+        for name, member in self.members.items():
+            record = self.records[name]
+            ok, detail = cells.availability(member.cell)
             if not ok:
                 record.update(status="skipped", reason=detail)
                 continue
             try:
-                if cell.is_python:
-                    environments.ensure(cell.stack)
+                if member.cell.is_python:
+                    environments.ensure(member.cell.stack)
                 else:
                     cells.gin_binary()
             except DbbenchError as exc:
                 record.update(status="failed", reason=str(exc))
                 continue
-            runnable.append(cell)
+            runnable.append(name)
+        if not runnable:
+            raise DbbenchError("no selected cell can run here: " + "; ".join(
+                f"{name}: {record['reason']}" for name, record in self.records.items()))
+        self.anchor = self.choose_anchor(runnable)
+        needs = {name: self.records[name]["pool_size"] * self.records[name]["workers"] for name in runnable}
+        self.groups = schedule.plan_groups(needs, available, self.anchor)
+        if not self.options.budget_s:
+            slots = sum(len(group) for group in self.groups)
+            base = QUICK_BUDGET_S if self.options.quick else DEFAULT_BUDGET_S
+            self.plan.rule.budget_s = base * max(1.0, slots / DEFAULT_BUDGET_CELLS)
         self.postmaster_pid = database.EmbeddedCluster.default().postmaster_pid() if embedded else None
         self.pinning = load.Pinning.plan(self.options.server_cpus, self.plan.scenario.threads, self.postmaster_pid)
-        self.document = self.new_document(runnable)
+        self.document = self.new_document(runnable, available)
         return runnable
 
-    def new_document(self, runnable: list[cells.Cell]) -> dict:
-        plan = self.plan
-        stacks = {cell.stack for cell in runnable if cell.is_python}
+    def choose_anchor(self, runnable: list[str]) -> str:
+        """The reference (Gin raw) where it runs, so that shares of it are measured directly."""
+        for name in runnable:
+            record = self.records[name]
+            if record["reference"] and record["variant"] == "raw":
+                return name
+        return runnable[0]
+
+    def new_document(self, runnable: list[str], available: int) -> dict:
+        plan, rule = self.plan, self.plan.rule
+        used = [self.members[name].cell for name in runnable]
         return {
             "schema_version": results.SCHEMA_VERSION,
             "complete": False,
@@ -149,107 +218,263 @@ class Run:
                 "project": metadata.collect_project(),
                 "machine": metadata.collect_machine(),
                 "tools": metadata.collect_tools(),
-                "stacks": metadata.collect_stacks(stacks),
-                "go": metadata.collect_go(any(not cell.is_python for cell in runnable)),
+                "stacks": metadata.collect_stacks({cell.stack for cell in used if cell.is_python}),
+                "go": metadata.collect_go(any(not cell.is_python for cell in used)),
                 "postgres": metadata.collect_postgres(self.url, self.embedded),
                 "dataset": metadata.collect_dataset(self.url),
                 "run": {
                     "started_at": metadata.utc_now(), "finished_at": None, "scenario": plan.scenario.name,
                     "scenario_description": plan.scenario.description, "connections": plan.connections,
-                    "wrk_threads": plan.scenario.threads, "duration_s": plan.duration_s,
-                    "warmup_s": plan.warmup_s, "primer_s": plan.primer_s, "rounds": plan.rounds,
-                    "server_cpus": self.options.server_cpus, "shuffle_seed": plan.seed, "quick": self.options.quick,
-                    "pinning": self.pinning.note, "order": [],
+                    "wrk_threads": plan.scenario.threads, "slice_s": plan.slice_s, "warmup_s": plan.warmup_s,
+                    "primer_s": plan.primer_s, "rounds_fixed": rule.rounds, "budget_s": rule.budget_s,
+                    "precision_target": None if rule.rounds else rule.precision,
+                    "server_cpus": self.options.server_cpus, "shuffle_seed": plan.seed,
+                    "quick": self.options.quick, "pinning": self.pinning.note, "anchor": self.anchor,
+                    "connections_available": available, "max_cells_up": max(len(g) for g in self.groups),
+                    "noise_thresholds": {"steal": noise.DISTURBED_STEAL,
+                                         "outside_cores": noise.DISTURBED_OUTSIDE_CORES},
+                    "groups": [], "order": [], "database_outages": [], "stop_reason": None,
                 },
             },
             "cells": list(self.records.values()),
         }
 
+    # ------------------------------------------------------------- the run
+
     def save(self) -> None:
         results.write(self.document, self.results_path)
-        (self.run_dir / "results.md").write_text(report.render_markdown(self.document))
+        try:
+            (self.run_dir / "results.md").write_text(report.render_markdown(self.document))
+        except OSError as exc:
+            raise DbbenchError(f"cannot write {self.run_dir / 'results.md'}: {exc.strerror}") from None
+
+    def expected_seconds(self) -> float:
+        rule = self.plan.rule
+        if rule.rounds is None:
+            return rule.budget_s
+        slices = sum(len(group) for group in self.groups) * rule.rounds
+        warm = (self.plan.warmup_s + self.plan.primer_s + 2) * sum(len(group) for group in self.groups)
+        return slices * (self.plan.slice_s + SLICE_OVERHEAD_S) + warm
 
     def execute(self) -> Path:
-        runnable = self.prepare()
+        self.prepare()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         results.point_latest(self.run_dir)
         self.save()
-        plan = self.plan
-        total = plan.rounds * len(runnable)
-        minutes = total * plan.seconds_per_cell_round() / 60
+        cells_up = self.meta["max_cells_up"]
         err.print(
-            f"{len(runnable)} cells × {plan.rounds} rounds of {plan.duration_s} s "
-            f"(+{plan.primer_s + plan.warmup_s} s warm-up each): about {minutes:.1f} min plus verification; "
-            f"{self.pinning.note}"
+            f"{len(self.document['cells'])} cells in {len(self.groups)} group(s) of up to {cells_up} up at once; "
+            f"{self.stopping_text()}; slices of {self.plan.slice_s} s; about "
+            f"{self.expected_seconds() / 60:.1f} min plus start-up; {self.pinning.note}"
         )
         err.print(f"results: {self.results_path}")
-        rng = random.Random(plan.seed)
-        progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=False,
+        self.started = time.monotonic()
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+            TimeRemainingColumn(), console=err, transient=False,
         )
-        previous = signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+        failure: DbbenchError | None = None
         try:
-            with progress:
-                task = progress.add_task("starting", total=total)
-                for round_no in range(1, plan.rounds + 1):
-                    order = runnable[:]
-                    rng.shuffle(order)
-                    self.document["metadata"]["run"]["order"].append([cell.name for cell in order])
-                    for position, cell in enumerate(order, start=1):
-                        record = self.records[cell.name]
-                        progress.update(task, description=f"round {round_no}/{plan.rounds} {cell.name}")
-                        if record["status"] == "ok":
-                            self.cell_round(cell, record, round_no, position)
-                            self.save()
-                            progress.console.print(f"round {round_no}/{plan.rounds} {cell.name}: {outcome(record)}",
-                                                   markup=False)
-                        progress.advance(task)
+            with self.progress:
+                self.task = self.progress.add_task("starting", total=self.expected_seconds())
+                remaining = sum(len(group) for group in self.groups)
+                for number, names in enumerate(self.groups, start=1):
+                    deadline = self.plan.rule.share(self.elapsed(), len(names), remaining)
+                    remaining -= len(names)
+                    self.measure_group(number, names, deadline)
+            reasons = sorted({group["stopped"] for group in self.meta["groups"]})
+            self.meta["stop_reason"] = ", ".join(reasons)
             self.document["complete"] = True
+        except Interrupted as exc:
+            self.meta["stop_reason"] = f"interrupted ({exc})"
+            raise
+        except KeyboardInterrupt:
+            self.meta["stop_reason"] = "interrupted (SIGINT)"
+            raise
+        except DbbenchError as exc:
+            self.meta["stop_reason"] = str(exc)
+            raise
         finally:
-            signal.signal(signal.SIGTERM, previous)
             self.pinning.release()
-            self.document["metadata"]["run"]["finished_at"] = metadata.utc_now()
-            self.save()
+            self.meta["finished_at"] = metadata.utc_now()
+            try:
+                self.save()
+            except DbbenchError as exc:
+                failure = exc
+        if failure is not None:
+            raise failure
         return self.results_path
 
-    def cell_round(self, cell: cells.Cell, record: dict, round_no: int, position: int) -> None:
-        process = cells.CellProcess(
-            cell, port=database.free_port(), workers=self.options.server_cpus, pool_size=record["pool_size"],
-            log_path=self.run_dir / "logs" / f"{cell.framework.name}-{cell.variant.name}-r{round_no}.log",
-        )
+    def stopping_text(self) -> str:
+        rule = self.plan.rule
+        if rule.rounds is not None:
+            return f"{rule.rounds} rounds"
+        if rule.precision is None:
+            return f"rounds until {rule.budget_s:.0f} s are spent"
+        return f"rounds until every ratio is within ±{rule.precision:.0%} or {rule.budget_s:.0f} s are spent"
+
+    def measure_group(self, number: int, names: list[str], deadline: float) -> None:
+        group = {"group": number, "cells": names, "rounds": 0, "stopped": None,
+                 "connections_held": sum(self.records[n]["pool_size"] * self.records[n]["workers"] for n in names)}
+        self.meta["groups"].append(group)
+        processes: dict[str, cells.CellProcess] = {}
         try:
-            with process:
+            self.start_group(number, names, processes)
+            round_no, round_s = 0, len(names) * (self.plan.slice_s + SLICE_OVERHEAD_S)
+            while True:
+                live = [n for n in names if n in processes and self.records[n]["status"] == "ok"]
+                worst = results.worst_half_width(self.document, names)
+                stopped = "no cell left to measure" if not live else self.plan.rule.decide(
+                    round_no, self.elapsed(), deadline, round_s, worst)
+                if stopped:
+                    group["stopped"] = stopped
+                    break
+                round_no += 1
+                began = time.monotonic()
+                self.measure_round(number, round_no, live, processes, deadline)
+                group["rounds"] = round_no
+                round_s = time.monotonic() - began
+                self.save()
+                self.progress.console.print(self.round_line(number, round_no, names), markup=False)
+        finally:
+            for process in processes.values():
+                process.stop()
+
+    def start_group(self, number: int, names: list[str], processes: dict[str, cells.CellProcess]) -> None:
+        """Start every cell of the group at once, then wait for, verify and warm each."""
+        for name in names:
+            record = self.records[name]
+            if record["status"] != "ok":
+                continue
+            slug = name.replace("/", "-").replace(" ", "").replace("(", "-").replace(")", "")
+            process = cells.CellProcess(
+                self.members[name].cell, port=database.free_port(), workers=self.options.server_cpus,
+                pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log",
+            )
+            try:
                 process.start(self.url)
+            except DbbenchError as exc:
+                self.fail(name, None, f"start: {exc}")
+                continue
+            processes[name] = process
+        for name, process in list(processes.items()):
+            self.describe(f"group {number}: starting {name}")
+            try:
                 process.wait_ready()
                 self.pinning.apply(process.processes())
-                if record["verification"] is None and not self.verify(process, record):
-                    return
-                measure = dict(
-                    scenario=self.plan.scenario, connections=self.plan.connections, max_id=self.max_id,
-                    server_processes=process.processes(), pinning=self.pinning, postmaster_pid=self.postmaster_pid,
-                )
-                for warm in (self.plan.primer_s, self.plan.warmup_s):
-                    if warm:
-                        load.run_wrk(process.base_url, duration_s=warm, seed=self.plan.seed + round_no, **measure)
-                result = load.run_wrk(process.base_url, duration_s=self.plan.duration_s,
-                                      seed=self.plan.seed + 1000 * round_no + position, **measure)
-                if process.process.poll() is not None:
-                    raise DbbenchError(f"exited with code {process.process.returncode} during the measured run: "
-                                       f"{process.log_tail()}")
-                record["rounds"].append({"round": round_no, "position": position, **result})
-        except DbbenchError as exc:
-            record.update(status="failed", reason=f"round {round_no}: {exc}")
+                if self.records[name]["verification"] is None and not self.verify(name, process):
+                    process.stop()
+                    continue
+                self.describe(f"group {number}: warming {name}")
+                for seconds in (self.plan.primer_s, self.plan.warmup_s):
+                    if seconds:
+                        load.run_wrk(process.base_url, duration_s=seconds, seed=self.plan.seed,
+                                     **self.load_args(process))
+            except DbbenchError as exc:
+                self.fail(name, process, f"group {number} start: {exc}")
 
-    def verify(self, process: cells.CellProcess, record: dict) -> bool:
+    def measure_round(self, number: int, round_no: int, live: list[str],
+                      processes: dict[str, cells.CellProcess], deadline: float) -> None:
+        order = live[:]
+        self.rng.shuffle(order)
+        self.meta["order"].append({"group": number, "round": round_no, "cells": order})
+        disturbed = []
+        for position, name in enumerate(order, start=1):
+            measured = self.measure_slice(name, processes[name], number, round_no, position)
+            if measured is not None and measured["disturbed"]:
+                disturbed.append((position, name))
+        for position, name in disturbed:
+            if self.records[name]["status"] == "ok" and \
+                    self.elapsed() + self.plan.slice_s + SLICE_OVERHEAD_S <= deadline:
+                self.measure_slice(name, processes[name], number, round_no, position, repeat=True)
+
+    def measure_slice(self, name: str, process: cells.CellProcess, number: int, round_no: int,
+                      position: int, repeat: bool = False) -> dict | None:
+        record = self.records[name]
+        self.describe(f"group {number} round {round_no} {name}")
+        probe = noise.NoiseProbe.start()
+        try:
+            result = load.run_wrk(process.base_url, duration_s=self.plan.slice_s,
+                                  seed=self.plan.seed + 1000 * round_no + position, **self.load_args(process))
+        except DbbenchError as exc:
+            self.fail(name, process, f"group {number} round {round_no}: {exc}")
+            return None
+        measured_cpu = sum(value for value in result["cpu_seconds"].values() if value)
+        entry = {"group": number, "round": round_no, "position": position, "repeat": repeat, **result}
+        entry["noise"] = probe.finish(measured_cpu)
+        entry["disturbed"] = noise.disturbed(entry["noise"])
+        if result["errors"] or result["non_2xx"]:
+            entry["database"] = "reachable" if database.reachable(self.url) else "unreachable"
+        record["slices"].append(entry)
+        self.save()
+        if not process.alive():
+            self.fail(name, process, f"group {number} round {round_no}: exited with code "
+                                     f"{process.process.returncode} during a slice: {process.log_tail()}")
+        elif entry.get("database") == "unreachable":
+            self.wait_for_database(f"group {number} round {round_no}")
+        return entry
+
+    def load_args(self, process: cells.CellProcess) -> dict:
+        return dict(scenario=self.plan.scenario, connections=self.plan.connections, max_id=self.max_id,
+                    server_processes=process.processes(), pinning=self.pinning, postmaster_pid=self.postmaster_pid)
+
+    def verify(self, name: str, process: cells.CellProcess) -> bool:
+        record = self.records[name]
+        db_port = database.port_of(self.url)
         verdict = verification.Verifier(
             process.base_url, self.url, expected_connections=process.expected_connections,
+            held_connections=lambda: process.database_connections(db_port),
         ).run()
         record["verification"] = verdict.as_dict()
         record["statements_per_request"] = verdict.statements_per_request
         if not verdict.ok:
-            record.update(status="failed", reason=f"verification: {verdict.first_failure}")
+            self.fail(name, None, f"verification: {verdict.first_failure}")
         return verdict.ok
+
+    def fail(self, name: str, process: cells.CellProcess | None, reason: str) -> None:
+        """Record the cell's failure and stop it; the others go on, unless PostgreSQL is gone."""
+        self.records[name].update(status="failed", reason=reason)
+        self.progress.console.print(f"{name}: failed: {reason}", markup=False)
+        if process is not None:
+            process.stop()
+        if not database.reachable(self.url):
+            self.wait_for_database(name)
+
+    def wait_for_database(self, where: str) -> None:
+        """Poll PostgreSQL for a bounded time; go on if it answers again, else end the run."""
+        bound = float(os.environ.get("DBBENCH_DB_WAIT_S") or DATABASE_RECOVERY_S)
+        self.progress.console.print(f"PostgreSQL does not answer ({where}): waiting up to {bound:g} s", markup=False)
+        began, outage = time.monotonic(), {"at": metadata.utc_now(), "where": where}
+        while time.monotonic() - began < bound:
+            time.sleep(1)
+            if database.reachable(self.url):
+                recovered = round(time.monotonic() - began, 1)
+                self.meta["database_outages"].append({**outage, "recovered_after_s": recovered})
+                return
+        self.meta["database_outages"].append({**outage, "recovered_after_s": None})
+        raise DatabaseLost(
+            f"PostgreSQL at {database.mask_url(self.url)} stopped answering ({where}) and did not come back within "
+            f"{bound:g} s: the run ended, its finished slices are kept in {self.results_path}"
+        )
+
+    def describe(self, text: str) -> None:
+        worst = results.worst_half_width(self.document)
+        shown = f"±{worst:.1%}" if worst is not None else "—"
+        target = self.plan.rule.precision if self.plan.rule.rounds is None else None
+        goal = f" (target ±{target:.0%})" if target else ""
+        self.progress.update(self.task, description=f"{text} | precision {shown}{goal}",
+                             completed=min(self.elapsed(), self.expected_seconds()))
+
+    def round_line(self, number: int, round_no: int, names: list[str]) -> str:
+        """One line per round above the progress bar: throughput, the worst ratio, the noise."""
+        latest = [piece for name in names for piece in self.records[name]["slices"]
+                  if piece["group"] == number and piece["round"] == round_no]
+        steal = max((s["noise"]["steal"] for s in latest), default=0.0)
+        worst = results.worst_half_width(self.document, names)
+        shown = f"±{worst:.1%}" if worst is not None else "— (needs 2 rounds)"
+        disturbed = sum(1 for s in latest if s["disturbed"])
+        return (f"group {number} round {round_no}: {len(latest)} slices, worst ratio interval {shown}, "
+                f"highest steal {steal:.1%}" + (f", {disturbed} disturbed" if disturbed else ""))
 
 
 def new_run_dir(parent: Path) -> Path:
@@ -260,16 +485,3 @@ def new_run_dir(parent: Path) -> Path:
         suffix += 1
         candidate = parent / f"{stamp}-{suffix}"
     return candidate
-
-
-def outcome(record: dict) -> str:
-    """One line on a cell's latest round, for the log above the progress bar."""
-    if record["status"] != "ok":
-        return f"{record['status']}: {record['reason']}"
-    last = record["rounds"][-1]
-    trouble = f", {last['errors']} errors, {last['non_2xx']} non-2xx" if last["errors"] or last["non_2xx"] else ""
-    return f"{last['rps']:,.0f} requests/s, p99 {last['latency_ms']['p99']:g} ms{trouble}"
-
-
-def raise_keyboard_interrupt(_signum, _frame):
-    raise KeyboardInterrupt

@@ -10,14 +10,19 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 
 import httpx
+import psycopg
+from psycopg import sql
 
 from runner import database
+from runner.errors import DbbenchError
 
 FIELDS = ("id", "username", "email", "full_name", "bio", "is_active", "created_at")
+ROWS_BY_ID = sql.SQL("SELECT {} FROM users WHERE id = ANY(%s)").format(sql.SQL(", ").join(map(sql.Identifier, FIELDS)))
 VALUE_SAMPLE = 50
 STATEMENT_REQUESTS = 200
 INT4_MAX = 2**31 - 1
@@ -138,23 +143,43 @@ class Verifier:
     """Runs every check against one running cell."""
 
     def __init__(self, base_url: str, db_url: str, expected_connections: int | None = None,
-                 rng_seed: int = 20201123):
+                 rng_seed: int = 20201123, held_connections: Callable[[], int] | None = None):
+        """`held_connections` counts the connections the cell itself holds (other cells may be
+        up at the same time); without it, every client connection to the database counts."""
         self.base_url = base_url.rstrip("/")
         self.db_url = db_url
         self.expected_connections = expected_connections
+        self.held_connections = held_connections
         self.rng = random.Random(rng_seed)
 
     def run(self) -> Verdict:
+        """Every check; a cell or database that cannot be reached fails the verdict with the
+        reason, it does not raise."""
         verdict = Verdict()
-        with database.connect(self.db_url) as conn, httpx.Client(timeout=10.0) as client:
-            max_id = conn.execute("SELECT max(id) FROM users").fetchone()[0] or 0
-            if self.expected_connections is not None:
-                self.check_pool(conn, verdict)
-            self.check_values(conn, client, verdict, max_id)
-            self.check_missing(client, verdict, max_id)
-            self.check_malformed(client, verdict)
-            self.check_statements(conn, client, verdict, max_id)
+        try:
+            with database.connect(self.db_url) as conn, httpx.Client(timeout=10.0) as client:
+                self.get(client, "1")
+                max_id = conn.execute("SELECT max(id) FROM users").fetchone()[0] or 0
+                if self.expected_connections is not None:
+                    self.check_pool(conn, verdict)
+                self.check_values(conn, client, verdict, max_id)
+                self.check_missing(client, verdict, max_id)
+                self.check_malformed(client, verdict)
+                self.check_statements(conn, client, verdict, max_id)
+        except httpx.HTTPError as exc:
+            verdict.add("reachable", [f"the cell at {self.base_url} does not answer: {type(exc).__name__}"], "")
+        except (DbbenchError, psycopg.Error) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            verdict.add("database", [database.scrub(reason, self.db_url)], "")
         return verdict
+
+    def count_connections(self, conn) -> int:
+        if self.held_connections is not None:
+            return self.held_connections()
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
 
     def get(self, client: httpx.Client, raw_id: str) -> httpx.Response:
         return client.get(f"{self.base_url}/users/{raw_id}")
@@ -172,10 +197,7 @@ class Verifier:
         count = 0
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            count = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-            ).fetchone()[0]
+            count = self.count_connections(conn)
             if count >= self.expected_connections:
                 break
             time.sleep(0.2)
@@ -188,7 +210,7 @@ class Verifier:
         ids = self.rng.sample(range(1, max_id + 1), min(VALUE_SAMPLE, max_id))
         rows = {
             row[0]: dict(zip(FIELDS, row, strict=True))
-            for row in conn.execute(f"SELECT {', '.join(FIELDS)} FROM users WHERE id = ANY(%s)", (ids,))
+            for row in conn.execute(ROWS_BY_ID, (ids,))
         }
         failures: list[str] = []
         for user_id in ids:

@@ -1,4 +1,4 @@
-"""The real runner with real wrk on a tiny matrix: results, reports, compare, Ctrl-C.
+"""The real runner with real wrk on a tiny matrix: slices, results, reports, compare, Ctrl-C.
 
 No test here asserts a throughput figure: the machine is shared and noisy.
 """
@@ -18,7 +18,7 @@ from conftest import DBBENCH, REPO, dbbench
 
 from runner import cells, results, run
 
-TINY = ["--frameworks", "fastapi,gin", "--variants", "raw", "--duration", "1", "--rounds", "2",
+TINY = ["--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "1", "--rounds", "3",
         "--connections", "8"]
 
 
@@ -40,23 +40,39 @@ def test_results_validate_and_every_cell_is_clean(tiny_run):
     assert {(c["framework"], c["variant"]) for c in document["cells"]} == {("fastapi", "raw"), ("gin", "raw")}
     for cell in document["cells"]:
         assert cell["status"] == "ok", cell["reason"]
-        assert len(cell["rounds"]) == 2
-        for measured in cell["rounds"]:
+        assert sorted((s["group"], s["round"]) for s in cell["slices"] if not s["repeat"]) == [(1, 1), (1, 2), (1, 3)]
+        for measured in cell["slices"]:
             assert measured["errors"] == 0 and measured["non_2xx"] == 0
             assert measured["requests"] > 0 and measured["rps"] > 0
             assert set(measured["latency_ms"]) >= {"p50", "p90", "p99"}
-            assert measured["wrk_args"][:3] == ["wrk", "-t1", "-c8"]
+            assert measured["wrk_args"][:4] == ["wrk", "-t1", "-c8", "-d1s"]
+            assert 0 <= measured["noise"]["steal"] <= 1 and measured["noise"]["outside_cores"] >= 0
         assert cell["statements_per_request"]["lookup"] == 1
         assert cell["pool_size"] == cells.pool_size_for(8, 1)
         assert cell["verification"]["ok"] is True
         assert cell["rank"] is not None
 
 
-def test_ranking_is_consistent_with_the_medians(tiny_run):
-    by_median = sorted(results.load(tiny_run)["cells"], key=lambda c: c["rps_median"], reverse=True)
-    ranks = [c["rank"] for c in by_median]
-    assert ranks == sorted(ranks), "a faster cell ranked below a slower one"
-    assert ranks[0] == 1
+def test_both_cells_were_up_together_and_every_ratio_has_an_interval(tiny_run):
+    document = results.load(tiny_run)
+    run_meta = document["metadata"]["run"]
+    assert run_meta["anchor"] == "gin/raw" and run_meta["max_cells_up"] == 2
+    assert [g["cells"] for g in run_meta["groups"]] == [["fastapi/raw", "gin/raw"]]
+    assert run_meta["groups"][0]["rounds"] == 3 and run_meta["groups"][0]["stopped"] == "rounds done"
+    assert [sorted(o["cells"]) for o in run_meta["order"]] == [["fastapi/raw", "gin/raw"]] * 3
+    share = next(c for c in document["summary"]["comparisons"] if c["kind"] == "reference")
+    assert share["a"] == "fastapi/raw" and share["b"] == "gin/raw" and share["paired"] and share["n"] == 3
+    assert share["ci95"][0] <= share["ratio"] <= share["ci95"][1]
+    assert document["summary"]["noise"]["slices"] == sum(len(c["slices"]) for c in document["cells"])
+
+
+def test_ranking_follows_the_blocked_ratio(tiny_run):
+    document = results.load(tiny_run)
+    ranked = sorted(document["cells"], key=lambda c: c["rank"])
+    assert ranked[0]["rank"] == 1
+    pair = next(c for c in document["summary"]["comparisons"] if c["kind"] == "ranking")
+    assert (pair["a"], pair["b"]) == (ranked[0]["name"], ranked[1]["name"]) and pair["ratio"] >= 1
+    assert (ranked[1]["rank"] == 1) == pair["tie"]
 
 
 def test_metadata_says_what_ran_and_on_what(tiny_run):
@@ -68,14 +84,14 @@ def test_metadata_says_what_ran_and_on_what(tiny_run):
     assert meta["postgres"]["settings"]["max_connections"] == "600"
     assert meta["dataset"]["users"] and meta["dataset"]["checksum"]
     assert meta["tools"]["wrk"].startswith("wrk")
-    assert meta["run"]["shuffle_seed"] == 7 and len(meta["run"]["order"]) == 2
+    assert meta["run"]["shuffle_seed"] == 7 and len(meta["run"]["order"]) == 3
     assert meta["run"]["started_at"] and meta["run"]["finished_at"]
 
 
 def test_a_password_in_the_database_url_never_reaches_the_results(db_url, tmp_path):
     port = db_url.rsplit(":", 1)[1].split("/")[0]
     secret_url = f"postgresql://dbbench:pw-never-stored@127.0.0.1:{port}/dbbench"
-    result = dbbench("run", "--frameworks", "gin", "--variants", "raw", "--duration", "1", "--rounds", "1",
+    result = dbbench("run", "--frameworks", "gin", "--variants", "raw", "--slice", "1", "--rounds", "1",
                      "--connections", "4", "--out", str(tmp_path), env={"DATABASE_URL": secret_url})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pw-never-stored" not in result.stdout + result.stderr
@@ -91,7 +107,8 @@ def test_report_renders_a_stored_run_again(tiny_run):
     assert "gin (reference)" in markdown and "## Ranking" in markdown
     assert (tiny_run.parent / "results.md").read_text() == markdown
     csv_text = dbbench("report", str(tiny_run.parent), "--format", "csv", check=True).stdout
-    assert csv_text.splitlines()[0].startswith("framework,variant,strategy")
+    assert csv_text.splitlines()[0].startswith("name,framework,variant,strategy")
+    assert "share_of_reference" in csv_text.splitlines()[0]
     assert len(csv_text.splitlines()) == 3
     again = json.loads(dbbench("report", str(tiny_run), "--format", "json", check=True).stdout)
     assert again["cells"] == results.load(tiny_run)["cells"]
@@ -102,7 +119,7 @@ def test_compare_two_runs_and_refuse_different_data(tiny_run, tmp_path):
     document = json.loads(tiny_run.read_text())
     second.write_text(json.dumps(document))
     table = dbbench("compare", str(tiny_run), str(second), check=True).stdout
-    assert "fastapi/raw" in table and "no significant change" in table
+    assert "fastapi/raw" in table and "no significant change" in table and "Unpaired" in table
     document["metadata"]["dataset"]["checksum"] = "0" * 32
     second.write_text(json.dumps(document))
     refused = dbbench("compare", str(tiny_run), str(second))
@@ -119,7 +136,8 @@ def test_bad_results_files_are_one_line_errors(tmp_path):
 
 
 def test_a_bad_cell_is_recorded_and_the_run_goes_on(db_url, tmp_path, monkeypatch):
-    """A variant whose module does not exist exits at start: failed, with the reason; others run."""
+    """A variant whose module does not exist exits at once, before the verifier can connect:
+    failed, with the reason; the other cell is measured."""
     manifest = cells.manifest()
     broken = cells.Variant(name="missing", strategy="orm", summary="no such module", stack="gino")
     fastapi = manifest.frameworks["fastapi"]
@@ -128,29 +146,30 @@ def test_a_bad_cell_is_recorded_and_the_run_goes_on(db_url, tmp_path, monkeypatc
         variants={**manifest.variants, "missing": broken}, stacks=manifest.stacks,
     )
     monkeypatch.setattr(cells, "manifest", lambda: patched)
-    options = run.RunOptions(frameworks=["fastapi"], duration_s=1, rounds=1, connections=4, out=tmp_path, seed=1)
+    options = run.RunOptions(frameworks=["fastapi"], slice_s=1, rounds=2, connections=4, out=tmp_path, seed=1)
     document = results.load(run.Run(options).execute())
     by_variant = {c["variant"]: c for c in document["cells"]}
     assert by_variant["missing"]["status"] == "failed"
     assert "exited with code" in by_variant["missing"]["reason"]
-    assert by_variant["raw"]["status"] == "ok" and by_variant["raw"]["rounds"]
+    assert by_variant["raw"]["status"] == "ok" and len(by_variant["raw"]["slices"]) >= 2
+    assert not by_variant["missing"]["slices"]
 
 
 def serving_processes() -> set[int]:
     return {p.pid for p in psutil.process_iter(["cmdline"]) if "apps.serve" in " ".join(p.info["cmdline"] or [])}
 
 
-def test_ctrl_c_keeps_finished_rounds_and_stops_what_it_started(db_url, tmp_path):
+def test_ctrl_c_keeps_finished_slices_and_stops_what_it_started(db_url, tmp_path):
     before = serving_processes()
     process = subprocess.Popen(
-        [*DBBENCH, "run", "--frameworks", "fastapi,sanic", "--variants", "raw", "--duration", "2",
+        [*DBBENCH, "run", "--frameworks", "fastapi,sanic", "--variants", "raw", "--slice", "2",
          "--rounds", "5", "--connections", "4", "--out", str(tmp_path)],
         cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     path = tmp_path / "latest" / "results.json"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        if path.exists() and any(c["rounds"] for c in json.loads(path.read_text())["cells"]):
+        if path.exists() and any(c["slices"] for c in json.loads(path.read_text())["cells"]):
             break
         assert process.poll() is None, process.stderr.read().decode()[-2000:]
         time.sleep(0.3)
@@ -159,7 +178,21 @@ def test_ctrl_c_keeps_finished_rounds_and_stops_what_it_started(db_url, tmp_path
     assert process.returncode == 130
     document = results.load(path)
     assert document["complete"] is False
-    assert sum(len(c["rounds"]) for c in document["cells"]) >= 1
+    assert sum(len(c["slices"]) for c in document["cells"]) >= 1
     assert document["metadata"]["run"]["finished_at"]
+    assert document["metadata"]["run"]["stop_reason"] == "interrupted (SIGINT)"
     time.sleep(1)
     assert serving_processes() - before == set(), "a cell outlived the interrupted run"
+
+
+def test_calibration_on_one_real_cell_gives_an_interval_that_contains_one(db_url, tmp_path):
+    """The same cell twice, as two cells. At the 99% level so that honest noise fails this test
+    about once in a hundred runs, not one in twenty."""
+    result = dbbench("calibrate", "--cell", "fastapi/raw", "--budget", "30", "--slice", "1", "--connections", "8",
+                     "--confidence", "0.99", "--out", str(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert "the interval contains 1" in result.stdout and "noise floor: ±" in result.stdout
+    document = results.load(tmp_path / "latest")
+    assert [c["name"] for c in document["cells"]] == ["fastapi/raw (A)", "fastapi/raw (B)"]
+    assert all(c["status"] == "ok" and c["slices_used"] >= 3 for c in document["cells"])
+    assert document["metadata"]["run"]["precision_target"] is None
