@@ -2,10 +2,11 @@
 # is missing (system packages, the runner's environment) and skip what is there.
 PYTHON ?= python3
 VENV := .venvs/runner
+AUDIT := .venvs/audit
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: bench-db bench-quick bench-all bench-seed db-up db-down test lint system setup clean
+.PHONY: bench-db bench-quick bench-all bench-seed db-up db-down test lint audit system setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
@@ -30,8 +31,23 @@ db-down: setup
 test: setup
 	$(VENV)/bin/python -m pytest $(ARGS)
 
-lint: setup
+# ruff with bandit's rules (S, configured in pyproject.toml), then pip-audit over every lock file.
+lint: setup audit
 	$(VENV)/bin/ruff check runner apps tests
+
+# --strict: a package that could not be audited (no vulnerability service reachable) fails the
+# audit instead of passing it unchecked.
+audit: $(AUDIT)/.ready
+	@for lock in runner/requirements.lock runner/audit.lock apps/stacks/*.txt; do \
+		echo "pip-audit $$lock"; \
+		$(AUDIT)/bin/pip-audit --strict --no-deps --disable-pip --progress-spinner off -r $$lock || exit 1; \
+	done
+
+$(AUDIT)/.ready: runner/audit.lock
+	rm -rf $(AUDIT)
+	$(PYTHON) -m venv $(AUDIT)
+	$(AUDIT)/bin/pip install --quiet --disable-pip-version-check -r runner/audit.lock
+	touch $@
 
 setup: system $(VENV)/.ready
 

@@ -183,7 +183,7 @@ def test_a_normal_user_runs_the_cluster_directly():
         pytest.skip("the checkout is not readable by other users")
     home = Path(tempfile.mkdtemp(prefix="dbbench-nobody-"))
     nobody = pwd.getpwnam("nobody")
-    os.chmod(home, 0o755)
+    os.chmod(home, 0o755)  # noqa: S103 - nobody must traverse it; it holds no secret
     os.chown(home, nobody.pw_uid, nobody.pw_gid)
     env = {**os.environ, "DBBENCH_HOME": str(home), "HOME": str(home)}
     python = sys.executable
