@@ -196,3 +196,46 @@ def test_calibration_on_one_real_cell_gives_an_interval_that_contains_one(db_url
     assert [c["name"] for c in document["cells"]] == ["fastapi/raw (A)", "fastapi/raw (B)"]
     assert all(c["status"] == "ok" and c["slices_used"] >= 3 for c in document["cells"])
     assert document["metadata"]["run"]["precision_target"] is None
+
+
+def test_a_version_1_results_file_is_upgraded_and_compared_with_a_new_one(tiny_run, tmp_path):
+    """Old files stay readable: each of their rounds becomes a slice of one group."""
+    old = json.loads(tiny_run.read_text())
+    taken = [len(c["slices"]) for c in old["cells"]]
+    old["schema_version"] = 1
+    old.pop("summary")
+    run_meta = old["metadata"]["run"]
+    run_meta["duration_s"] = run_meta.pop("slice_s")
+    for key in ("groups", "anchor"):
+        run_meta.pop(key)
+    for cell in old["cells"]:
+        cell.pop("name")
+        cell["rounds"] = [{k: v for k, v in s.items() if k not in ("group", "repeat")} for s in cell.pop("slices")]
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(old))
+    upgraded = results.load(path)
+    assert upgraded["schema_version"] == results.SCHEMA_VERSION
+    assert [len(c["slices"]) for c in upgraded["cells"]] == taken
+    assert upgraded["cells"][0]["name"] == "fastapi/raw" and upgraded["summary"]["comparisons"]
+    table = dbbench("compare", str(path), str(tiny_run), check=True).stdout
+    assert "gin/raw" in table and "Unpaired" in table
+
+
+def test_cells_that_do_not_fit_together_run_in_groups_joined_by_the_anchor(db_url, tmp_path):
+    """At 200 connections each pool holds 225: two cells fit under max_connections, not three.
+    Two groups, each with gin/raw; fastapi and sanic, never up together, compare through it."""
+    result = dbbench("run", "--frameworks", "fastapi,sanic,gin", "--variants", "raw", "--connections", "200",
+                     "--slice", "1", "--rounds", "3", "--out", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = results.load(tmp_path / "latest")
+    run_meta = document["metadata"]["run"]
+    assert run_meta["anchor"] == "gin/raw" and run_meta["max_cells_up"] == 2
+    groups = run_meta["groups"]
+    assert [g["cells"] for g in groups] == [["gin/raw", "fastapi/raw"], ["gin/raw", "sanic/raw"]]
+    assert all(g["connections_held"] <= run_meta["connections_available"] for g in groups)
+    anchor = next(c for c in document["cells"] if c["name"] == "gin/raw")
+    assert sorted({s["group"] for s in anchor["slices"]}) == [1, 2]
+    python_pair = next(c for c in document["summary"]["comparisons"]
+                       if c["kind"] == "ranking" and {c["a"], c["b"]} == {"fastapi/raw", "sanic/raw"})
+    assert python_pair["paired"] is False and python_pair["ci95"] is not None
+    assert "2 group(s)" in dbbench("report", str(tmp_path / "latest"), check=True).stdout
