@@ -216,16 +216,23 @@ def restored_cluster(db_url):
     assert database.reachable(db_url)
 
 
-def test_postgres_stopping_for_good_ends_the_run_with_its_slices_kept(restored_cluster, tmp_path):
+def run_then_stop_postgres(tmp_path: Path, rounds: int, wait_s: int) -> tuple[subprocess.Popen, Path]:
+    """A run of gin/raw; once its first slice is stored, the embedded cluster is stopped."""
     path = tmp_path / "latest" / "results.json"
-    cli = start_cli("run", "--frameworks", "gin", "--variants", "raw", "--slice", "1", "--rounds", "30",
-                    "--connections", "4", "--out", str(tmp_path), env={"DBBENCH_DB_WAIT_S": "4"})
+    cli = start_cli("run", "--frameworks", "gin", "--variants", "raw", "--slice", "1", "--rounds", str(rounds),
+                    "--connections", "4", "--out", str(tmp_path), env={"DBBENCH_DB_WAIT_S": str(wait_s)})
+    wait_until(lambda: sum(slices_so_far(path).values()) >= 1, 120, "a first slice", cli)
+    dbbench("db", "down", check=True)
+    return cli, path
+
+
+def test_postgres_stopping_for_good_ends_the_run_with_its_slices_kept(restored_cluster, tmp_path):
+    cli = None
     try:
-        wait_until(lambda: sum(slices_so_far(path).values()) >= 1, 120, "a first slice", cli)
-        dbbench("db", "down", check=True)
+        cli, path = run_then_stop_postgres(tmp_path, rounds=30, wait_s=4)
         out, errors = cli.communicate(timeout=120)
     finally:
-        if cli.poll() is None:
+        if cli is not None and cli.poll() is None:
             cli.kill()
     assert cli.returncode == 2
     last = errors.decode().strip().splitlines()[-1]
@@ -237,12 +244,9 @@ def test_postgres_stopping_for_good_ends_the_run_with_its_slices_kept(restored_c
 
 
 def test_postgres_back_within_the_bound_lets_the_run_go_on(restored_cluster, tmp_path):
-    path = tmp_path / "latest" / "results.json"
-    cli = start_cli("run", "--frameworks", "gin", "--variants", "raw", "--slice", "1", "--rounds", "8",
-                    "--connections", "4", "--out", str(tmp_path), env={"DBBENCH_DB_WAIT_S": "60"})
+    cli = None
     try:
-        wait_until(lambda: sum(slices_so_far(path).values()) >= 1, 120, "a first slice", cli)
-        dbbench("db", "down", check=True)
+        cli, path = run_then_stop_postgres(tmp_path, rounds=8, wait_s=60)
 
         def outage_seen():
             document = json.loads(path.read_text())
@@ -252,7 +256,7 @@ def test_postgres_back_within_the_bound_lets_the_run_go_on(restored_cluster, tmp
         dbbench("db", "up", check=True)
         out, errors = cli.communicate(timeout=180)
     finally:
-        if cli.poll() is None:
+        if cli is not None and cli.poll() is None:
             cli.kill()
     assert cli.returncode == 0, errors.decode()[-2000:]
     document = results.load(path)
