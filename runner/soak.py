@@ -6,7 +6,9 @@ connections it holds are sampled. A leak is a trend, not a spike: memory growth 
 Theil-Sen slope over the run after its first fifth (start-up and caches filling), robust
 to single outliers, with its 95% interval; a cell is flagged when the interval's lower
 end is above zero and the fitted growth over the run is material. A pool that holds more
-connections than it opened at start-up is flagged as leaking connections.
+connections than it opened at start-up, once the load has stopped and it has settled, is
+flagged as leaking connections; during the load the count may swing (pgx, for one, closes a
+connection whose query a departing client cancelled, and opens another).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 SETTLE_FRACTION = 0.2
 GROWTH_FLAG_MIB = 8.0
 GROWTH_FLAG_SHARE = 0.10
+SETTLE_S = 3  # after the load, before the pool's connections are counted for the leak check
 
 
 @dataclass
@@ -88,12 +91,15 @@ def soak_cell(cell: cells.Cell, options: SoakOptions, url: str, max_id: int, log
                 record["samples"].append({
                     "t_s": round(time.monotonic() - began, 2), "rss_mib": rss_mib(process.processes()),
                     "db_connections": process.database_connections(db_port), "rps": result["rps"],
-                    "requests": result["requests"], "errors": result["errors"], "non_2xx": result["non_2xx"],
+                    "requests": result["requests"], "errors": result["errors"],
+                    "errors_by_kind": result["errors_by_kind"], "non_2xx": result["non_2xx"],
                 })
                 err.print(f"{cell.name}: {record['samples'][-1]['t_s']:.0f} s, RSS "
                           f"{record['samples'][-1]['rss_mib']:.1f} MiB, {result['rps']:,.0f} requests/s")
                 if not process.alive():
                     raise DbbenchError(f"exited with code {process.process.returncode}: {process.log_tail()}")
+            time.sleep(SETTLE_S)
+            record["db_connections_after_load"] = process.database_connections(db_port)
         except DbbenchError as exc:
             record.update(status="failed", reason=str(exc))
     return summarize(record)
@@ -103,13 +109,17 @@ def summarize(record: dict) -> dict:
     samples = record["samples"]
     record["memory"] = memory_trend(samples)
     held = [s["db_connections"] for s in samples]
-    record["db_connections"] = {"min": min(held, default=None), "max": max(held, default=None)}
+    record["db_connections"] = {"min": min(held, default=None), "max": max(held, default=None),
+                                "after_load": record.get("db_connections_after_load")}
     record["errors"] = sum(s["errors"] for s in samples)
+    record["errors_by_kind"] = {kind: sum(s["errors_by_kind"][kind] for s in samples)
+                                for kind in ("connect", "read", "write", "timeout")}
     record["non_2xx"] = sum(s["non_2xx"] for s in samples)
     flags = []
     if record["memory"]["leak"]:
         flags.append("memory-growth")
-    if held and max(held) > record["expected_connections"]:
+    after = record.get("db_connections_after_load")
+    if after is not None and after > record["expected_connections"]:
         flags.append("connection-leak")
     if record["errors"] or record["non_2xx"]:
         flags.append("errors")
@@ -178,15 +188,18 @@ def render(document: dict) -> str:
         slope = memory["slope_mib_per_min"]
         rows.append([
             cell["name"], cell["status"], f"{sum(s['requests'] for s in samples):,}",
-            f"{cell['errors']} / {cell['non_2xx']}",
+            f"{cell['errors']} / {cell['non_2xx']}" + (
+                " (" + ", ".join(f"{k} {v}" for k, v in cell["errors_by_kind"].items() if v) + ")"
+                if cell["errors"] else ""),
             f"{samples[0]['rss_mib']:.1f} → {samples[-1]['rss_mib']:.1f}" if samples else "—",
             "—" if slope is None else f"{slope:+.2f} [{memory['ci95'][0]:+.2f}, {memory['ci95'][1]:+.2f}]",
-            f"{held['min']}–{held['max']} (pool {cell['expected_connections']})" if samples else "—",
+            f"{held['min']}–{held['max']}, after {held['after_load']} (pool {cell['expected_connections']})"
+            if samples else "—",
             " ".join(cell["flags"]) + (f" {cell['reason']}" if cell.get("reason") else ""),
         ])
     soak_meta = document["metadata"]["soak"]
     head = (f"# dbbench soak: {soak_meta['duration_s']:.0f} s per cell at {soak_meta['connections']} connections, "
             f"sampled every {soak_meta['sample_s']} s\n\n")
     return head + md_table(["cell", "status", "requests", "errors / non-2xx", "RSS MiB first → last",
-                            "RSS slope MiB/min [95%]", "DB connections held", "flags"], rows) + "\n"
+                            "RSS slope MiB/min [95%]", "DB connections under load, after", "flags"], rows) + "\n"
 

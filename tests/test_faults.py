@@ -276,5 +276,6 @@ def test_soak_samples_memory_and_connections(db_url, tmp_path):
     document = json.loads(next(tmp_path.rglob("soak.json")).read_text())
     cell = document["cells"][0]
     assert document["complete"] and cell["status"] == "ok" and len(cell["samples"]) >= 3
-    assert all(s["rss_mib"] > 0 and s["db_connections"] == cell["expected_connections"] for s in cell["samples"])
-    assert cell["flags"] == []
+    assert all(s["rss_mib"] > 0 and s["db_connections"] > 0 for s in cell["samples"])
+    assert cell["db_connections"]["after_load"] == cell["expected_connections"]
+    assert "connection-leak" not in cell["flags"] and "memory-growth" not in cell["flags"]
