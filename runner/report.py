@@ -22,6 +22,14 @@ LATENCY_NOTE = (
 )
 
 
+RANKING_NOTE = (
+    "By blocked throughput (the geometric mean of within-round ratios; within a tie the median RPS may be "
+    "out of that order). A cell has a rank of its own when the 95% interval of its ratio to the cell above, "
+    "and to the first cell of that rank, both exclude 1; otherwise it shares the rank (`=`): the data cannot "
+    "tell them apart."
+)
+
+
 def fmt_rps(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
@@ -198,7 +206,8 @@ def render_markdown(document: dict) -> str:
         out += ["", "## ORM tax", "", "Each variant's throughput over the same framework's raw variant: the "
                 "geometric mean of within-round ratios, with its 95% interval; `(tie)` where it contains 1.", "",
                 md_table(tax_header, tax_rows)]
-    ranked = sorted((c for c in cells if c.get("rank")), key=lambda c: (c["rank"], -c["rps_median"]))
+    position = {name: index for index, name in enumerate(document.get("summary", {}).get("ranking", []))}
+    ranked = sorted((c for c in cells if c.get("rank")), key=lambda c: (c["rank"], position.get(cell_name(c), 0)))
     if ranked:
         counts: dict[int, int] = {}
         for c in ranked:
@@ -210,9 +219,7 @@ def render_markdown(document: dict) -> str:
              fmt_ratio(next_ratio[cell_name(c)]) if cell_name(c) in next_ratio else "—"]
             for c in ranked
         ]
-        out += ["", "## Ranking", "", "By blocked throughput. A cell has a rank of its own when the 95% interval "
-                "of its ratio to the cell above, and to the first cell of that rank, both exclude 1; otherwise it "
-                "shares the rank (`=`): the data cannot tell them apart.", "",
+        out += ["", "## Ranking", "", RANKING_NOTE, "",
                 md_table(["rank", "cell", "median RPS", "95% interval", "over the next"], rank_rows)]
     detail_rows = []
     for c in cells:

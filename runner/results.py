@@ -76,7 +76,9 @@ def finalize(document: dict) -> dict:
     ranks, adjacent = comparison.rank(blocks) if blocks else ({}, [])
     for cell in document["cells"]:
         cell["rank"] = ranks.get(cell["name"])
+    order = [adjacent[0][0], *(below for _, below, _ in adjacent)] if adjacent else list(ranks)
     document["summary"] = {
+        "ranking": order,
         "comparisons": comparisons(document["cells"], comparison, adjacent),
         "smallest_detectable": _rounded(comparison.smallest_detectable(blocks)),
         "noise": noise_summary(document["cells"]),

@@ -70,6 +70,7 @@ def test_ranking_follows_the_blocked_ratio(tiny_run):
     document = results.load(tiny_run)
     ranked = sorted(document["cells"], key=lambda c: c["rank"])
     assert ranked[0]["rank"] == 1
+    assert document["summary"]["ranking"] == [c["name"] for c in ranked]
     pair = next(c for c in document["summary"]["comparisons"] if c["kind"] == "ranking")
     assert (pair["a"], pair["b"]) == (ranked[0]["name"], ranked[1]["name"]) and pair["ratio"] >= 1
     assert (ranked[1]["rank"] == 1) == pair["tie"]
