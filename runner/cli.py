@@ -264,7 +264,7 @@ def cmd_run(args) -> int:
 
 def cmd_calibrate(args) -> int:
     """An A/A test: one cell started twice, measured as two cells; their ratio must contain 1."""
-    from runner import results, statistics
+    from runner import calibrate, results
     from runner.run import Run
 
     framework, _, variant = args.cell.partition("/")
@@ -273,31 +273,10 @@ def cmd_calibrate(args) -> int:
     code = execute(runner)
     if code is not None:
         return code
-    document = results.load(runner.results_path)
-    first, second = (c["name"] for c in document["cells"])
-    blocks = {c["name"]: {(s["group"], s["round"]): s["rps"] for s in results.used_slices(c)}
-              for c in document["cells"] if c["clean"]}
-    if len(blocks) < 2:
-        reasons = "; ".join(f"{c['name']}: {c['reason'] or 'errors in its slices'}" for c in document["cells"])
-        raise DbbenchError(f"the calibration could not measure both instances: {reasons}")
-    ratio = statistics.BlockedComparison(blocks, confidence=args.confidence).ratio(second, first)
-    if ratio is None or ratio.ci95 is None:
-        raise DbbenchError("the calibration ended with too few rounds for an interval: raise --budget")
-    low, high = ratio.ci95
-    noise = document["summary"]["noise"]
-    floor = statistics.BlockedComparison(blocks).ratio(second, first).half_width
-    print(f"A/A calibration of {args.cell}: {second} / {first} = {ratio.value:.3f} "
-          f"[{low:.3f}–{high:.3f}] ({args.confidence:.0%} interval, {ratio.n} rounds of {runner.plan.slice_s} s)")
-    print(f"noise floor: ±{floor:.1%} (95%): the smallest difference a run of this length can tell apart here now")
-    print(f"host: steal median {noise['steal_median']:.1%}, worst {noise['steal_worst']:.1%}; "
-          f"{noise['disturbed']} of {noise['slices']} slices disturbed")
+    found = calibrate.analyse(results.load(runner.results_path), args.confidence)
+    sys.stdout.write(calibrate.render(found, args.cell, runner.plan.slice_s))
     err.print(f"results: {runner.results_path}")
-    if not ratio.excludes_one():
-        print("verdict: the interval contains 1, as an A/A test must")
-        return 0
-    print("verdict: the interval EXCLUDES 1: the host is drifting faster than the rounds can block, or "
-          "something tells the two instances apart; distrust small differences in runs made now")
-    return 1
+    return 0 if found.contains_one else 1
 
 
 def cmd_soak(args) -> int:
