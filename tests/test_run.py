@@ -164,7 +164,7 @@ def test_ctrl_c_keeps_finished_slices_and_stops_what_it_started(db_url, tmp_path
     before = serving_processes()
     process = subprocess.Popen(
         [*DBBENCH, "run", "--frameworks", "fastapi,sanic", "--variants", "raw", "--slice", "2",
-         "--rounds", "5", "--connections", "4", "--out", str(tmp_path)],
+         "--rounds", "30", "--connections", "4", "--out", str(tmp_path)],
         cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     path = tmp_path / "latest" / "results.json"
@@ -174,9 +174,10 @@ def test_ctrl_c_keeps_finished_slices_and_stops_what_it_started(db_url, tmp_path
             break
         assert process.poll() is None, process.stderr.read().decode()[-2000:]
         time.sleep(0.3)
+    assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
-    process.wait(60)
-    assert process.returncode == 130
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 130, errors.decode()[-3000:]
     document = results.load(path)
     assert document["complete"] is False
     assert sum(len(c["slices"]) for c in document["cells"]) >= 1
