@@ -68,13 +68,18 @@ def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
 
 
 def assert_all_gone(processes: list[psutil.Process], ports: list[int]) -> None:
+    """Within GONE_WITHIN_S, no process left and every port free (a killed multi-threaded
+    process can show as gone a moment before its last thread has released its sockets)."""
     deadline = time.monotonic() + GONE_WITHIN_S
-    while alive(processes) and time.monotonic() < deadline:
+
+    def taken() -> list[int]:
+        return [port for port in ports if not database.port_is_free(port)]
+
+    while (alive(processes) or taken()) and time.monotonic() < deadline:
         time.sleep(0.2)
     left = alive(processes)
     assert not left, f"left running: {[' '.join(command_line(p)[:4]) for p in left]}"
-    for port in ports:
-        assert database.port_is_free(port), f"port {port} still taken"
+    assert not taken(), f"ports still taken: {taken()}"
 
 
 def answers(port: int) -> bool:
