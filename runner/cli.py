@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -285,12 +284,11 @@ def cmd_soak(args) -> int:
     from runner import soak
 
     check_server_cpus(args.server_cpus)
-    path = soak.soak(soak.SoakOptions(
+    path, document = soak.soak(soak.SoakOptions(
         frameworks=args.frameworks, variants=args.variants, everything=args.all, duration_s=args.duration,
         connections=args.connections, sample_s=args.sample, server_cpus=args.server_cpus, db_url=args.db_url,
         out=Path(args.out) if args.out else None,
     ))
-    document = json.loads(path.read_text())
     print(soak.render(document))
     err.print(f"results: {path}")
     flagged = [c["name"] for c in document["cells"] if c.get("flags") or c["status"] == "failed"]

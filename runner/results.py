@@ -173,9 +173,13 @@ def validate(document: dict) -> None:
 
 
 def write(document: dict, path: Path) -> None:
+    """The results file with its derived figures, written atomically (write_json)."""
+    write_json(finalize(document), path)
+
+
+def write_json(document: dict, path: Path) -> None:
     """Atomic: a reader (or a Ctrl-C) never sees a half-written file, and a write that fails
     (a full disk) leaves the last good file as it was."""
-    finalize(document)
     tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

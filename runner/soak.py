@@ -13,7 +13,6 @@ connection whose query a departing client cancelled, and opens another).
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,9 @@ import psutil
 from rich.console import Console
 from scipy import stats
 
-from runner import cells, database, load, metadata, paths
+from runner import cells, database, load, metadata, paths, results
 from runner.errors import DbbenchError
+from runner.run import new_run_dir
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 SETTLE_FRACTION = 0.2
@@ -127,11 +127,12 @@ def summarize(record: dict) -> dict:
     return record
 
 
-def soak(options: SoakOptions) -> Path:
+def soak(options: SoakOptions) -> tuple[Path, dict]:
+    """Soak every selected cell in turn; the results file is rewritten after each."""
     selected = cells.manifest().select(options.frameworks, options.variants, options.everything)
     url, embedded = database.database_url(options.db_url)
     max_id = database.ensure_seeded(url, log=err.print).users
-    run_dir = new_soak_dir(options.out or paths.REPO / "results")
+    run_dir = new_run_dir((options.out or paths.REPO / "results") / "soak")
     document = {
         "kind": "soak", "schema_version": 1, "complete": False,
         "metadata": {"project": metadata.collect_project(), "machine": metadata.collect_machine(),
@@ -150,30 +151,12 @@ def soak(options: SoakOptions) -> Path:
                 continue
             err.print(f"soaking {cell.name} for {options.duration_s:.0f} s at {options.connections} connections")
             document["cells"].append(soak_cell(cell, options, url, max_id, run_dir / "logs"))
-            write(document, path)
+            results.write_json(document, path)
         document["complete"] = True
     finally:
         document["metadata"]["soak"]["finished_at"] = metadata.utc_now()
-        write(document, path)
-    return path
-
-
-def write(document: dict, path: Path) -> None:
-    """Atomic, like the run's results file."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(document, indent=2) + "\n")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DbbenchError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def new_soak_dir(parent: Path) -> Path:
-    from runner.run import new_run_dir
-
-    return new_run_dir(parent / "soak")
+        results.write_json(document, path)
+    return path, document
 
 
 def render(document: dict) -> str:
