@@ -28,7 +28,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from runner import cells, database, environments, load, metadata, noise, paths, report, results, schedule, verification
 from runner.errors import DbbenchError
-from runner.supervise import Interrupted
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 RESERVED_CONNECTIONS = 5
@@ -123,6 +122,11 @@ def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
     }
 
 
+def held_connections(record: dict) -> int:
+    """Every worker of a cell opens its whole pool at start-up."""
+    return record["pool_size"] * record["workers"]
+
+
 def available_connections(url: str) -> tuple[int, int]:
     """Connections the cells may hold (max_connections less reserved ones), and max_connections."""
     with database.connect(url) as conn:
@@ -153,6 +157,11 @@ class Run:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    @property
+    def slots(self) -> int:
+        """Cells started over the run: the anchor counts once in every group."""
+        return sum(len(group) for group in self.groups)
+
     # ------------------------------------------------------------- preparation
 
     def prepare(self) -> list[str]:
@@ -162,13 +171,7 @@ class Run:
         self.max_id = database.ensure_seeded(url, self.options.users, log=err.print).users
         self.url, self.embedded = url, embedded
         available, limit = available_connections(url)
-        for name, record in self.records.items():
-            need = record["pool_size"] * record["workers"]
-            if need > available:
-                raise DbbenchError(
-                    f"{name} would open {need} connections but the server allows {available} for it "
-                    f"(max_connections {limit}): lower --connections or --pool-size"
-                )
+        schedule.check_fits({name: held_connections(r) for name, r in self.records.items()}, available, limit)
         runnable = []
         for name, member in self.members.items():
             record = self.records[name]
@@ -189,12 +192,11 @@ class Run:
             raise DbbenchError("no selected cell can run here: " + "; ".join(
                 f"{name}: {record['reason']}" for name, record in self.records.items()))
         self.anchor = self.choose_anchor(runnable)
-        needs = {name: self.records[name]["pool_size"] * self.records[name]["workers"] for name in runnable}
+        needs = {name: held_connections(self.records[name]) for name in runnable}
         self.groups = schedule.plan_groups(needs, available, self.anchor)
         if not self.options.budget_s:
-            slots = sum(len(group) for group in self.groups)
             base = QUICK_BUDGET_S if self.options.quick else DEFAULT_BUDGET_S
-            self.plan.rule.budget_s = base * max(1.0, slots / DEFAULT_BUDGET_CELLS)
+            self.plan.rule.budget_s = base * max(1.0, self.slots / DEFAULT_BUDGET_CELLS)
         self.postmaster_pid = database.EmbeddedCluster.default().postmaster_pid() if embedded else None
         self.pinning = load.Pinning.plan(self.options.server_cpus, self.plan.scenario.threads, self.postmaster_pid)
         self.document = self.new_document(runnable, available)
@@ -252,9 +254,8 @@ class Run:
         rule = self.plan.rule
         if rule.rounds is None:
             return rule.budget_s
-        slices = sum(len(group) for group in self.groups) * rule.rounds
-        warm = (self.plan.warmup_s + self.plan.primer_s + 2) * sum(len(group) for group in self.groups)
-        return slices * (self.plan.slice_s + SLICE_OVERHEAD_S) + warm
+        warm = self.plan.warmup_s + self.plan.primer_s + 2
+        return self.slots * (rule.rounds * (self.plan.slice_s + SLICE_OVERHEAD_S) + warm)
 
     def execute(self) -> Path:
         self.prepare()
@@ -277,7 +278,7 @@ class Run:
         try:
             with self.progress:
                 self.task = self.progress.add_task("starting", total=self.expected_seconds())
-                remaining = sum(len(group) for group in self.groups)
+                remaining = self.slots
                 for number, names in enumerate(self.groups, start=1):
                     deadline = self.plan.rule.share(self.elapsed(), len(names), remaining)
                     remaining -= len(names)
@@ -285,11 +286,8 @@ class Run:
             reasons = sorted({group["stopped"] for group in self.meta["groups"]})
             self.meta["stop_reason"] = ", ".join(reasons)
             self.document["complete"] = True
-        except Interrupted as exc:
-            self.meta["stop_reason"] = f"interrupted ({exc})"
-            raise
-        except KeyboardInterrupt:
-            self.meta["stop_reason"] = "interrupted (SIGINT)"
+        except KeyboardInterrupt as exc:
+            self.meta["stop_reason"] = f"interrupted ({exc or 'SIGINT'})"
             raise
         except DbbenchError as exc:
             self.meta["stop_reason"] = str(exc)
@@ -315,7 +313,7 @@ class Run:
 
     def measure_group(self, number: int, names: list[str], deadline: float) -> None:
         group = {"group": number, "cells": names, "rounds": 0, "stopped": None,
-                 "connections_held": sum(self.records[n]["pool_size"] * self.records[n]["workers"] for n in names)}
+                 "connections_held": sum(held_connections(self.records[name]) for name in names)}
         self.meta["groups"].append(group)
         processes: dict[str, cells.CellProcess] = {}
         try:
@@ -363,7 +361,6 @@ class Run:
                 process.wait_ready()
                 self.pinning.apply(process.processes())
                 if self.records[name]["verification"] is None and not self.verify(name, process):
-                    process.stop()
                     continue
                 self.describe(f"group {number}: warming {name}")
                 for seconds in (self.plan.primer_s, self.plan.warmup_s):
@@ -428,7 +425,7 @@ class Run:
         record["verification"] = verdict.as_dict()
         record["statements_per_request"] = verdict.statements_per_request
         if not verdict.ok:
-            self.fail(name, None, f"verification: {verdict.first_failure}")
+            self.fail(name, process, f"verification: {verdict.first_failure}")
         return verdict.ok
 
     def fail(self, name: str, process: cells.CellProcess | None, reason: str) -> None:

@@ -17,13 +17,20 @@ MIN_ROUNDS = 3  # Student's t with 2 degrees of freedom: the fewest that give a 
 MIN_ROUNDS_ON_BUDGET = 2  # a group always gets this many, or it would have no interval at all
 
 
+def check_fits(needs: dict[str, int], available: int, limit: int | None = None) -> None:
+    """Every cell (name -> connections it holds) must fit under the server's limit by itself,
+    or its pool cannot fill."""
+    shown = f" (max_connections {limit})" if limit else ""
+    for name, need in needs.items():
+        if need > available:
+            raise DbbenchError(f"{name} would open {need} connections but the server allows {available} for it"
+                               f"{shown}: lower --connections or --pool-size, or raise max_connections")
+
+
 def plan_groups(needs: dict[str, int], available: int, anchor: str | None) -> list[list[str]]:
     """Pack cells (name -> connections it holds) into groups that fit in `available`
     connections, in the given order; with more than one group, each holds the anchor."""
-    for name, need in needs.items():
-        if need > available:
-            raise DbbenchError(f"{name} would open {need} connections but the server allows {available} for it: "
-                               "lower --connections or --pool-size, or raise max_connections")
+    check_fits(needs, available)
     if sum(needs.values()) <= available:
         return [list(needs)]
     if anchor is None:
