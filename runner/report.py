@@ -111,11 +111,14 @@ def orm_tax_rows(document: dict) -> tuple[list[str], list[list[str]]]:
     taxes = comparisons_of(document, "orm-tax")
     by_key = {(c["framework"], c["variant"]): c for c in cells}
     variants = [v for v in variant_columns(cells) if v != "raw"]
+    def tax(framework: str, variant: str) -> str:
+        cell = by_key.get((framework, variant))
+        found = taxes.get(cell_name(cell)) if cell else None
+        return fmt_ratio(found) if found else ""
+
     rows = []
     for framework in framework_rows(cells):
-        row = [framework, *[fmt_ratio(taxes[cell_name(by_key[(framework, v)])])
-                            if (framework, v) in by_key and cell_name(by_key[(framework, v)]) in taxes else ""
-                            for v in variants]]
+        row = [framework, *[tax(framework, variant) for variant in variants]]
         if any(row[1:]):
             rows.append(row)
     return ["framework", *[f"{v} / raw" for v in variants]], rows
@@ -195,7 +198,7 @@ def render_markdown(document: dict) -> str:
         rows.append([label, *[matrix_cell(by_key.get((framework, v)), shares) for v in variants]])
     out += [md_table(header, rows), ""]
     out.append(
-        "Flags: `errors` a measured round had socket errors or non-2xx answers (never ranked); "
+        "Flags: `errors` a slice the figures use had socket errors or non-2xx answers (never ranked); "
         "`client-bound` wrk used ≥90% of its threads; `db-bound` PostgreSQL used ≥90% of the cores left "
         "to it; `noisy` coefficient of variation over slices above 10% (the ratios are blocked and are not "
         "affected by what moves all cells together); `db-outage` some slices were measured while PostgreSQL "

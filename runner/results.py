@@ -110,18 +110,19 @@ def comparisons(cells: list[dict], comparison: statistics.BlockedComparison, adj
         for name in clean_cells:
             if name != reference:
                 found.append(_comparison("reference", name, reference, comparison.ratio(name, reference)))
-    raws = {(c["framework"], c["name"].removeprefix(f"{c['framework']}/raw")): c["name"]
-            for c in clean_cells.values() if c["variant"] == "raw"}
+    raws = {(c["framework"], instance_of(c)): c["name"] for c in clean_cells.values() if c["variant"] == "raw"}
     for name, cell in clean_cells.items():
-        if cell["variant"] == "raw":
-            continue
-        suffix = name.removeprefix(f"{cell['framework']}/{cell['variant']}")
-        raw = raws.get((cell["framework"], suffix))
-        if raw:
+        raw = raws.get((cell["framework"], instance_of(cell)))
+        if raw and raw != name:
             found.append(_comparison("orm-tax", name, raw, comparison.ratio(name, raw)))
     for above, below, ratio in adjacent:
         found.append(_comparison("ranking", above, below, ratio))
     return found
+
+
+def instance_of(cell: dict) -> str:
+    """What tells apart two instances of one cell (" (A)" in an A/A calibration), else ""."""
+    return cell["name"].removeprefix(f"{cell['framework']}/{cell['variant']}")
 
 
 def noise_summary(cells: list[dict]) -> dict:
