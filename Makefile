@@ -6,10 +6,16 @@ AUDIT := .venvs/audit
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: bench-db bench-quick bench-all bench-seed db-up db-down test lint audit system setup clean
+.PHONY: bench-db bench-scenarios bench-quick bench-all bench-seed db-up db-down test lint audit system setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
+
+# Every scenario (by-id, by-username, page, edit, mix) on the default cells, one run each:
+# 5 x 220 s budgets, about 19 minutes in all. Prints a matrix and an ORM-tax table per scenario.
+bench-scenarios: setup
+	@echo "bench-scenarios: 5 scenarios, about 19 minutes"
+	$(DBBENCH) run --scenario all --budget 220 $(ARGS)
 
 bench-quick: setup
 	$(DBBENCH) run --quick $(ARGS)

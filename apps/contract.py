@@ -15,8 +15,14 @@ INT4_MIN = -(2**31)
 INT4_MAX = 2**31 - 1
 FIELDS = ("id", "username", "email", "full_name", "bio", "is_active", "created_at")
 NOT_FOUND = {"detail": "user not found"}
-# The one lookup of the raw variants; ORM variants build the equivalent statement.
+# The statements of the raw variants, written out; ORM variants build the equivalent ones.
 LOOKUP_SQL = "SELECT id, username, email, full_name, bio, is_active, created_at FROM users WHERE id = $1"
+USERNAME_SQL = "SELECT id, username, email, full_name, bio, is_active, created_at FROM users WHERE username = $1"
+PAGE_SQL = ("SELECT id, username, email, full_name, bio, is_active, created_at FROM users "
+            "WHERE id > $1 ORDER BY id LIMIT $2")
+EDIT_SQL = ("UPDATE users SET bio = $2 WHERE id = $1 "
+            "RETURNING id, username, email, full_name, bio, is_active, created_at")
+USERNAME_MAX = 255  # longer names cannot be a row (the seed's are under 20 characters)
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,25 @@ def can_be_a_row(user_id: int) -> bool:
     return INT4_MIN <= user_id <= INT4_MAX
 
 
+def can_be_a_username(username: str) -> bool:
+    """A name PostgreSQL's text cannot hold (a NUL, a lone surrogate) or longer than any
+    username is answered 404 without a query."""
+    if not 1 <= len(username) <= USERNAME_MAX or "\x00" in username:
+        return False
+    try:
+        username.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class BaseStore:
-    """One data-access strategy; subclasses open a pool and run the one lookup."""
+    """One data-access strategy; subclasses open a pool and run the statements.
+
+    get_user, get_by_username and set_bio answer None for what cannot be a row without
+    asking the database; fetch, fetch_by_username, fetch_page and update_bio are the
+    strategy's own statements.
+    """
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -66,7 +89,24 @@ class BaseStore:
         """The row as a dict, or None. An id outside int4 cannot be a row: no query."""
         return await self.fetch(user_id) if can_be_a_row(user_id) else None
 
+    async def get_by_username(self, username: str) -> dict[str, Any] | None:
+        return await self.fetch_by_username(username) if can_be_a_username(username) else None
+
+    async def set_bio(self, user_id: int, bio: str) -> dict[str, Any] | None:
+        """The user after the change, or None when there is no such user."""
+        return await self.update_bio(user_id, bio) if can_be_a_row(user_id) else None
+
     async def fetch(self, user_id: int) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    async def fetch_by_username(self, username: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    async def fetch_page(self, after: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` users with id > after, in id order."""
+        raise NotImplementedError
+
+    async def update_bio(self, user_id: int, bio: str) -> dict[str, Any] | None:
         raise NotImplementedError
 
 
@@ -85,7 +125,22 @@ class SyncBaseStore:
     def get_user(self, user_id: int) -> dict[str, Any] | None:
         return self.fetch(user_id) if can_be_a_row(user_id) else None
 
+    def get_by_username(self, username: str) -> dict[str, Any] | None:
+        return self.fetch_by_username(username) if can_be_a_username(username) else None
+
+    def set_bio(self, user_id: int, bio: str) -> dict[str, Any] | None:
+        return self.update_bio(user_id, bio) if can_be_a_row(user_id) else None
+
     def fetch(self, user_id: int) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def fetch_by_username(self, username: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def fetch_page(self, after: int, limit: int) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def update_bio(self, user_id: int, bio: str) -> dict[str, Any] | None:
         raise NotImplementedError
 
 

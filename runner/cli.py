@@ -110,6 +110,23 @@ def positive_int(value: str) -> int:
     return number
 
 
+SCENARIO_ORDER = ("by-id", "by-username", "page", "edit", "mix")
+
+
+def scenarios_arg(value: str) -> list[str]:
+    """--scenario: one name, a comma-separated list, or `all` (every file in scenarios/)."""
+    from runner import load
+
+    known = load.scenario_names()
+    if value == "all":
+        return sorted(known, key=lambda name: (SCENARIO_ORDER.index(name) if name in SCENARIO_ORDER else 99, name))
+    names = csv_list(value)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown scenario {unknown[0]!r} (known: {', '.join(known)}, or all)")
+    return names
+
+
 def seeded_url(db_url: str | None) -> str:
     """The database to use, up and seeded (the embedded one is started if needed)."""
     url, _ = database.database_url(db_url)
@@ -157,8 +174,13 @@ def cmd_serve(args) -> int:
 
 
 def cmd_verify(args) -> int:
+    from runner import load
+
     selected = cells.manifest().select(args.frameworks, args.variants, everything=args.frameworks is None)
     warn_about_cores(args.workers, "--workers")
+    scenarios = [load.load_scenario(name) for name in args.scenario]
+    endpoints = tuple(e for e in load.ENDPOINTS if any(e in scenario.endpoints for scenario in scenarios))
+    weights = scenarios[0].endpoint_weights if len(scenarios) == 1 else None
     url = seeded_url(args.db_url)
     table = Table("cell", "verdict", "statements per request / first failure", box=None)
     failed = 0
@@ -170,7 +192,7 @@ def cmd_verify(args) -> int:
             continue
         err.print(f"verifying {cell.name} ...")
         try:
-            verdict = verify_cell(cell, url, args.workers, args.pool_size)
+            verdict = verify_cell(cell, url, args.workers, args.pool_size, endpoints, weights)
         except DbbenchError as exc:
             table.add_row(cell.name, "[red]FAIL[/]", escape(str(exc)))
             failed += 1
@@ -185,8 +207,9 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
-def verify_cell(cell, url: str, workers: int, pool_size: int):
-    """Start one cell on a free port, verify it, stop it."""
+def verify_cell(cell, url: str, workers: int, pool_size: int, endpoints: tuple[str, ...],
+                weights: dict[str, float] | None):
+    """Start one cell on a free port, verify the endpoints, stop it."""
     from runner import verification
 
     process = cells.CellProcess(
@@ -198,7 +221,8 @@ def verify_cell(cell, url: str, workers: int, pool_size: int):
         process.start(url)
         process.wait_ready()
         return verification.Verifier(process.base_url, url, expected_connections=process.expected_connections,
-                                     held_connections=lambda: process.database_connections(db_port)).run()
+                                     held_connections=lambda: process.database_connections(db_port),
+                                     endpoints=endpoints, strategy=cell.variant.strategy, weights=weights).run()
 
 
 def cores_here() -> int:
@@ -225,7 +249,7 @@ def run_options(args, **overrides):
 
     check_server_cpus(args.server_cpus)
     values = dict(
-        scenario=args.scenario, connections=args.connections, slice_s=args.slice, budget_s=args.budget,
+        scenario=args.scenario[0], connections=args.connections, slice_s=args.slice, budget_s=args.budget,
         server_cpus=args.server_cpus, pool_size=args.pool_size, db_url=args.db_url,
         out=Path(args.out) if args.out else None, seed=args.seed,
     )
@@ -248,16 +272,21 @@ def execute(runner) -> int | None:
 
 
 def cmd_run(args) -> int:
+    """One run per scenario, one after the other, each with its own results directory."""
     from runner import report, results
     from runner.run import Run
 
-    runner = Run(run_options(args, frameworks=args.frameworks, variants=args.variants, everything=args.all,
-                             rounds=args.rounds, precision=args.precision, users=args.users, quick=args.quick))
-    code = execute(runner)
-    if code is not None:
-        return code
-    print(report.render_markdown(results.load(runner.results_path)))
-    err.print(f"results: {runner.results_path} (and {runner.results_path.with_name('results.md')})")
+    for number, scenario in enumerate(args.scenario, start=1):
+        if len(args.scenario) > 1:
+            err.print(f"scenario {number} of {len(args.scenario)}: {scenario}")
+        runner = Run(run_options(args, scenario=scenario, frameworks=args.frameworks, variants=args.variants,
+                                 everything=args.all, rounds=args.rounds, precision=args.precision,
+                                 users=args.users, quick=args.quick))
+        code = execute(runner)
+        if code is not None:
+            return code
+        print(report.render_markdown(results.load(runner.results_path)))
+        err.print(f"results: {runner.results_path} (and {runner.results_path.with_name('results.md')})")
     return 0
 
 
@@ -268,6 +297,8 @@ def cmd_calibrate(args) -> int:
 
     framework, _, variant = args.cell.partition("/")
     cells.manifest().cell(framework, variant)
+    if len(args.scenario) > 1:
+        raise DbbenchError("calibrate measures one scenario at a time")
     runner = Run(run_options(args, frameworks=[framework], variants=[variant], instances=2, spend_budget=True))
     code = execute(runner)
     if code is not None:
@@ -344,7 +375,8 @@ def confidence_arg(value: str) -> float:
 
 def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float | None = None) -> None:
     """What every measuring command shares with `run`."""
-    parser.add_argument("--scenario", default="by-id")
+    parser.add_argument("--scenario", type=scenarios_arg, default=["by-id"],
+                        help="scenarios/NAME.toml; run takes a list or all, one run each (default by-id)")
     parser.add_argument("--connections", type=positive_int, help="wrk connections (default: the scenario's)")
     parser.add_argument("--slice", "--duration", dest="slice", type=positive_int,
                         help="seconds per measured slice (default: the scenario's)")
@@ -397,6 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--variants", type=csv_list)
     verify.add_argument("--workers", type=positive_int, default=1)
     verify.add_argument("--pool-size", type=positive_int, default=8)
+    verify.add_argument("--scenario", type=scenarios_arg, default=["by-id"],
+                        help="check the endpoints of these scenarios (a list, or all; default by-id)")
     add_db_url(verify)
     verify.set_defaults(func=cmd_verify)
 

@@ -32,7 +32,7 @@ DB_USER = "dbbench"
 MIN_SERVER_VERSION = 130000
 DEFAULT_USERS = 100_000
 MAX_USERS = 100_000_000
-SEED_FORMAT = 1
+SEED_FORMAT = 2  # 2: the seeded rows are also kept in dbbench_seed_users, to restore after writes
 SEED_LOCK_KEY = 7_301_994
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 CONNECT_TIMEOUT_S = 5
@@ -532,10 +532,13 @@ def _seed_in_one_transaction(url: str, users: int, fingerprint: str) -> str:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEED_LOCK_KEY,))
         conn.execute("SET LOCAL statement_timeout = 0")
         conn.execute("DROP TABLE IF EXISTS dbbench_seed")
+        conn.execute("DROP TABLE IF EXISTS dbbench_seed_users")
         conn.execute("DROP TABLE IF EXISTS users")
         conn.execute(schema_sql)
         conn.execute(seed_sql, {"users": users})
         checksum = conn.execute(CHECKSUM_SQL).fetchone()[0]
+        conn.execute("CREATE TABLE dbbench_seed_users (LIKE users INCLUDING ALL)")
+        conn.execute("INSERT INTO dbbench_seed_users SELECT * FROM users")
         conn.execute(
             "CREATE TABLE dbbench_seed (users integer NOT NULL, checksum text NOT NULL, "
             "fingerprint text NOT NULL, seeded_at timestamptz NOT NULL DEFAULT now())"
@@ -552,3 +555,48 @@ def table_checksum(url: str) -> str:
     """The checksum of the table as it is now, to compare with the recorded one."""
     with connect(url) as conn:
         return conn.execute(CHECKSUM_SQL).fetchone()[0]
+
+
+RESTORE_SQL = (
+    # Rows a write scenario changed get their seeded values back; rows it added or removed
+    # (none today) are removed or put back. Only what differs is written.
+    """
+    UPDATE users AS u SET username = s.username, email = s.email, full_name = s.full_name, bio = s.bio,
+                          is_active = s.is_active, created_at = s.created_at
+    FROM dbbench_seed_users AS s
+    WHERE u.id = s.id
+      AND (u.username, u.email, u.full_name, u.bio, u.is_active, u.created_at)
+          IS DISTINCT FROM (s.username, s.email, s.full_name, s.bio, s.is_active, s.created_at)
+    """,
+    "DELETE FROM users AS u WHERE NOT EXISTS (SELECT 1 FROM dbbench_seed_users AS s WHERE s.id = u.id)",
+    "INSERT INTO users SELECT s.* FROM dbbench_seed_users AS s "
+    "WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = s.id)",
+)
+
+
+@dataclass(frozen=True)
+class Restored:
+    rows: int  # rows written back to their seeded values
+    checksum: str  # the table's checksum afterwards
+    matches_seed: bool
+
+
+def restore_seeded(url: str) -> Restored:
+    """Put the users table back in its seeded state, re-seeding only the rows that differ,
+    and prove it with the checksum; the seed's own marker is what it is compared with."""
+    seed_info = current_seed(url)
+    if seed_info is None:
+        raise DbbenchError("the database holds no finished seed: run 'dbbench db seed'")
+    try:
+        with connect(url, autocommit=False) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEED_LOCK_KEY,))
+            rows = sum(conn.execute(statement).rowcount for statement in RESTORE_SQL)
+            checksum = conn.execute(CHECKSUM_SQL).fetchone()[0]
+            conn.commit()
+        if rows:
+            with connect(url) as conn:
+                conn.execute("VACUUM (ANALYZE) users")
+    except psycopg.Error as exc:
+        reason = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, url)
+        raise DbbenchError(f"restoring the seeded users failed: {reason}") from None
+    return Restored(rows=rows, checksum=checksum, matches_seed=checksum == seed_info.checksum)

@@ -22,9 +22,14 @@ import psutil
 from runner import paths, supervise
 from runner.errors import DbbenchError
 
+PRELUDE_LUA = Path(__file__).with_name("wrk_prelude.lua")
 REPORT_LUA = Path(__file__).with_name("wrk_report.lua")
 WRK_TIMEOUT_S = 5
 PERCENTILES = ("50", "75", "90", "99", "99.9")
+
+
+ENDPOINTS = ("by-id", "by-username", "page", "edit")
+REQUEST_KINDS = (*ENDPOINTS, "missing")  # a mix may also ask for users that do not exist
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,27 @@ class Scenario:
     slice_s: int  # one measured slice; a cell is measured in many, interleaved with the others
     warmup_s: int  # once, when the cell first starts (it stays up afterwards)
     primer_s: int
+    endpoints: tuple[str, ...]  # what the verifier checks before the scenario measures a cell
+    writes: bool  # the seeded data is put back after it runs
+    weights: dict[str, int] | None = None  # a mix: request kind -> share in percent
+
+    @property
+    def endpoint_weights(self) -> dict[str, float] | None:
+        """The mix's shares by endpoint: a missing user is a lookup by id or by username, half each."""
+        if not self.weights:
+            return None
+        shares = {endpoint: float(self.weights.get(endpoint, 0)) for endpoint in self.endpoints}
+        missing = self.weights.get("missing", 0) / 2
+        for endpoint in ("by-id", "by-username"):
+            if endpoint in shares:
+                shares[endpoint] += missing
+        return shares
+
+    def lua_environment(self) -> dict[str, str]:
+        """The mix's weights for its Lua script, as DBBENCH_WEIGHTS=kind:share,..."""
+        if not self.weights:
+            return {}
+        return {"DBBENCH_WEIGHTS": ",".join(f"{kind}:{share}" for kind, share in self.weights.items())}
 
 
 def scenario_names() -> list[str]:
@@ -49,13 +75,33 @@ def load_scenario(name: str) -> Scenario:
         raise DbbenchError(f"unknown scenario {name!r} (known: {', '.join(scenario_names())})")
     try:
         data = tomllib.loads(path.read_text())
-        return Scenario(
+        scenario = Scenario(
             name=data["name"], description=data["description"], script=path.with_name(data["script"]),
             connections=int(data["connections"]), threads=int(data["threads"]),
             slice_s=int(data["slice_s"]), warmup_s=int(data["warmup_s"]), primer_s=int(data["primer_s"]),
+            endpoints=tuple(data["endpoints"]), writes=bool(data.get("writes", False)),
+            weights={kind: int(share) for kind, share in data["weights"].items()} if "weights" in data else None,
         )
-    except (tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
+    except (tomllib.TOMLDecodeError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise DbbenchError(f"scenario file {path.name} is invalid: {exc}") from None
+    check_scenario(scenario, path)
+    return scenario
+
+
+def check_scenario(scenario: Scenario, path: Path) -> None:
+    problems = [f"unknown endpoint {endpoint!r}" for endpoint in scenario.endpoints if endpoint not in ENDPOINTS]
+    if not scenario.endpoints:
+        problems.append("no endpoints")
+    if not scenario.script.exists():
+        problems.append(f"no script {scenario.script.name}")
+    if scenario.weights is not None:
+        problems += [f"unknown request kind {kind!r}" for kind in scenario.weights if kind not in REQUEST_KINDS]
+        if sum(scenario.weights.values()) != 100 or min(scenario.weights.values()) < 0:
+            problems.append(f"weights must be shares that add up to 100, not {scenario.weights}")
+    if "edit" in scenario.endpoints and not scenario.writes:
+        problems.append("a scenario with edits must say writes = true")
+    if problems:
+        raise DbbenchError(f"scenario file {path.name} is invalid: {'; '.join(problems)}")
 
 
 def wrk_binary() -> str:
@@ -73,9 +119,26 @@ def wrk_version() -> str:
 
 
 def build_script(scenario: Scenario, directory: Path) -> Path:
-    """The scenario's Lua with the shared JSON report hook appended."""
+    """The scenario's Lua between the shared prelude (seeds, counters, helpers) and the
+    JSON report hook."""
     target = directory / f"{scenario.name}.lua"
-    target.write_text(scenario.script.read_text() + "\n" + REPORT_LUA.read_text())
+    target.write_text("\n".join(path.read_text() for path in (PRELUDE_LUA, scenario.script, REPORT_LUA)))
+    return target
+
+
+def usernames_file(url: str, checksum: str) -> Path:
+    """The seeded usernames in id order, one per line, for the Lua scripts; written once per
+    seed (the checksum names it) under the state directory."""
+    target = paths.state_home() / "usernames" / f"{checksum}.txt"
+    if not target.exists():
+        from runner import database
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with database.connect(url) as conn:
+            names = [row[0] for row in conn.execute("SELECT username FROM dbbench_seed_users ORDER BY id")]
+        partial = target.with_suffix(".partial")
+        partial.write_text("\n".join(names) + "\n")
+        partial.replace(target)
     return target
 
 
@@ -157,11 +220,12 @@ def set_affinity(processes: list[psutil.Process], cores: list[int] | None) -> No
 def run_wrk(
     base_url: str, scenario: Scenario, connections: int, duration_s: int, max_id: int, seed: int,
     server_processes: list[psutil.Process], pinning: Pinning | None = None, postmaster_pid: int | None = None,
+    usernames: Path | None = None,
 ) -> dict:
     """One wrk run; returns its numbers plus the CPU each party used meanwhile.
 
     PostgreSQL's CPU is measured for our embedded cluster (postmaster_pid given) only;
-    an external server's is unknown (None)."""
+    an external server's is unknown (None). `usernames` is the file of usernames_file()."""
     measure_postgres = postmaster_pid is not None
     threads = min(scenario.threads, connections)
     with tempfile.TemporaryDirectory(prefix="dbbench-wrk-") as tmp:
@@ -172,7 +236,9 @@ def run_wrk(
             f"--timeout={WRK_TIMEOUT_S}s", "-s", str(script), base_url,
         ]
         env = {**os.environ, "DBBENCH_WRK_OUT": str(out), "DBBENCH_MAX_ID": str(max_id),
-               "DBBENCH_SEED": str(seed)}
+               "DBBENCH_SEED": str(seed), **scenario.lua_environment()}
+        if usernames is not None:
+            env["DBBENCH_USERNAMES"] = str(usernames)
         pg_procs = postgres_processes(postmaster_pid) if measure_postgres else []
         server_before, pg_before = cpu_seconds(server_processes), cpu_seconds(pg_procs)
         started = time.monotonic()
@@ -196,7 +262,7 @@ def run_wrk(
         report = json.loads(out.read_text())
     shown_argv = [Path(arg).name if arg == str(script) else arg for arg in argv]
     shown_argv[0] = "wrk"
-    return summarize_wrk(report, shown_argv, elapsed, {
+    return summarize_wrk(report, shown_argv, elapsed, scenario, {
         "wrk": wrk_cpu,
         "server": round(used_cpu(server_before, server_after), 3),
         "postgres": round(used_cpu(pg_before, pg_after), 3) if measure_postgres else None,
@@ -222,18 +288,31 @@ def wait_with_usage(process: subprocess.Popen, timeout: float) -> tuple[int, flo
         raise
 
 
-def summarize_wrk(report: dict, argv: list[str], elapsed: float, cpu: dict) -> dict:
+def unexpected_statuses(report: dict, scenario: Scenario) -> int:
+    """wrk counts every status >= 400 as an error. In a mix with unknown users, 404s up to
+    the number of such requests sent are the expected answers; anything else is not."""
+    status_errors = report["errors"]["status"]
+    if not (scenario.weights or {}).get("missing"):
+        return status_errors
+    statuses = {int(code): n for code, n in report.get("statuses", {}).items()}
+    not_found = statuses.get(404, 0)
+    return status_errors - not_found + max(0, not_found - report.get("sent", {}).get("missing", 0))
+
+
+def summarize_wrk(report: dict, argv: list[str], elapsed: float, scenario: Scenario, cpu: dict) -> dict:
     duration = report["duration_us"] / 1e6
     errors = report["errors"]
     socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
     latency = report["latency_us"]
+    mix = {"sent": report["sent"], "statuses": report["statuses"]} if report.get("sent") else {}
     return {
         "requests": report["requests"],
         "duration_s": round(duration, 4),
         "rps": round(report["requests"] / duration, 2) if duration else 0.0,
         "errors": socket_errors,
         "errors_by_kind": {k: errors[k] for k in ("connect", "read", "write", "timeout")},
-        "non_2xx": errors["status"],
+        "non_2xx": unexpected_statuses(report, scenario),
+        **mix,
         "latency_ms": {
             **{f"p{p}": round(latency["percentiles"][p] / 1000, 3) for p in PERCENTILES},
             "mean": round(latency["mean"] / 1000, 3),

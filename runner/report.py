@@ -124,6 +124,58 @@ def orm_tax_rows(document: dict) -> tuple[list[str], list[list[str]]]:
     return ["framework", *[f"{v} / raw" for v in variants]], rows
 
 
+MIX_LATENCY_NOTE = (
+    "Latency per request kind is not shown: wrk keeps one latency histogram for all requests, and its Lua "
+    "response() hook gets the status, headers and body but neither the request it answers nor its latency, "
+    "so a kind cannot be timed separately in one closed-loop run. Each kind's own scenario (by-id, "
+    "by-username, page, edit) gives its latency."
+)
+
+
+def scenario_lines(document: dict) -> list[str]:
+    """What the scenario asks for, and for one that writes, the restore of the seeded rows."""
+    run = document["metadata"]["run"]
+    lines = [f"Scenario {run['scenario']}: {run.get('scenario_description', '')}."]
+    if run.get("weights"):
+        lines.append("Declared mix (scenarios/" + run["scenario"] + ".toml): " + ", ".join(
+            f"{kind} {share}%" for kind, share in run["weights"].items()) + ".")
+    if run.get("writes"):
+        restored = run.get("restored") or []
+        rows = sum(entry.get("rows") or 0 for entry in restored)
+        failed = [entry for entry in restored if entry.get("error")]
+        lines.append(
+            f"It writes: the seeded users were put back after every group ({rows:,} rows re-seeded in all); "
+            + (f"**{len(failed)} restore(s) failed**: {failed[0]['error']}." if failed else
+               "the table's checksum was the seed's again each time.")
+        )
+    return lines
+
+
+def mix_section(document: dict) -> list[str]:
+    """The shares each kind really had, over the slices the figures use, beside the declared ones."""
+    run = document["metadata"]["run"]
+    if not run.get("weights"):
+        return []
+    sent: dict[str, int] = {}
+    statuses: dict[str, int] = {}
+    for cell in document["cells"]:
+        for piece in results.used_slices(cell):
+            for kind, count in (piece.get("sent") or {}).items():
+                sent[kind] = sent.get(kind, 0) + count
+            for status, count in (piece.get("statuses") or {}).items():
+                statuses[status] = statuses.get(status, 0) + count
+    total = sum(sent.values())
+    if not total:
+        return []
+    rows = [[kind, f"{share}%", f"{sent.get(kind, 0) / total:.1%}", f"{sent.get(kind, 0):,}"]
+            for kind, share in run["weights"].items()]
+    answered = ", ".join(f"{status}: {count:,}" for status, count in sorted(statuses.items()))
+    return ["", "## The mix", "", "Requests sent by kind over the slices the figures use, all cells together; "
+            f"answers by status: {answered}. 404s up to the number of unknown-user requests are expected "
+            "answers; any other status counts as an error.", "",
+            md_table(["kind", "declared", "sent", "requests"], rows), "", MIX_LATENCY_NOTE]
+
+
 def stop_detail(run: dict, worst: float | None) -> str:
     parts = [f"worst ratio interval ±{worst:.1%}" if worst is not None else "no ratio interval yet"]
     if run.get("precision_target"):
@@ -175,6 +227,7 @@ def render_markdown(document: dict) -> str:
         f"(checksum {dataset.get('checksum')}); PostgreSQL {pg}; {meta['tools'].get('wrk')}; "
         f"{machine['cpu_count']} × {machine['cpu_model']}, kernel {machine['kernel']}.",
         f"CPU placement: {run['pinning']}.",
+        *scenario_lines(document),
         *method_lines(document),
         "",
         "## Requests per second",
@@ -206,9 +259,10 @@ def render_markdown(document: dict) -> str:
     )
     tax_header, tax_rows = orm_tax_rows(document)
     if tax_rows:
-        out += ["", "## ORM tax", "", "Each variant's throughput over the same framework's raw variant: the "
-                "geometric mean of within-round ratios, with its 95% interval; `(tie)` where it contains 1.", "",
-                md_table(tax_header, tax_rows)]
+        out += ["", f"## ORM tax ({run['scenario']})", "", "Each variant's throughput over the same "
+                "framework's raw variant: the geometric mean of within-round ratios, with its 95% interval; "
+                "`(tie)` where it contains 1.", "", md_table(tax_header, tax_rows)]
+    out += mix_section(document)
     position = {name: index for index, name in enumerate(document.get("summary", {}).get("ranking", []))}
     ranked = sorted((c for c in cells if c.get("rank")), key=lambda c: (c["rank"], position.get(cell_name(c), 0)))
     if ranked:

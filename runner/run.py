@@ -168,8 +168,12 @@ class Run:
         """Database, environments, binaries, groups: the cells that can run, the others recorded."""
         load.wrk_binary()
         url, embedded = database.database_url(self.options.db_url)
-        self.max_id = database.ensure_seeded(url, self.options.users, log=err.print).users
+        seeded = database.ensure_seeded(url, self.options.users, log=err.print)
+        self.max_id = seeded.users
         self.url, self.embedded = url, embedded
+        self.restore_before = self.restore("before the run")
+        scenario = self.plan.scenario
+        self.usernames = load.usernames_file(url, seeded.checksum) if "by-username" in scenario.endpoints else None
         available, limit = available_connections(url)
         schedule.check_fits({name: held_connections(r) for name, r in self.records.items()}, available, limit)
         runnable = []
@@ -236,6 +240,8 @@ class Run:
                     "noise_thresholds": {"steal": noise.DISTURBED_STEAL,
                                          "outside_cores": noise.DISTURBED_OUTSIDE_CORES},
                     "groups": [], "order": [], "database_outages": [], "stop_reason": None,
+                    "endpoints": list(plan.scenario.endpoints), "weights": plan.scenario.weights,
+                    "writes": plan.scenario.writes, "restored": [self.restore_before],
                 },
             },
             "cells": list(self.records.values()),
@@ -337,6 +343,30 @@ class Run:
         finally:
             for process in processes.values():
                 process.stop()
+            if self.plan.scenario.writes:
+                self.restore_after_group(number)
+
+    def restore(self, when: str) -> dict:
+        """Put the seeded users back (only rows that differ); the table's checksum must be the
+        seed's again."""
+        restored = database.restore_seeded(self.url)
+        if not restored.matches_seed:
+            raise DbbenchError(f"the users table does not match its seed after restoring it ({when}): "
+                               "run 'dbbench db seed --force'")
+        if restored.rows and self.progress is not None:
+            self.progress.console.print(f"{restored.rows} changed users put back as seeded ({when})", markup=False)
+        return {"when": when, "rows": restored.rows, "checksum": restored.checksum}
+
+    def restore_after_group(self, number: int) -> None:
+        """A write scenario's group ends by restoring the seed. It runs while the group
+        stops, maybe on an interrupt or with PostgreSQL gone: it records a failure instead
+        of raising one (the next run restores first)."""
+        when = f"after group {number}"
+        try:
+            self.meta["restored"].append(self.restore(when))
+        except DbbenchError as exc:
+            self.meta["restored"].append({"when": when, "rows": None, "error": str(exc)})
+            err.print(f"dbbench: warning: {exc}; the next run puts the seeded users back before it measures")
 
     def start_group(self, number: int, names: list[str], processes: dict[str, cells.CellProcess]) -> None:
         """Start every cell of the group at once, then wait for, verify and warm each."""
@@ -413,14 +443,17 @@ class Run:
 
     def load_args(self, process: cells.CellProcess) -> dict:
         return dict(scenario=self.plan.scenario, connections=self.plan.connections, max_id=self.max_id,
-                    server_processes=process.processes(), pinning=self.pinning, postmaster_pid=self.postmaster_pid)
+                    server_processes=process.processes(), pinning=self.pinning, postmaster_pid=self.postmaster_pid,
+                    usernames=self.usernames)
 
     def verify(self, name: str, process: cells.CellProcess) -> bool:
         record = self.records[name]
         db_port = database.port_of(self.url)
+        scenario = self.plan.scenario
         verdict = verification.Verifier(
             process.base_url, self.url, expected_connections=process.expected_connections,
-            held_connections=lambda: process.database_connections(db_port),
+            held_connections=lambda: process.database_connections(db_port), endpoints=scenario.endpoints,
+            strategy=record["strategy"], weights=scenario.endpoint_weights,
         ).run()
         record["verification"] = verdict.as_dict()
         record["statements_per_request"] = verdict.statements_per_request

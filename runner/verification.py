@@ -1,12 +1,15 @@
 """The verification stage: a cell must do exactly what the contract says before it is measured.
 
-Checks values field by field against PostgreSQL, status codes for missing and malformed
-ids, headers, the connections its pool holds, and, through pg_stat_statements, that each
-request sends exactly one lookup; everything else it sends is counted by kind.
+For each endpoint its scenario uses: values field by field against PostgreSQL, status
+codes for missing and malformed input (runner/corpus.py), headers, and, through
+pg_stat_statements, that each request sends exactly the lookups and updates its strategy
+makes (EXPECTED_STATEMENTS); everything else it sends is counted by kind. Also the
+connections its pool holds. An edit check puts every row it changed back as it was.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -19,30 +22,44 @@ import psycopg
 from psycopg import sql
 
 from runner import database
+from runner.corpus import (
+    BAD_EDIT_BODIES,
+    BAD_PAGE_QUERIES,
+    EDIT_BIOS,
+    LENIENT_IDS,
+    MALFORMED_IDS,
+    MISSING_IDS,
+    MISSING_USERNAMES,
+    ODD_USERNAMES,
+    VALID_BIO,
+)
 from runner.errors import DbbenchError
 
 FIELDS = ("id", "username", "email", "full_name", "bio", "is_active", "created_at")
-ROWS_BY_ID = sql.SQL("SELECT {} FROM users WHERE id = ANY(%s)").format(sql.SQL(", ").join(map(sql.Identifier, FIELDS)))
+COLUMNS = sql.SQL(", ").join(map(sql.Identifier, FIELDS))
+ROWS_BY_ID = sql.SQL("SELECT {} FROM users WHERE id = ANY(%s)").format(COLUMNS)
+ROWS_AFTER = sql.SQL("SELECT {} FROM users WHERE id > %s ORDER BY id LIMIT %s").format(COLUMNS)
+PUT_BIO_BACK = "UPDATE users SET bio = %s WHERE id = %s"
 VALUE_SAMPLE = 50
+PAGE_SAMPLE = 20
+EDIT_SAMPLE = 10
 STATEMENT_REQUESTS = 200
 INT4_MAX = 2**31 - 1
+ENDPOINTS = ("by-id", "by-username", "page", "edit")
 
-# Well-formed integers with no row: 404.
-MISSING_IDS = ("0", "-1", "-2147483648", "2147483647", "2147483648", "-2147483649",
-               "9223372036854775808", "99999999999999999999999")
+# Lookups and updates one request of an endpoint sends, by strategy (schema/http-contract.md,
+# "Per request"); exact, where every other kind is counted and shown. An edit is one
+# UPDATE ... RETURNING in raw SQL and Core, a load and an update in an ORM, baked or not.
+READ = {"lookup": 1, "update": 0}
+EXPECTED_STATEMENTS = {
+    "by-id": dict.fromkeys(("raw", "core", "orm", "baked"), READ),
+    "by-username": dict.fromkeys(("raw", "core", "orm", "baked"), READ),
+    "page": dict.fromkeys(("raw", "core", "orm", "baked"), READ),
+    "edit": {"raw": {"lookup": 0, "update": 1}, "core": {"lookup": 0, "update": 1},
+             "orm": {"lookup": 1, "update": 1}, "baked": {"lookup": 1, "update": 1}},
+}
 
-# Malformed ids: a 4xx, never a 5xx, never a dropped connection. Already percent-encoded.
-MALFORMED_IDS = (
-    "abc", "1.5", "1e3", "0x1A", "%27%20OR%201=1", "1;DROP%20TABLE%20users", "", "9" * 4096,
-    "-", "--1", "1-", "%00", "1%00", "NaN", "Infinity", "null", "true", "%5B1%5D", "%7B%7D",
-    "%E2%80%8B1", "1,2", "%2e%2e", "0b101", "1%2F2", "1%2B1",
-)
-
-# Spellings that Python's int() accepts (underscores, surrounding spaces, non-ASCII digits).
-# A framework whose own integer parser takes them may answer with the user they denote;
-# anything else must be a 4xx. Never a 5xx. (schema/http-contract.md, "Lenient spellings")
-LENIENT_IDS = {"1_000": 1000, "%201": 1, "1%20": 1, "%0A1": 1, "%D9%A1": 1, "%EF%BC%91": 1}
-
+UPDATE = re.compile(r"^\s*update\s+(?:\w+\.)?\"?users\"?(?:\s|$)", re.IGNORECASE)
 LOOKUP = re.compile(r"\bfrom\s+(?:\w+\.)?\"?users\"?(?:\s|$)", re.IGNORECASE)
 STATEMENT_KINDS = (
     ("pool reset", re.compile(
@@ -66,7 +83,8 @@ class Check:
 @dataclass
 class Verdict:
     checks: list[Check] = field(default_factory=list)
-    statements_per_request: dict[str, float] = field(default_factory=dict)
+    statements_per_request: dict[str, float] = field(default_factory=dict)  # the scenario's, weighted
+    by_endpoint: dict[str, dict[str, float]] = field(default_factory=dict)
     statements: list[dict] = field(default_factory=list)
 
     @property
@@ -86,6 +104,7 @@ class Verdict:
             "ok": self.ok,
             "checks": [vars(check) for check in self.checks],
             "statements_per_request": self.statements_per_request,
+            "statements_by_endpoint": self.by_endpoint,
             "statements": self.statements,
         }
 
@@ -109,6 +128,8 @@ def same_value(got, want) -> bool:
 
 
 def classify(query: str) -> str:
+    if UPDATE.search(query):
+        return "update"
     if LOOKUP.search(query):
         return "lookup"
     for kind, pattern in STATEMENT_KINDS:
@@ -126,6 +147,18 @@ def json_or_none(response: httpx.Response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
+def refused(response: httpx.Response) -> bool:
+    """A 4xx. For `/users/`, the empty id, a framework's trailing-slash rule may also apply:
+    a redirect to `/users`, or `/users` itself (the page) where the slash is ignored."""
+    if 400 <= response.status_code < 500:
+        return True
+    if response.url.path != "/users/":
+        return False
+    if 300 <= response.status_code < 400:
+        return response.headers.get("location", "").split("?")[0].endswith("/users")
+    return response.status_code == 200 and "users" in json_or_none(response)
+
+
 def content_type_ok(response: httpx.Response) -> bool:
     media = response.headers.get("content-type", "").split(";")[0].strip().lower()
     return media == "application/json"
@@ -139,33 +172,54 @@ def body_length_ok(response: httpx.Response) -> bool:
     return length is not None and length.isdigit() and int(length) == len(response.content)
 
 
+def weighted(by_endpoint: dict[str, dict[str, float]], weights: dict[str, float] | None) -> dict[str, float]:
+    """Statements per request of a scenario: its endpoints' figures, weighted by its mix."""
+    if len(by_endpoint) == 1 or not weights:
+        return next(iter(by_endpoint.values())) if len(by_endpoint) == 1 else {}
+    total = sum(weights.get(endpoint, 0) for endpoint in by_endpoint) or 1
+    kinds = {kind for figures in by_endpoint.values() for kind in figures}
+    return {kind: round(sum(weights.get(endpoint, 0) * figures.get(kind, 0.0)
+                            for endpoint, figures in by_endpoint.items()) / total, 3) for kind in sorted(kinds)}
+
+
 class Verifier:
-    """Runs every check against one running cell."""
+    """Runs every check of the given endpoints against one running cell."""
 
     def __init__(self, base_url: str, db_url: str, expected_connections: int | None = None,
-                 rng_seed: int = 20201123, held_connections: Callable[[], int] | None = None):
+                 rng_seed: int = 20201123, held_connections: Callable[[], int] | None = None,
+                 endpoints: tuple[str, ...] = ("by-id",), strategy: str = "raw",
+                 weights: dict[str, float] | None = None):
         """`held_connections` counts the connections the cell itself holds (other cells may be
-        up at the same time); without it, every client connection to the database counts."""
+        up at the same time); without it, every client connection to the database counts.
+        `weights` (endpoint: share) make the scenario's statements per request from each
+        endpoint's."""
+        unknown = [endpoint for endpoint in endpoints if endpoint not in ENDPOINTS]
+        if unknown or strategy not in EXPECTED_STATEMENTS["edit"]:
+            raise DbbenchError(f"nothing to verify for endpoints {unknown} / strategy {strategy!r}")
         self.base_url = base_url.rstrip("/")
         self.db_url = db_url
         self.expected_connections = expected_connections
         self.held_connections = held_connections
+        self.endpoints = endpoints
+        self.strategy = strategy
+        self.weights = weights
         self.rng = random.Random(rng_seed)
 
     def run(self) -> Verdict:
         """Every check; a cell or database that cannot be reached fails the verdict with the
         reason, it does not raise."""
         verdict = Verdict()
+        checks = {"by-id": self.check_by_id, "by-username": self.check_by_username, "page": self.check_page,
+                  "edit": self.check_edit}
         try:
             with database.connect(self.db_url) as conn, httpx.Client(timeout=10.0) as client:
-                self.get(client, "1")
+                self.get(client, "/users/1")
                 max_id = conn.execute("SELECT max(id) FROM users").fetchone()[0] or 0
                 if self.expected_connections is not None:
                     self.check_pool(conn, verdict)
-                self.check_values(conn, client, verdict, max_id)
-                self.check_missing(client, verdict, max_id)
-                self.check_malformed(client, verdict)
-                self.check_statements(conn, client, verdict, max_id)
+                for endpoint in self.endpoints:
+                    checks[endpoint](conn, client, verdict, max_id)
+                verdict.statements_per_request = weighted(verdict.by_endpoint, self.weights)
         except httpx.HTTPError as exc:
             verdict.add("reachable", [f"the cell at {self.base_url} does not answer: {type(exc).__name__}"], "")
         except (DbbenchError, psycopg.Error) as exc:
@@ -181,16 +235,28 @@ class Verifier:
             "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
         ).fetchone()[0]
 
-    def get(self, client: httpx.Client, raw_id: str) -> httpx.Response:
-        return client.get(f"{self.base_url}/users/{raw_id}")
+    def get(self, client: httpx.Client, path: str) -> httpx.Response:
+        return client.get(f"{self.base_url}{path}")
 
-    def request(self, client: httpx.Client, raw_id: str, failures: list[str]) -> httpx.Response | None:
-        """GET /users/{raw_id}; no answer at all (a dropped connection, a time-out) is a failure."""
+    def patch(self, client: httpx.Client, path: str, content_type: str | None, body: bytes) -> httpx.Response:
+        headers = {"Content-Type": content_type} if content_type else {}
+        return client.patch(f"{self.base_url}{path}", content=body, headers=headers)
+
+    def request(self, client: httpx.Client, path: str, failures: list[str], method: str = "GET",
+                content_type: str | None = None, body: bytes = b"") -> httpx.Response | None:
+        """One request; no answer at all (a dropped connection, a time-out) is a failure."""
         try:
-            return self.get(client, raw_id)
+            if method == "PATCH":
+                return self.patch(client, path, content_type, body)
+            return self.get(client, path)
         except httpx.HTTPError as exc:
-            failures.append(f"/users/{shorten(raw_id)}: no answer ({type(exc).__name__})")
+            failures.append(f"{method} {shorten(path)}: no answer ({type(exc).__name__})")
             return None
+
+    def still_answers(self, client: httpx.Client, failures: list[str], after: str) -> None:
+        last = self.request(client, "/users/1", failures)
+        if last is None or last.status_code != 200:
+            failures.append(f"the server no longer answers /users/1 after the {after}")
 
     def check_pool(self, conn, verdict: Verdict) -> None:
         """The pool is opened at start-up at full size: the connections are already there."""
@@ -206,112 +272,282 @@ class Verifier:
         ]
         verdict.add("pool", failures, f"{count} connections open at start-up")
 
+    # ------------------------------------------------------------- one user as JSON
+
+    def user_failures(self, path: str, response: httpx.Response, want: dict | None, failures: list[str]) -> None:
+        """A 200 JSON object equal, field by field and type by type, to the row `want`."""
+        if response.status_code != 200:
+            failures.append(f"{path}: status {response.status_code}, expected 200")
+            return
+        if not content_type_ok(response):
+            failures.append(f"{path}: Content-Type {response.headers.get('content-type')!r}")
+        if not body_length_ok(response):
+            failures.append(f"{path}: neither a matching Content-Length nor chunked")
+        body = json_or_none(response)
+        self.same_user(path, body, want, failures)
+
+    def same_user(self, where: str, body, want: dict | None, failures: list[str]) -> None:
+        if not isinstance(body, dict) or set(body) != set(FIELDS):
+            keys = sorted(body) if isinstance(body, dict) and body else "not a JSON object with the user's keys"
+            failures.append(f"{where}: keys {keys}, expected {sorted(FIELDS)}")
+            return
+        if want is None:
+            failures.append(f"{where}: answered a user, but the database has no such row")
+            return
+        expected = expected_json(want)
+        for name in FIELDS:
+            if not same_value(body[name], expected[name]):
+                failures.append(f"{where}: {name} is {shorten(repr(body[name]))}, database has "
+                                f"{shorten(repr(expected[name]))}")
+
+    def rows(self, conn, ids: list[int]) -> dict[int, dict]:
+        return {row[0]: dict(zip(FIELDS, row, strict=True)) for row in conn.execute(ROWS_BY_ID, (ids,))}
+
+    def json_404(self, client: httpx.Client, path: str, failures: list[str]) -> None:
+        response = self.request(client, path, failures)
+        if response is None:
+            return
+        if response.status_code != 404:
+            failures.append(f"{shorten(path)}: status {response.status_code}, expected 404")
+        elif not content_type_ok(response):
+            failures.append(f"{shorten(path)}: 404 body is not JSON")
+
+    # ------------------------------------------------------------- GET /users/{id}
+
+    def check_by_id(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
+        self.check_values(conn, client, verdict, max_id)
+        self.check_missing(client, verdict, max_id)
+        self.check_malformed(client, verdict)
+        self.check_statements(conn, client, verdict, "by-id",
+                              [f"/users/{self.rng.randint(1, max_id)}" for _ in range(STATEMENT_REQUESTS)])
+
     def check_values(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
         ids = self.rng.sample(range(1, max_id + 1), min(VALUE_SAMPLE, max_id))
-        rows = {
-            row[0]: dict(zip(FIELDS, row, strict=True))
-            for row in conn.execute(ROWS_BY_ID, (ids,))
-        }
+        rows = self.rows(conn, ids)
         failures: list[str] = []
         for user_id in ids:
-            response = self.request(client, str(user_id), failures)
-            if response is None:
-                continue
-            if response.status_code != 200:
-                failures.append(f"/users/{user_id}: status {response.status_code}, expected 200")
-                continue
-            if not content_type_ok(response):
-                failures.append(f"/users/{user_id}: Content-Type {response.headers.get('content-type')!r}")
-            if not body_length_ok(response):
-                failures.append(f"/users/{user_id}: neither a matching Content-Length nor chunked")
-            try:
-                body = response.json()
-            except ValueError:
-                failures.append(f"/users/{user_id}: body is not JSON")
-                continue
-            if not isinstance(body, dict) or set(body) != set(FIELDS):
-                keys = sorted(body) if isinstance(body, dict) else type(body).__name__
-                failures.append(f"/users/{user_id}: keys {keys}, expected {sorted(FIELDS)}")
-                continue
-            if user_id not in rows:
-                failures.append(f"/users/{user_id}: answered 200, but the database has no such row")
-                continue
-            want = expected_json(rows[user_id])
-            for name in FIELDS:
-                if not same_value(body[name], want[name]):
-                    failures.append(f"/users/{user_id}: {name} is {body[name]!r}, database has {want[name]!r}")
+            response = self.request(client, f"/users/{user_id}", failures)
+            if response is not None:
+                self.user_failures(f"/users/{user_id}", response, rows.get(user_id), failures)
         verdict.add("values", failures, f"{len(ids)} random ids match the database field by field")
 
     def check_missing(self, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
-        failures = []
+        failures: list[str] = []
         for raw_id in (*MISSING_IDS, str(max_id + 1)):
-            response = self.request(client, raw_id, failures)
-            if response is None:
-                continue
-            if response.status_code != 404:
-                failures.append(f"/users/{raw_id}: status {response.status_code}, expected 404")
-            elif not content_type_ok(response):
-                failures.append(f"/users/{raw_id}: 404 body is not JSON")
+            self.json_404(client, f"/users/{raw_id}", failures)
         verdict.add("missing", failures, f"{len(MISSING_IDS) + 1} missing ids give a JSON 404")
 
     def check_malformed(self, client: httpx.Client, verdict: Verdict) -> None:
-        failures = []
+        failures: list[str] = []
         for raw_id in MALFORMED_IDS:
-            response = self.request(client, raw_id, failures)
-            if response is not None and not 400 <= response.status_code < 500:
+            response = self.request(client, f"/users/{raw_id}", failures)
+            if response is not None and not refused(response):
                 failures.append(f"/users/{shorten(raw_id)}: status {response.status_code}, expected 4xx")
         accepted = []
         for raw_id, denoted in LENIENT_IDS.items():
-            response = self.request(client, raw_id, failures)
+            response = self.request(client, f"/users/{raw_id}", failures)
             if response is None or 400 <= response.status_code < 500:
                 continue
             accepted.append(raw_id)
             if response.status_code != 200 or not content_type_ok(response) or \
                     not same_value(json_or_none(response).get("id"), denoted):
                 failures.append(f"/users/{raw_id}: status {response.status_code}, expected 4xx or user {denoted}")
-        last = self.request(client, "1", failures)
-        if last is None or last.status_code != 200:
-            failures.append("the server no longer answers /users/1 after the malformed requests")
+        self.still_answers(client, failures, "malformed requests")
         verdict.add(
             "malformed", failures,
             f"{len(MALFORMED_IDS)} malformed ids give a 4xx, server still up; lenient spellings answered "
             f"with the user they denote: {', '.join(accepted) or 'none'}",
         )
 
-    def check_statements(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
-        """N requests must execute the lookup exactly N times; the rest is counted by kind."""
-        ids = [self.rng.randint(1, max_id) for _ in range(STATEMENT_REQUESTS)]
-        for user_id in ids[:20]:
-            self.get(client, str(user_id))
+    # ------------------------------------------------------------- GET /users/by-username/{username}
+
+    def check_by_username(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
+        ids = self.rng.sample(range(1, max_id + 1), min(VALUE_SAMPLE, max_id))
+        rows = self.rows(conn, ids)
+        failures: list[str] = []
+        for user_id in ids:
+            path = f"/users/by-username/{rows[user_id]['username']}"
+            response = self.request(client, path, failures)
+            if response is not None:
+                self.user_failures(path, response, rows[user_id], failures)
+        verdict.add("by-username values", failures, f"{len(ids)} random usernames match the database")
+        failures = []
+        for name in MISSING_USERNAMES:
+            self.json_404(client, f"/users/by-username/{name}", failures)
+        for name in ODD_USERNAMES:
+            response = self.request(client, f"/users/by-username/{name}", failures)
+            if response is not None and response.status_code >= 500:
+                failures.append(f"/users/by-username/{shorten(name)}: status {response.status_code}")
+        self.still_answers(client, failures, "odd usernames")
+        verdict.add("by-username missing", failures,
+                    f"{len(MISSING_USERNAMES)} unknown usernames give a JSON 404, {len(ODD_USERNAMES)} odd ones "
+                    "no 5xx")
+        usernames = [row[0] for row in conn.execute(
+            "SELECT username FROM users WHERE id = ANY(%s)",
+            ([self.rng.randint(1, max_id) for _ in range(STATEMENT_REQUESTS)],))]
+        self.check_statements(conn, client, verdict, "by-username",
+                              [f"/users/by-username/{name}" for name in usernames])
+
+    # ------------------------------------------------------------- GET /users?after=&limit=
+
+    def check_page(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
+        cases = [(self.rng.randint(0, max_id), 20) for _ in range(PAGE_SAMPLE)]
+        cases += [(max(max_id - 5, 0), 20), (max(max_id - 20, 0), 20), (max_id, 20), (0, 1), (0, 100),
+                  (self.rng.randint(0, max_id), 100), (None, None)]
+        failures: list[str] = []
+        for after, limit in cases:
+            query = "" if after is None else f"?after={after}&limit={limit}"
+            want = conn.execute(ROWS_AFTER, (after or 0, limit or 20)).fetchall()
+            response = self.request(client, f"/users{query}", failures)
+            if response is not None:
+                self.page_failures(f"/users{query}", response, [dict(zip(FIELDS, row, strict=True)) for row in want],
+                                   limit or 20, failures)
+        verdict.add("page values", failures,
+                    f"{len(cases)} pages (random, the last ones, limits 1 to 100, the defaults) match the database "
+                    "row by row, next_after included")
+        failures = []
+        for query in BAD_PAGE_QUERIES:
+            response = self.request(client, f"/users?{query}", failures)
+            if response is not None and not 400 <= response.status_code < 500:
+                failures.append(f"/users?{shorten(query)}: status {response.status_code}, expected 4xx")
+        self.still_answers(client, failures, "bad page queries")
+        verdict.add("page bad input", failures, f"{len(BAD_PAGE_QUERIES)} bad queries give a 4xx, server still up")
+        self.check_statements(conn, client, verdict, "page",
+                              [f"/users?after={self.rng.randint(0, max_id)}&limit=20"
+                               for _ in range(STATEMENT_REQUESTS)])
+
+    def page_failures(self, path: str, response: httpx.Response, want: list[dict], limit: int,
+                      failures: list[str]) -> None:
+        if response.status_code != 200 or not content_type_ok(response):
+            failures.append(f"{path}: status {response.status_code}, {response.headers.get('content-type')!r}")
+            return
+        body = json_or_none(response)
+        if set(body) != {"users", "next_after"} or not isinstance(body["users"], list):
+            failures.append(f"{path}: keys {sorted(body)}, expected ['next_after', 'users']")
+            return
+        if len(body["users"]) != len(want):
+            failures.append(f"{path}: {len(body['users'])} users, the database has {len(want)}")
+            return
+        for got, row in zip(body["users"], want, strict=True):
+            self.same_user(f"{path} user {row['id']}", got, row, failures)
+        next_after = want[-1]["id"] if len(want) == limit else None
+        if not same_value(body["next_after"], next_after):
+            failures.append(f"{path}: next_after is {body['next_after']!r}, expected {next_after!r}")
+
+    # ------------------------------------------------------------- PATCH /users/{id}
+
+    def check_edit(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
+        """Each change is read back from the database, then the row is put back as it was."""
+        ids = self.rng.sample(range(1, max_id + 1), min(EDIT_SAMPLE, max_id))
+        before = self.rows(conn, ids)
+        failures: list[str] = []
+        try:
+            for number, user_id in enumerate(ids):
+                bio = (EDIT_BIOS[number % len(EDIT_BIOS)] + f" #{self.rng.randrange(10**6)}")[:1000]
+                path = f"/users/{user_id}"
+                response = self.request(client, path, failures, "PATCH", "application/json",
+                                        json.dumps({"bio": bio}).encode())
+                if response is None:
+                    continue
+                changed = {**before[user_id], "bio": bio}
+                self.user_failures(f"PATCH {path}", response, changed, failures)
+                stored = self.rows(conn, [user_id]).get(user_id)
+                if stored != changed:
+                    failures.append(f"PATCH {path}: the row read back is not the user with the new bio")
+        finally:
+            self.put_back(conn, before)
+        verdict.add("edit values", failures,
+                    f"{len(ids)} edits answer the changed user and are in the database (rows put back after)")
+        self.check_bad_edits(conn, client, verdict, max_id)
+        edits = {self.rng.randint(1, max_id) for _ in range(STATEMENT_REQUESTS)}
+        before = self.rows(conn, sorted(edits))
+        try:
+            self.check_statements(conn, client, verdict, "edit", [f"/users/{user_id}" for user_id in sorted(edits)],
+                                  method="PATCH")
+        finally:
+            self.put_back(conn, before)
+
+    def put_back(self, conn, rows: dict[int, dict]) -> None:
+        with conn.cursor() as cursor:
+            cursor.executemany(PUT_BIO_BACK, [(row["bio"], user_id) for user_id, row in rows.items()])
+
+    def check_bad_edits(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
+        """Bad bodies, malformed and missing ids: a 4xx each, and the table's checksum unchanged."""
+        checksum = conn.execute(database.CHECKSUM_SQL).fetchone()[0]
+        target_id = self.rng.randint(1, max_id)
+        target, before = f"/users/{target_id}", self.rows(conn, [target_id])
+        failures: list[str] = []
+        try:
+            for content_type, body in BAD_EDIT_BODIES:
+                response = self.request(client, target, failures, "PATCH", content_type, body)
+                if response is not None and not 400 <= response.status_code < 500:
+                    failures.append(f"PATCH {target} ({content_type}, {shorten(body.decode(errors='replace'))}): "
+                                    f"status {response.status_code}, expected 4xx")
+        finally:
+            changed = conn.execute(database.CHECKSUM_SQL).fetchone()[0] != checksum
+            self.put_back(conn, before)
+        for raw_id in MALFORMED_IDS[:8]:
+            response = self.request(client, f"/users/{raw_id}", failures, "PATCH", "application/json", VALID_BIO)
+            if response is not None and not refused(response):
+                failures.append(f"PATCH /users/{shorten(raw_id)}: status {response.status_code}, expected 4xx")
+        for raw_id in ("0", str(max_id + 1), "2147483648"):
+            response = self.request(client, f"/users/{raw_id}", failures, "PATCH", "application/json", VALID_BIO)
+            if response is not None and response.status_code != 404:
+                failures.append(f"PATCH /users/{raw_id}: status {response.status_code}, expected 404")
+        self.still_answers(client, failures, "bad edits")
+        if changed or conn.execute(database.CHECKSUM_SQL).fetchone()[0] != checksum:
+            failures.append("the users table changed under edits that should all have been refused")
+        verdict.add("edit bad input", failures,
+                    f"{len(BAD_EDIT_BODIES)} bad bodies, malformed and missing ids give a 4xx; the table's "
+                    "checksum is unchanged")
+
+    # ------------------------------------------------------------- statements per request
+
+    def check_statements(self, conn, client: httpx.Client, verdict: Verdict, endpoint: str, paths: list[str],
+                         method: str = "GET") -> None:
+        """N requests must execute the endpoint's lookups and updates exactly N times each;
+        the rest is counted by kind."""
+        name = "statements" if endpoint == "by-id" else f"statements ({endpoint})"
+
+        def send(path: str, serial: int) -> httpx.Response | None:
+            body = json.dumps({"bio": f"statement count {serial} {self.rng.randrange(10**9)}"}).encode()
+            return self.request(client, path, failures, method, "application/json", body)
+
+        failures: list[str] = []
+        for serial, path in enumerate(paths[:20]):
+            send(path, serial)
         try:
             conn.execute("SELECT pg_stat_statements_reset()")
         except Exception as exc:  # noqa: BLE001 - any failure here means the count is unknown
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            verdict.add("statements", [f"pg_stat_statements is not usable here: {reason}"], "")
+            verdict.add(name, [f"pg_stat_statements is not usable here: {reason}"], "")
             return
         failures = []
-        for user_id in ids:
-            response = self.request(client, str(user_id), failures)
+        for serial, path in enumerate(paths):
+            response = send(path, serial)
             if response is not None and response.status_code != 200:
-                failures.append(f"/users/{user_id}: status {response.status_code}")
+                failures.append(f"{method} {path}: status {response.status_code}")
         time.sleep(0.3)
         rows = conn.execute(
             "SELECT query, calls FROM pg_stat_statements "
             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND query NOT ILIKE '%%pg_stat_statements%%' ORDER BY calls DESC"
         ).fetchall()
-        requests = len(ids)
+        requests = len(paths)
         by_kind: dict[str, int] = {}
         for query, calls in rows:
             kind = classify(query)
             by_kind[kind] = by_kind.get(kind, 0) + calls
-            verdict.statements.append({"kind": kind, "calls": calls, "query": " ".join(query.split())[:200]})
-        lookups = by_kind.get("lookup", 0)
-        if lookups != requests:
-            failures.append(f"{requests} requests executed the lookup {lookups} times")
+            verdict.statements.append({"endpoint": endpoint, "kind": kind, "calls": calls,
+                                       "query": " ".join(query.split())[:200]})
+        for kind, per_request in EXPECTED_STATEMENTS[endpoint][self.strategy].items():
+            if by_kind.get(kind, 0) != per_request * requests:
+                failures.append(f"{requests} requests executed {by_kind.get(kind, 0)} {kind} statements, expected "
+                                f"{per_request * requests} ({self.strategy} strategy)")
         for statement in verdict.statements:
-            if statement["kind"] == "other":
+            if statement["endpoint"] == endpoint and statement["kind"] == "other":
                 failures.append(f"unexpected statement x{statement['calls']}: {statement['query'][:80]}")
-        verdict.statements_per_request = {kind: round(calls / requests, 3) for kind, calls in by_kind.items()}
-        shown = ", ".join(f"{kind} {value:g}" for kind, value in verdict.statements_per_request.items())
-        verdict.add("statements", failures, f"per request: {shown}")
+        figures = {kind: round(calls / requests, 3) for kind, calls in by_kind.items()}
+        verdict.by_endpoint[endpoint] = figures
+        shown = ", ".join(f"{kind} {value:g}" for kind, value in figures.items())
+        verdict.add(name, failures, f"per request: {shown}")

@@ -1,15 +1,7 @@
--- by-id: every request asks for a different user, uniform over 1..DBBENCH_MAX_ID.
--- Each wrk thread gets its own seed so threads do not replay the same ids.
-local max_id = tonumber(os.getenv("DBBENCH_MAX_ID") or "1000")
-local next_seed = tonumber(os.getenv("DBBENCH_SEED") or "1")
-
-function setup(thread)
-  thread:set("seed", next_seed)
-  next_seed = next_seed + 1
-end
-
+-- by-id: every request asks for a different user, uniform over 1..max_id.
+-- (runner/wrk_prelude.lua comes before this script: seed, max_id, counters, helpers.)
 function init(args)
-  math.randomseed(seed or 1)
+  math.randomseed(seed)
 end
 
 function request()

@@ -1,8 +1,11 @@
-"""raw: an asyncpg pool and one parameterized statement, prepared and cached per connection."""
+"""raw: an asyncpg pool and parameterized statements, prepared and cached per connection.
+
+The edit is one `UPDATE ... RETURNING`: the write a raw-SQL author makes.
+"""
 
 import asyncpg
 
-from apps.contract import LOOKUP_SQL, BaseStore
+from apps.contract import EDIT_SQL, LOOKUP_SQL, PAGE_SQL, USERNAME_SQL, BaseStore
 
 
 class Store(BaseStore):
@@ -13,7 +16,19 @@ class Store(BaseStore):
     async def close(self) -> None:
         await self.pool.close()
 
+    # Pool.fetchrow and Pool.fetch use the connection's statement cache: each statement is
+    # prepared once per connection.
     async def fetch(self, user_id: int):
-        # Pool.fetchrow uses the connection's statement cache: prepared once per connection.
         row = await self.pool.fetchrow(LOOKUP_SQL, user_id)
+        return dict(row) if row is not None else None
+
+    async def fetch_by_username(self, username: str):
+        row = await self.pool.fetchrow(USERNAME_SQL, username)
+        return dict(row) if row is not None else None
+
+    async def fetch_page(self, after: int, limit: int):
+        return [dict(row) for row in await self.pool.fetch(PAGE_SQL, after, limit)]
+
+    async def update_bio(self, user_id: int, bio: str):
+        row = await self.pool.fetchrow(EDIT_SQL, user_id, bio)
         return dict(row) if row is not None else None

@@ -2,11 +2,13 @@
 
 Idiomatic: a resource class, an `{user_id:int}` field converter (no match, so 404, for a
 malformed id), `resp.media`, and the pool opened by a lifespan middleware.
+The page, by-username and edit answers come from apps/answers.py.
 """
 
 import falcon
 import falcon.asgi
 
+from apps import answers
 from apps.contract import NOT_FOUND, as_json, open_store
 from apps.servers import uvicorn_serve
 
@@ -34,10 +36,37 @@ class UserResource:
             return
         resp.media = as_json(user)
 
+    async def on_patch(self, req, resp, user_id: int):
+        respond(resp, await answers.edit(self.store, user_id, req.content_type, await req.stream.read()))
+
+
+class PageResource:
+    def __init__(self, store):
+        self.store = store
+
+    async def on_get(self, req, resp):
+        respond(resp, await answers.page(self.store, req.query_string))
+
+
+class UsernameResource:
+    def __init__(self, store):
+        self.store = store
+
+    async def on_get(self, _req, resp, username: str):
+        respond(resp, await answers.by_username(self.store, username))
+
+
+def respond(resp, answer: answers.Answer) -> None:
+    status, body = answer
+    resp.status = status
+    resp.media = body
+
 
 def create_app() -> falcon.asgi.App:
     store = open_store()
     app = falcon.asgi.App(middleware=[StoreLifespan(store)])
+    app.add_route("/users", PageResource(store))
+    app.add_route("/users/by-username/{username}", UsernameResource(store))
     app.add_route("/users/{user_id:int}", UserResource(store))
     return app
 

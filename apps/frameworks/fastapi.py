@@ -1,14 +1,17 @@
 """FastAPI on uvicorn with uvloop and httptools: the framework's production setup.
 
 Idiomatic: an `int` path parameter (422 on a malformed id) and a pydantic response model.
+The page, by-username and edit answers come from apps/answers.py, written as JSONResponse.
 """
 
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from apps import answers
 from apps.contract import NOT_FOUND, open_store
 from apps.servers import uvicorn_serve
 
@@ -23,6 +26,11 @@ class User(BaseModel):
     created_at: datetime
 
 
+def respond(answer: answers.Answer) -> JSONResponse:
+    status, body = answer
+    return JSONResponse(body, status_code=status)
+
+
 def create_app() -> FastAPI:
     store = open_store()
 
@@ -33,6 +41,18 @@ def create_app() -> FastAPI:
         await store.close()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/users")
+    async def page(request: Request):
+        return respond(await answers.page(store, request.url.query))
+
+    @app.get("/users/by-username/{username}")
+    async def by_username(username: str):
+        return respond(await answers.by_username(store, username))
+
+    @app.patch("/users/{user_id}")
+    async def edit(user_id: int, request: Request):
+        return respond(await answers.edit(store, user_id, request.headers.get("content-type"), await request.body()))
 
     @app.get("/users/{user_id}", response_model=User)
     async def get_user(user_id: int):

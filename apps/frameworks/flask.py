@@ -4,13 +4,19 @@ One thread per connection the worker may hold (threads = its pool size), a psyco
 connection pool, the `raw` variant only: what asyncio buys on a database-bound endpoint
 shows against this row. Idiomatic: a `<int:user_id>` route converter (no match, so 404,
 for a malformed or negative id), a JSON 404 error handler and a dict return serialized
-as JSON.
+as JSON. The page, by-username and edit answers come from apps/answers.py.
 """
 
-from flask import Flask
+from flask import Flask, request
 from gunicorn.app.base import BaseApplication
 
+from apps import answers
 from apps.contract import NOT_FOUND, Settings, as_json, open_sync_store
+
+
+def respond(answer: answers.Answer):
+    status, body = answer
+    return body, status
 
 
 def create_app() -> Flask:
@@ -28,6 +34,18 @@ def create_app() -> Flask:
         if user is None:
             return NOT_FOUND, 404
         return as_json(user)
+
+    @app.get("/users")
+    def page():
+        return respond(answers.page_sync(store, request.query_string.decode("latin-1")))
+
+    @app.get("/users/by-username/<username>")
+    def by_username(username: str):
+        return respond(answers.by_username_sync(store, username))
+
+    @app.patch("/users/<int:user_id>")
+    def edit(user_id: int):
+        return respond(answers.edit_sync(store, user_id, request.content_type, request.get_data()))
 
     return app
 

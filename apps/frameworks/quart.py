@@ -2,13 +2,19 @@
 
 Idiomatic: a `<int:user_id>` route converter (no match, so 404, for a malformed or
 negative id), a JSON 404 error handler, start-up hooks for the pool, and a dict return
-serialized as JSON.
+serialized as JSON. The page, by-username and edit answers come from apps/answers.py.
 """
 
-from quart import Quart
+from quart import Quart, request
 
+from apps import answers
 from apps.contract import NOT_FOUND, as_json, open_store
 from apps.servers import uvicorn_serve
+
+
+def respond(answer: answers.Answer):
+    status, body = answer
+    return body, status
 
 
 def create_app() -> Quart:
@@ -33,6 +39,19 @@ def create_app() -> Quart:
         if user is None:
             return NOT_FOUND, 404
         return as_json(user)
+
+    @app.get("/users")
+    async def page():
+        return respond(await answers.page(store, request.query_string.decode("latin-1")))
+
+    @app.get("/users/by-username/<username>")
+    async def by_username(username: str):
+        return respond(await answers.by_username(store, username))
+
+    @app.patch("/users/<int:user_id>")
+    async def edit(user_id: int):
+        body = await request.get_data()
+        return respond(await answers.edit(store, user_id, request.headers.get("content-type"), body))
 
     return app
 

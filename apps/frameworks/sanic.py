@@ -1,13 +1,20 @@
 """Sanic on its own server (uvloop, multi-process worker manager).
 
 Idiomatic: a typed `<user_id:int>` route (404 on a malformed id) and `sanic.json`.
+The page, by-username and edit answers come from apps/answers.py.
 """
 
 from sanic import Sanic
 from sanic import json as json_response
 from sanic.worker.loader import AppLoader
 
+from apps import answers
 from apps.contract import NOT_FOUND, as_json, open_store
+
+
+def respond(answer: answers.Answer):
+    status, body = answer
+    return json_response(body, status=status)
 
 
 def create_app() -> Sanic:
@@ -22,6 +29,18 @@ def create_app() -> Sanic:
     @app.after_server_stop
     async def close_pool(_app):
         await store.close()
+
+    @app.get("/users")
+    async def page(request):
+        return respond(await answers.page(store, request.query_string))
+
+    @app.get("/users/by-username/<username:str>")
+    async def by_username(_request, username: str):
+        return respond(await answers.by_username(store, username))
+
+    @app.patch("/users/<user_id:int>")
+    async def edit(request, user_id: int):
+        return respond(await answers.edit(store, user_id, request.headers.get("content-type"), request.body))
 
     @app.get("/users/<user_id:int>")
     async def get_user(_request, user_id: int):

@@ -3,6 +3,7 @@
 Idiomatic: an `{user_id:int}` path convertor (no match, so 404, for a malformed or
 negative id), `JSONResponse`, and a JSON handler for HTTP errors, so that the 404 of a
 negative id (which the convertor does not match) is JSON like every other.
+The page, by-username and edit answers come from apps/answers.py.
 """
 
 from contextlib import asynccontextmanager
@@ -12,8 +13,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from apps import answers
 from apps.contract import NOT_FOUND, as_json, open_store
 from apps.servers import uvicorn_serve
+
+
+def respond(answer: answers.Answer) -> JSONResponse:
+    status, body = answer
+    return JSONResponse(body, status_code=status)
 
 
 def create_app() -> Starlette:
@@ -31,10 +38,26 @@ def create_app() -> Starlette:
             return JSONResponse(NOT_FOUND, status_code=404)
         return JSONResponse(as_json(user))
 
+    async def page(request):
+        return respond(await answers.page(store, request.url.query))
+
+    async def by_username(request):
+        return respond(await answers.by_username(store, request.path_params["username"]))
+
+    async def edit(request):
+        return respond(await answers.edit(store, request.path_params["user_id"], request.headers.get("content-type"),
+                                          await request.body()))
+
     async def http_error(_request, exc: HTTPException):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
-    return Starlette(routes=[Route("/users/{user_id:int}", get_user)], lifespan=lifespan,
+    routes = [
+        Route("/users", page),
+        Route("/users/by-username/{username}", by_username),
+        Route("/users/{user_id:int}", get_user, methods=["GET"]),
+        Route("/users/{user_id:int}", edit, methods=["PATCH"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan,
                      exception_handlers={HTTPException: http_error})
 
 

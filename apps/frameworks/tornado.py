@@ -1,7 +1,8 @@
 """Tornado on its own HTTP server and asyncio loop; several workers share one listening socket.
 
 Idiomatic: a `RequestHandler` whose `get` parses the id (400 when it is not an integer)
-and `self.write(dict)`, which Tornado serializes as JSON.
+and `self.write(dict)`, which Tornado serializes as JSON. The page, by-username and edit
+answers come from apps/answers.py.
 """
 
 import asyncio
@@ -11,33 +12,66 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from apps import answers
 from apps.contract import NOT_FOUND, as_json, open_store
 from apps.servers import forked
 
 
-class UserHandler(tornado.web.RequestHandler):
+class StoreHandler(tornado.web.RequestHandler):
     def initialize(self, store):
         self.store = store
 
-    async def get(self, raw_id: str):
+    def respond(self, answer: answers.Answer) -> None:
+        status, body = answer
+        self.set_status(status)
+        self.write(body)
+
+    def path_id(self, raw_id: str) -> int | None:
+        """The id of the path, or None after answering 400 when it is not an integer."""
         try:
-            user_id = int(raw_id)
+            return int(raw_id)
         except ValueError:
-            self.set_status(400)
-            self.write({"detail": "id must be an integer"})
+            self.respond((400, {"detail": "id must be an integer"}))
+            return None
+
+
+class UserHandler(StoreHandler):
+    async def get(self, raw_id: str):
+        user_id = self.path_id(raw_id)
+        if user_id is None:
             return
         user = await self.store.get_user(user_id)
         if user is None:
-            self.set_status(404)
-            self.write(NOT_FOUND)
+            self.respond((404, NOT_FOUND))
             return
         self.write(as_json(user))
+
+    async def patch(self, raw_id: str):
+        user_id = self.path_id(raw_id)
+        if user_id is not None:
+            self.respond(await answers.edit(self.store, user_id, self.request.headers.get("Content-Type"),
+                                            self.request.body))
+
+
+class PageHandler(StoreHandler):
+    async def get(self):
+        self.respond(await answers.page(self.store, self.request.query))
+
+
+class UsernameHandler(StoreHandler):
+    async def get(self, username: str):
+        self.respond(await answers.by_username(self.store, username))
 
 
 async def run(sockets) -> None:
     store = open_store()
     await store.open()
-    app = tornado.web.Application([(r"/users/([^/]+)", UserHandler, {"store": store})],
+    routes = [
+        (r"/users", PageHandler, {"store": store}),
+        (r"/users/by-username/([^/]+)", UsernameHandler, {"store": store}),
+        (r"/users/([^/]+)", UserHandler, {"store": store}),
+    ]
+    app = tornado.web.Application(routes,
                                   log_function=lambda _handler: None)
     server = tornado.httpserver.HTTPServer(app)
     server.add_sockets(sockets)

@@ -11,11 +11,9 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"math"
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -35,21 +33,30 @@ type User struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// The one lookup per request. pgx's default exec mode prepares and caches it per connection.
-const lookupSQL = `SELECT id, username, email, full_name, bio, is_active, created_at FROM users WHERE id = $1`
+// The statements of the raw variant. pgx's default exec mode prepares and caches each per connection.
+const (
+	columns     = `id, username, email, full_name, bio, is_active, created_at`
+	lookupSQL   = `SELECT ` + columns + ` FROM users WHERE id = $1`
+	usernameSQL = `SELECT ` + columns + ` FROM users WHERE username = $1`
+	pageSQL     = `SELECT ` + columns + ` FROM users WHERE id > $1 ORDER BY id LIMIT $2`
+	editSQL     = `UPDATE users SET bio = $2 WHERE id = $1 RETURNING ` + columns
+)
 
 // Store is the data-access side, kept apart from the HTTP glue as in the Python apps.
+// A missing user is (nil, nil).
 type Store interface {
 	GetUser(ctx context.Context, id int32) (*User, error)
+	GetByUsername(ctx context.Context, username string) (*User, error)
+	Page(ctx context.Context, after int32, limit int) ([]User, error)
+	SetBio(ctx context.Context, id int32, bio string) (*User, error)
 	Close()
 }
 
 type rawStore struct{ pool *pgxpool.Pool }
 
-func (s *rawStore) GetUser(ctx context.Context, id int32) (*User, error) {
+func scanUser(row pgx.Row) (*User, error) {
 	var u User
-	err := s.pool.QueryRow(ctx, lookupSQL, id).Scan(
-		&u.ID, &u.Username, &u.Email, &u.FullName, &u.Bio, &u.IsActive, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.FullName, &u.Bio, &u.IsActive, &u.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -58,6 +65,36 @@ func (s *rawStore) GetUser(ctx context.Context, id int32) (*User, error) {
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
 	return &u, nil
+}
+
+func (s *rawStore) GetUser(ctx context.Context, id int32) (*User, error) {
+	return scanUser(s.pool.QueryRow(ctx, lookupSQL, id))
+}
+
+func (s *rawStore) GetByUsername(ctx context.Context, username string) (*User, error) {
+	return scanUser(s.pool.QueryRow(ctx, usernameSQL, username))
+}
+
+func (s *rawStore) Page(ctx context.Context, after int32, limit int) ([]User, error) {
+	rows, err := s.pool.Query(ctx, pageSQL, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	users := make([]User, 0, limit)
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, *u)
+	}
+	return users, rows.Err()
+}
+
+// SetBio is one UPDATE ... RETURNING, as in the Python raw variant.
+func (s *rawStore) SetBio(ctx context.Context, id int32, bio string) (*User, error) {
+	return scanUser(s.pool.QueryRow(ctx, editSQL, id, bio))
 }
 
 func (s *rawStore) Close() { s.pool.Close() }
@@ -87,38 +124,6 @@ func openPool(ctx context.Context, url string, size int) (*pgxpool.Pool, error) 
 		conn.Release()
 	}
 	return pool, nil
-}
-
-type notFound struct {
-	Detail string `json:"detail"`
-}
-
-func router(store Store) *gin.Engine {
-	r := gin.New()
-	r.Use(gin.Recovery())
-	r.GET("/users/:id", func(c *gin.Context) {
-		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			c.JSON(http.StatusBadRequest, notFound{Detail: "id must be an integer"})
-			return
-		}
-		// A well-formed integer outside int4 cannot be a row: 404 without a query.
-		if err != nil || id < math.MinInt32 || id > math.MaxInt32 {
-			c.JSON(http.StatusNotFound, notFound{Detail: "user not found"})
-			return
-		}
-		user, err := store.GetUser(c.Request.Context(), int32(id))
-		if err != nil {
-			c.JSON(http.StatusInternalServerError, notFound{Detail: "database error"})
-			return
-		}
-		if user == nil {
-			c.JSON(http.StatusNotFound, notFound{Detail: "user not found"})
-			return
-		}
-		c.JSON(http.StatusOK, user)
-	})
-	return r
 }
 
 func main() {

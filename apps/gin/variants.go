@@ -18,9 +18,8 @@ type gormStore struct {
 	sql *sql.DB
 }
 
-func (s *gormStore) GetUser(ctx context.Context, id int32) (*User, error) {
-	var u User
-	err := s.db.WithContext(ctx).First(&u, id).Error
+// found turns GORM's not-found error into the Store's (nil, nil).
+func found(u *User, err error) (*User, error) {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil
 	}
@@ -28,7 +27,38 @@ func (s *gormStore) GetUser(ctx context.Context, id int32) (*User, error) {
 		return nil, err
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
-	return &u, nil
+	return u, nil
+}
+
+func (s *gormStore) GetUser(ctx context.Context, id int32) (*User, error) {
+	var u User
+	return found(&u, s.db.WithContext(ctx).First(&u, id).Error)
+}
+
+func (s *gormStore) GetByUsername(ctx context.Context, username string) (*User, error) {
+	var u User
+	return found(&u, s.db.WithContext(ctx).Where("username = ?", username).Take(&u).Error)
+}
+
+func (s *gormStore) Page(ctx context.Context, after int32, limit int) ([]User, error) {
+	users := make([]User, 0, limit)
+	err := s.db.WithContext(ctx).Where("id > ?", after).Order("id").Limit(limit).Find(&users).Error
+	for i := range users {
+		users[i].CreatedAt = users[i].CreatedAt.UTC()
+	}
+	return users, err
+}
+
+// SetBio is what a GORM user writes: load the user, then update the one column.
+func (s *gormStore) SetBio(ctx context.Context, id int32, bio string) (*User, error) {
+	u, err := s.GetUser(ctx, id)
+	if u == nil || err != nil {
+		return nil, err
+	}
+	if err := s.db.WithContext(ctx).Model(u).Update("bio", bio).Error; err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 func (s *gormStore) Close() { _ = s.sql.Close() }
