@@ -22,20 +22,41 @@ def test_list_shows_every_declared_cell():
         assert " yes: " in row or " no: " in row
 
 
-def test_every_cell_passes_verification(db_url):
-    """All cells in one verify session: values, 404s, malformed ids, statements, pool."""
-    result = dbbench("verify", timeout=1800)
+def test_every_cell_passes_verification_of_every_endpoint(db_url):
+    """All cells in one verify session, on the mix, whose endpoints are every scenario's:
+    values, 404s, malformed input, bad pages and edits, statements, pool."""
+    checksum = database.current_seed(db_url).checksum
+    result = dbbench("verify", "--scenario", "mix", timeout=2400)
     assert result.returncode == 0, result.stdout + result.stderr
     for cell in cells.manifest().cells():
         row = next(line for line in result.stdout.splitlines() if line.split()[:1] == [cell.name])
         assert " pass " in row + " ", row
-        assert "lookup 1" in row
+        assert "update 0.05" in row, row
+    assert database.table_checksum(db_url) == checksum, "the verifier left edited rows behind"
 
 
-def test_statements_per_request_show_the_asyncpg_pool_reset(db_url):
-    """asyncpg resets every connection it takes back: counted and shown, not hidden."""
-    result = dbbench("verify", "--frameworks", "fastapi", "--variants", "raw", check=True)
-    assert "pool reset 4" in result.stdout
+def statement_figures(output: str) -> dict[str, str]:
+    """cell name -> its statements-per-request text, from the verify table."""
+    figures = {}
+    for line in output.splitlines():
+        words = line.split(None, 2)
+        if len(words) == 3 and words[1] == "pass":
+            figures[words[0]] = words[2].strip()
+    return figures
+
+
+def test_each_strategy_writes_with_the_statements_its_users_make(db_url):
+    """raw and Core: one UPDATE ... RETURNING; an ORM, baked or not: a load and an update."""
+    result = dbbench("verify", "--scenario", "edit", "--frameworks", "fastapi,gin", check=True, timeout=600)
+    figures = statement_figures(result.stdout)
+    for name in ("fastapi/raw", "gin/raw"):
+        assert "update 1" in figures[name] and "lookup" not in figures[name], figures[name]
+    assert figures["fastapi/sa-core"] == "transaction 2, update 1"
+    for name in ("fastapi/gino-orm", "fastapi/gino-baked", "fastapi/sa-orm-nocache", "fastapi/sa-orm",
+                 "fastapi/sa-lambda", "gin/gorm"):
+        assert "lookup 1" in figures[name] and "update 1" in figures[name], figures[name]
+    assert "pool reset 8" in figures["fastapi/gino-orm"], "a GINO edit checks a connection out twice"
+    assert "pool reset 4" in figures["fastapi/raw"]
 
 
 def test_unknown_names_are_one_line_errors():

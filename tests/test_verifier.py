@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from runner import database
-from runner.verification import Verifier, classify
+from runner.verification import ENDPOINTS, Verifier, classify
 
 TOY = Path(__file__).with_name("toyapp.py")
 
@@ -34,10 +34,10 @@ def start_toy(db_url: str, mode: str):
     raise AssertionError("toy app did not start")
 
 
-def verdict_for(db_url: str, mode: str):
+def verdict_for(db_url: str, mode: str, endpoints: tuple[str, ...] = ("by-id",)):
     process, base_url = start_toy(db_url, mode)
     try:
-        return Verifier(base_url, db_url).run()
+        return Verifier(base_url, db_url, endpoints=endpoints).run()
     finally:
         process.terminate()
         process.wait(10)
@@ -67,6 +67,30 @@ def test_each_defect_fails_its_check(db_url, mode, check):
     assert check in failed_checks(verdict), verdict.first_failure
 
 
+def test_the_correct_toy_app_passes_every_endpoint_and_leaves_the_table_as_it_was(db_url):
+    checksum = database.table_checksum(db_url)
+    verdict = verdict_for(db_url, "correct", ENDPOINTS)
+    assert verdict.ok, verdict.first_failure
+    assert verdict.by_endpoint["edit"] == {"update": 1.0}
+    assert verdict.by_endpoint["page"] == {"lookup": 1.0}
+    assert database.table_checksum(db_url) == checksum
+
+
+@pytest.mark.parametrize("mode, endpoint, check", [
+    ("page-off-by-one", "page", "page values"),
+    ("page-error-on-bad-limit", "page", "page bad input"),
+    ("username-wrong-user", "by-username", "by-username values"),
+    ("edit-writes-before-checking", "edit", "edit bad input"),
+    ("edit-extra-lookup", "edit", "statements (edit)"),
+    ("edit-forgets-to-write", "edit", "edit values"),
+])
+def test_each_defect_of_the_new_endpoints_fails_its_check(db_url, mode, endpoint, check):
+    checksum = database.table_checksum(db_url)
+    verdict = verdict_for(db_url, mode, (endpoint,))
+    assert check in failed_checks(verdict), verdict.first_failure
+    assert database.table_checksum(db_url) == checksum, "the verifier must put back what a bad app changed"
+
+
 def test_statement_kinds():
     assert classify('SELECT users.id, users.username FROM users WHERE users.id = $1') == "lookup"
     assert classify("SELECT id FROM public.users WHERE id = $1") == "lookup"
@@ -76,5 +100,8 @@ def test_statement_kinds():
     assert classify("RESET ALL") == "pool reset"
     assert classify("BEGIN") == "transaction"
     assert classify("ROLLBACK") == "transaction"
+    assert classify('UPDATE "users" SET "bio"=$1 WHERE "id" = $2') == "update"
+    assert classify("UPDATE users SET bio=$1 WHERE users.id = $2 RETURNING users.bio") == "update"
+    assert classify("UPDATE orders SET x = 1") == "other"
     assert classify("SELECT now()") == "other"
     assert classify("SELECT count(*) FROM orders") == "other"

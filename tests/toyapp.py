@@ -10,13 +10,49 @@ import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote
 
 import psycopg
 
 MODES = ("correct", "wrong-field", "extra-lookup", "extra-statement", "error-on-malformed", "text-content-type",
-         "found-for-missing")
+         "found-for-missing", "page-off-by-one", "page-error-on-bad-limit", "username-wrong-user",
+         "edit-writes-before-checking", "edit-extra-lookup", "edit-forgets-to-write")
 LOOKUP = "SELECT id, username, email, full_name, bio, is_active, created_at FROM users WHERE id = %s"
+BY_USERNAME = "SELECT id, username, email, full_name, bio, is_active, created_at FROM users WHERE username = %s"
+PAGE = "SELECT id, username, email, full_name, bio, is_active, created_at FROM users WHERE id > %s ORDER BY id LIMIT %s"
+PAGE_OFF_BY_ONE = ("SELECT id, username, email, full_name, bio, is_active, created_at FROM users "
+                   "WHERE id >= %s ORDER BY id LIMIT %s")
+EDIT = "UPDATE users SET bio = %s WHERE id = %s RETURNING id, username, email, full_name, bio, is_active, created_at"
 FIELDS = ("id", "username", "email", "full_name", "bio", "is_active", "created_at")
+
+
+def parse_page(query: str) -> tuple[int, int]:
+    """The contract's rules, written plainly; ValueError for anything it refuses."""
+    values: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in values:
+            raise ValueError(name)
+        values[name] = value
+    after, limit = values.get("after", "0"), values.get("limit", "20")
+    if not (re.fullmatch(r"[0-9]{1,10}", after) and re.fullmatch(r"[0-9]{1,10}", limit)):
+        raise ValueError("digits")
+    if int(after) >= 2**31 or not 1 <= int(limit) <= 100:
+        raise ValueError("range")
+    return int(after), int(limit)
+
+
+def parse_bio(content_type: str | None, body: bytes) -> str | None:
+    if (content_type or "").split(";")[0].strip() != "application/json" or len(body) > 16384:
+        return None
+    try:
+        document = json.loads(body.decode())
+        bio = document["bio"] if isinstance(document, dict) and set(document) == {"bio"} else None
+        if isinstance(bio, str) and 1 <= len(bio) <= 1000 and "\x00" not in bio:
+            bio.encode()
+            return bio
+    except (ValueError, UnicodeError, RecursionError):
+        pass
+    return None
 
 
 def make_handler(conn: psycopg.Connection, mode: str):
@@ -37,7 +73,65 @@ def make_handler(conn: psycopg.Connection, mode: str):
             self.end_headers()
             self.wfile.write(data)
 
+        def as_user(self, row) -> dict:
+            user = dict(zip(FIELDS, row, strict=True))
+            user["created_at"] = user["created_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+            return user
+
+        def page(self, query: str):
+            try:
+                after, limit = parse_page(query)
+            except ValueError:
+                return self.reply(500 if mode == "page-error-on-bad-limit" else 400, {"detail": "bad page"})
+            with lock:
+                rows = conn.execute(PAGE_OFF_BY_ONE if mode == "page-off-by-one" else PAGE, (after, limit)).fetchall()
+            users = [self.as_user(row) for row in rows]
+            self.reply(200, {"users": users, "next_after": users[-1]["id"] if len(users) == limit else None})
+
+        def by_username(self, name: str):
+            with lock:
+                row = conn.execute(BY_USERNAME, (name,)).fetchone() if "\x00" not in name else None
+                if row is not None and mode == "username-wrong-user":
+                    row = conn.execute(LOOKUP, (row[0] % 50 + 1,)).fetchone()
+            if row is None:
+                return self.reply(404, {"detail": "user not found"})
+            self.reply(200, self.as_user(row))
+
+        def do_PATCH(self):  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            match = re.fullmatch(r"/users/(-?[0-9]+)", self.path)
+            if not match:
+                return self.reply(400, {"detail": "bad id"})
+            user_id = int(match.group(1))
+            if not -(2**31) <= user_id < 2**31:
+                return self.reply(404, {"detail": "user not found"})
+            bio = parse_bio(self.headers.get("Content-Type"), body)
+            with lock:
+                if mode == "edit-writes-before-checking":
+                    conn.execute("UPDATE users SET bio = bio || '!' WHERE id = %s", (user_id,))
+                if bio is None:
+                    return self.reply(422, {"detail": "bad body"})
+                if mode == "edit-extra-lookup":
+                    conn.execute(LOOKUP, (user_id,))
+                if mode == "edit-forgets-to-write":
+                    row = conn.execute(LOOKUP, (user_id,)).fetchone()
+                    row = None if row is None else (*row[:4], bio, *row[5:])
+                else:
+                    row = conn.execute(EDIT, (bio, user_id)).fetchone()
+            if row is None:
+                return self.reply(404, {"detail": "user not found"})
+            self.reply(200, self.as_user(row))
+
         def do_GET(self):  # noqa: N802 - the stdlib's name
+            path, _, query = self.path.partition("?")
+            if path == "/users":
+                return self.page(query)
+            if path.startswith("/users/by-username/"):
+                try:
+                    name = unquote(path.removeprefix("/users/by-username/"), errors="strict")
+                except UnicodeDecodeError:
+                    return self.reply(404, {"detail": "user not found"})
+                return self.by_username(name)
             match = re.fullmatch(r"/users/(-?[0-9]+)", self.path)
             if not match:
                 if mode == "error-on-malformed":
@@ -56,8 +150,7 @@ def make_handler(conn: psycopg.Connection, mode: str):
                 if mode == "found-for-missing":
                     return self.reply(200, {"detail": "nothing"})
                 return self.reply(404, {"detail": "user not found"})
-            user = dict(zip(FIELDS, row, strict=True))
-            user["created_at"] = user["created_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+            user = self.as_user(row)
             if mode == "wrong-field":
                 user["email"] = user["email"].upper()
             self.reply(200, user, "text/html" if mode == "text-content-type" else "application/json")
