@@ -547,7 +547,9 @@ class Verifier:
         for statement in verdict.statements:
             if statement["endpoint"] == endpoint and statement["kind"] == "other":
                 failures.append(f"unexpected statement x{statement['calls']}: {statement['query'][:80]}")
-        figures = {kind: round(calls / requests, 3) for kind, calls in by_kind.items()}
+        order = ("lookup", "update", "pool reset", "transaction", "session setup", "other")
+        figures = {kind: round(by_kind[kind] / requests, 3) for kind in sorted(
+            by_kind, key=lambda kind: order.index(kind) if kind in order else len(order))}
         verdict.by_endpoint[endpoint] = figures
         shown = ", ".join(f"{kind} {value:g}" for kind, value in figures.items())
         verdict.add(name, failures, f"per request: {shown}")

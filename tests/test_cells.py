@@ -51,7 +51,7 @@ def test_each_strategy_writes_with_the_statements_its_users_make(db_url):
     figures = statement_figures(result.stdout)
     for name in ("fastapi/raw", "gin/raw"):
         assert "update 1" in figures[name] and "lookup" not in figures[name], figures[name]
-    assert figures["fastapi/sa-core"] == "transaction 2, update 1"
+    assert set(figures["fastapi/sa-core"].split(", ")) == {"transaction 2", "update 1"}
     for name in ("fastapi/gino-orm", "fastapi/gino-baked", "fastapi/sa-orm-nocache", "fastapi/sa-orm",
                  "fastapi/sa-lambda", "gin/gorm"):
         assert "lookup 1" in figures[name] and "update 1" in figures[name], figures[name]
