@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from runner import paths, supervise
+from runner import database, paths, supervise
 from runner.errors import DbbenchError
 
 PRELUDE_LUA = Path(__file__).with_name("wrk_prelude.lua")
@@ -131,8 +131,6 @@ def usernames_file(url: str, checksum: str) -> Path:
     seed (the checksum names it) under the state directory."""
     target = paths.state_home() / "usernames" / f"{checksum}.txt"
     if not target.exists():
-        from runner import database
-
         target.parent.mkdir(parents=True, exist_ok=True)
         with database.connect(url) as conn:
             names = [row[0] for row in conn.execute("SELECT username FROM dbbench_seed_users ORDER BY id")]

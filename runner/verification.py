@@ -13,7 +13,8 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -34,6 +35,7 @@ from runner.corpus import (
     VALID_BIO,
 )
 from runner.errors import DbbenchError
+from runner.load import ENDPOINTS
 
 FIELDS = ("id", "username", "email", "full_name", "bio", "is_active", "created_at")
 COLUMNS = sql.SQL(", ").join(map(sql.Identifier, FIELDS))
@@ -45,7 +47,6 @@ PAGE_SAMPLE = 20
 EDIT_SAMPLE = 10
 STATEMENT_REQUESTS = 200
 INT4_MAX = 2**31 - 1
-ENDPOINTS = ("by-id", "by-username", "page", "edit")
 
 # Lookups and updates one request of an endpoint sends, by strategy (schema/http-contract.md,
 # "Per request"); exact, where every other kind is counted and shown. An edit is one
@@ -174,8 +175,10 @@ def body_length_ok(response: httpx.Response) -> bool:
 
 def weighted(by_endpoint: dict[str, dict[str, float]], weights: dict[str, float] | None) -> dict[str, float]:
     """Statements per request of a scenario: its endpoints' figures, weighted by its mix."""
-    if len(by_endpoint) == 1 or not weights:
-        return next(iter(by_endpoint.values())) if len(by_endpoint) == 1 else {}
+    if len(by_endpoint) == 1:
+        return next(iter(by_endpoint.values()))
+    if not weights:
+        return {}
     total = sum(weights.get(endpoint, 0) for endpoint in by_endpoint) or 1
     kinds = {kind for figures in by_endpoint.values() for kind in figures}
     return {kind: round(sum(weights.get(endpoint, 0) * figures.get(kind, 0.0)
@@ -439,9 +442,8 @@ class Verifier:
     def check_edit(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
         """Each change is read back from the database, then the row is put back as it was."""
         ids = self.rng.sample(range(1, max_id + 1), min(EDIT_SAMPLE, max_id))
-        before = self.rows(conn, ids)
         failures: list[str] = []
-        try:
+        with self.bios_put_back(conn, ids) as before:
             for number, user_id in enumerate(ids):
                 bio = (EDIT_BIOS[number % len(EDIT_BIOS)] + f" #{self.rng.randrange(10**6)}")[:1000]
                 path = f"/users/{user_id}"
@@ -454,38 +456,38 @@ class Verifier:
                 stored = self.rows(conn, [user_id]).get(user_id)
                 if stored != changed:
                     failures.append(f"PATCH {path}: the row read back is not the user with the new bio")
-        finally:
-            self.put_back(conn, before)
         verdict.add("edit values", failures,
                     f"{len(ids)} edits answer the changed user and are in the database (rows put back after)")
         self.check_bad_edits(conn, client, verdict, max_id)
-        edits = {self.rng.randint(1, max_id) for _ in range(STATEMENT_REQUESTS)}
-        before = self.rows(conn, sorted(edits))
-        try:
-            self.check_statements(conn, client, verdict, "edit", [f"/users/{user_id}" for user_id in sorted(edits)],
+        edits = sorted({self.rng.randint(1, max_id) for _ in range(STATEMENT_REQUESTS)})
+        with self.bios_put_back(conn, edits):
+            self.check_statements(conn, client, verdict, "edit", [f"/users/{user_id}" for user_id in edits],
                                   method="PATCH")
-        finally:
-            self.put_back(conn, before)
 
-    def put_back(self, conn, rows: dict[int, dict]) -> None:
-        with conn.cursor() as cursor:
-            cursor.executemany(PUT_BIO_BACK, [(row["bio"], user_id) for user_id, row in rows.items()])
+    @contextmanager
+    def bios_put_back(self, conn, ids: list[int]) -> Iterator[dict[int, dict]]:
+        """The rows as they are, given to the block; their bios are written back when it ends,
+        however it ends (an edit check changes real rows)."""
+        before = self.rows(conn, ids)
+        try:
+            yield before
+        finally:
+            with conn.cursor() as cursor:
+                cursor.executemany(PUT_BIO_BACK, [(row["bio"], user_id) for user_id, row in before.items()])
 
     def check_bad_edits(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
         """Bad bodies, malformed and missing ids: a 4xx each, and the table's checksum unchanged."""
         checksum = conn.execute(database.CHECKSUM_SQL).fetchone()[0]
         target_id = self.rng.randint(1, max_id)
-        target, before = f"/users/{target_id}", self.rows(conn, [target_id])
+        target = f"/users/{target_id}"
         failures: list[str] = []
-        try:
+        with self.bios_put_back(conn, [target_id]):
             for content_type, body in BAD_EDIT_BODIES:
                 response = self.request(client, target, failures, "PATCH", content_type, body)
                 if response is not None and not 400 <= response.status_code < 500:
                     failures.append(f"PATCH {target} ({content_type}, {shorten(body.decode(errors='replace'))}): "
                                     f"status {response.status_code}, expected 4xx")
-        finally:
             changed = conn.execute(database.CHECKSUM_SQL).fetchone()[0] != checksum
-            self.put_back(conn, before)
         for raw_id in MALFORMED_IDS[:8]:
             response = self.request(client, f"/users/{raw_id}", failures, "PATCH", "application/json", VALID_BIO)
             if response is not None and not refused(response):
