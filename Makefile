@@ -6,7 +6,7 @@ AUDIT := .venvs/audit
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: bench-db bench-scenarios bench-quick bench-all bench-seed db-up db-down test lint audit system setup clean
+.PHONY: bench-db bench-scenarios bench-quick bench-all bench-seed db-up db-down test lint audit system browser setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
@@ -34,7 +34,8 @@ db-up: setup
 db-down: setup
 	$(DBBENCH) db down
 
-test: setup
+# The tests also open the HTML report in a headless Chromium: the bootstrap installs one.
+test: browser $(VENV)/.ready
 	$(VENV)/bin/python -m pytest $(ARGS)
 
 # ruff with bandit's rules (S, configured in pyproject.toml), then pip-audit over every lock file.
@@ -61,6 +62,9 @@ setup: system $(VENV)/.ready
 
 system:
 	@bash runner/bootstrap.sh
+
+browser:
+	@bash runner/bootstrap.sh --browser
 
 $(VENV)/.ready: pyproject.toml runner/requirements.lock
 	rm -rf $(VENV)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # System packages the benchmark needs: wrk, the PostgreSQL server binaries with
 # pg_stat_statements, Python's venv module, and a Go toolchain new enough for apps/gin.
+# With --browser (what `make test` asks for), also a headless Chromium: the tests open the
+# HTML report in it. `make bench-db` does not need one.
 # As root, whatever is missing is installed through apt; otherwise one message names the
 # exact command. A second run finds everything and returns at once.
 set -euo pipefail
@@ -52,6 +54,9 @@ pg_has_stat_statements || missing+=(postgresql)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 have runuser || missing+=(util-linux)
 usable_go >/dev/null || have go || missing+=(golang-go)
+if [ "${1:-}" = "--browser" ]; then
+  have chromium || have chromium-browser || missing+=(chromium)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

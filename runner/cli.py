@@ -286,7 +286,7 @@ def cmd_run(args) -> int:
         if code is not None:
             return code
         print(report.render_markdown(results.load(runner.results_path)))
-        err.print(f"results: {runner.results_path} (and {runner.results_path.with_name('results.md')})")
+        err.print(f"results: {runner.results_path} (and results.md, report.html and figures/ beside it)")
     return 0
 
 
@@ -327,9 +327,22 @@ def cmd_soak(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from runner import report, results
+    """md, csv and json to standard output; html, png and svg as files beside the results
+    (or in --out): report.html, figures/<name>.png|svg."""
+    from pathlib import Path
 
-    sys.stdout.write(report.render(results.load(args.results), args.format))
+    from runner import page, report, results
+
+    document = results.load(args.results)
+    if args.format not in page.FORMATS:
+        if args.out:
+            raise DbbenchError(f"--out is for html, png and svg; {args.format} goes to standard output")
+        sys.stdout.write(report.render(document, args.format))
+        return 0
+    source = Path(args.results)
+    directory = Path(args.out) if args.out else (source if source.is_dir() else source.parent)
+    for path in page.write(document, directory, formats=(args.format,)):
+        print(path)
     return 0
 
 
@@ -467,7 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = commands.add_parser("report", help="render a stored results file again")
     rep.add_argument("results", help="a results.json, or its directory")
-    rep.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    rep.add_argument("--format", choices=("md", "csv", "json", "html", "png", "svg"), default="md",
+                     help="md, csv, json: printed; html: report.html; png, svg: figures/ (default: md)")
+    rep.add_argument("--out", help="directory for html, png and svg (default: the results file's directory)")
     rep.set_defaults(func=cmd_report)
 
     cmp = commands.add_parser("compare", help="each cell's change between two stored runs")

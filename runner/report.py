@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass, field
 
 from runner import results, statistics
 from runner.errors import DbbenchError
@@ -135,7 +136,7 @@ MIX_LATENCY_NOTE = (
 def scenario_lines(document: dict) -> list[str]:
     """What the scenario asks for, and for one that writes, the restore of the seeded rows."""
     run = document["metadata"]["run"]
-    lines = [f"Scenario {run['scenario']}: {run.get('scenario_description', '')}."]
+    lines = [f"{run['scenario']}: {run.get('scenario_description', '')}."]
     if run.get("weights"):
         lines.append("Declared mix (scenarios/" + run["scenario"] + ".toml): " + ", ".join(
             f"{kind} {share}%" for kind, share in run["weights"].items()) + ".")
@@ -151,11 +152,126 @@ def scenario_lines(document: dict) -> list[str]:
     return lines
 
 
-def mix_section(document: dict) -> list[str]:
+def stop_detail(run: dict, worst: float | None) -> str:
+    parts = [f"worst ratio interval ±{worst:.1%}" if worst is not None else "no ratio interval yet"]
+    if run.get("precision_target"):
+        parts.append(f"target ±{run['precision_target']:.0%}")
+    if run.get("budget_s") and not run.get("rounds_fixed"):
+        parts.append(f"budget {run['budget_s']:.0f} s")
+    return ", ".join(parts)
+
+
+@dataclass
+class Section:
+    """One part of the report: a heading, text, a table and a list. The Markdown and the HTML
+    page render the same sections (the page adds its figures to them)."""
+
+    key: str
+    title: str
+    before: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+
+
+def title_of(document: dict) -> str:
+    run = document["metadata"]["run"]
+    return (f"dbbench: {run['scenario']}, {run['connections']} connections, slices of {run['slice_s']} s, "
+            f"{run['server_cpus']} server CPU(s)")
+
+
+def facts(document: dict) -> list[tuple[str, str]]:
+    """The run's metadata in short labelled lines: what ran, on what, with which versions."""
+    meta = document["metadata"]
+    run, dataset, machine, project = meta["run"], meta["dataset"], meta["machine"], meta["project"]
+    pg = meta["postgres"]
+    state = "complete" if document["complete"] else "**incomplete** (still running, or interrupted)"
+    found = [
+        ("Run", f"{state}, from {run['started_at']} to {run.get('finished_at') or '—'}"),
+        ("Scenario", " ".join(scenario_lines(document))),
+        ("Code", f"commit {(project.get('git_commit') or '?')[:12]}{' (dirty)' if project.get('git_dirty') else ''}"),
+        ("Data", f"{dataset.get('users') or 0:,} users (checksum {dataset.get('checksum')})"),
+        ("PostgreSQL", f"{pg['settings'].get('server_version', '?')}"
+                       f"{' (embedded)' if pg.get('embedded') else ' (external: its CPU is not measured)'}"),
+        ("Load", f"{meta['tools'].get('wrk')}, {run['connections']} connections, "
+                 f"{run.get('wrk_threads', 1)} thread(s), closed loop"),
+        ("Machine", f"{machine['cpu_count']} × {machine['cpu_model']}, kernel {machine['kernel']}"),
+        ("CPU placement", run["pinning"]),
+    ]
+    return found + method_facts(document)
+
+
+def method_facts(document: dict) -> list[tuple[str, str]]:
+    """How the figures were made, how the run stopped, and how noisy the host was."""
+    run, summary = document["metadata"]["run"], document.get("summary", {})
+    groups = run.get("groups") or []
+    rounds = ", ".join(str(g["rounds"]) for g in groups) or "0"
+    found = [
+        ("Method", f"warm cells measured in slices of {run.get('slice_s')} s, each round giving every cell one "
+                   f"slice in a shuffled order; {len(groups)} group(s) of up to {run.get('max_cells_up', '?')} "
+                   f"cells up at once (rounds per group: {rounds})"
+                   + (f", anchor {run['anchor']}" if len(groups) > 1 else "")),
+        ("Stopped", f"{run.get('stop_reason') or '—'} ({stop_detail(run, summary.get('worst_half_width'))})"),
+    ]
+    noise = summary.get("noise") or {}
+    if noise.get("slices"):
+        detectable = summary.get("smallest_detectable")
+        found.append(("Host noise", (
+            f"steal median {noise['steal_median']:.1%}, worst {noise['steal_worst']:.1%}; CPU used outside the "
+            f"measurement, median {noise['outside_cores_median']:.2f} cores; {noise['disturbed']} of "
+            f"{noise['slices']} slices disturbed ({noise['repeated']} measured again); smallest detectable "
+            "difference " + (f"about ±{detectable:.1%}" if detectable is not None else "—"))))
+    return found
+
+
+FLAGS_NOTE = (
+    "Flags: `errors` a slice the figures use had socket errors or non-2xx answers (never ranked); "
+    "`client-bound` wrk used ≥90% of its threads; `db-bound` PostgreSQL used ≥90% of the cores left "
+    "to it; `noisy` coefficient of variation over slices above 10% (the ratios are blocked and are not "
+    "affected by what moves all cells together); `db-outage` some slices were measured while PostgreSQL "
+    "did not answer (left out of every figure)."
+)
+
+
+def matrix_section(document: dict) -> Section:
+    cells = document["cells"]
+    shares = comparisons_of(document, "reference")
+    by_key = {(c["framework"], c["variant"]): c for c in cells}
+    variants = variant_columns(cells)
+    strategy_of = {c["variant"]: c.get("strategy", "raw") for c in cells}
+    rows = []
+    for framework in framework_rows(cells):
+        sample = next(c for c in cells if c["framework"] == framework)
+        label = framework + (" (reference)" if sample.get("reference") else "")
+        label += " (sync)" if sample.get("kind") == "python-sync" else ""
+        rows.append([label, *[matrix_cell(by_key.get((framework, v)), shares) for v in variants]])
+    present = {c.get("strategy") for c in cells}
+    strategies = ", ".join(STRATEGY_TITLES.get(s, s) for s in STRATEGY_ORDER if s in present)
+    return Section(
+        "throughput", "Requests per second",
+        before=["Median over slices ± half-width of the 95% interval (Student t over per-slice RPS), and the share "
+                "of the reference with its 95% interval (blocked: the geometric mean of within-round ratios). "
+                f"Columns grouped by strategy: {strategies}."],
+        header=["framework", *[f"{v} ({STRATEGY_TITLES.get(strategy_of[v], strategy_of[v])})" for v in variants]],
+        rows=rows, after=[FLAGS_NOTE])
+
+
+def orm_tax_section(document: dict) -> Section | None:
+    header, rows = orm_tax_rows(document)
+    if not rows:
+        return None
+    return Section("orm-tax", f"ORM tax ({document['metadata']['run']['scenario']})",
+                   before=["Each variant's throughput over the same framework's raw variant: the geometric mean of "
+                           "within-round ratios, with its 95% interval; `(tie)` where it contains 1."],
+                   header=header, rows=rows)
+
+
+def mix_section(document: dict) -> Section | None:
     """The shares each kind really had, over the slices the figures use, beside the declared ones."""
     run = document["metadata"]["run"]
     if not run.get("weights"):
-        return []
+        return None
     sent: dict[str, int] = {}
     statuses: dict[str, int] = {}
     for cell in document["cells"]:
@@ -166,144 +282,145 @@ def mix_section(document: dict) -> list[str]:
                 statuses[status] = statuses.get(status, 0) + count
     total = sum(sent.values())
     if not total:
-        return []
+        return None
     rows = [[kind, f"{share}%", f"{sent.get(kind, 0) / total:.1%}", f"{sent.get(kind, 0):,}"]
             for kind, share in run["weights"].items()]
     answered = ", ".join(f"{status}: {count:,}" for status, count in sorted(statuses.items()))
-    return ["", "## The mix", "", "Requests sent by kind over the slices the figures use, all cells together; "
-            f"answers by status: {answered}. 404s up to the number of unknown-user requests are expected "
-            "answers; any other status counts as an error.", "",
-            md_table(["kind", "declared", "sent", "requests"], rows), "", MIX_LATENCY_NOTE]
+    return Section("mix", "The mix", before=[
+        "Requests sent by kind over the slices the figures use, all cells together; "
+        f"answers by status: {answered}. 404s up to the number of unknown-user requests are expected "
+        "answers; any other status counts as an error."],
+        header=["kind", "declared", "sent", "requests"], rows=rows, after=[MIX_LATENCY_NOTE])
 
 
-def stop_detail(run: dict, worst: float | None) -> str:
-    parts = [f"worst ratio interval ±{worst:.1%}" if worst is not None else "no ratio interval yet"]
-    if run.get("precision_target"):
-        parts.append(f"target ±{run['precision_target']:.0%}")
-    if run.get("budget_s") and not run.get("rounds_fixed"):
-        parts.append(f"budget {run['budget_s']:.0f} s")
-    return ", ".join(parts)
+def fmt_us(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
 
 
-def method_lines(document: dict) -> list[str]:
-    """How the figures were made, how the run stopped, and how noisy the host was."""
-    run, summary = document["metadata"]["run"], document.get("summary", {})
-    groups = run.get("groups") or []
-    rounds = ", ".join(str(g["rounds"]) for g in groups) or "0"
-    lines = [
-        f"Method: warm cells measured in slices of {run.get('slice_s')} s, each round giving every cell one "
-        f"slice in a shuffled order; {len(groups)} group(s) of up to {run.get('max_cells_up', '?')} cells up at "
-        f"once (rounds per group: {rounds})" + (f", anchor {run['anchor']}" if len(groups) > 1 else "") + ".",
-        f"Stopped: {run.get('stop_reason') or '—'} ({stop_detail(run, summary.get('worst_half_width'))}).",
-    ]
-    noise = summary.get("noise") or {}
-    if noise.get("slices"):
-        detectable = summary.get("smallest_detectable")
-        lines.append(
-            f"Host noise: steal median {noise['steal_median']:.1%}, worst {noise['steal_worst']:.1%}; CPU used "
-            f"outside the measurement, median {noise['outside_cores_median']:.2f} cores; {noise['disturbed']} of "
-            f"{noise['slices']} slices disturbed ({noise['repeated']} measured again). Smallest detectable "
-            f"difference: " + (f"about ±{detectable:.1%}" if detectable is not None else "—") + "."
-        )
-    return lines
-
-
-def render_markdown(document: dict) -> str:
-    meta = document["metadata"]
-    run = meta["run"]
+def ranking_section(document: dict) -> Section | None:
     cells = document["cells"]
-    shares = comparisons_of(document, "reference")
-    dataset = meta["dataset"]
-    pg = meta["postgres"]["settings"].get("server_version", "?")
-    machine = meta["machine"]
-    out = [
-        f"# dbbench: {run['scenario']}, {run['connections']} connections, slices of {run['slice_s']} s, "
-        f"{run['server_cpus']} server CPU(s)",
-        "",
-        f"{'Complete' if document['complete'] else '**Incomplete** (still running, or interrupted)'} run "
-        f"from {run['started_at']} "
-        f"to {run.get('finished_at') or '—'}; commit {(meta['project'].get('git_commit') or '?')[:12]}"
-        f"{' (dirty)' if meta['project'].get('git_dirty') else ''}; {dataset.get('users') or 0:,} users "
-        f"(checksum {dataset.get('checksum')}); PostgreSQL {pg}; {meta['tools'].get('wrk')}; "
-        f"{machine['cpu_count']} × {machine['cpu_model']}, kernel {machine['kernel']}.",
-        f"CPU placement: {run['pinning']}.",
-        *scenario_lines(document),
-        *method_lines(document),
-        "",
-        "## Requests per second",
-        "",
-        "Median over slices ± half-width of the 95% interval (Student t over per-slice RPS), and the share "
-        "of the reference with its 95% interval (blocked: the geometric mean of within-round ratios). "
-        "Columns grouped by strategy: "
-        + ", ".join(f"{STRATEGY_TITLES.get(s, s)}" for s in STRATEGY_ORDER
-                    if any(c.get("strategy") == s for c in cells)) + ".",
-        "",
-    ]
-    by_key = {(c["framework"], c["variant"]): c for c in cells}
-    variants = variant_columns(cells)
-    strategy_of = {c["variant"]: c.get("strategy", "raw") for c in cells}
-    header = ["framework", *[f"{v} ({STRATEGY_TITLES.get(strategy_of[v], strategy_of[v])})" for v in variants]]
-    rows = []
-    for framework in framework_rows(cells):
-        sample = next(c for c in cells if c["framework"] == framework)
-        label = framework + (" (reference)" if sample.get("reference") else "")
-        label += " (sync)" if sample.get("kind") == "python-sync" else ""
-        rows.append([label, *[matrix_cell(by_key.get((framework, v)), shares) for v in variants]])
-    out += [md_table(header, rows), ""]
-    out.append(
-        "Flags: `errors` a slice the figures use had socket errors or non-2xx answers (never ranked); "
-        "`client-bound` wrk used ≥90% of its threads; `db-bound` PostgreSQL used ≥90% of the cores left "
-        "to it; `noisy` coefficient of variation over slices above 10% (the ratios are blocked and are not "
-        "affected by what moves all cells together); `db-outage` some slices were measured while PostgreSQL "
-        "did not answer (left out of every figure)."
-    )
-    tax_header, tax_rows = orm_tax_rows(document)
-    if tax_rows:
-        out += ["", f"## ORM tax ({run['scenario']})", "", "Each variant's throughput over the same "
-                "framework's raw variant: the geometric mean of within-round ratios, with its 95% interval; "
-                "`(tie)` where it contains 1.", "", md_table(tax_header, tax_rows)]
-    out += mix_section(document)
     position = {name: index for index, name in enumerate(document.get("summary", {}).get("ranking", []))}
     ranked = sorted((c for c in cells if c.get("rank")), key=lambda c: (c["rank"], position.get(cell_name(c), 0)))
-    if ranked:
-        counts: dict[int, int] = {}
-        for c in ranked:
-            counts[c["rank"]] = counts.get(c["rank"], 0) + 1
-        next_ratio = comparisons_of(document, "ranking")
-        rank_rows = [
-            [f"{c['rank']}{'=' if counts[c['rank']] > 1 else ''}", cell_name(c), fmt_rps(c["rps_median"]),
-             f"{c['rps_ci95'][0]:,.0f} – {c['rps_ci95'][1]:,.0f}" if c.get("rps_ci95") else "—",
-             fmt_ratio(next_ratio[cell_name(c)]) if cell_name(c) in next_ratio else "—"]
-            for c in ranked
-        ]
-        out += ["", "## Ranking", "", RANKING_NOTE, "",
-                md_table(["rank", "cell", "median RPS", "95% interval", "over the next"], rank_rows)]
-    detail_rows = []
-    for c in cells:
-        spr = ", ".join(f"{k} {v:g}" for k, v in (c.get("statements_per_request") or {}).items()) or "—"
+    if not ranked:
+        return None
+    counts: dict[int, int] = {}
+    for c in ranked:
+        counts[c["rank"]] = counts.get(c["rank"], 0) + 1
+    next_ratio = comparisons_of(document, "ranking")
+    rows = [
+        [f"{c['rank']}{'=' if counts[c['rank']] > 1 else ''}", cell_name(c), fmt_rps(c["rps_median"]),
+         f"{c['rps_ci95'][0]:,.0f} – {c['rps_ci95'][1]:,.0f}" if c.get("rps_ci95") else "—",
+         fmt_ratio(next_ratio[cell_name(c)]) if cell_name(c) in next_ratio else "—",
+         *[fmt_us((c.get("cpu_us_per_request") or {}).get(party)) for party in ("server", "postgres")]]
+        for c in ranked
+    ]
+    return Section("ranking", "Ranking", before=[RANKING_NOTE], rows=rows, header=[
+        "rank", "cell", "median RPS", "95% interval", "over the next", "server µs/request", "PostgreSQL µs/request"])
+
+
+CPU_NOTE = (
+    "CPU seconds each party used during the slices the figures use (user + system, from the operating "
+    "system), over the requests wrk completed in them. The server is every process of the cell; PostgreSQL "
+    "is the whole embedded cluster, its backends and its background processes; the load generator is wrk. "
+    "CPU is counted from wrk's start to its exit, a few milliseconds longer than the interval wrk counts "
+    "requests in, so the figures lean slightly high. Statements per request (from pg_stat_statements, at "
+    "verification) show what PostgreSQL was asked to do: asyncpg's pool sends a reset of 4 statements each "
+    "time a connection goes back to the pool. Set a Python raw cell's PostgreSQL µs against Gin raw's, "
+    "which sends the same lookup and no reset."
+)
+
+
+def spr_text(cell: dict) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in (cell.get("statements_per_request") or {}).items()) or "—"
+
+
+def cpu_section(document: dict) -> Section | None:
+    rows = []
+    for c in document["cells"]:
+        per_request = c.get("cpu_us_per_request") or {}
+        if not any(per_request.values()):
+            continue
+        parts = [per_request.get(party) for party in statistics.CPU_PARTIES]
+        total = sum(value for value in parts if value is not None)
+        rows.append([cell_name(c), fmt_rps(c.get("rps_median")), spr_text(c), *[fmt_us(v) for v in parts],
+                     fmt_us(total)])
+    if not rows:
+        return None
+    return Section("cpu", "Where a request's time goes", before=[CPU_NOTE], rows=rows, header=[
+        "cell", "median RPS", "statements per request", "server µs/request", "PostgreSQL µs/request",
+        "wrk µs/request", "total µs/request"])
+
+
+def cells_section(document: dict) -> Section:
+    rows = []
+    for c in document["cells"]:
         lat = c.get("latency_ms") or {}
         cpu = c.get("cpu_cores") or {}
-        detail_rows.append([
-            cell_name(c), c["status"], str(c["pool_size"]), str(c.get("workers", c["server_cpus"])), spr,
+        rows.append([
+            cell_name(c), c["status"], str(c["pool_size"]), str(c.get("workers", c["server_cpus"])), spr_text(c),
             " / ".join(f"{lat[k]:.1f}" if k in lat else "—" for k in ("p50", "p90", "p99")),
             " / ".join("—" if cpu.get(k) is None else f"{cpu[k]:.2f}" for k in ("server", "wrk", "postgres")),
             f"{c['rps_cv']:.1%}" if c.get("rps_cv") is not None else "—",
             f"{c.get('slices_used', 0)}/{len(c['slices'])}",
             str(sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c))),
         ])
-    out += ["", "## Cells", "", md_table(
-        ["cell", "status", "pool/worker", "workers", "statements per request", "latency p50/p90/p99 ms",
-         "CPU cores server/wrk/PG", "CV", "slices used/taken", "errors"], detail_rows), "", LATENCY_NOTE]
-    problems = [f"- {cell_name(c)}: {c['status']}: {c['reason']}" for c in cells if c.get("reason")]
-    if problems:
-        out += ["", "## Failed or skipped", "", *problems]
+    return Section("cells", "Cells", rows=rows, after=[LATENCY_NOTE], header=[
+        "cell", "status", "pool/worker", "workers", "statements per request", "latency p50/p90/p99 ms",
+        "CPU cores server/wrk/PG", "CV", "slices used/taken", "errors"])
+
+
+def verification_section(document: dict) -> Section:
+    """Each cell's verdict before it was measured: checks passed, the first that failed."""
+    rows = []
+    for c in document["cells"]:
+        verdict = c.get("verification")
+        if not verdict:
+            rows.append([cell_name(c), "not verified", "—", c.get("reason") or "—"])
+            continue
+        checks = verdict.get("checks") or []
+        failed = [check for check in checks if not check["ok"]]
+        rows.append([cell_name(c), "passed" if verdict.get("ok") else "**failed**",
+                     f"{len(checks) - len(failed)} of {len(checks)}",
+                     f"{failed[0]['name']}: {failed[0]['detail']}" if failed else "—"])
+    return Section("verification", "Verification", before=[
+        "Every cell is checked against the database before it is measured: values field by field, status "
+        "codes for missing and malformed input, and the statements each request sends (pg_stat_statements). "
+        "A cell that fails is not measured."], header=["cell", "verdict", "checks passed", "first failure"],
+        rows=rows)
+
+
+def problems_section(document: dict) -> Section | None:
+    problems = [f"{cell_name(c)}: {c['status']}: {c['reason']}" for c in document["cells"] if c.get("reason")]
+    return Section("problems", "Failed or skipped", items=problems) if problems else None
+
+
+def sections(document: dict) -> list[Section]:
+    """The report's parts in order; a part with nothing to show is left out."""
+    found = [matrix_section(document), orm_tax_section(document), mix_section(document), ranking_section(document),
+             cpu_section(document), cells_section(document), verification_section(document),
+             problems_section(document)]
+    return [section for section in found if section is not None]
+
+
+def render_markdown(document: dict) -> str:
+    out = [f"# {title_of(document)}", "", *[f"- **{label}**: {text}" for label, text in facts(document)]]
+    for section in sections(document):
+        out += ["", f"## {section.title}"]
+        for paragraph in section.before:
+            out += ["", paragraph]
+        if section.rows:
+            out += ["", md_table(section.header, section.rows)]
+        if section.items:
+            out += ["", *[f"- {item}" for item in section.items]]
+        for paragraph in section.after:
+            out += ["", paragraph]
     return "\n".join(out) + "\n"
 
 
 CSV_FIELDS = ("name", "framework", "variant", "strategy", "scenario", "status", "rank", "rps_median", "rps_ci95_low",
               "rps_ci95_high", "share_of_reference", "share_ci95_low", "share_ci95_high", "rps_cv", "slices",
-              "pool_size", "server_cpus", "p50_ms", "p90_ms", "p99_ms",
-              "errors", "flags", "reason")
+              "pool_size", "server_cpus", "p50_ms", "p90_ms", "p99_ms", "server_us_per_request",
+              "postgres_us_per_request", "wrk_us_per_request", "errors", "flags", "reason")
 
 
 def render_csv(document: dict) -> str:
@@ -316,6 +433,7 @@ def render_csv(document: dict) -> str:
         lat = c.get("latency_ms") or {}
         share = shares.get(cell_name(c)) or {}
         share_ci = share.get("ci95") or [None, None]
+        per_request = c.get("cpu_us_per_request") or {}
         writer.writerow({
             "name": cell_name(c), "framework": c["framework"], "variant": c["variant"], "strategy": c.get("strategy"),
             "scenario": c["scenario"], "status": c["status"], "rank": c.get("rank"),
@@ -323,7 +441,9 @@ def render_csv(document: dict) -> str:
             "share_of_reference": share.get("ratio"), "share_ci95_low": share_ci[0], "share_ci95_high": share_ci[1],
             "rps_cv": c.get("rps_cv"), "slices": c.get("slices_used", 0), "pool_size": c["pool_size"],
             "server_cpus": c["server_cpus"], "p50_ms": lat.get("p50"), "p90_ms": lat.get("p90"),
-            "p99_ms": lat.get("p99"), "errors": sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c)),
+            "p99_ms": lat.get("p99"), **{f"{party}_us_per_request": per_request.get(party)
+                                         for party in statistics.CPU_PARTIES},
+            "errors": sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c)),
             "flags": " ".join(c.get("flags") or []), "reason": c.get("reason") or "",
         })
     return buffer.getvalue()

@@ -60,6 +60,7 @@ def finalize(document: dict) -> dict:
         cell["slices_used"] = len(used)
         cell["latency_ms"] = statistics.percentile_medians(used)
         cell["cpu_cores"] = statistics.cpu_utilisation(used)
+        cell["cpu_us_per_request"] = statistics.cpu_per_request(used)
         flags = statistics.busy_flags(used, threads, cores, cell["server_cpus"]) if used else []
         if any(s["errors"] or s["non_2xx"] for s in used):
             flags.insert(0, "errors")

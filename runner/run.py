@@ -26,7 +26,20 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from runner import cells, database, environments, load, metadata, noise, paths, report, results, schedule, verification
+from runner import (
+    cells,
+    database,
+    environments,
+    load,
+    metadata,
+    noise,
+    page,
+    paths,
+    report,
+    results,
+    schedule,
+    verification,
+)
 from runner.errors import DbbenchError
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -249,12 +262,16 @@ class Run:
 
     # ------------------------------------------------------------- the run
 
-    def save(self) -> None:
+    def save(self, final: bool = False) -> None:
+        """results.json and results.md after every slice; at the end (or on a stop) the HTML
+        page and the figures too, which take seconds to draw and so never run between slices."""
         results.write(self.document, self.results_path)
         try:
             (self.run_dir / "results.md").write_text(report.render_markdown(self.document))
         except OSError as exc:
             raise DbbenchError(f"cannot write {self.run_dir / 'results.md'}: {exc.strerror}") from None
+        if final:
+            page.write(self.document, self.run_dir)
 
     def expected_seconds(self) -> float:
         rule = self.plan.rule
@@ -302,7 +319,7 @@ class Run:
             self.pinning.release()
             self.meta["finished_at"] = metadata.utc_now()
             try:
-                self.save()
+                self.save(final=True)
             except DbbenchError as exc:
                 failure = exc
         if failure is not None:
@@ -420,6 +437,7 @@ class Run:
         record = self.records[name]
         self.describe(f"group {number} round {round_no} {name}")
         probe = noise.NoiseProbe.start()
+        started_s = round(self.elapsed(), 2)
         try:
             result = load.run_wrk(process.base_url, duration_s=self.plan.slice_s,
                                   seed=self.plan.seed + 1000 * round_no + position, **self.load_args(process))
@@ -427,7 +445,8 @@ class Run:
             self.fail(name, process, f"group {number} round {round_no}: {exc}")
             return None
         measured_cpu = sum(value for value in result["cpu_seconds"].values() if value)
-        entry = {"group": number, "round": round_no, "position": position, "repeat": repeat, **result}
+        entry = {"group": number, "round": round_no, "position": position, "repeat": repeat,
+                 "started_s": started_s, **result}
         entry["noise"] = probe.finish(measured_cpu)
         entry["disturbed"] = noise.disturbed(entry["noise"])
         if result["errors"] or result["non_2xx"]:

@@ -118,6 +118,23 @@ def cpu_utilisation(rounds: list[dict]) -> dict[str, float | None]:
     return result
 
 
+CPU_PARTIES = ("server", "postgres", "wrk")
+
+
+def cpu_per_request(slices: list[dict]) -> dict[str, float | None]:
+    """Where a request's time goes: each party's CPU microseconds per completed request, the
+    CPU seconds summed over the slices over the requests summed over them (a ratio of sums, so
+    a short slice weighs what it measured). None for a party not measured (an external
+    PostgreSQL) or when no request completed."""
+    requests = sum(s["requests"] for s in slices)
+    result = {}
+    for party in CPU_PARTIES:
+        seconds = [s["cpu_seconds"].get(party) for s in slices]
+        known = requests > 0 and bool(seconds) and all(value is not None for value in seconds)
+        result[party] = round(sum(seconds) / requests * 1e6, 1) if known else None
+    return result
+
+
 # ----------------------------------------------------------------- blocked ratios
 
 Block = tuple[int, int]  # (group, round)
