@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from browser import open_page
 from conftest import DBBENCH, REPO, dbbench
 
 from runner import cells, results, run
@@ -241,3 +242,15 @@ def test_cells_that_do_not_fit_together_run_in_groups_joined_by_the_anchor(db_ur
                        if c["kind"] == "ranking" and {c["a"], c["b"]} == {"fastapi/raw", "sanic/raw"})
     assert python_pair["paired"] is False and python_pair["ci95"] is not None
     assert "2 group(s)" in dbbench("report", str(tmp_path / "latest"), check=True).stdout
+
+
+def test_a_run_writes_its_page_and_figures_and_the_page_opens_offline(tiny_run, tmp_path):
+    """raw cells only: no ORM tax figure; the other four, as SVG and PNG, and inline in the page."""
+    figures = sorted(path.name for path in (tiny_run.parent / "figures").iterdir())
+    assert figures == sorted(f"{name}.{fmt}" for name in ("throughput", "cpu", "latency", "stability")
+                             for fmt in ("png", "svg"))
+    opened = open_page(tiny_run.parent / "report.html", tmp_path)
+    assert opened.console == [] and opened.requests == []
+    assert opened.dom.count("<figure ") == 4
+    assert "fastapi/raw" in opened.text() and "gin/raw" in opened.text()
+    assert opened.inked() > 0.05

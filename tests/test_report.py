@@ -1,0 +1,151 @@
+"""The HTML report and its figures, rendered from stored runs and opened in a real headless
+Chromium: offline, no console errors, not blank, every figure, every ranked cell.
+
+The stored run is the README's example (docs/example), a real `make bench-db` run; a copy of
+it gets a failed and a skipped cell, as a run records them. Nothing here measures anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from browser import open_page, visible_text
+from conftest import REPO, dbbench
+
+from runner import page, report, results, statistics
+
+EXAMPLE = REPO / "docs" / "example"
+FAILED, SKIPPED = "sanic/gino-orm", "fastapi/gino-baked"
+FAILED_REASON = "verification: values: id 17 answered full_name 'x', the database has 'y'"
+SKIPPED_REASON = "needs Go 1.26 (found none)"
+
+
+@pytest.fixture(scope="module")
+def troubled(tmp_path_factory) -> Path:
+    """The example run with one cell failed at verification and one skipped."""
+    document = json.loads((EXAMPLE / "results.json").read_text())
+    by_name = {c["name"]: c for c in document["cells"]}
+    failed = by_name[FAILED]
+    failed.update(status="failed", reason=FAILED_REASON, slices=[])
+    failed["verification"]["ok"] = False
+    failed["verification"]["checks"][1].update(ok=False, detail="id 17 answered full_name 'x', the database has 'y'")
+    by_name[SKIPPED].update(status="skipped", reason=SKIPPED_REASON, slices=[], verification=None,
+                            statements_per_request={})
+    path = tmp_path_factory.mktemp("troubled") / "results.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.fixture(scope="module")
+def troubled_page(troubled) -> Path:
+    written = dbbench("report", str(troubled), "--format", "html", check=True).stdout.split()
+    assert written == [str(troubled.parent / "report.html")]
+    return troubled.parent / "report.html"
+
+
+def test_the_page_renders_from_a_stored_run_with_failed_and_skipped_cells(troubled, troubled_page):
+    text = visible_text(troubled_page.read_text())
+    assert f"{FAILED}: failed: {FAILED_REASON}" in text
+    assert f"{SKIPPED}: skipped: {SKIPPED_REASON}" in text
+    assert "Verification" in text and "failed" in text and "not verified" in text
+    # The throughput figure keeps both cells' rows and says why they have no bar.
+    throughput = re.search(r'<figure id="figure-throughput">.*?</figure>', troubled_page.read_text(), re.S).group(0)
+    assert FAILED in throughput and "failed: verification" in throughput
+    assert SKIPPED in throughput and "skipped: needs Go" in throughput
+    document = results.load(troubled)
+    assert document["cells"][[c["name"] for c in document["cells"]].index(FAILED)]["rank"] is None
+
+
+def test_the_page_asks_no_other_host_for_anything(troubled_page):
+    source = troubled_page.read_text()
+    assert "http://" not in source and "https://" not in source and "@import" not in source
+    assert not re.search(r"<(link|img|iframe|object|embed)\b", source)
+    references = re.findall(r'\b(?:src|href)\s*=\s*"([^"]*)"', source) + re.findall(r"url\(([^)]*)\)", source)
+    assert references and all(ref.startswith("#") for ref in references), references
+
+
+def test_the_page_opens_in_chromium_with_every_figure(troubled, troubled_page, tmp_path):
+    opened = open_page(troubled_page, tmp_path)
+    assert opened.console == []
+    assert opened.requests == []
+    assert opened.inked() > 0.05 and opened.colours() > 50
+    assert opened.dom.count("<figure ") == 5 == len(re.findall(r"<svg\b", opened.dom))
+    text = opened.text()
+    ranked = [c["name"] for c in results.load(troubled)["cells"] if c.get("rank")]
+    assert len(ranked) == 5
+    for name in ranked:
+        assert name in text
+    assert '<table class="sortable">' in opened.dom
+
+
+def test_the_browser_check_can_fail(tmp_path):
+    """A console error and a request to another host are both caught: the checks above can fail."""
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!doctype html><p>x</p><img src="https://example.invalid/x.png">'
+                   '<script>console.error("boom"); missing();</script>')
+    opened = open_page(bad, tmp_path / "bad", height=200)
+    assert any("boom" in line for line in opened.console)
+    assert any("missing is not defined" in line for line in opened.console)
+    assert opened.requests == ["https://example.invalid/x.png"]
+
+
+def test_png_and_svg_figures_are_written_beside_the_results(troubled, tmp_path):
+    for fmt in ("png", "svg"):
+        out = tmp_path / fmt
+        written = [Path(line) for line in dbbench("report", str(troubled), "--format", fmt, "--out", str(out),
+                                                  check=True).stdout.split()]
+        names = sorted(path.name for path in written)
+        assert names == sorted(f"{name}.{fmt}" for name in ("throughput", "orm-tax", "cpu", "latency", "stability"))
+        assert all(path.parent == out / "figures" and path.stat().st_size > 5000 for path in written)
+    assert (tmp_path / "png" / "figures" / "cpu.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_readme_figure_comes_from_the_committed_results(tmp_path):
+    """The committed figures are what `dbbench report` draws from the committed results.json."""
+    dbbench("report", str(EXAMPLE / "results.json"), "--format", "svg", "--out", str(tmp_path), check=True)
+    for committed in (EXAMPLE / "figures").glob("*.svg"):
+        assert (tmp_path / "figures" / committed.name).read_text() == committed.read_text(), committed.name
+    readme = (REPO / "README.md").read_text()
+    assert "docs/example/figures/" in readme and "dbbench report docs/example/results.json" in readme
+
+
+def test_report_out_is_only_for_files(tmp_path):
+    result = dbbench("report", str(EXAMPLE / "results.json"), "--format", "csv", "--out", str(tmp_path))
+    assert result.returncode == 2 and "--out is for html, png and svg" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cpu_per_request_is_the_stored_cpu_seconds_over_the_requests():
+    """Each party's µs per request, recomputed here from the raw slices, is what the results,
+    the Markdown, the CSV and the page show."""
+    document = results.load(EXAMPLE / "results.json")
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(report.render_csv(document)))}
+    markdown = report.render_markdown(document)
+    html = page.render(document, svgs={})
+    for cell in document["cells"]:
+        used = results.used_slices(cell)
+        requests = sum(s["requests"] for s in used)
+        assert requests > 0
+        for party in ("server", "postgres", "wrk"):
+            expected = sum(s["cpu_seconds"][party] for s in used) / requests * 1e6
+            assert cell["cpu_us_per_request"][party] == pytest.approx(expected, abs=0.06)
+            assert float(rows[cell["name"]][f"{party}_us_per_request"]) == pytest.approx(expected, abs=0.06)
+        server, postgres, wrk = (cell["cpu_us_per_request"][p] for p in ("server", "postgres", "wrk"))
+        line = (f"| {cell['name']} | {report.fmt_rps(cell['rps_median'])} | {report.spr_text(cell)} | "
+                f"{server:,.0f} | {postgres:,.0f} | {wrk:,.0f} | {server + postgres + wrk:,.0f} |")
+        assert line in markdown
+        assert f"<td>{cell['name']}</td>" in html
+
+
+def test_cpu_per_request_is_a_ratio_of_sums_and_unknown_stays_unknown():
+    slices = [{"requests": 1000, "cpu_seconds": {"server": 0.5, "postgres": 0.2, "wrk": 0.05}},
+              {"requests": 3000, "cpu_seconds": {"server": 0.9, "postgres": 0.6, "wrk": 0.15}}]
+    assert statistics.cpu_per_request(slices) == {"server": 350.0, "postgres": 200.0, "wrk": 50.0}
+    external = [{"requests": 100, "cpu_seconds": {"server": 0.01, "postgres": None, "wrk": 0.001}}]
+    assert statistics.cpu_per_request(external) == {"server": 100.0, "postgres": None, "wrk": 10.0}
+    assert statistics.cpu_per_request([]) == {"server": None, "postgres": None, "wrk": None}
