@@ -2,7 +2,8 @@
 # System packages the benchmark needs: wrk, the PostgreSQL server binaries with
 # pg_stat_statements, Python's venv module, and a Go toolchain new enough for apps/gin.
 # With --browser (what `make test` asks for), also a headless Chromium: the tests open the
-# HTML report in it. `make bench-db` does not need one.
+# HTML report in it. `make bench-db` does not need one. Last, toxiproxy (--db-latency) is
+# built once from the Go module proxy into .dbbench/bin.
 # As root, whatever is missing is installed through apt; otherwise one message names the
 # exact command. A second run finds everything and returns at once.
 set -euo pipefail
@@ -86,5 +87,28 @@ if ! usable_go >/dev/null; then
     ln -s "$dir" "$state/toolchain"
   else
     echo "dbbench: could not fetch go${go_needed}: the Gin cells will be listed as unavailable" >&2
+  fi
+fi
+
+# toxiproxy, Shopify's TCP proxy for latency and faults between the cells and PostgreSQL
+# (--db-latency). Built once with the Go toolchain above; the pinned version is recorded beside
+# the binary, and a different pin builds again. Without it the rest of the benchmark still runs.
+toxiproxy_version=v2.12.0
+toxiproxy_bin="$state/bin/toxiproxy-server"
+if [ "$(cat "$toxiproxy_bin.version" 2>/dev/null)" != "$toxiproxy_version" ] || [ ! -x "$toxiproxy_bin" ]; then
+  if go_bin=$(usable_go); then
+    echo "dbbench: building toxiproxy $toxiproxy_version (once)" >&2
+    mkdir -p "$state/bin"
+    build=$(mktemp -d)
+    if (cd "$build" && GOBIN="$build" GOFLAGS=-modcacherw GOTOOLCHAIN=local \
+          "$go_bin" install "github.com/Shopify/toxiproxy/v2/cmd/server@$toxiproxy_version") >&2; then
+      mv "$build/server" "$toxiproxy_bin"
+      echo "$toxiproxy_version" > "$toxiproxy_bin.version"
+    else
+      echo "dbbench: could not build toxiproxy: --db-latency will be unavailable" >&2
+    fi
+    rm -rf "$build"
+  else
+    echo "dbbench: no usable Go: toxiproxy (--db-latency) is not built" >&2
   fi
 fi

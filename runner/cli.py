@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from runner import cells, database, supervise
+from runner import cells, database, proxy, supervise
 from runner.errors import DbbenchError
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -49,6 +49,22 @@ def add_db_url(parser: argparse.ArgumentParser) -> None:
         "--db-url",
         help="an external PostgreSQL 13+ (default: $DATABASE_URL, else the embedded cluster)",
     )
+
+
+def latency_arg(value: str) -> int:
+    """Whole milliseconds (toxiproxy's unit), 0 to 10000."""
+    try:
+        number = int(value.strip().removesuffix("ms"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be whole milliseconds such as 2, not {value!r}") from None
+    if not 0 <= number <= 10000:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 10000 ms, not {number}")
+    return number
+
+
+def add_db_latency(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db-latency", type=latency_arg, default=0, metavar="MS",
+                        help="round-trip time toxiproxy adds between the cells and PostgreSQL (default 0: no proxy)")
 
 
 def cmd_db_up(args) -> int:
@@ -154,17 +170,21 @@ def cmd_serve(args) -> int:
     if not database.port_is_free(args.port):
         raise DbbenchError(f"port {args.port} on 127.0.0.1 is in use: choose another with --port")
     warn_about_cores(args.workers, "--workers")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"dbbench: serving on {args.host}: the service is reachable from the network, not only this host")
     url = seeded_url(args.db_url)
     pool = args.pool_size or cells.pool_size_for(args.connections, args.workers)
     process = cells.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool, log_path=None,
                                 host=args.host)
-    with process:
-        process.start(url)
+    log = cells.paths.state_home() / "logs" / "serve-toxiproxy.log"
+    with proxy.between(url, args.db_latency, log) as (cell_url, _), process:
+        process.start(cell_url)
         try:
             process.wait_ready()
+            added = f", +{args.db_latency} ms per round trip through toxiproxy" if args.db_latency else ""
             err.print(
                 f"serving {cell.name} on http://{args.host}:{args.port}/users/1 ({args.workers} worker(s), "
-                f"pool {pool} each, database {database.mask_url(url)}); Ctrl-C stops it"
+                f"pool {pool} each, database {database.mask_url(url)}{added}); Ctrl-C stops it"
             )
             process.process.wait()
         except KeyboardInterrupt:
@@ -182,6 +202,15 @@ def cmd_verify(args) -> int:
     endpoints = tuple(e for e in load.ENDPOINTS if any(e in scenario.endpoints for scenario in scenarios))
     weights = scenarios[0].endpoint_weights if len(scenarios) == 1 else None
     url = seeded_url(args.db_url)
+    with proxy.between(url, args.db_latency, cells.paths.state_home() / "logs" / "verify-toxiproxy.log") as (
+            cell_url, _):
+        failed = verify_cells(selected, url, cell_url, args, endpoints, weights)
+    return 1 if failed else 0
+
+
+def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, ...],
+                 weights: dict[str, float] | None) -> int:
+    """Verify each cell in turn, print the table; the number that did not pass."""
     table = Table("cell", "verdict", "statements per request / first failure", box=None)
     failed = 0
     for cell in selected:
@@ -192,37 +221,40 @@ def cmd_verify(args) -> int:
             continue
         err.print(f"verifying {cell.name} ...")
         try:
-            verdict = verify_cell(cell, url, args.workers, args.pool_size, endpoints, weights)
+            verdict = verify_cell(cell, url, cell_url, args, endpoints, weights)
         except DbbenchError as exc:
             table.add_row(cell.name, "[red]FAIL[/]", escape(str(exc)))
             failed += 1
             continue
         if verdict.ok:
             shown = ", ".join(f"{k} {v:g}" for k, v in verdict.statements_per_request.items())
+            if verdict.round_trip_ms is not None:
+                shown += f"; lookup p50 {verdict.round_trip_ms:.1f} ms (+{args.db_latency} ms round trip)"
             table.add_row(cell.name, "[green]pass[/]", shown)
         else:
             table.add_row(cell.name, "[red]FAIL[/]", escape(verdict.first_failure or ""))
             failed += 1
     Console(width=200).print(table)
-    return 1 if failed else 0
+    return failed
 
 
-def verify_cell(cell, url: str, workers: int, pool_size: int, endpoints: tuple[str, ...],
-                weights: dict[str, float] | None):
-    """Start one cell on a free port, verify the endpoints, stop it."""
+def verify_cell(cell, url: str, cell_url: str, args, endpoints: tuple[str, ...], weights: dict[str, float] | None):
+    """Start one cell on a free port (connected through `cell_url`), verify the endpoints
+    against the database at `url`, stop it."""
     from runner import verification
 
     process = cells.CellProcess(
-        cell, port=database.free_port(), workers=workers, pool_size=pool_size,
+        cell, port=database.free_port(), workers=args.workers, pool_size=args.pool_size,
         log_path=cells.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
     )
-    db_port = database.port_of(url)
+    db_port = database.port_of(cell_url)
     with process:
-        process.start(url)
+        process.start(cell_url)
         process.wait_ready()
         return verification.Verifier(process.base_url, url, expected_connections=process.expected_connections,
                                      held_connections=lambda: process.database_connections(db_port),
-                                     endpoints=endpoints, strategy=cell.variant.strategy, weights=weights).run()
+                                     endpoints=endpoints, strategy=cell.variant.strategy, weights=weights,
+                                     db_latency_ms=args.db_latency).run()
 
 
 def cores_here() -> int:
@@ -251,7 +283,7 @@ def run_options(args, **overrides):
     values = dict(
         scenario=args.scenario[0], connections=args.connections, slice_s=args.slice, budget_s=args.budget,
         server_cpus=args.server_cpus, pool_size=args.pool_size, db_url=args.db_url,
-        out=Path(args.out) if args.out else None, seed=args.seed,
+        out=Path(args.out) if args.out else None, seed=args.seed, db_latency_ms=args.db_latency,
     )
     values.update(overrides)
     return RunOptions(**values)
@@ -401,6 +433,7 @@ def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float 
     parser.add_argument("--seed", type=int, help="the shuffle seed (default: random, recorded)")
     parser.add_argument("--out", help="results directory (default: results/)")
     add_db_url(parser)
+    add_db_latency(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -435,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--pool-size", type=positive_int, help="per worker (default: sized from --connections)")
     serve.add_argument("--connections", type=positive_int, default=64, help="the load the pool is sized for")
     add_db_url(serve)
+    add_db_latency(serve)
     serve.set_defaults(func=cmd_serve)
 
     verify = commands.add_parser("verify", help="check every selected cell against the database")
@@ -445,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--scenario", type=scenarios_arg, default=["by-id"],
                         help="check the endpoints of these scenarios (a list, or all; default by-id)")
     add_db_url(verify)
+    add_db_latency(verify)
     verify.set_defaults(func=cmd_verify)
 
     run = commands.add_parser("run", help="verify and measure the matrix; write results/<time>/")

@@ -18,14 +18,15 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from runner import report, results, statistics
+from runner import report, results
 
 # Okabe & Ito's palette: told apart with any colour vision, and in grey print.
 STRATEGY_COLOURS = {"raw": "#0072B2", "orm": "#E69F00", "baked": "#009E73", "core": "#CC79A7"}
 OTHER_COLOUR = "#777777"
 FAILED_COLOUR = "#B00020"
-PARTY_COLOURS = {"server": "#333333", "postgres": "#56B4E9", "wrk": "#C8C8C8"}
-PARTY_TITLES = {"server": "server", "postgres": "PostgreSQL", "wrk": "wrk (load generator)"}
+PARTY_COLOURS = {"server": "#333333", "postgres": "#56B4E9", "wrk": "#C8C8C8", "proxy": "#F0E442"}
+PARTY_TITLES = {"server": "server", "postgres": "PostgreSQL", "wrk": "wrk (load generator)",
+                "proxy": "toxiproxy (added network)"}
 PERCENTILE_MARKERS = {"p50": "o", "p75": "s", "p90": "^", "p99": "D", "p99.9": "X"}
 STYLE = {
     "svg.fonttype": "none", "font.family": "sans-serif", "font.size": 9, "axes.titlesize": 10,
@@ -190,6 +191,7 @@ def cpu(document: dict) -> Figure | None:
     if not any(any((c.get("cpu_us_per_request") or {}).values()) for c in cells):
         return None
     rows = rows_of(cells)
+    parties = report.parties_of(cells)
     figure, axes = per_cell_axes(rows, "Where a request's time goes: CPU per request",
                                  "CPU microseconds per completed request")
     totals = [sum(v for v in (c.get("cpu_us_per_request") or {}).values() if v) for c in cells]
@@ -200,7 +202,7 @@ def cpu(document: dict) -> Figure | None:
             missing_note(axes, row, why_not_ranked(row.cell))
             continue
         left = 0.0
-        for party in statistics.CPU_PARTIES:
+        for party in parties:
             value = per_request.get(party)
             if value is None:
                 continue
@@ -211,7 +213,7 @@ def cpu(document: dict) -> Figure | None:
             f"{left:,.0f} µs (PostgreSQL not measured)"
         axes.text(left + reach * 0.01, row.y, note, va="center", fontsize=8)
     axes.set_xlim(0, reach * 1.35)
-    legend_below(figure, [Patch(color=PARTY_COLOURS[p], label=PARTY_TITLES[p]) for p in statistics.CPU_PARTIES])
+    legend_below(figure, [Patch(color=PARTY_COLOURS[p], label=PARTY_TITLES[p]) for p in parties])
     return figure
 
 

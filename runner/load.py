@@ -218,12 +218,14 @@ def set_affinity(processes: list[psutil.Process], cores: list[int] | None) -> No
 def run_wrk(
     base_url: str, scenario: Scenario, connections: int, duration_s: int, max_id: int, seed: int,
     server_processes: list[psutil.Process], pinning: Pinning | None = None, postmaster_pid: int | None = None,
-    usernames: Path | None = None,
+    usernames: Path | None = None, proxy_processes: list[psutil.Process] | None = None,
 ) -> dict:
     """One wrk run; returns its numbers plus the CPU each party used meanwhile.
 
     PostgreSQL's CPU is measured for our embedded cluster (postmaster_pid given) only;
-    an external server's is unknown (None). `usernames` is the file of usernames_file()."""
+    an external server's is unknown (None). `usernames` is the file of usernames_file().
+    With toxiproxy between the cells and PostgreSQL (`proxy_processes`), its CPU is a party
+    of its own."""
     measure_postgres = postmaster_pid is not None
     threads = min(scenario.threads, connections)
     with tempfile.TemporaryDirectory(prefix="dbbench-wrk-") as tmp:
@@ -239,6 +241,7 @@ def run_wrk(
             env["DBBENCH_USERNAMES"] = str(usernames)
         pg_procs = postgres_processes(postmaster_pid) if measure_postgres else []
         server_before, pg_before = cpu_seconds(server_processes), cpu_seconds(pg_procs)
+        proxy_before = cpu_seconds(proxy_processes or [])
         started = time.monotonic()
         wrk_cores = pinning.wrk if pinning else None
         log = Path(tmp) / "wrk.log"
@@ -254,6 +257,7 @@ def run_wrk(
         returncode, wrk_cpu = wait_with_usage(process, duration_s + WRK_TIMEOUT_S + 30)
         elapsed = time.monotonic() - started
         server_after, pg_after = cpu_seconds(server_processes), cpu_seconds(pg_procs)
+        proxy_after = cpu_seconds(proxy_processes or [])
         if returncode != 0 or not out.exists():
             tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
             raise DbbenchError(f"wrk failed (exit {returncode}): {tail or 'no output'}")
@@ -264,6 +268,7 @@ def run_wrk(
         "wrk": wrk_cpu,
         "server": round(used_cpu(server_before, server_after), 3),
         "postgres": round(used_cpu(pg_before, pg_after), 3) if measure_postgres else None,
+        **({"proxy": round(used_cpu(proxy_before, proxy_after), 3)} if proxy_processes is not None else {}),
     })
 
 

@@ -194,12 +194,22 @@ def facts(document: dict) -> list[tuple[str, str]]:
         ("Data", f"{dataset.get('users') or 0:,} users (checksum {dataset.get('checksum')})"),
         ("PostgreSQL", f"{pg['settings'].get('server_version', '?')}"
                        f"{' (embedded)' if pg.get('embedded') else ' (external: its CPU is not measured)'}"),
+        ("Network", network_text(run)),
         ("Load", f"{meta['tools'].get('wrk')}, {run['connections']} connections, "
                  f"{run.get('wrk_threads', 1)} thread(s), closed loop"),
         ("Machine", f"{machine['cpu_count']} × {machine['cpu_model']}, kernel {machine['kernel']}"),
         ("CPU placement", run["pinning"]),
     ]
     return found + method_facts(document)
+
+
+def network_text(run: dict) -> str:
+    found = run.get("proxy")
+    if not found:
+        return "loopback: the cells talk to PostgreSQL directly"
+    ways = found["per_direction_ms"]
+    return (f"{found['tool']} {found['version']} between the cells and PostgreSQL, +{found['latency_ms']} ms per "
+            f"round trip ({ways['upstream']} ms on the way there, {ways['downstream']} ms back)")
 
 
 def method_facts(document: dict) -> list[tuple[str, str]]:
@@ -334,21 +344,31 @@ def spr_text(cell: dict) -> str:
     return ", ".join(f"{k} {v:g}" for k, v in (cell.get("statements_per_request") or {}).items()) or "—"
 
 
+PARTY_TITLES = {"server": "server", "postgres": "PostgreSQL", "wrk": "wrk", "proxy": "toxiproxy"}
+
+
+def parties_of(cells: list[dict]) -> list[str]:
+    """server, PostgreSQL and wrk always; toxiproxy where the run put it in the path."""
+    return [party for party in statistics.CPU_PARTIES
+            if party != "proxy" or any("proxy" in (c.get("cpu_us_per_request") or {}) for c in cells)]
+
+
 def cpu_section(document: dict) -> Section | None:
     rows = []
+    parties = parties_of(document["cells"])
     for c in document["cells"]:
         per_request = c.get("cpu_us_per_request") or {}
         if not any(per_request.values()):
             continue
-        parts = [per_request.get(party) for party in statistics.CPU_PARTIES]
+        parts = [per_request.get(party) for party in parties]
         total = sum(value for value in parts if value is not None)
         rows.append([cell_name(c), fmt_rps(c.get("rps_median")), spr_text(c), *[fmt_us(v) for v in parts],
                      fmt_us(total)])
     if not rows:
         return None
     return Section("cpu", "Where a request's time goes", before=[CPU_NOTE], rows=rows, header=[
-        "cell", "median RPS", "statements per request", "server µs/request", "PostgreSQL µs/request",
-        "wrk µs/request", "total µs/request"])
+        "cell", "median RPS", "statements per request", *[f"{PARTY_TITLES[p]} µs/request" for p in parties],
+        "total µs/request"])
 
 
 def cells_section(document: dict) -> Section:
@@ -420,7 +440,7 @@ def render_markdown(document: dict) -> str:
 CSV_FIELDS = ("name", "framework", "variant", "strategy", "scenario", "status", "rank", "rps_median", "rps_ci95_low",
               "rps_ci95_high", "share_of_reference", "share_ci95_low", "share_ci95_high", "rps_cv", "slices",
               "pool_size", "server_cpus", "p50_ms", "p90_ms", "p99_ms", "server_us_per_request",
-              "postgres_us_per_request", "wrk_us_per_request", "errors", "flags", "reason")
+              "postgres_us_per_request", "wrk_us_per_request", "proxy_us_per_request", "errors", "flags", "reason")
 
 
 def render_csv(document: dict) -> str:

@@ -35,6 +35,7 @@ from runner import (
     noise,
     page,
     paths,
+    proxy,
     report,
     results,
     schedule,
@@ -76,6 +77,7 @@ class RunOptions:
     seed: int | None = None
     instances: int = 1  # 2 for an A/A calibration: the same cell started twice, as two cells
     spend_budget: bool = False  # no precision target: rounds until the budget is spent
+    db_latency_ms: int = 0  # round-trip time toxiproxy adds between the cells and PostgreSQL
 
 
 @dataclass
@@ -162,6 +164,7 @@ class Run:
         self.started = time.monotonic()
         self.progress: Progress | None = None
         self.task = None
+        self.proxy: proxy.Proxy | None = None
 
     @property
     def meta(self) -> dict:
@@ -184,6 +187,7 @@ class Run:
         seeded = database.ensure_seeded(url, self.options.users, log=err.print)
         self.max_id = seeded.users
         self.url, self.embedded = url, embedded
+        self.cell_url = url
         self.restore_before = self.restore("before the run")
         scenario = self.plan.scenario
         self.usernames = load.usernames_file(url, seeded.checksum) if "by-username" in scenario.endpoints else None
@@ -255,6 +259,7 @@ class Run:
                     "groups": [], "order": [], "database_outages": [], "stop_reason": None,
                     "endpoints": list(plan.scenario.endpoints), "weights": plan.scenario.weights,
                     "writes": plan.scenario.writes, "restored": [self.restore_before],
+                    "db_latency_ms": self.options.db_latency_ms, "proxy": None,
                 },
             },
             "cells": list(self.records.values()),
@@ -299,6 +304,7 @@ class Run:
         )
         failure: DbbenchError | None = None
         try:
+            self.start_proxy()
             with self.progress:
                 self.task = self.progress.add_task("starting", total=self.expected_seconds())
                 remaining = self.slots
@@ -316,6 +322,8 @@ class Run:
             self.meta["stop_reason"] = str(exc)
             raise
         finally:
+            if self.proxy is not None:
+                self.proxy.stop()
             self.pinning.release()
             self.meta["finished_at"] = metadata.utc_now()
             try:
@@ -325,6 +333,17 @@ class Run:
         if failure is not None:
             raise failure
         return self.results_path
+
+    def start_proxy(self) -> None:
+        """toxiproxy between the cells and PostgreSQL when a round trip is to be added; the cells
+        then connect through it (verification too, so a cell is checked as it is measured)."""
+        if not self.options.db_latency_ms:
+            return
+        self.proxy = proxy.Proxy.start(self.url, self.options.db_latency_ms, self.run_dir / "logs" / "toxiproxy.log")
+        self.cell_url = self.proxy.url_for(self.url)
+        self.meta["proxy"] = self.proxy.describe()
+        err.print(f"toxiproxy {self.proxy.version} between the cells and PostgreSQL: "
+                  f"+{self.options.db_latency_ms} ms per round trip")
 
     def stopping_text(self) -> str:
         rule = self.plan.rule
@@ -397,7 +416,7 @@ class Run:
                 pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log",
             )
             try:
-                process.start(self.url)
+                process.start(self.cell_url)
             except DbbenchError as exc:
                 self.fail(name, None, f"start: {exc}")
                 continue
@@ -463,16 +482,18 @@ class Run:
     def load_args(self, process: cells.CellProcess) -> dict:
         return dict(scenario=self.plan.scenario, connections=self.plan.connections, max_id=self.max_id,
                     server_processes=process.processes(), pinning=self.pinning, postmaster_pid=self.postmaster_pid,
-                    usernames=self.usernames)
+                    usernames=self.usernames,
+                    proxy_processes=self.proxy.processes() if self.proxy else None)
 
     def verify(self, name: str, process: cells.CellProcess) -> bool:
         record = self.records[name]
-        db_port = database.port_of(self.url)
+        db_port = database.port_of(self.cell_url)
         scenario = self.plan.scenario
         verdict = verification.Verifier(
             process.base_url, self.url, expected_connections=process.expected_connections,
             held_connections=lambda: process.database_connections(db_port), endpoints=scenario.endpoints,
             strategy=record["strategy"], weights=scenario.endpoint_weights,
+            db_latency_ms=self.options.db_latency_ms,
         ).run()
         record["verification"] = verdict.as_dict()
         record["statements_per_request"] = verdict.statements_per_request

@@ -111,14 +111,15 @@ def busy_flags(rounds: list[dict], wrk_threads: int, cores: int, server_cpus: in
 def cpu_utilisation(rounds: list[dict]) -> dict[str, float | None]:
     """Median cores used by each party during the measured runs."""
     result = {}
-    for party in ("server", "wrk", "postgres"):
+    for party in ("server", "wrk", "postgres", "proxy"):
         loads = [r["cpu_seconds"][party] / r["duration_s"] for r in rounds
                  if r["cpu_seconds"].get(party) is not None and r["duration_s"]]
-        result[party] = round(float(np.median(loads)), 3) if loads else None
+        if loads or party != "proxy":
+            result[party] = round(float(np.median(loads)), 3) if loads else None
     return result
 
 
-CPU_PARTIES = ("server", "postgres", "wrk")
+CPU_PARTIES = ("server", "postgres", "wrk", "proxy")  # proxy: toxiproxy, with --db-latency only
 
 
 def cpu_per_request(slices: list[dict]) -> dict[str, float | None]:
@@ -131,7 +132,8 @@ def cpu_per_request(slices: list[dict]) -> dict[str, float | None]:
     for party in CPU_PARTIES:
         seconds = [s["cpu_seconds"].get(party) for s in slices]
         known = requests > 0 and bool(seconds) and all(value is not None for value in seconds)
-        result[party] = round(sum(seconds) / requests * 1e6, 1) if known else None
+        if known or party != "proxy":
+            result[party] = round(sum(seconds) / requests * 1e6, 1) if known else None
     return result
 
 

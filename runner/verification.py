@@ -37,6 +37,7 @@ from runner.corpus import (
 from runner.errors import DbbenchError
 from runner.load import ENDPOINTS
 
+ROUND_TRIP_SAMPLES = 15
 FIELDS = ("id", "username", "email", "full_name", "bio", "is_active", "created_at")
 COLUMNS = sql.SQL(", ").join(map(sql.Identifier, FIELDS))
 ROWS_BY_ID = sql.SQL("SELECT {} FROM users WHERE id = ANY(%s)").format(COLUMNS)
@@ -87,6 +88,7 @@ class Verdict:
     statements_per_request: dict[str, float] = field(default_factory=dict)  # the scenario's, weighted
     by_endpoint: dict[str, dict[str, float]] = field(default_factory=dict)
     statements: list[dict] = field(default_factory=list)
+    round_trip_ms: float | None = None  # p50 of sequential lookups, measured when a proxy adds latency
 
     @property
     def ok(self) -> bool:
@@ -107,6 +109,7 @@ class Verdict:
             "statements_per_request": self.statements_per_request,
             "statements_by_endpoint": self.by_endpoint,
             "statements": self.statements,
+            "round_trip_ms": self.round_trip_ms,
         }
 
 
@@ -191,11 +194,11 @@ class Verifier:
     def __init__(self, base_url: str, db_url: str, expected_connections: int | None = None,
                  rng_seed: int = 20201123, held_connections: Callable[[], int] | None = None,
                  endpoints: tuple[str, ...] = ("by-id",), strategy: str = "raw",
-                 weights: dict[str, float] | None = None):
+                 weights: dict[str, float] | None = None, db_latency_ms: int = 0):
         """`held_connections` counts the connections the cell itself holds (other cells may be
         up at the same time); without it, every client connection to the database counts.
         `weights` (endpoint: share) make the scenario's statements per request from each
-        endpoint's."""
+        endpoint's. `db_latency_ms`: the round trip a proxy adds; the lookups must show it."""
         unknown = [endpoint for endpoint in endpoints if endpoint not in ENDPOINTS]
         if unknown or strategy not in EXPECTED_STATEMENTS["edit"]:
             raise DbbenchError(f"nothing to verify for endpoints {unknown} / strategy {strategy!r}")
@@ -206,6 +209,7 @@ class Verifier:
         self.endpoints = endpoints
         self.strategy = strategy
         self.weights = weights
+        self.db_latency_ms = db_latency_ms
         self.rng = random.Random(rng_seed)
 
     def run(self) -> Verdict:
@@ -220,6 +224,8 @@ class Verifier:
                 max_id = conn.execute("SELECT max(id) FROM users").fetchone()[0] or 0
                 if self.expected_connections is not None:
                     self.check_pool(conn, verdict)
+                if self.db_latency_ms:
+                    self.check_round_trip(client, verdict, max_id)
                 for endpoint in self.endpoints:
                     checks[endpoint](conn, client, verdict, max_id)
                 verdict.statements_per_request = weighted(verdict.by_endpoint, self.weights)
@@ -274,6 +280,25 @@ class Verifier:
             f"{count} database connections open after start-up, expected {self.expected_connections}"
         ]
         verdict.add("pool", failures, f"{count} connections open at start-up")
+
+    def check_round_trip(self, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
+        """With a proxy adding a round trip, a lookup takes at least that long: else the cell
+        does not talk to PostgreSQL through it."""
+        failures: list[str] = []
+        took = []
+        for _ in range(ROUND_TRIP_SAMPLES):
+            started = time.perf_counter()
+            response = self.request(client, f"/users/{self.rng.randint(1, max(max_id, 1))}", failures)
+            took.append((time.perf_counter() - started) * 1000)
+            if response is not None and response.status_code != 200:
+                failures.append(f"a lookup answered {response.status_code}")
+        p50 = sorted(took)[len(took) // 2]
+        if p50 < self.db_latency_ms:
+            failures.append(f"p50 of {ROUND_TRIP_SAMPLES} sequential lookups is {p50:.1f} ms, under the "
+                            f"{self.db_latency_ms} ms the proxy adds: the cell does not go through it")
+        verdict.add("db round trip", failures, f"p50 of {ROUND_TRIP_SAMPLES} sequential lookups {p50:.1f} ms "
+                                               f"with {self.db_latency_ms} ms added per round trip")
+        verdict.round_trip_ms = round(p50, 2)
 
     # ------------------------------------------------------------- one user as JSON
 

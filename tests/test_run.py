@@ -88,6 +88,11 @@ def test_metadata_says_what_ran_and_on_what(tiny_run):
     assert meta["tools"]["wrk"].startswith("wrk")
     assert meta["run"]["shuffle_seed"] == 7 and len(meta["run"]["order"]) == 3
     assert meta["run"]["started_at"] and meta["run"]["finished_at"]
+    # No --db-latency: no proxy in the path, and no proxy party in the CPU figures.
+    assert meta["run"]["db_latency_ms"] == 0 and meta["run"]["proxy"] is None
+    cells = results.load(tiny_run)["cells"]
+    assert all("proxy" not in piece["cpu_seconds"] for cell in cells for piece in cell["slices"])
+    assert all(cell["verification"]["round_trip_ms"] is None for cell in cells)
 
 
 def test_a_password_in_the_database_url_never_reaches_the_results(db_url, tmp_path):

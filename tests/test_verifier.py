@@ -34,10 +34,10 @@ def start_toy(db_url: str, mode: str):
     raise AssertionError("toy app did not start")
 
 
-def verdict_for(db_url: str, mode: str, endpoints: tuple[str, ...] = ("by-id",)):
+def verdict_for(db_url: str, mode: str, endpoints: tuple[str, ...] = ("by-id",), db_latency_ms: int = 0):
     process, base_url = start_toy(db_url, mode)
     try:
-        return Verifier(base_url, db_url, endpoints=endpoints).run()
+        return Verifier(base_url, db_url, endpoints=endpoints, db_latency_ms=db_latency_ms).run()
     finally:
         process.terminate()
         process.wait(10)
@@ -105,3 +105,11 @@ def test_statement_kinds():
     assert classify("UPDATE orders SET x = 1") == "other"
     assert classify("SELECT now()") == "other"
     assert classify("SELECT count(*) FROM orders") == "other"
+
+
+def test_a_cell_that_does_not_go_through_the_proxy_fails_the_round_trip_check(db_url):
+    """The toy app talks to PostgreSQL directly: told that 200 ms are added per round trip, the
+    verifier finds its lookups far quicker than that and fails the cell."""
+    verdict = verdict_for(db_url, "correct", db_latency_ms=200)
+    assert failed_checks(verdict) == {"db round trip"}
+    assert "does not go through it" in verdict.first_failure and verdict.round_trip_ms < 200

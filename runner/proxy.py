@@ -1,0 +1,162 @@
+"""A network between the cells and PostgreSQL: toxiproxy in the path, adding round-trip time.
+
+On loopback a query's round trip takes microseconds; across a network 0.2 to 2 ms, and that
+is where asyncio earns its keep. toxiproxy (Shopify's TCP proxy for latency and fault
+injection; built once by runner/bootstrap.sh) sits between every cell and PostgreSQL and
+delays each direction by half the round trip asked for. It is driven through its HTTP API,
+dies with the CLI that started it, and its CPU time is measured as a party of its own. At
+0 ms none is started: the cells talk to PostgreSQL directly.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psutil
+
+from runner import database, paths, supervise
+from runner.errors import DbbenchError
+
+NAME = "postgres"
+START_TIMEOUT_S = 10.0
+
+
+def binary() -> Path:
+    """Where runner/bootstrap.sh built it: the state directory, or the repository's default one
+    (a test's DBBENCH_HOME holds its own cluster, not the tools `make` built)."""
+    places = [paths.state_home() / "bin", paths.REPO / ".dbbench" / "bin"]
+    found = next((place / "toxiproxy-server" for place in places if (place / "toxiproxy-server").exists()), None)
+    if found is None:
+        raise DbbenchError(f"--db-latency needs toxiproxy, not built in {places[0]}: run `make setup` "
+                           "(runner/bootstrap.sh builds it with the project's Go)")
+    return found
+
+
+def built_version() -> str:
+    """The pinned version the bootstrap built (a `go install` build reports its own as "git")."""
+    try:
+        return (binary().parent / "toxiproxy-server.version").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def through(url: str, port: int) -> str:
+    """The same database URL, with 127.0.0.1:port (the proxy) in place of its host and port."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def split_round_trip(latency_ms: int) -> dict[str, int]:
+    """Half the round trip each way; toxiproxy counts whole milliseconds, so an odd one puts
+    the extra millisecond on the way to PostgreSQL."""
+    return {"upstream": latency_ms - latency_ms // 2, "downstream": latency_ms // 2}
+
+
+@dataclass
+class Proxy:
+    """One toxiproxy server with one proxy in front of PostgreSQL."""
+
+    process: subprocess.Popen
+    api: str
+    port: int
+    latency_ms: int
+    version: str
+
+    @classmethod
+    def start(cls, db_url: str, latency_ms: int, log_path: Path) -> Proxy:
+        upstream = urlsplit(db_url)
+        api_port, listen_port = database.free_port(), database.free_port()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [str(binary()), "-host", "127.0.0.1", "-port", str(api_port)], stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, preexec_fn=supervise.die_with_parent(os.getpid()))
+        api = f"http://127.0.0.1:{api_port}"
+        try:
+            version = cls.wait_for_api(process, api, log_path)
+            cls.call("POST", f"{api}/proxies", {
+                "name": NAME, "listen": f"127.0.0.1:{listen_port}", "enabled": True,
+                "upstream": f"{upstream.hostname or '127.0.0.1'}:{upstream.port or 5432}"})
+            for stream, delay in split_round_trip(latency_ms).items():
+                if delay:
+                    cls.call("POST", f"{api}/proxies/{NAME}/toxics", {
+                        "name": f"latency-{stream}", "type": "latency", "stream": stream,
+                        "attributes": {"latency": delay, "jitter": 0}})
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        return cls(process=process, api=api, port=listen_port, latency_ms=latency_ms, version=version)
+
+    @staticmethod
+    def wait_for_api(process: subprocess.Popen, api: str, log_path: Path) -> str:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise DbbenchError(f"toxiproxy exited with code {process.returncode}: see {log_path}")
+            try:
+                answer = httpx.get(f"{api}/version", timeout=1.0)
+                if answer.status_code == 200:
+                    return built_version()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise DbbenchError(f"toxiproxy did not answer on {api} within {START_TIMEOUT_S:.0f} s: see {log_path}")
+
+    @staticmethod
+    def call(method: str, url: str, body: dict) -> dict:
+        try:
+            answer = httpx.request(method, url, json=body, timeout=5.0)
+        except httpx.HTTPError as exc:
+            raise DbbenchError(f"toxiproxy's API did not answer {method} {url}: {type(exc).__name__}") from None
+        if answer.status_code >= 300:
+            raise DbbenchError(f"toxiproxy refused {method} {url}: {answer.status_code} {answer.text.strip()[:200]}")
+        return answer.json() if answer.content else {}
+
+    def url_for(self, db_url: str) -> str:
+        """What the cells connect to: the database URL through the proxy."""
+        return through(db_url, self.port)
+
+    def processes(self) -> list[psutil.Process]:
+        try:
+            return [psutil.Process(self.process.pid)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def describe(self) -> dict:
+        """What the results record: never the upstream's credentials."""
+        return {"tool": "toxiproxy", "version": self.version, "latency_ms": self.latency_ms,
+                "per_direction_ms": split_round_trip(self.latency_ms)}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def between(db_url: str, latency_ms: int, log_path: Path) -> Iterator[tuple[str, Proxy | None]]:
+    """The URL cells should use, through a proxy adding `latency_ms` while the block runs; at 0
+    the database's own URL and no proxy."""
+    if not latency_ms:
+        yield db_url, None
+        return
+    started = Proxy.start(db_url, latency_ms, log_path)
+    try:
+        yield started.url_for(db_url), started
+    finally:
+        started.stop()
