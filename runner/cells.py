@@ -357,3 +357,46 @@ class CellProcess:
 
     def __exit__(self, *_exc) -> None:
         self.stop()
+
+
+@dataclass
+class RemoteCell:
+    """A cell already serving on another host (`dbbench run --target`): measured and verified
+    from here, never started or stopped here. Its processes, so its CPU time and the
+    connections its pool holds, are on its own host: unknown (None) here."""
+
+    cell: Cell
+    base_url: str
+    process: None = None
+    expected_connections: None = None
+
+    def start(self, db_url: str) -> None:
+        """Nothing to start: it was started on its own host, with its own database URL."""
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                try:
+                    if client.get(f"{self.base_url}/users/1").status_code < 500:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise DbbenchError(f"the remote cell at {self.base_url} did not answer within {timeout:.0f} s")
+                time.sleep(0.2)
+
+    def processes(self) -> None:
+        return None
+
+    def database_connections(self, db_port: int) -> int:
+        return 0
+
+    def alive(self) -> bool:
+        return True
+
+    def log_tail(self, lines: int = 5) -> str:
+        return "(remote: its log is on its own host)"
+
+    def stop(self) -> None:
+        """Not ours to stop."""

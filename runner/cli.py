@@ -303,17 +303,48 @@ def execute(runner) -> int | None:
     return None
 
 
+def remote_target(args) -> None:
+    """--target measures one cell already serving elsewhere (--cell), verified against the
+    database it uses (--db-url): check the combination, and turn --cell into the selection."""
+    if args.cell:
+        framework, _, variant = args.cell.partition("/")
+        cells.manifest().cell(framework, variant)
+        if args.frameworks or args.variants or args.all:
+            raise DbbenchError("--cell names one cell: it cannot go with --frameworks, --variants or --all")
+        args.frameworks, args.variants = [framework], [variant]
+    if args.target is None:
+        return
+    if not args.cell:
+        raise DbbenchError("--target needs --cell FRAMEWORK/VARIANT: the cell serving at that URL")
+    if not (args.db_url or os.environ.get("DATABASE_URL")):
+        raise DbbenchError("--target needs --db-url (or DATABASE_URL): the database the remote cell uses, "
+                           "which verification reads")
+    if args.db_latency:
+        raise DbbenchError("--db-latency puts a proxy in front of cells started here; a --target cell is not")
+
+
+def target_arg(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"must be the base URL of a running cell, such as http://10.0.0.2:8000, "
+                                         f"not {value!r}")
+    return value.rstrip("/")
+
+
 def cmd_run(args) -> int:
     """One run per scenario, one after the other, each with its own results directory."""
     from runner import report, results
     from runner.run import Run
 
+    remote_target(args)
     for number, scenario in enumerate(args.scenario, start=1):
         if len(args.scenario) > 1:
             err.print(f"scenario {number} of {len(args.scenario)}: {scenario}")
         runner = Run(run_options(args, scenario=scenario, frameworks=args.frameworks, variants=args.variants,
                                  everything=args.all, rounds=args.rounds, precision=args.precision,
-                                 users=args.users, quick=args.quick))
+                                 users=args.users, quick=args.quick, target=args.target))
         code = execute(runner)
         if code is not None:
             return code
@@ -356,6 +387,21 @@ def cmd_soak(args) -> int:
     err.print(f"results: {path}")
     flagged = [c["name"] for c in document["cells"] if c.get("flags") or c["status"] == "failed"]
     return 1 if flagged else 0
+
+
+def cmd_faults(args) -> int:
+    from pathlib import Path
+
+    from runner import faults
+
+    path, document = faults.run_faults(faults.FaultOptions(
+        frameworks=args.frameworks, variants=args.variants, everything=args.all, outage_s=args.outage,
+        recovery_timeout_s=args.timeout, pool_size=args.pool_size, db_url=args.db_url,
+        out=Path(args.out) if args.out else None,
+    ))
+    print(faults.render(document))
+    err.print(f"results: {path}")
+    return 1 if any(cell["status"] == "failed" for cell in document["cells"]) else 0
 
 
 def cmd_report(args) -> int:
@@ -492,6 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="target half-width of every ratio's interval, e.g. 3%% (default 3%%)")
     run.add_argument("--users", type=users_arg, help="re-seed with this many users if needed")
     run.add_argument("--quick", action="store_true", help="a smoke run: 1 s slices, a 60 s budget")
+    run.add_argument("--cell", help="one cell, FRAMEWORK/VARIANT")
+    run.add_argument("--target", type=target_arg,
+                     help="measure the --cell already serving at this URL (dbbench serve --host 0.0.0.0 on "
+                          "another host); needs --db-url")
     run.set_defaults(func=cmd_run)
 
     calibrate = commands.add_parser("calibrate", help="A/A test: one cell twice; the noise floor of this machine")
@@ -512,6 +562,19 @@ def build_parser() -> argparse.ArgumentParser:
     soak_parser.add_argument("--out", help="results directory (default: results/)")
     add_db_url(soak_parser)
     soak_parser.set_defaults(func=cmd_soak)
+
+    faults_parser = commands.add_parser(
+        "faults", help="drop every cell's database connections, then cut PostgreSQL off; time the recovery")
+    faults_parser.add_argument("--frameworks", type=csv_list)
+    faults_parser.add_argument("--variants", type=csv_list)
+    faults_parser.add_argument("--all", action="store_true", help="every cell that can run here")
+    faults_parser.add_argument("--outage", type=duration_arg, default=3.0, help="seconds without PostgreSQL (3)")
+    faults_parser.add_argument("--timeout", type=duration_arg, default=30.0,
+                               help="how long a cell may take to serve again (30 s)")
+    faults_parser.add_argument("--pool-size", type=positive_int, default=8)
+    faults_parser.add_argument("--out", help="results directory (default: results/)")
+    add_db_url(faults_parser)
+    faults_parser.set_defaults(func=cmd_faults)
 
     rep = commands.add_parser("report", help="render a stored results file again")
     rep.add_argument("results", help="a results.json, or its directory")

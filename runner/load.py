@@ -193,10 +193,10 @@ class Pinning:
         return cls(server=server, wrk=wrk, postgres=postgres, postmaster_pid=postmaster_pid,
                    note=f"pinned: server {server}, wrk {wrk}, PostgreSQL {postgres}")
 
-    def apply(self, server_processes: list[psutil.Process]) -> None:
+    def apply(self, server_processes: list[psutil.Process] | None) -> None:
         """Pin the cell's processes, and our cluster's (new backends inherit the postmaster's)."""
         pg = postgres_processes(self.postmaster_pid) if self.postgres else []
-        for cores, procs in ((self.server, server_processes), (self.postgres, pg)):
+        for cores, procs in ((self.server, server_processes or []), (self.postgres, pg)):
             set_affinity(procs, cores)
 
     def release(self) -> None:
@@ -217,13 +217,15 @@ def set_affinity(processes: list[psutil.Process], cores: list[int] | None) -> No
 
 def run_wrk(
     base_url: str, scenario: Scenario, connections: int, duration_s: int, max_id: int, seed: int,
-    server_processes: list[psutil.Process], pinning: Pinning | None = None, postmaster_pid: int | None = None,
+    server_processes: list[psutil.Process] | None, pinning: Pinning | None = None,
+    postmaster_pid: int | None = None,
     usernames: Path | None = None, proxy_processes: list[psutil.Process] | None = None,
 ) -> dict:
     """One wrk run; returns its numbers plus the CPU each party used meanwhile.
 
     PostgreSQL's CPU is measured for our embedded cluster (postmaster_pid given) only;
-    an external server's is unknown (None). `usernames` is the file of usernames_file().
+    an external server's is unknown (None), and so is a remote cell's (server_processes None).
+    `usernames` is the file of usernames_file().
     With toxiproxy between the cells and PostgreSQL (`proxy_processes`), its CPU is a party
     of its own."""
     measure_postgres = postmaster_pid is not None
@@ -240,7 +242,7 @@ def run_wrk(
         if usernames is not None:
             env["DBBENCH_USERNAMES"] = str(usernames)
         pg_procs = postgres_processes(postmaster_pid) if measure_postgres else []
-        server_before, pg_before = cpu_seconds(server_processes), cpu_seconds(pg_procs)
+        server_before, pg_before = cpu_seconds(server_processes or []), cpu_seconds(pg_procs)
         proxy_before = cpu_seconds(proxy_processes or [])
         started = time.monotonic()
         wrk_cores = pinning.wrk if pinning else None
@@ -256,7 +258,7 @@ def run_wrk(
             process = subprocess.Popen(argv, env=env, stdout=log_handle, stderr=subprocess.STDOUT, preexec_fn=preexec)
         returncode, wrk_cpu = wait_with_usage(process, duration_s + WRK_TIMEOUT_S + 30)
         elapsed = time.monotonic() - started
-        server_after, pg_after = cpu_seconds(server_processes), cpu_seconds(pg_procs)
+        server_after, pg_after = cpu_seconds(server_processes or []), cpu_seconds(pg_procs)
         proxy_after = cpu_seconds(proxy_processes or [])
         if returncode != 0 or not out.exists():
             tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
@@ -266,7 +268,7 @@ def run_wrk(
     shown_argv[0] = "wrk"
     return summarize_wrk(report, shown_argv, elapsed, scenario, {
         "wrk": wrk_cpu,
-        "server": round(used_cpu(server_before, server_after), 3),
+        "server": round(used_cpu(server_before, server_after), 3) if server_processes is not None else None,
         "postgres": round(used_cpu(pg_before, pg_after), 3) if measure_postgres else None,
         **({"proxy": round(used_cpu(proxy_before, proxy_after), 3)} if proxy_processes is not None else {}),
     })

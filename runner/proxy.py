@@ -123,6 +123,11 @@ class Proxy:
             raise DbbenchError(f"toxiproxy refused {method} {url}: {answer.status_code} {answer.text.strip()[:200]}")
         return answer.json() if answer.content else {}
 
+    def set_enabled(self, enabled: bool) -> None:
+        """Disabled, the proxy drops every connection it carries and refuses new ones: to the
+        cells, PostgreSQL is gone; enabled again, it is back."""
+        self.call("POST", f"{self.api}/proxies/{NAME}", {"enabled": enabled})
+
     def url_for(self, db_url: str) -> str:
         """What the cells connect to: the database URL through the proxy."""
         return through(db_url, self.port)

@@ -204,6 +204,9 @@ def facts(document: dict) -> list[tuple[str, str]]:
 
 
 def network_text(run: dict) -> str:
+    if run.get("target"):
+        return (f"the cell serves on another host ({run['target']}): measured and verified from here; its CPU "
+                "time and its way to PostgreSQL are on its own host, unknown here")
     found = run.get("proxy")
     if not found:
         return "loopback: the cells talk to PostgreSQL directly"

@@ -78,6 +78,7 @@ class RunOptions:
     instances: int = 1  # 2 for an A/A calibration: the same cell started twice, as two cells
     spend_budget: bool = False  # no precision target: rounds until the budget is spent
     db_latency_ms: int = 0  # round-trip time toxiproxy adds between the cells and PostgreSQL
+    target: str | None = None  # the base URL of the one selected cell, already serving on another host
 
 
 @dataclass
@@ -130,7 +131,8 @@ def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
     return {
         "name": member.name, "framework": cell.framework.name, "variant": cell.variant.name,
         "strategy": cell.variant.strategy, "kind": cell.framework.kind, "reference": cell.framework.reference,
-        "server": cell.framework.server, "scenario": plan.scenario.name, "connections": plan.connections,
+        "server": f"remote, at {options.target}" if options.target else cell.framework.server,
+        "remote": options.target is not None, "scenario": plan.scenario.name, "connections": plan.connections,
         "pool_size": pool, "workers": processes, "server_cpus": options.server_cpus, "status": "ok",
         "reason": None, "verification": None, "statements_per_request": {}, "slices": [],
         "rps_median": None, "rps_ci95": None, "rank": None,
@@ -196,6 +198,9 @@ class Run:
         runnable = []
         for name, member in self.members.items():
             record = self.records[name]
+            if self.options.target:  # it runs on its own host: nothing of it is needed here
+                runnable.append(name)
+                continue
             ok, detail = cells.availability(member.cell)
             if not ok:
                 record.update(status="skipped", reason=detail)
@@ -233,7 +238,7 @@ class Run:
 
     def new_document(self, runnable: list[str], available: int) -> dict:
         plan, rule = self.plan, self.plan.rule
-        used = [self.members[name].cell for name in runnable]
+        used = [] if self.options.target else [self.members[name].cell for name in runnable]
         return {
             "schema_version": results.SCHEMA_VERSION,
             "complete": False,
@@ -259,7 +264,7 @@ class Run:
                     "groups": [], "order": [], "database_outages": [], "stop_reason": None,
                     "endpoints": list(plan.scenario.endpoints), "weights": plan.scenario.weights,
                     "writes": plan.scenario.writes, "restored": [self.restore_before],
-                    "db_latency_ms": self.options.db_latency_ms, "proxy": None,
+                    "db_latency_ms": self.options.db_latency_ms, "proxy": None, "target": self.options.target,
                 },
             },
             "cells": list(self.records.values()),
@@ -411,10 +416,10 @@ class Run:
             if record["status"] != "ok":
                 continue
             slug = name.replace("/", "-").replace(" ", "").replace("(", "-").replace(")", "")
-            process = cells.CellProcess(
-                self.members[name].cell, port=database.free_port(), workers=self.options.server_cpus,
-                pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log",
-            )
+            process = cells.RemoteCell(self.members[name].cell, self.options.target) if self.options.target else \
+                cells.CellProcess(
+                    self.members[name].cell, port=database.free_port(), workers=self.options.server_cpus,
+                    pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log")
             try:
                 process.start(self.cell_url)
             except DbbenchError as exc:

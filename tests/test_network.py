@@ -6,11 +6,15 @@ crosses the proxy cannot take less than the round trip it adds.
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+
 import psutil
 import pytest
-from conftest import dbbench
+from conftest import DBBENCH, REPO, dbbench
 
-from runner import proxy, report, results
+from runner import database, proxy, report, results
 
 LATENCY_MS = 5
 
@@ -66,3 +70,50 @@ def test_a_bad_latency_is_one_line(value):
     result = dbbench("run", "--db-latency", value)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "--db-latency" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_pool_serves_again_after_its_connections_drop_and_after_an_outage(db_url, tmp_path):
+    """One cell per pool library: asyncpg's, SQLAlchemy's QueuePool, psycopg_pool, pgx."""
+    before = toxiproxy_processes()
+    result = dbbench("faults", "--frameworks", "fastapi,flask,gin", "--variants", "raw,sa-core", "--outage", "2",
+                     "--out", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert toxiproxy_processes() <= before
+    document = json.loads(next(tmp_path.glob("faults/*/faults.json")).read_text())
+    assert document["complete"] is True
+    pools = {cell["name"]: cell["pool"] for cell in document["cells"]}
+    assert pools == {"fastapi/raw": "asyncpg pool", "fastapi/sa-core": "SQLAlchemy AsyncAdaptedQueuePool over asyncpg",
+                     "flask/raw": "psycopg_pool", "gin/raw": "pgxpool (pgx v5)"}
+    for cell in document["cells"]:
+        assert cell["status"] == "ok", cell["reason"]
+        assert cell["restarted"] is False and cell["verified_after"] is True
+        faults = {fault["fault"]: fault for fault in cell["faults"]}
+        assert set(faults) == {"reset", "outage"}
+        assert all(fault["recovered"] and fault["recovery_s"] is not None for fault in faults.values())
+        # The outage really cut the cell off: it could not answer every lookup with a 200.
+        assert faults["outage"]["failed_answers"] > 0 and faults["outage"]["seconds"] >= 2
+    assert "| gin/raw | pgxpool (pgx v5) |" in result.stdout
+
+
+def test_a_cell_serving_elsewhere_is_measured_with_target_and_marked_remote(db_url, tmp_path):
+    """`dbbench serve` started on its own (as on another host), then `run --target` against it."""
+    port = database.free_port()
+    server = subprocess.Popen([*DBBENCH, "serve", "fastapi", "raw", "--port", str(port), "--connections", "8",
+                               "--db-url", db_url], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        result = dbbench("run", "--target", f"http://127.0.0.1:{port}", "--cell", "fastapi/raw", "--db-url", db_url,
+                         "--slice", "1", "--rounds", "2", "--connections", "8", "--out", str(tmp_path), timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert server.poll() is None, "the run stopped a cell it did not start"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(30)
+    document = results.load(tmp_path / "latest")
+    assert document["metadata"]["run"]["target"] == f"http://127.0.0.1:{port}"
+    assert document["metadata"]["stacks"] == {}
+    (cell,) = document["cells"]
+    assert cell["remote"] is True and cell["status"] == "ok" and cell["verification"]["ok"] is True
+    assert {check["name"] for check in cell["verification"]["checks"]} >= {"values", "missing", "statements"}
+    assert all(piece["cpu_seconds"]["server"] is None for piece in cell["slices"])
+    assert cell["cpu_us_per_request"]["server"] is None
+    assert "the cell serves on another host" in report.render_markdown(document)
