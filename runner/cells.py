@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -228,6 +229,24 @@ def pool_size_for(connections: int, workers: int) -> int:
 # ----------------------------------------------------------------- processes
 
 
+def wait_answering(base_url: str, timeout: float, failure: str, log_tail: Callable[[], str],
+                   still_running: Callable[[], None] = lambda: None) -> None:
+    """Until a lookup gets an answer below 500, with a bound (`still_running` raises if the
+    cell died meanwhile)."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while True:
+            still_running()
+            try:
+                if client.get(f"{base_url}/users/1").status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise DbbenchError(f"{failure} within {timeout:.0f} s: {log_tail()}")
+            time.sleep(0.1)
+
+
 @dataclass
 class CellProcess:
     """A running cell: its process group, port and log file."""
@@ -290,22 +309,13 @@ class CellProcess:
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Wait until the cell answers a lookup, with a bound; fail with its log tail."""
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise DbbenchError(
-                        f"{self.cell.name} exited with code {self.process.returncode} before answering: "
-                        f"{self.log_tail()}"
-                    )
-                try:
-                    if client.get(f"{self.base_url}/users/1").status_code < 500:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise DbbenchError(f"{self.cell.name} did not answer within {timeout:.0f} s: {self.log_tail()}")
-                time.sleep(0.1)
+
+        def still_running() -> None:
+            if self.process.poll() is not None:
+                raise DbbenchError(f"{self.cell.name} exited with code {self.process.returncode} before answering: "
+                                   f"{self.log_tail()}")
+
+        wait_answering(self.base_url, timeout, f"{self.cell.name} did not answer", self.log_tail, still_running)
 
     def processes(self) -> list[psutil.Process]:
         """The cell's process and every process it forked (its workers)."""
@@ -374,17 +384,7 @@ class RemoteCell:
         """Nothing to start: it was started on its own host, with its own database URL."""
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                try:
-                    if client.get(f"{self.base_url}/users/1").status_code < 500:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise DbbenchError(f"the remote cell at {self.base_url} did not answer within {timeout:.0f} s")
-                time.sleep(0.2)
+        wait_answering(self.base_url, timeout, f"the remote cell at {self.base_url} did not answer", self.log_tail)
 
     def processes(self) -> None:
         return None

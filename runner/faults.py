@@ -191,19 +191,12 @@ def run_faults(options: FaultOptions) -> tuple[Path, dict]:
         "cells": [],
     }
     path = run_dir / "faults.json"
-    try:
-        for cell in selected:
-            ok, detail = cells.availability(cell)
-            if not ok:
-                document["cells"].append({"name": cell.name, "status": "skipped", "reason": detail, "faults": []})
-                continue
-            err.print(f"{cell.name}: dropping its database connections, then a {options.outage_s:g} s outage")
-            document["cells"].append(exercise(cell, options, url, run_dir / "logs"))
-            results.write_json(document, path)
-        document["complete"] = True
-    finally:
-        document["metadata"]["faults"]["finished_at"] = metadata.utc_now()
-        results.write_json(document, path)
+
+    def measure(cell: cells.Cell) -> dict:
+        err.print(f"{cell.name}: dropping its database connections, then a {options.outage_s:g} s outage")
+        return exercise(cell, options, url, run_dir / "logs")
+
+    results.cell_by_cell(selected, document, path, "faults", measure, empty={"faults": []})
     return path, document
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 
@@ -190,6 +192,27 @@ def write_json(document: dict, path: Path) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise DbbenchError(f"cannot write {path}: {exc.strerror or exc}; the last good results file is kept") from None
+
+
+def cell_by_cell(selected: list, document: dict, path: Path, section: str, measure: Callable[[Any], dict],
+                 empty: dict) -> None:
+    """For the commands that take one cell at a time (soak, faults): a cell that cannot run
+    here is recorded as skipped with its reason, the file is rewritten after every cell, and
+    the end time is written whatever ends the loop."""
+    from runner import cells, metadata
+
+    try:
+        for cell in selected:
+            ok, detail = cells.availability(cell)
+            if not ok:
+                document["cells"].append({"name": cell.name, "status": "skipped", "reason": detail, **empty})
+                continue
+            document["cells"].append(measure(cell))
+            write_json(document, path)
+        document["complete"] = True
+    finally:
+        document["metadata"][section]["finished_at"] = metadata.utc_now()
+        write_json(document, path)
 
 
 def point_latest(run_dir: Path) -> None:

@@ -143,19 +143,12 @@ def soak(options: SoakOptions) -> tuple[Path, dict]:
         "cells": [],
     }
     path = run_dir / "soak.json"
-    try:
-        for cell in selected:
-            ok, detail = cells.availability(cell)
-            if not ok:
-                document["cells"].append({"name": cell.name, "status": "skipped", "reason": detail, "samples": []})
-                continue
-            err.print(f"soaking {cell.name} for {options.duration_s:.0f} s at {options.connections} connections")
-            document["cells"].append(soak_cell(cell, options, url, max_id, run_dir / "logs"))
-            results.write_json(document, path)
-        document["complete"] = True
-    finally:
-        document["metadata"]["soak"]["finished_at"] = metadata.utc_now()
-        results.write_json(document, path)
+
+    def measure(cell: cells.Cell) -> dict:
+        err.print(f"soaking {cell.name} for {options.duration_s:.0f} s at {options.connections} connections")
+        return soak_cell(cell, options, url, max_id, run_dir / "logs")
+
+    results.cell_by_cell(selected, document, path, "soak", measure, empty={"samples": []})
     return path, document
 
 
