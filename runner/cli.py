@@ -319,8 +319,9 @@ def remote_target(args) -> None:
     if not (args.db_url or os.environ.get("DATABASE_URL")):
         raise DbbenchError("--target needs --db-url (or DATABASE_URL): the database the remote cell uses, "
                            "which verification reads")
-    if args.db_latency:
-        raise DbbenchError("--db-latency puts a proxy in front of cells started here; a --target cell is not")
+    if args.db_latency or args.fault:
+        raise DbbenchError("--db-latency and --fault put a proxy in front of cells started here; a --target cell "
+                           "is not")
 
 
 def target_arg(value: str) -> str:
@@ -344,7 +345,8 @@ def cmd_run(args) -> int:
             err.print(f"scenario {number} of {len(args.scenario)}: {scenario}")
         runner = Run(run_options(args, scenario=scenario, frameworks=args.frameworks, variants=args.variants,
                                  everything=args.all, rounds=args.rounds, precision=args.precision,
-                                 users=args.users, quick=args.quick, target=args.target))
+                                 users=args.users, quick=args.quick, target=args.target, fault=args.fault,
+                                 fault_s=args.fault_seconds))
         code = execute(runner)
         if code is not None:
             return code
@@ -538,6 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="target half-width of every ratio's interval, e.g. 3%% (default 3%%)")
     run.add_argument("--users", type=users_arg, help="re-seed with this many users if needed")
     run.add_argument("--quick", action="store_true", help="a smoke run: 1 s slices, a 60 s budget")
+    run.add_argument("--fault", choices=("reset", "outage"),
+                     help="after round 2, drop every database connection (reset) or cut PostgreSQL off (outage); "
+                          "record each cell's recovery and go on")
+    run.add_argument("--fault-seconds", type=duration_arg, default=3.0, help="how long an outage lasts (3)")
     run.add_argument("--cell", help="one cell, FRAMEWORK/VARIANT")
     run.add_argument("--target", type=target_arg,
                      help="measure the --cell already serving at this URL (dbbench serve --host 0.0.0.0 on "

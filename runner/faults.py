@@ -24,7 +24,6 @@ from rich.console import Console
 
 from runner import cells, database, metadata, paths, proxy, results, verification
 from runner.errors import DbbenchError
-from runner.run import new_run_dir
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 PROBE_TIMEOUT_S = 2.0
@@ -180,7 +179,7 @@ def run_faults(options: FaultOptions) -> tuple[Path, dict]:
     url, embedded = database.database_url(options.db_url)
     database.ensure_seeded(url, log=err.print)
     proxy.binary()
-    run_dir = new_run_dir((options.out or paths.REPO / "results") / "faults")
+    run_dir = results.new_run_dir((options.out or paths.REPO / "results") / "faults")
     document = {
         "kind": "faults", "schema_version": 1, "complete": False,
         "metadata": {"project": metadata.collect_project(), "machine": metadata.collect_machine(),

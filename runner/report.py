@@ -195,6 +195,7 @@ def facts(document: dict) -> list[tuple[str, str]]:
         ("PostgreSQL", f"{pg['settings'].get('server_version', '?')}"
                        f"{' (embedded)' if pg.get('embedded') else ' (external: its CPU is not measured)'}"),
         ("Network", network_text(run)),
+        *[("Fault", fault_text(entry)) for entry in run.get("faults") or []],
         ("Load", f"{meta['tools'].get('wrk')}, {run['connections']} connections, "
                  f"{run.get('wrk_threads', 1)} thread(s), closed loop"),
         ("Machine", f"{machine['cpu_count']} × {machine['cpu_model']}, kernel {machine['kernel']}"),
@@ -208,11 +209,23 @@ def network_text(run: dict) -> str:
         return (f"the cell serves on another host ({run['target']}): measured and verified from here; its CPU "
                 "time and its way to PostgreSQL are on its own host, unknown here")
     found = run.get("proxy")
+    if found and not found["latency_ms"]:
+        return f"{found['tool']} {found['version']} between the cells and PostgreSQL, no latency added (for --fault)"
     if not found:
         return "loopback: the cells talk to PostgreSQL directly"
     ways = found["per_direction_ms"]
     return (f"{found['tool']} {found['version']} between the cells and PostgreSQL, +{found['latency_ms']} ms per "
             f"round trip ({ways['upstream']} ms on the way there, {ways['downstream']} ms back)")
+
+
+def fault_text(entry: dict) -> str:
+    """One fault injected between rounds, and how long each cell took to serve again."""
+    what = "every database connection dropped" if entry["fault"] == "reset" else \
+        f"PostgreSQL unreachable for {entry['seconds']:.1f} s"
+    recovered = "; ".join(f"{name} {'did not recover' if took is None else f'{took:.2f} s'}"
+                          for name, took in entry["recovery_s"].items())
+    return (f"{what} after round {entry['after_round']} of group {entry['group']}; time to serve steadily again "
+            f"once the database was back: {recovered}. No slice was measured during the fault.")
 
 
 def method_facts(document: dict) -> list[tuple[str, str]]:

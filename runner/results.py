@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,16 @@ def cell_by_cell(selected: list, document: dict, path: Path, section: str, measu
     finally:
         document["metadata"][section]["finished_at"] = metadata.utc_now()
         write_json(document, path)
+
+
+def new_run_dir(parent: Path) -> Path:
+    """results/<UTC time>, never an existing one (two runs can start in the same second)."""
+    stamp = time.strftime("%Y-%m-%dT%H-%M-%SZ", time.gmtime())
+    candidate, suffix = parent / stamp, 1
+    while candidate.exists():
+        suffix += 1
+        candidate = parent / f"{stamp}-{suffix}"
+    return candidate
 
 
 def point_latest(run_dir: Path) -> None:

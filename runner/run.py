@@ -17,6 +17,7 @@ the run started and keep what it finished.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -30,6 +31,7 @@ from runner import (
     cells,
     database,
     environments,
+    faults,
     load,
     metadata,
     noise,
@@ -51,6 +53,8 @@ QUICK_BUDGET_S = 60
 DEFAULT_PRECISION = 0.03
 DATABASE_RECOVERY_S = 30  # how long PostgreSQL may be gone before the run ends (DBBENCH_DB_WAIT_S)
 SLICE_OVERHEAD_S = 0.4
+FAULT_AFTER_ROUND = 2  # --fault: two healthy rounds first, then the fault, then the rest
+FAULT_RECOVERY_TIMEOUT_S = 30.0
 
 
 class DatabaseLost(DbbenchError):
@@ -79,6 +83,8 @@ class RunOptions:
     spend_budget: bool = False  # no precision target: rounds until the budget is spent
     db_latency_ms: int = 0  # round-trip time toxiproxy adds between the cells and PostgreSQL
     target: str | None = None  # the base URL of the one selected cell, already serving on another host
+    fault: str | None = None  # "reset" or "outage", injected through toxiproxy after round FAULT_AFTER_ROUND
+    fault_s: float = 3.0  # how long an outage lasts
 
 
 @dataclass
@@ -159,7 +165,7 @@ class Run:
         selected = cells.manifest().select(options.frameworks, options.variants, options.everything)
         self.members = {m.name: m for m in members_of(selected, options.instances)}
         self.records = {name: cell_record(m, self.plan, options) for name, m in self.members.items()}
-        self.run_dir = new_run_dir(options.out or paths.REPO / "results")
+        self.run_dir = results.new_run_dir(options.out or paths.REPO / "results")
         self.results_path = self.run_dir / "results.json"
         self.document: dict | None = None
         self.rng = random.Random(self.plan.seed)
@@ -265,6 +271,7 @@ class Run:
                     "endpoints": list(plan.scenario.endpoints), "weights": plan.scenario.weights,
                     "writes": plan.scenario.writes, "restored": [self.restore_before],
                     "db_latency_ms": self.options.db_latency_ms, "proxy": None, "target": self.options.target,
+                    "faults": [],
                 },
             },
             "cells": list(self.records.values()),
@@ -342,13 +349,43 @@ class Run:
     def start_proxy(self) -> None:
         """toxiproxy between the cells and PostgreSQL when a round trip is to be added; the cells
         then connect through it (verification too, so a cell is checked as it is measured)."""
-        if not self.options.db_latency_ms:
+        if not self.options.db_latency_ms and not self.options.fault:
             return
         self.proxy = proxy.Proxy.start(self.url, self.options.db_latency_ms, self.run_dir / "logs" / "toxiproxy.log")
         self.cell_url = self.proxy.url_for(self.url)
         self.meta["proxy"] = self.proxy.describe()
         err.print(f"toxiproxy {self.proxy.version} between the cells and PostgreSQL: "
-                  f"+{self.options.db_latency_ms} ms per round trip")
+                  f"+{self.options.db_latency_ms} ms per round trip"
+                  + (f"; --fault {self.options.fault} after round {FAULT_AFTER_ROUND}" if self.options.fault else ""))
+
+    def fault_between_rounds(self, number: int, round_no: int, live: list[str],
+                             processes: dict[str, cells.CellProcess]) -> None:
+        """The fault, between two rounds, while every live cell answers sequential lookups; each
+        cell's recovery is timed from the database being back. A cell that does not serve
+        again within the bound fails; the run goes on with the others. No slice is measured
+        during the fault or the recovery, so the figures are of the healthy service."""
+        fault = self.options.fault
+        self.describe(f"group {number}: {fault} after round {round_no}")
+        probers = {name: faults.Prober(processes[name].base_url) for name in live}
+        with contextlib.ExitStack() as stack:
+            for prober in probers.values():
+                stack.enter_context(prober)
+            time.sleep(faults.BASELINE_S)
+            began, back = faults.inject(fault, self.proxy, self.options.fault_s)
+            steady = {name: prober.wait_steady(back, FAULT_RECOVERY_TIMEOUT_S) for name, prober in probers.items()}
+        self.meta["faults"].append({
+            "group": number, "after_round": round_no, "fault": fault, "seconds": round(back - began, 3),
+            "recovery_s": {name: None if when is None else round(max(0.0, when - back), 3)
+                           for name, when in steady.items()},
+            "answers": {name: probers[name].counts(began, steady[name] or time.monotonic()) for name in live},
+        })
+        for name, when in steady.items():
+            if not processes[name].alive():
+                self.fail(name, processes[name], f"{fault} after round {round_no}: the cell exited")
+            elif when is None:
+                self.fail(name, processes[name], f"{fault} after round {round_no}: not serving again "
+                                                 f"{FAULT_RECOVERY_TIMEOUT_S:.0f} s after the database was back")
+        self.save()
 
     def stopping_text(self) -> str:
         rule = self.plan.rule
@@ -381,6 +418,8 @@ class Run:
                 round_s = time.monotonic() - began
                 self.save()
                 self.progress.console.print(self.round_line(number, round_no, names), markup=False)
+                if self.options.fault and round_no == FAULT_AFTER_ROUND:
+                    self.fault_between_rounds(number, round_no, live, processes)
         finally:
             for process in processes.values():
                 process.stop()
@@ -550,13 +589,3 @@ class Run:
         disturbed = sum(1 for s in latest if s["disturbed"])
         return (f"group {number} round {round_no}: {len(latest)} slices, worst ratio interval {shown}, "
                 f"highest steal {steal:.1%}" + (f", {disturbed} disturbed" if disturbed else ""))
-
-
-def new_run_dir(parent: Path) -> Path:
-    """results/<UTC time>, never an existing one (two runs can start in the same second)."""
-    stamp = time.strftime("%Y-%m-%dT%H-%M-%SZ", time.gmtime())
-    candidate, suffix = parent / stamp, 1
-    while candidate.exists():
-        suffix += 1
-        candidate = parent / f"{stamp}-{suffix}"
-    return candidate

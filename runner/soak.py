@@ -23,7 +23,6 @@ from scipy import stats
 
 from runner import cells, database, load, metadata, paths, results
 from runner.errors import DbbenchError
-from runner.run import new_run_dir
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 SETTLE_FRACTION = 0.2
@@ -132,7 +131,7 @@ def soak(options: SoakOptions) -> tuple[Path, dict]:
     selected = cells.manifest().select(options.frameworks, options.variants, options.everything)
     url, embedded = database.database_url(options.db_url)
     max_id = database.ensure_seeded(url, log=err.print).users
-    run_dir = new_run_dir((options.out or paths.REPO / "results") / "soak")
+    run_dir = results.new_run_dir((options.out or paths.REPO / "results") / "soak")
     document = {
         "kind": "soak", "schema_version": 1, "complete": False,
         "metadata": {"project": metadata.collect_project(), "machine": metadata.collect_machine(),

@@ -117,3 +117,24 @@ def test_a_cell_serving_elsewhere_is_measured_with_target_and_marked_remote(db_u
     assert all(piece["cpu_seconds"]["server"] is None for piece in cell["slices"])
     assert cell["cpu_us_per_request"]["server"] is None
     assert "the cell serves on another host" in report.render_markdown(document)
+
+
+def test_a_fault_in_a_measured_run_is_recorded_and_the_run_goes_on(db_url, tmp_path):
+    result = dbbench("run", "--frameworks", "fastapi,gin", "--variants", "raw", "--fault", "outage",
+                     "--fault-seconds", "2", "--slice", "1", "--rounds", "3", "--connections", "8",
+                     "--out", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    document = results.load(tmp_path / "latest")
+    run = document["metadata"]["run"]
+    assert run["proxy"]["latency_ms"] == 0
+    (fault,) = run["faults"]
+    assert fault["fault"] == "outage" and fault["after_round"] == 2 and fault["seconds"] >= 2
+    assert set(fault["recovery_s"]) == {"fastapi/raw", "gin/raw"}
+    assert all(took is not None for took in fault["recovery_s"].values())
+    # The cells could not answer every lookup while PostgreSQL was gone: the fault happened.
+    for answers in fault["answers"].values():
+        assert sum(n for outcome, n in answers.items() if outcome != "200") > 0
+    for cell in document["cells"]:
+        assert cell["status"] == "ok", cell["reason"]
+        assert sorted(piece["round"] for piece in cell["slices"] if not piece["repeat"]) == [1, 2, 3]
+    assert "**Fault**: PostgreSQL unreachable" in report.render_markdown(document)
