@@ -355,6 +355,27 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    """One run per value of one parameter; one sweep.json, its report and figures."""
+    from runner import sweep
+
+    param, values = sweep.parse_param(args.param)
+    if len(args.scenario) > 1:
+        raise DbbenchError("a sweep measures one scenario at a time")
+    given = {"connections": args.connections, "pool-size": args.pool_size, "db-latency": args.db_latency or None,
+             "server-cpus": args.server_cpus if args.server_cpus != 1 else None}
+    if given[param] is not None:
+        raise DbbenchError(f"--param {param}=... sets --{param}: give it in one place")
+    if param == "server-cpus":
+        check_server_cpus(max(values))
+    options = run_options(args, frameworks=args.frameworks, variants=args.variants, everything=args.all,
+                          rounds=args.rounds, precision=args.precision, quick=args.quick)
+    path, document = sweep.sweep(options, param, values, out=None)
+    print(sweep.render(document))
+    err.print(f"results: {path} (and report.html and figures/ beside it)")
+    return 0
+
+
 def cmd_calibrate(args) -> int:
     """An A/A test: one cell started twice, measured as two cells; their ratio must contain 1."""
     from runner import calibrate, results
@@ -568,6 +589,18 @@ def build_parser() -> argparse.ArgumentParser:
     soak_parser.add_argument("--out", help="results directory (default: results/)")
     add_db_url(soak_parser)
     soak_parser.set_defaults(func=cmd_soak)
+
+    sweep_parser = commands.add_parser("sweep", help="measure the cells at each value of one parameter")
+    sweep_parser.add_argument("--param", required=True,
+                              help="NAME=V1,V2,...: connections, pool-size, server-cpus or db-latency")
+    sweep_parser.add_argument("--frameworks", type=csv_list)
+    sweep_parser.add_argument("--variants", type=csv_list)
+    sweep_parser.add_argument("--all", action="store_true", help="every cell that can run here")
+    add_measurement_args(sweep_parser)
+    sweep_parser.add_argument("--rounds", type=positive_int, help="exactly this many rounds per point")
+    sweep_parser.add_argument("--precision", type=precision_arg, help="target half-width per point (default 3%%)")
+    sweep_parser.add_argument("--quick", action="store_true", help="1 s slices, a 60 s budget per point")
+    sweep_parser.set_defaults(func=cmd_sweep)
 
     faults_parser = commands.add_parser(
         "faults", help="drop every cell's database connections, then cut PostgreSQL off; time the recovery")

@@ -111,6 +111,11 @@ def whisker(axes, y: float, value: float, interval: list[float] | None) -> None:
                       ecolor="black", elinewidth=1, capsize=3)
 
 
+def whisker_vertical(axes, x: float, value: float, interval: list[float], colour: str) -> None:
+    axes.errorbar(x, value, yerr=[[value - interval[0]], [interval[1] - value]], fmt="none", ecolor=colour,
+                  elinewidth=1, capsize=3)
+
+
 def missing_note(axes, row: Row, text: str, x: float = 0.0) -> None:
     axes.text(x, row.y, "  " + short(text), va="center", ha="left", fontsize=8, color=FAILED_COLOUR)
 

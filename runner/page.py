@@ -52,10 +52,12 @@ def table_html(header: list[str], rows: list[list[str]]) -> str:
            '</table></div>'
 
 
-def figure_html(name: str, svg: str) -> str:
-    title = figures.FIGURES[name][0]
+def figure_html(name: str, svg: str, title: str | None = None, caption: str | None = None) -> str:
+    """One figure inline; a run's figures take their title and caption from here."""
+    title = title or figures.FIGURES[name][0]
+    caption = caption or CAPTIONS[name]
     return (f'<figure id="figure-{name}">{inline_svg(svg, name, title)}'
-            f"<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>")
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
 def section_html(section: report.Section, drawn: list[str]) -> str:
@@ -91,11 +93,15 @@ def render(document: dict, svgs: dict[str, str] | None = None) -> str:
     written as files."""
     if svgs is None:
         svgs = {name: figures.encode(figure, "svg").decode() for name, figure in figures.draw(document).items()}
-    placed = placed_sections(document, svgs)
-    facts = "\n".join(f"<dt>{html.escape(label)}</dt><dd>{inline(text)}</dd>" for label, text in report.facts(document))
+    return render_page(report.title_of(document), report.facts(document), placed_sections(document, svgs))
+
+
+def render_page(title: str, facts: list[tuple[str, str]], placed: list[tuple[report.Section, list[str]]]) -> str:
+    """The template filled: a header of facts, a table of contents, the sections with their figures."""
+    listed = "\n".join(f"<dt>{html.escape(label)}</dt><dd>{inline(text)}</dd>" for label, text in facts)
     contents = "".join(f'<a href="#{section.key}">{inline(section.title)}</a>' for section, _ in placed)
     return Template(TEMPLATE.read_text()).substitute(
-        title=html.escape(report.title_of(document)), facts=facts, contents=contents,
+        title=html.escape(title), facts=listed, contents=contents,
         sections="\n".join(section_html(section, drawn) for section, drawn in placed),
     )
 

@@ -1,0 +1,171 @@
+"""The sweep: the same cells measured at each value of one parameter, one full run per value.
+
+Every point is a `run` (the same slices, rounds, intervals, verification and metadata), so
+each point's figures have the rigour of any run; points are measured one after the other,
+so a comparison across points is unpaired (drift between them is not cancelled). sweep.json
+holds every point's results document, and is rewritten after each point; the figures plot
+each cell's throughput and latency against the parameter, from that file alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from runner import figures, metadata, page, paths, report, results
+from runner.errors import DbbenchError
+from runner.run import Run, RunOptions
+
+# The parameter as the command line names it, and the run option it sets.
+PARAMS = {"connections": "connections", "pool-size": "pool_size", "server-cpus": "server_cpus",
+          "db-latency": "db_latency_ms"}
+SCHEMA_VERSION = 1
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+SWEEP_CAPTION = ("One line per cell, coloured by strategy, a marker per framework; throughput whiskers are each "
+                 "point's 95% interval. Latency is wrk's, closed-loop.")
+
+
+def parse_param(text: str) -> tuple[str, list[int]]:
+    """NAME=V1,V2,...: a known parameter and two or more distinct whole values."""
+    name, _, listed = text.partition("=")
+    if name not in PARAMS:
+        raise DbbenchError(f"--param {name!r}: sweepable are {', '.join(PARAMS)} (NAME=V1,V2,...)")
+    try:
+        values = [int(value) for value in listed.split(",") if value.strip()]
+    except ValueError:
+        raise DbbenchError(f"--param {text!r}: the values are whole numbers, such as connections=8,64") from None
+    if len(values) < 2 or len(set(values)) != len(values):
+        raise DbbenchError(f"--param {text!r}: give two or more distinct values")
+    lowest = 0 if name == "db-latency" else 1
+    if min(values) < lowest:
+        raise DbbenchError(f"--param {text!r}: values must be at least {lowest}")
+    return name, values
+
+
+def sweep(options: RunOptions, param: str, values: list[int], out: Path | None) -> tuple[Path, dict]:
+    """One run per value, in the order given; sweep.json after each."""
+    directory = results.new_run_dir((out or options.out or paths.REPO / "results") / "sweep")
+    path = directory / "sweep.json"
+    document = {"kind": "sweep", "schema_version": SCHEMA_VERSION, "complete": False, "param": param,
+                "values": values, "started_at": metadata.utc_now(), "finished_at": None, "points": []}
+    try:
+        for value in values:
+            runner = Run(dataclasses.replace(options, out=directory / "points", **{PARAMS[param]: value}))
+            try:
+                runner.execute()
+            finally:
+                if runner.results_path.exists():
+                    document["points"].append({"value": value, "results": results.load(runner.results_path)})
+                    results.write_json(document, path)
+        document["complete"] = True
+    finally:
+        document["finished_at"] = metadata.utc_now()
+        results.write_json(document, path)
+        if document["points"]:
+            write_report(document, directory)
+    return path, document
+
+
+def series(document: dict) -> dict[str, list[tuple[int, dict]]]:
+    """Each cell's measured points, (value, cell record), in the sweep's order."""
+    found: dict[str, list[tuple[int, dict]]] = {}
+    for point in document["points"]:
+        for cell in point["results"]["cells"]:
+            if cell.get("rps_median") is not None:
+                found.setdefault(cell["name"], []).append((point["value"], cell))
+    return found
+
+
+def draw(document: dict) -> dict[str, Figure]:
+    """Throughput, p50 and p99 against the parameter; one line per cell, coloured by strategy."""
+    lines = series(document)
+    if not lines:
+        return {}
+    drawn = {}
+    frameworks = sorted({cell["framework"] for points in lines.values() for _, cell in points})
+    with matplotlib.rc_context(figures.STYLE):
+        for name, title, value_of, interval_of, log_y in (
+            ("sweep-throughput", "Throughput", lambda c: c["rps_median"], lambda c: c.get("rps_ci95"), False),
+            ("sweep-p50", "Latency p50 (closed-loop)", lambda c: c["latency_ms"].get("p50"), lambda c: None, True),
+            ("sweep-p99", "Latency p99 (closed-loop)", lambda c: c["latency_ms"].get("p99"), lambda c: None, True),
+        ):
+            figure = Figure(figsize=(figures.WIDTH_IN, 4.2), layout="constrained")
+            axes = figure.add_subplot()
+            for cell_name, points in lines.items():
+                sample = points[0][1]
+                xs = [value for value, _ in points]
+                ys = [value_of(cell) for _, cell in points]
+                axes.plot(xs, ys, color=figures.colour_of(sample), marker=MARKERS[
+                    frameworks.index(sample["framework"]) % len(MARKERS)], label=cell_name, linewidth=1.5)
+                for x, (_, cell) in zip(xs, points, strict=True):
+                    interval = interval_of(cell)
+                    if interval:
+                        figures.whisker_vertical(axes, x, value_of(cell), interval, figures.colour_of(sample))
+            axes.set_title(f"{title} against {document['param']}", loc="left")
+            axes.set_xlabel(document["param"] + (" (ms added per round trip)" if document["param"] == "db-latency"
+                                                  else ""))
+            axes.set_ylabel("requests per second" if name == "sweep-throughput" else "milliseconds (log scale)")
+            if min(document["values"]) > 0 and max(document["values"]) / min(document["values"]) >= 8:
+                axes.set_xscale("log", base=2)
+            axes.set_xticks(document["values"], [str(v) for v in document["values"]])
+            if log_y:
+                axes.set_yscale("log")
+            else:
+                axes.set_ylim(bottom=0)
+                axes.yaxis.set_major_formatter(figures.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+            axes.grid(color="#E5E5E5", linewidth=0.8)
+            figures.legend_below(figure, axes.get_legend_handles_labels()[0])
+            drawn[name] = figure
+    return drawn
+
+
+def table_section(document: dict) -> report.Section:
+    rows = []
+    for cell_name, points in series(document).items():
+        for value, cell in points:
+            latency = cell.get("latency_ms") or {}
+            rows.append([cell_name, str(value), report.fmt_rps(cell["rps_median"]) + report.half_width(cell),
+                         f"{latency.get('p50', 0):.1f}", f"{latency.get('p99', 0):.1f}",
+                         str(cell.get("pool_size")), " ".join(f"`{flag}`" for flag in cell.get("flags") or [])])
+    failed = [f"{document['param']}={point['value']}: {cell['name']}: {cell['status']}: {cell['reason']}"
+              for point in document["points"] for cell in point["results"]["cells"] if cell.get("reason")]
+    return report.Section("sweep", f"Every point ({document['param']})", before=[
+        "Each point is a run of its own (median over slices ± half-width of the 95% interval); points were "
+        "measured one after the other, so differences between points are not paired."],
+        header=["cell", document["param"], "median RPS", "p50 ms", "p99 ms", "pool/worker", "flags"], rows=rows,
+        items=failed)
+
+
+def write_report(document: dict, directory: Path) -> None:
+    """report.html and figures/sweep-*.svg|png beside sweep.json."""
+    drawn = draw(document)
+    svgs = {name: figures.encode(figure, "svg").decode() for name, figure in drawn.items()}
+    try:
+        (directory / "figures").mkdir(parents=True, exist_ok=True)
+        for name, figure in drawn.items():
+            (directory / "figures" / f"{name}.svg").write_text(svgs[name])
+            (directory / "figures" / f"{name}.png").write_bytes(figures.encode(figure, "png"))
+        first = document["points"][0]["results"]
+        facts = [("Sweep", f"{document['param']} = {', '.join(map(str, document['values']))}; "
+                           f"{'complete' if document['complete'] else '**incomplete**'}, from "
+                           f"{document['started_at']} to {document['finished_at'] or '—'}"),
+                 *[(label, text) for label, text in report.facts(first) if label not in ("Run", "Stopped")]]
+        section = table_section(document)
+        placed = [(section, [page.figure_html(name, svg, title=f"{name.removeprefix('sweep-')} against "
+                                                                   f"{document['param']}", caption=SWEEP_CAPTION)
+                             for name, svg in svgs.items()])]
+        (directory / "report.html").write_text(page.render_page(f"dbbench sweep: {document['param']}", facts, placed))
+    except OSError as exc:
+        raise DbbenchError(f"cannot write the sweep's report in {directory}: {exc.strerror or exc}") from None
+
+
+def render(document: dict) -> str:
+    section = table_section(document)
+    out = [f"# dbbench sweep: {document['param']} = {', '.join(map(str, document['values']))}", "",
+           *section.before, "", report.md_table(section.header, section.rows)]
+    if section.items:
+        out += ["", *[f"- {item}" for item in section.items]]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,47 @@
+"""The sweep: one run per value of one parameter, in one results file with its figures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from browser import open_page
+from conftest import dbbench
+
+from runner import sweep
+from runner.errors import DbbenchError
+
+
+def test_a_two_value_sweep_writes_every_point_and_its_figures(db_url, tmp_path):
+    result = dbbench("sweep", "--param", "pool-size=4,12", "--frameworks", "gin", "--variants", "raw",
+                     "--slice", "1", "--rounds", "2", "--connections", "8", "--out", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (directory,) = (tmp_path / "sweep").iterdir()
+    document = json.loads((directory / "sweep.json").read_text())
+    assert document["complete"] is True and document["param"] == "pool-size"
+    assert [point["value"] for point in document["points"]] == [4, 12]
+    for point in document["points"]:
+        (cell,) = point["results"]["cells"]
+        assert cell["pool_size"] == point["value"] and cell["status"] == "ok"
+        assert cell["verification"]["ok"] and cell["rps_ci95"] is not None
+        assert point["results"]["metadata"]["run"]["connections"] == 8
+    for name in ("sweep-throughput", "sweep-p50", "sweep-p99"):
+        assert (directory / "figures" / f"{name}.svg").stat().st_size > 5000
+        assert (directory / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| gin/raw | 4 |" in result.stdout and "| gin/raw | 12 |" in result.stdout
+    opened = open_page(directory / "report.html", tmp_path / "browser")
+    assert opened.console == [] and opened.requests == [] and opened.dom.count("<figure ") == 3
+
+
+@pytest.mark.parametrize("text", ["threads=1,2", "connections=8", "connections=8,8", "connections=a,b",
+                                  "pool-size=0,4"])
+def test_a_bad_parameter_is_refused(text):
+    with pytest.raises(DbbenchError):
+        sweep.parse_param(text)
+    result = dbbench("sweep", "--param", text)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_parameter_given_twice_is_refused():
+    result = dbbench("sweep", "--param", "connections=4,8", "--connections", "16")
+    assert result.returncode == 2 and "give it in one place" in result.stderr
