@@ -6,7 +6,7 @@ AUDIT := .venvs/audit
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: bench-db bench-scenarios bench-quick bench-all bench-seed db-up db-down test lint audit system browser setup clean
+.PHONY: lessons bench-db bench-scenarios bench-quick bench-all bench-seed db-up db-down test lint audit system browser setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
@@ -27,6 +27,13 @@ bench-all: setup
 bench-seed: setup
 	time $(DBBENCH) db seed --users 1000000
 	$(DBBENCH) db seed --users 100000 >/dev/null
+
+# Lessons (docs/lessons): each target measures its experiment again and renders the page.
+LESSONS := event-loop
+lessons: $(addprefix lesson-,$(LESSONS))
+
+lesson-%: setup
+	$(DBBENCH) lesson $* --measure
 
 db-up: setup
 	$(DBBENCH) db up $(ARGS)

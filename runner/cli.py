@@ -376,6 +376,18 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_lesson(args) -> int:
+    """Render a lesson from its committed results, or (--measure) run its experiment first."""
+    from runner import lessons
+
+    chosen = lessons.lesson(args.name)
+    if args.measure:
+        err.print(f"lesson {chosen.name}: measuring ({chosen.question})")
+        lessons.measure(chosen)
+    print(lessons.render(chosen))
+    return 0
+
+
 def cmd_calibrate(args) -> int:
     """An A/A test: one cell started twice, measured as two cells; their ratio must contain 1."""
     from runner import calibrate, results
@@ -601,6 +613,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_parser.add_argument("--precision", type=precision_arg, help="target half-width per point (default 3%%)")
     sweep_parser.add_argument("--quick", action="store_true", help="1 s slices, a 60 s budget per point")
     sweep_parser.set_defaults(func=cmd_sweep)
+
+    lesson_parser = commands.add_parser("lesson", help="render a lesson in docs/lessons from its committed run")
+    lesson_parser.add_argument("name")
+    lesson_parser.add_argument("--measure", action="store_true", help="run the lesson's experiment first")
+    lesson_parser.set_defaults(func=cmd_lesson)
 
     faults_parser = commands.add_parser(
         "faults", help="drop every cell's database connections, then cut PostgreSQL off; time the recovery")

@@ -1,0 +1,166 @@
+"""Lessons: teaching pages whose every number is filled in from a committed run.
+
+Each lesson lives in docs/lessons/<name>/: `lesson.md.in` (the text, with $placeholders),
+the results file it was rendered from, its figure, and `README.md`, the rendered page.
+`dbbench lesson NAME --measure` runs the lesson's experiment (what `make lesson-NAME` does)
+and renders; without --measure it renders again from the committed results. A number the
+text asks for and the results do not hold is an error, never a blank.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from runner import figures, paths, report, results, statistics
+from runner.errors import DbbenchError
+from runner.run import Run, RunOptions
+
+LESSONS_DIR = paths.REPO / "docs" / "lessons"
+
+
+def fmt_interval(found: statistics.Estimate | None, scale: float = 1.0, digits: int = 0) -> str:
+    """median [low–high], or the median alone (no interval from one slice)."""
+    if found is None:
+        raise DbbenchError("a number the lesson needs has no data")
+    shown = f"{found.median * scale:,.{digits}f}"
+    return shown + (f" [{found.ci95[0] * scale:,.{digits}f}–{found.ci95[1] * scale:,.{digits}f}]" if found.ci95 else "")
+
+
+def per_slice(cell: dict, party: str) -> statistics.Estimate | None:
+    """A party's CPU µs per request, slice by slice, as an estimate with its interval."""
+    values = [piece["cpu_seconds"][party] / piece["requests"] * 1e6 for piece in results.used_slices(cell)
+              if piece["requests"] and piece["cpu_seconds"].get(party) is not None]
+    return statistics.estimate(values)
+
+
+def key_of(name: str) -> str:
+    return name.replace("/", "_").replace("-", "_")
+
+
+# ----------------------------------------------------------------- one event loop is one core
+
+
+def event_loop_numbers(document: dict) -> dict[str, str]:
+    """Per cell: server µs per request, the bound 1e6 / µs it sets, the RPS measured, the
+    cores the server used; and the table of all of them."""
+    numbers: dict[str, str] = {}
+    rows = []
+    for cell in document["cells"]:
+        if cell["status"] != "ok" or not cell.get("rps_median"):
+            continue
+        cost = per_slice(cell, "server")
+        if cost is None:
+            continue
+        bound = statistics.Estimate(n=cost.n, median=1e6 / cost.median, mean=1e6 / cost.mean,
+                                    ci95=(1e6 / cost.ci95[1], 1e6 / cost.ci95[0]) if cost.ci95 else None, cv=None)
+        measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
+        cores = cell["cpu_cores"]["server"]
+        key = key_of(cell["name"])
+        numbers.update({f"{key}_us": fmt_interval(cost), f"{key}_bound": fmt_interval(bound),
+                        f"{key}_rps": fmt_interval(measured), f"{key}_cores": f"{cores:.2f}",
+                        f"{key}_share": f"{measured.median / bound.median:.0%}"})
+        rows.append([cell["name"], numbers[f"{key}_us"], numbers[f"{key}_bound"], numbers[f"{key}_rps"],
+                     numbers[f"{key}_share"], numbers[f"{key}_cores"]])
+    numbers["table"] = report.md_table(["cell", "server CPU µs per request [95%]", "bound 10⁶ / µs, RPS [95%]",
+                                        "measured RPS [95%]", "measured / bound", "server cores used"], rows)
+    return numbers
+
+
+def event_loop_figure(document: dict) -> Figure:
+    cells = [c for c in figures.ordered_cells(document["cells"]) if c.get("rps_median") and per_slice(c, "server")]
+    figure = Figure(figsize=(figures.WIDTH_IN, 1.4 + 0.45 * len(cells)), layout="constrained")
+    axes = figure.add_subplot()
+    for y, cell in enumerate(cells):
+        bound = 1e6 / per_slice(cell, "server").median
+        axes.barh(y, bound, height=0.7, color="#DDDDDD", linewidth=0)
+        axes.barh(y, cell["rps_median"], height=0.4, color=figures.colour_of(cell), linewidth=0)
+        axes.text(bound, y, f"  {cell['rps_median'] / bound:.0%} of its bound", va="center", fontsize=8)
+    axes.set_yticks(range(len(cells)), [figures.label(c) for c in cells])
+    axes.invert_yaxis()
+    axes.set_xlim(0, max(1e6 / per_slice(c, "server").median for c in cells) * 1.25)
+    axes.set_xlabel("requests per second: measured (coloured) within the bound 10⁶ / server µs per request (grey)")
+    axes.set_title("One event loop is one core: measured throughput against the CPU bound", loc="left")
+    return figure
+
+
+# ----------------------------------------------------------------- the lessons
+
+
+@dataclass(frozen=True)
+class Lesson:
+    name: str
+    question: str
+    options: RunOptions
+    numbers: Callable[[dict], dict[str, str]]
+    figure: Callable[[dict], Figure]
+
+    @property
+    def directory(self) -> Path:
+        return LESSONS_DIR / self.name
+
+
+LESSONS = {
+    "event-loop": Lesson(
+        "event-loop", "How fast can a single-process async server go, and what sets the bound?",
+        RunOptions(budget_s=240), event_loop_numbers, event_loop_figure),
+}
+
+
+def lesson(name: str) -> Lesson:
+    if name not in LESSONS:
+        raise DbbenchError(f"no lesson {name!r} (lessons: {', '.join(LESSONS)})")
+    return LESSONS[name]
+
+
+def measure(chosen: Lesson) -> Path:
+    """The lesson's experiment, run now; its results file replaces the committed one."""
+    with tempfile.TemporaryDirectory(prefix=f"dbbench-lesson-{chosen.name}-") as tmp:
+        path = Run(dataclasses.replace(chosen.options, out=Path(tmp))).execute()
+        chosen.directory.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, chosen.directory / "results.json")
+    return chosen.directory / "results.json"
+
+
+def shown(path: Path) -> str:
+    return str(path.relative_to(paths.REPO)) if path.is_relative_to(paths.REPO) else str(path)
+
+
+def render(chosen: Lesson) -> Path:
+    """README.md and figure.svg|png of the lesson, from its committed results file."""
+    source = chosen.directory / "results.json"
+    if not source.exists():
+        raise DbbenchError(f"lesson {chosen.name}: no {shown(source)}: "
+                           f"run `make lesson-{chosen.name}`")
+    document = results.load(source)
+    numbers = chosen.numbers(document)
+    meta = document["metadata"]
+    numbers.update(
+        question=chosen.question, make=f"make lesson-{chosen.name}",
+        run=f"{meta['run']['started_at']}, commit {(meta['project'].get('git_commit') or '?')[:12]}"
+            f"{' (with uncommitted changes)' if meta['project'].get('git_dirty') else ''}, "
+            f"{meta['machine']['cpu_count']} × {meta['machine']['cpu_model']}, "
+            f"{meta['run']['scenario']}, {meta['run']['connections']} connections",
+    )
+    template = Template((chosen.directory / "lesson.md.in").read_text())
+    try:
+        text = template.substitute(numbers)
+    except KeyError as exc:
+        raise DbbenchError(f"lesson {chosen.name}: the text asks for ${exc.args[0]}, which the results in "
+                           f"{shown(source)} do not give") from None
+    with matplotlib.rc_context(figures.STYLE):
+        drawn = chosen.figure(document)
+    (chosen.directory / "figure.svg").write_bytes(figures.encode(drawn, "svg"))
+    (chosen.directory / "figure.png").write_bytes(figures.encode(drawn, "png"))
+    page = chosen.directory / "README.md"
+    page.write_text(text)
+    return page
+

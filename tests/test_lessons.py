@@ -1,0 +1,50 @@
+"""Lessons: rendered from committed runs, loud when a number is missing, each with a make target."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+
+import pytest
+from conftest import REPO
+
+from runner import lessons
+from runner.errors import DbbenchError
+
+
+@pytest.fixture
+def lesson_copy(tmp_path, monkeypatch):
+    """The event-loop lesson copied somewhere it can be rendered without touching docs/."""
+    shutil.copytree(lessons.LESSONS_DIR / "event-loop", tmp_path / "event-loop")
+    monkeypatch.setattr(lessons, "LESSONS_DIR", tmp_path)
+    return lessons.lesson("event-loop")
+
+
+def test_the_committed_lesson_is_what_its_committed_results_render(lesson_copy):
+    page = lessons.render(lesson_copy)
+    assert page.read_text() == (REPO / "docs" / "lessons" / "event-loop" / "README.md").read_text()
+    assert (page.parent / "figure.svg").read_bytes() == (REPO / "docs/lessons/event-loop/figure.svg").read_bytes()
+    assert "$" not in page.read_text()
+
+
+def test_a_number_missing_from_the_results_is_an_error(lesson_copy):
+    template = lesson_copy.directory / "lesson.md.in"
+    template.write_text(template.read_text() + "\nAnd $aiohttp_raw_us µs for aiohttp.\n")
+    with pytest.raises(DbbenchError, match=r"asks for \$aiohttp_raw_us"):
+        lessons.render(lesson_copy)
+
+
+def test_a_lesson_with_no_results_says_how_to_make_them(lesson_copy):
+    (lesson_copy.directory / "results.json").unlink()
+    with pytest.raises(DbbenchError, match="make lesson-event-loop"):
+        lessons.render(dataclasses.replace(lesson_copy))
+
+
+def test_every_lesson_has_a_make_target_and_is_linked_from_the_readme():
+    makefile = (REPO / "Makefile").read_text()
+    listed = re.search(r"^LESSONS := (.*)$", makefile, re.M).group(1).split()
+    assert listed == list(lessons.LESSONS)
+    readme = (REPO / "README.md").read_text()
+    for name in lessons.LESSONS:
+        assert f"make lesson-{name}" in readme and f"docs/lessons/{name}/" in readme
