@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -114,6 +115,14 @@ def csv_list(value: str) -> list[str]:
     if not items:
         raise argparse.ArgumentTypeError("expected a comma-separated list of names")
     return items
+
+
+def ladder_arg(value: str) -> list[int]:
+    return [positive_int(item) for item in csv_list(value)]
+
+
+def pool_arg(value: str) -> int | str:
+    return "tuned" if value == "tuned" else positive_int(value)
 
 
 def positive_int(value: str) -> int:
@@ -286,6 +295,8 @@ def run_options(args, **overrides):
         out=Path(args.out) if args.out else None, seed=args.seed, db_latency_ms=args.db_latency,
     )
     values.update(overrides)
+    if values["pool_size"] == "tuned":
+        raise DbbenchError("--pool-size tuned is for dbbench run: give a number here")
     return RunOptions(**values)
 
 
@@ -343,10 +354,16 @@ def cmd_run(args) -> int:
     for number, scenario in enumerate(args.scenario, start=1):
         if len(args.scenario) > 1:
             err.print(f"scenario {number} of {len(args.scenario)}: {scenario}")
-        runner = Run(run_options(args, scenario=scenario, frameworks=args.frameworks, variants=args.variants,
-                                 everything=args.all, rounds=args.rounds, precision=args.precision,
-                                 users=args.users, quick=args.quick, target=args.target, fault=args.fault,
-                                 fault_s=args.fault_seconds))
+        tuned = args.pool_size == "tuned"
+        options = run_options(args, scenario=scenario, frameworks=args.frameworks, variants=args.variants,
+                              everything=args.all, rounds=args.rounds, precision=args.precision,
+                              users=args.users, quick=args.quick, target=args.target, fault=args.fault,
+                              fault_s=args.fault_seconds, **({"pool_size": None} if tuned else {}))
+        if tuned:
+            from runner import tune
+
+            options = dataclasses.replace(options, tuned_pools=tune.tuned_pools(options))
+        runner = Run(options)
         code = execute(runner)
         if code is not None:
             return code
@@ -373,6 +390,22 @@ def cmd_sweep(args) -> int:
     path, document = sweep.sweep(options, param, values, out=None)
     print(sweep.render(document))
     err.print(f"results: {path} (and report.html and figures/ beside it)")
+    return 0
+
+
+def cmd_tune(args) -> int:
+    """A pool-size sweep per cell; the smallest pool as good as the best is recorded for run."""
+    from runner import tune
+
+    if len(args.scenario) > 1:
+        raise DbbenchError("tune measures one scenario at a time")
+    if args.pool_size is not None:
+        raise DbbenchError("tune chooses the pool size: drop --pool-size")
+    options = run_options(args, frameworks=args.frameworks, variants=args.variants, everything=args.all,
+                          rounds=args.rounds)
+    path, chosen = tune.tune(options, args.ladder)
+    print(tune.render(chosen))
+    err.print(f"results: {path}; recorded in {tune.store()} for dbbench run --pool-size tuned")
     return 0
 
 
@@ -510,7 +543,9 @@ def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float 
                         help="time for starting, verifying and measuring, e.g. 330 or 5.5m")
     parser.add_argument("--server-cpus", type=positive_int, default=1,
                         help="worker processes for Python servers, GOMAXPROCS for Go")
-    parser.add_argument("--pool-size", type=positive_int, help="per worker (default: sized from --connections)")
+    parser.add_argument("--pool-size", type=pool_arg,
+                        help="per worker: a number, or `tuned` (run only: what dbbench tune chose); default: "
+                             "sized from --connections")
     parser.add_argument("--seed", type=int, help="the shuffle seed (default: random, recorded)")
     parser.add_argument("--out", help="results directory (default: results/)")
     add_db_url(parser)
@@ -613,6 +648,17 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_parser.add_argument("--precision", type=precision_arg, help="target half-width per point (default 3%%)")
     sweep_parser.add_argument("--quick", action="store_true", help="1 s slices, a 60 s budget per point")
     sweep_parser.set_defaults(func=cmd_sweep)
+
+    tune_parser = commands.add_parser("tune", help="sweep pool sizes per cell; record the smallest as good as the "
+                                                   "best, for run --pool-size tuned")
+    tune_parser.add_argument("--frameworks", type=csv_list)
+    tune_parser.add_argument("--variants", type=csv_list)
+    tune_parser.add_argument("--all", action="store_true", help="every cell that can run here")
+    tune_parser.add_argument("--ladder", type=ladder_arg, default=[4, 8, 16, 32],
+                             help="pool sizes to try besides the rule's (4,8,16,32)")
+    add_measurement_args(tune_parser, budget_default=60)
+    tune_parser.add_argument("--rounds", type=positive_int, help="exactly this many rounds per pool size")
+    tune_parser.set_defaults(func=cmd_tune)
 
     lesson_parser = commands.add_parser("lesson", help="render a lesson in docs/lessons from its committed run")
     lesson_parser.add_argument("name")

@@ -393,7 +393,9 @@ def cells_section(document: dict) -> Section:
         lat = c.get("latency_ms") or {}
         cpu = c.get("cpu_cores") or {}
         rows.append([
-            cell_name(c), c["status"], str(c["pool_size"]), str(c.get("workers", c["server_cpus"])), spr_text(c),
+            cell_name(c), c["status"], str(c["pool_size"]) + (f" ({c['pool_why'].split(':')[0]})" if c.get("pool_why")
+                                                              else ""),
+            str(c.get("workers", c["server_cpus"])), spr_text(c),
             " / ".join(f"{lat[k]:.1f}" if k in lat else "—" for k in ("p50", "p90", "p99")),
             " / ".join("—" if cpu.get(k) is None else f"{cpu[k]:.2f}" for k in ("server", "wrk", "postgres")),
             f"{c['rps_cv']:.1%}" if c.get("rps_cv") is not None else "—",

@@ -74,6 +74,7 @@ class RunOptions:
     precision: float | None = None
     server_cpus: int = 1
     pool_size: int | None = None
+    tuned_pools: dict[str, dict] | None = None  # cell name: {"pool", "why"}, from dbbench tune
     db_url: str | None = None
     users: int | None = None
     out: Path | None = None
@@ -133,13 +134,19 @@ def members_of(selected: list[cells.Cell], instances: int) -> list[Member]:
 def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
     cell = member.cell
     processes = cell.processes(options.server_cpus)
-    pool = options.pool_size or cells.pool_size_for(plan.connections, processes)
+    if options.tuned_pools:
+        pool, why = options.tuned_pools[cell.name]["pool"], options.tuned_pools[cell.name]["why"]
+    elif options.pool_size:
+        pool, why = options.pool_size, "--pool-size"
+    else:
+        pool = cells.pool_size_for(plan.connections, processes)
+        why = "rule: each worker's share of the connections plus 12.5% (at least 4 more)"
     return {
         "name": member.name, "framework": cell.framework.name, "variant": cell.variant.name,
         "strategy": cell.variant.strategy, "kind": cell.framework.kind, "reference": cell.framework.reference,
         "server": f"remote, at {options.target}" if options.target else cell.framework.server,
         "remote": options.target is not None, "scenario": plan.scenario.name, "connections": plan.connections,
-        "pool_size": pool, "workers": processes, "server_cpus": options.server_cpus, "status": "ok",
+        "pool_size": pool, "pool_why": why, "workers": processes, "server_cpus": options.server_cpus, "status": "ok",
         "reason": None, "verification": None, "statements_per_request": {}, "slices": [],
         "rps_median": None, "rps_ci95": None, "rank": None,
     }

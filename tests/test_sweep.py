@@ -45,3 +45,31 @@ def test_a_bad_parameter_is_refused(text):
 def test_a_parameter_given_twice_is_refused():
     result = dbbench("sweep", "--param", "connections=4,8", "--connections", "16")
     assert result.returncode == 2 and "give it in one place" in result.stderr
+
+
+def test_tune_records_a_pool_per_cell_and_run_uses_it(db_url, tmp_path):
+    tuned = dbbench("tune", "--frameworks", "gin", "--variants", "raw", "--ladder", "2,4", "--connections", "8",
+                    "--slice", "1", "--rounds", "2", "--out", str(tmp_path), timeout=600)
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    assert "| gin/raw |" in tuned.stdout
+    (directory,) = (tmp_path / "sweep").iterdir()
+    document = json.loads((directory / "sweep.json").read_text())
+    assert [point["value"] for point in document["points"]] == [2, 4, 12]  # the ladder and the rule's pool
+    (choice,) = document["tuned"].values()
+    assert choice["pool"] in (2, 4, 12) and choice["rule_pool"] == 12
+    assert choice["pool"] <= choice["best_pool"]
+    ran = dbbench("run", "--frameworks", "gin", "--variants", "raw", "--connections", "8", "--slice", "1",
+                  "--rounds", "1", "--pool-size", "tuned", "--out", str(tmp_path / "run"), timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    (cell,) = json.loads((tmp_path / "run" / "latest" / "results.json").read_text())["cells"]
+    assert cell["pool_size"] == choice["pool"] and cell["pool_why"].startswith("tuned: the smallest pool")
+    assert f"| gin/raw | ok | {choice['pool']} (tuned) |" in ran.stdout
+
+
+def test_a_tuned_pool_that_was_never_measured_is_a_one_line_error():
+    result = dbbench("run", "--frameworks", "sanic", "--variants", "raw", "--connections", "24", "--pool-size",
+                     "tuned")
+    assert result.returncode == 2 and "no tuned pool for sanic/raw" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    refused = dbbench("sweep", "--param", "connections=4,8", "--pool-size", "tuned")
+    assert refused.returncode == 2 and "--pool-size tuned is for dbbench run" in refused.stderr
