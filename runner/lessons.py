@@ -10,6 +10,7 @@ text asks for and the results do not hold is an error, never a blank.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from string import Template
 import matplotlib
 from matplotlib.figure import Figure
 
-from runner import figures, paths, report, results, statistics
+from runner import figures, paths, report, results, statistics, sweep
 from runner.errors import DbbenchError
 from runner.run import Run, RunOptions
 
@@ -95,11 +96,77 @@ def event_loop_figure(document: dict) -> Figure:
 # ----------------------------------------------------------------- the lessons
 
 
+# ----------------------------------------------------------------- concurrency and Little's law
+
+
+def littles_law_numbers(document: dict) -> dict[str, str]:
+    """Per cell and concurrency N: RPS, wrk's mean latency, and Little's N / RPS beside it;
+    per cell, the knee: the smallest N reaching 90% of its highest throughput."""
+    numbers: dict[str, str] = {}
+    rows = []
+    for cell_name, points in sweep.series(document).items():
+        key = key_of(cell_name)
+        top = max(cell["rps_median"] for _, cell in points)
+        numbers[f"{key}_top"] = f"{top:,.0f}"
+        numbers[f"{key}_knee"] = str(min(n for n, cell in points if cell["rps_median"] >= 0.9 * top))
+        numbers[f"{key}_last_share"] = f"{points[-1][1]['rps_median'] / top:.0%}"
+        for connections, cell in points:
+            measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
+            mean_ms = cell["latency_ms"]["mean"]
+            predicted_ms = connections / cell["rps_median"] * 1000
+            numbers.update({f"{key}_{connections}_rps": fmt_interval(measured),
+                            f"{key}_{connections}_mean_ms": f"{mean_ms:.2f}",
+                            f"{key}_{connections}_little_ms": f"{predicted_ms:.2f}"})
+            rows.append([cell_name, str(connections), numbers[f"{key}_{connections}_rps"], f"{mean_ms:.2f}",
+                         f"{predicted_ms:.2f}", f"{mean_ms / predicted_ms:.2f}"])
+    numbers["table"] = report.md_table(["cell", "connections N", "RPS [95%]", "wrk's mean latency, ms",
+                                        "N / RPS, ms", "measured / Little"], rows)
+    return numbers
+
+
+def littles_law_figure(document: dict) -> Figure:
+    figure = Figure(figsize=(figures.WIDTH_IN, 3.8), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    for cell_name, points in sweep.series(document).items():
+        colour = figures.colour_of(points[0][1])
+        marker = "s" if points[0][1].get("reference") else "o"
+        ns = [n for n, _ in points]
+        left.plot(ns, [cell["rps_median"] for _, cell in points], marker=marker, color=colour, label=cell_name)
+        right.plot(ns, [cell["latency_ms"]["mean"] for _, cell in points], marker=marker, color=colour,
+                   label=f"{cell_name}: wrk's mean")
+        right.plot(ns, [n / cell["rps_median"] * 1000 for n, cell in points], linestyle="--", color=colour,
+                   label=f"{cell_name}: N / RPS")
+    for axes in (left, right):
+        axes.set_xscale("log", base=2)
+        axes.set_xticks(document["values"], [str(v) for v in document["values"]])
+        axes.set_xlabel("connections (closed-loop concurrency)")
+        axes.grid(color="#E5E5E5", linewidth=0.8)
+    left.set_ylim(bottom=0)
+    left.set_title("Throughput against concurrency", loc="left")
+    left.set_ylabel("requests per second")
+    right.set_yscale("log")
+    right.set_title("Latency, measured and by Little's law", loc="left")
+    right.set_ylabel("ms (log scale)")
+    figures.legend_below(figure, right.get_legend_handles_labels()[0])
+    return figure
+
+
+# ----------------------------------------------------------------- the lessons
+
+
+def run_experiment(options: RunOptions) -> Callable[[Path], Path]:
+    return lambda out: Run(dataclasses.replace(options, out=out)).execute()
+
+
+def sweep_experiment(options: RunOptions, param: str, values: list[int]) -> Callable[[Path], Path]:
+    return lambda out: sweep.sweep(dataclasses.replace(options, out=out), param, values, out=None)[0]
+
+
 @dataclass(frozen=True)
 class Lesson:
     name: str
     question: str
-    options: RunOptions
+    experiment: Callable[[Path], Path]  # runs it with its results under the directory given; the results file
     numbers: Callable[[dict], dict[str, str]]
     figure: Callable[[dict], Figure]
 
@@ -111,7 +178,12 @@ class Lesson:
 LESSONS = {
     "event-loop": Lesson(
         "event-loop", "How fast can a single-process async server go, and what sets the bound?",
-        RunOptions(budget_s=240), event_loop_numbers, event_loop_figure),
+        run_experiment(RunOptions(budget_s=240)), event_loop_numbers, event_loop_figure),
+    "littles-law": Lesson(
+        "littles-law", "What does more concurrency buy a closed-loop benchmark, and what does it cost?",
+        sweep_experiment(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], budget_s=45),
+                         "connections", [1, 4, 16, 64, 256]),
+        littles_law_numbers, littles_law_figure),
 }
 
 
@@ -124,10 +196,23 @@ def lesson(name: str) -> Lesson:
 def measure(chosen: Lesson) -> Path:
     """The lesson's experiment, run now; its results file replaces the committed one."""
     with tempfile.TemporaryDirectory(prefix=f"dbbench-lesson-{chosen.name}-") as tmp:
-        path = Run(dataclasses.replace(chosen.options, out=Path(tmp))).execute()
+        path = chosen.experiment(Path(tmp))
         chosen.directory.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, chosen.directory / "results.json")
     return chosen.directory / "results.json"
+
+
+def load(source: Path) -> dict:
+    """A run's results file, or a sweep's (whose points are runs' results)."""
+    try:
+        document = json.loads(source.read_text())
+    except (OSError, ValueError) as exc:
+        raise DbbenchError(f"cannot read {shown(source)}: {exc}") from None
+    if document.get("kind") != "sweep":
+        return results.load(source)
+    for point in document["points"]:
+        point["results"] = results.finalize(results.upgrade(point["results"]))
+    return document
 
 
 def shown(path: Path) -> str:
@@ -140,9 +225,9 @@ def render(chosen: Lesson) -> Path:
     if not source.exists():
         raise DbbenchError(f"lesson {chosen.name}: no {shown(source)}: "
                            f"run `make lesson-{chosen.name}`")
-    document = results.load(source)
+    document = load(source)
     numbers = chosen.numbers(document)
-    meta = document["metadata"]
+    meta = (document["points"][0]["results"] if document.get("kind") == "sweep" else document)["metadata"]
     numbers.update(
         question=chosen.question, make=f"make lesson-{chosen.name}",
         run=f"{meta['run']['started_at']}, commit {(meta['project'].get('git_commit') or '?')[:12]}"

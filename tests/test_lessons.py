@@ -21,10 +21,14 @@ def lesson_copy(tmp_path, monkeypatch):
     return lessons.lesson("event-loop")
 
 
-def test_the_committed_lesson_is_what_its_committed_results_render(lesson_copy):
-    page = lessons.render(lesson_copy)
-    assert page.read_text() == (REPO / "docs" / "lessons" / "event-loop" / "README.md").read_text()
-    assert (page.parent / "figure.svg").read_bytes() == (REPO / "docs/lessons/event-loop/figure.svg").read_bytes()
+@pytest.mark.parametrize("name", list(lessons.LESSONS))
+def test_every_committed_lesson_is_what_its_committed_results_render(name, tmp_path, monkeypatch):
+    shutil.copytree(lessons.LESSONS_DIR / name, tmp_path / name)
+    monkeypatch.setattr(lessons, "LESSONS_DIR", tmp_path)
+    page = lessons.render(lessons.lesson(name))
+    committed = REPO / "docs" / "lessons" / name
+    assert page.read_text() == (committed / "README.md").read_text()
+    assert (page.parent / "figure.svg").read_bytes() == (committed / "figure.svg").read_bytes()
     assert "$" not in page.read_text()
 
 
