@@ -292,7 +292,7 @@ def run_options(args, **overrides):
     values = dict(
         scenario=args.scenario[0], connections=args.connections, slice_s=args.slice, budget_s=args.budget,
         server_cpus=args.server_cpus, pool_size=args.pool_size, db_url=args.db_url,
-        out=Path(args.out) if args.out else None, seed=args.seed, db_latency_ms=args.db_latency,
+        out=Path(args.out) if args.out else None, seed=args.seed, db_latency_ms=args.db_latency, proxy=args.proxy,
     )
     values.update(overrides)
     if values["pool_size"] == "tuned":
@@ -330,7 +330,7 @@ def remote_target(args) -> None:
     if not (args.db_url or os.environ.get("DATABASE_URL")):
         raise DbbenchError("--target needs --db-url (or DATABASE_URL): the database the remote cell uses, "
                            "which verification reads")
-    if args.db_latency or args.fault:
+    if args.db_latency or args.fault or args.proxy:
         raise DbbenchError("--db-latency and --fault put a proxy in front of cells started here; a --target cell "
                            "is not")
 
@@ -550,6 +550,8 @@ def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float 
     parser.add_argument("--out", help="results directory (default: results/)")
     add_db_url(parser)
     add_db_latency(parser)
+    parser.add_argument("--proxy", action="store_true",
+                        help="toxiproxy in the path even at 0 ms (a latency sweep then compares like with like)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -93,6 +93,75 @@ def event_loop_figure(document: dict) -> Figure:
     return figure
 
 
+# ----------------------------------------------------------------- what asyncio buys
+
+
+def asyncio_numbers(document: dict) -> dict[str, str]:
+    """Per cell and added round trip: RPS, the share of its own loopback RPS it kept, the server's
+    CPU per request and the cores it used."""
+    numbers: dict[str, str] = {}
+    rows = []
+    for cell_name, points in sweep.series(document).items():
+        key = key_of(cell_name)
+        first = points[0][1]["rps_median"]
+        for latency, cell in points:
+            measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
+            numbers.update({
+                f"{key}_{latency}_rps": fmt_interval(measured),
+                f"{key}_{latency}_kept": f"{cell['rps_median'] / first:.0%}",
+                f"{key}_{latency}_us": fmt_interval(per_slice(cell, "server")),
+                f"{key}_{latency}_cores": f"{cell['cpu_cores']['server']:.2f}",
+                f"{key}_{latency}_proxy_us": fmt_interval(per_slice(cell, "proxy")),
+                f"{key}_{latency}_p50": f"{cell['latency_ms']['p50']:.1f}",
+                f"{key}_{latency}_little_ms": f"{cell['connections'] / cell['rps_median'] * 1000:.1f}",
+            })
+            rows.append([cell_name, str(latency), numbers[f"{key}_{latency}_rps"], numbers[f"{key}_{latency}_kept"],
+                         numbers[f"{key}_{latency}_us"], numbers[f"{key}_{latency}_cores"],
+                         numbers[f"{key}_{latency}_proxy_us"], numbers[f"{key}_{latency}_p50"]])
+    apart = []
+    for cell_name, points in sweep.series(document).items():
+        first, last = (statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
+                       for cell in (points[0][1], points[-1][1]))
+        if not first.overlaps(last):
+            apart.append(cell_name)
+    values = document["values"]
+    numbers["hidden"] = (f"the 95% intervals at {values[0]} and {values[-1]} ms overlap for every cell: no "
+                         "difference in throughput can be told" if not apart else
+                         f"the 95% intervals at {values[0]} and {values[-1]} ms do not overlap for "
+                         f"{', '.join(apart)}: there the latency did change the throughput")
+    numbers["table"] = report.md_table(["cell", "ms added per round trip", "RPS [95%]", "of its own at the first "
+                                        "value", "server CPU µs per request [95%]", "server cores used",
+                                        "toxiproxy CPU µs per request [95%]", "p50 ms"], rows)
+    return numbers
+
+
+def asyncio_figure(document: dict) -> Figure:
+    figure = Figure(figsize=(figures.WIDTH_IN, 3.8), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    for index, (cell_name, points) in enumerate(sweep.series(document).items()):
+        colour = figures.colour_of(points[0][1]) if points[0][1]["kind"] != "python-sync" else "#D55E00"
+        marker = sweep.MARKERS[index % len(sweep.MARKERS)]
+        xs = [latency for latency, _ in points]
+        left.plot(xs, [cell["rps_median"] for _, cell in points], marker=marker, color=colour, label=cell_name)
+        for latency, cell in points:
+            if cell.get("rps_ci95"):
+                figures.whisker_vertical(left, latency, cell["rps_median"], cell["rps_ci95"], colour)
+        first = points[0][1]["rps_median"]
+        right.plot(xs, [cell["rps_median"] / first for _, cell in points], marker=marker, color=colour,
+                   label=cell_name)
+    for axes in (left, right):
+        axes.set_xticks(document["values"], [str(v) for v in document["values"]])
+        axes.set_xlabel("ms added per round trip to PostgreSQL (toxiproxy)")
+        axes.grid(color="#E5E5E5", linewidth=0.8)
+        axes.set_ylim(bottom=0)
+    left.set_title("Throughput", loc="left")
+    left.set_ylabel("requests per second")
+    right.set_title("Share of its own throughput at the first value", loc="left")
+    right.yaxis.set_major_formatter(figures.FuncFormatter(lambda value, _: f"{value:.0%}"))
+    figures.legend_below(figure, left.get_legend_handles_labels()[0])
+    return figure
+
+
 # ----------------------------------------------------------------- the lessons
 
 
@@ -184,6 +253,12 @@ LESSONS = {
         sweep_experiment(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], budget_s=45),
                          "connections", [1, 4, 16, 64, 256]),
         littles_law_numbers, littles_law_figure),
+    "what-asyncio-buys": Lesson(
+        "what-asyncio-buys", "What does asyncio buy when the database is across a network?",
+        sweep_experiment(RunOptions(frameworks=["flask", "fastapi", "sanic"], variants=["raw"], budget_s=80,
+                                    proxy=True),
+                         "db-latency", [0, 1, 5]),
+        asyncio_numbers, asyncio_figure),
 }
 
 

@@ -210,7 +210,7 @@ def network_text(run: dict) -> str:
                 "time and its way to PostgreSQL are on its own host, unknown here")
     found = run.get("proxy")
     if found and not found["latency_ms"]:
-        return f"{found['tool']} {found['version']} between the cells and PostgreSQL, no latency added (for --fault)"
+        return f"{found['tool']} {found['version']} between the cells and PostgreSQL, no latency added"
     if not found:
         return "loopback: the cells talk to PostgreSQL directly"
     ways = found["per_direction_ms"]

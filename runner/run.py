@@ -84,6 +84,7 @@ class RunOptions:
     spend_budget: bool = False  # no precision target: rounds until the budget is spent
     db_latency_ms: int = 0  # round-trip time toxiproxy adds between the cells and PostgreSQL
     target: str | None = None  # the base URL of the one selected cell, already serving on another host
+    proxy: bool = False  # toxiproxy in the path even at 0 ms, so that a latency sweep compares like with like
     fault: str | None = None  # "reset" or "outage", injected through toxiproxy after round FAULT_AFTER_ROUND
     fault_s: float = 3.0  # how long an outage lasts
 
@@ -356,7 +357,7 @@ class Run:
     def start_proxy(self) -> None:
         """toxiproxy between the cells and PostgreSQL when a round trip is to be added; the cells
         then connect through it (verification too, so a cell is checked as it is measured)."""
-        if not self.options.db_latency_ms and not self.options.fault:
+        if not (self.options.db_latency_ms or self.options.fault or self.options.proxy):
             return
         self.proxy = proxy.Proxy.start(self.url, self.options.db_latency_ms, self.run_dir / "logs" / "toxiproxy.log")
         self.cell_url = self.proxy.url_for(self.url)

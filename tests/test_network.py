@@ -138,3 +138,15 @@ def test_a_fault_in_a_measured_run_is_recorded_and_the_run_goes_on(db_url, tmp_p
         assert cell["status"] == "ok", cell["reason"]
         assert sorted(piece["round"] for piece in cell["slices"] if not piece["repeat"]) == [1, 2, 3]
     assert "**Fault**: PostgreSQL unreachable" in report.render_markdown(document)
+
+
+def test_proxy_at_zero_ms_puts_toxiproxy_in_the_path_without_latency(db_url, tmp_path):
+    result = dbbench("run", "--frameworks", "gin", "--variants", "raw", "--proxy", "--slice", "1", "--rounds", "1",
+                     "--connections", "4", "--out", str(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    document = results.load(tmp_path / "latest")
+    assert document["metadata"]["run"]["proxy"]["latency_ms"] == 0
+    (cell,) = document["cells"]
+    assert cell["cpu_us_per_request"]["proxy"] > 0
+    assert cell["verification"]["round_trip_ms"] is None  # nothing added: nothing to time
+    assert "no latency added" in report.render_markdown(document)
