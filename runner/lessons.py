@@ -150,9 +150,7 @@ def asyncio_figure(document: dict) -> Figure:
         right.plot(xs, [cell["rps_median"] / first for _, cell in points], marker=marker, color=colour,
                    label=cell_name)
     for axes in (left, right):
-        axes.set_xticks(document["values"], [str(v) for v in document["values"]])
-        axes.set_xlabel("ms added per round trip to PostgreSQL (toxiproxy)")
-        axes.grid(color="#E5E5E5", linewidth=0.8)
+        swept_axis(axes, document["values"], "ms added per round trip to PostgreSQL (toxiproxy)")
         axes.set_ylim(bottom=0)
     left.set_title("Throughput", loc="left")
     left.set_ylabel("requests per second")
@@ -163,6 +161,15 @@ def asyncio_figure(document: dict) -> Figure:
 
 
 # ----------------------------------------------------------------- the lessons
+
+
+def swept_axis(axes, values: list[int], label: str, log2: bool = False) -> None:
+    """The swept parameter on x, each value a tick."""
+    if log2:
+        axes.set_xscale("log", base=2)
+    axes.set_xticks(values, [str(v) for v in values])
+    axes.set_xlabel(label)
+    axes.grid(color="#E5E5E5", linewidth=0.8)
 
 
 # ----------------------------------------------------------------- concurrency and Little's law
@@ -206,10 +213,7 @@ def littles_law_figure(document: dict) -> Figure:
         right.plot(ns, [n / cell["rps_median"] * 1000 for n, cell in points], linestyle="--", color=colour,
                    label=f"{cell_name}: N / RPS")
     for axes in (left, right):
-        axes.set_xscale("log", base=2)
-        axes.set_xticks(document["values"], [str(v) for v in document["values"]])
-        axes.set_xlabel("connections (closed-loop concurrency)")
-        axes.grid(color="#E5E5E5", linewidth=0.8)
+        swept_axis(axes, document["values"], "connections (closed-loop concurrency)", log2=True)
     left.set_ylim(bottom=0)
     left.set_title("Throughput against concurrency", loc="left")
     left.set_ylabel("requests per second")
