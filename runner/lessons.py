@@ -163,6 +163,34 @@ def asyncio_figure(document: dict) -> Figure:
 # ----------------------------------------------------------------- the lessons
 
 
+# ----------------------------------------------------------------- where a request's time goes
+
+
+def time_goes_numbers(document: dict) -> dict[str, str]:
+    """Per cell and party, CPU µs per request with its interval; per framework, what turning the
+    pool reset off changed: PostgreSQL's µs and the blocked throughput ratio."""
+    numbers: dict[str, str] = {}
+    rows = []
+    for cell in figures.ordered_cells(document["cells"]):
+        if cell["status"] != "ok" or not cell.get("slices_used"):
+            continue
+        key = key_of(cell["name"])
+        for party in ("server", "postgres", "wrk"):
+            numbers[f"{key}_{party}_us"] = fmt_interval(per_slice(cell, party))
+        numbers[f"{key}_statements"] = report.spr_text(cell)
+        rows.append([cell["name"], numbers[f"{key}_statements"], *[numbers[f"{key}_{party}_us"]
+                                                                   for party in ("server", "postgres", "wrk")]])
+    numbers["table"] = report.md_table(["cell", "statements per request", "server µs [95%]", "PostgreSQL µs [95%]",
+                                        "wrk µs [95%]"], rows)
+    for found in report.comparisons_of(document, "orm-tax").values():
+        numbers[f"{key_of(found['a'])}_over_raw"] = report.fmt_ratio(found)
+    return numbers
+
+
+def time_goes_figure(document: dict) -> Figure:
+    return figures.cpu(document)
+
+
 def swept_axis(axes, values: list[int], label: str, log2: bool = False) -> None:
     """The swept parameter on x, each value a tick."""
     if log2:
@@ -252,6 +280,11 @@ LESSONS = {
     "event-loop": Lesson(
         "event-loop", "How fast can a single-process async server go, and what sets the bound?",
         run_experiment(RunOptions(budget_s=240)), event_loop_numbers, event_loop_figure),
+    "where-time-goes": Lesson(
+        "where-time-goes", "Where does a request's time go, and what does asyncpg's pool reset cost?",
+        run_experiment(RunOptions(frameworks=["fastapi", "sanic", "gin"], connections=32, budget_s=300,
+                                  variants=["raw", "raw-noreset", "gino-orm", "gino-baked", "sa-core"])),
+        time_goes_numbers, time_goes_figure),
     "littles-law": Lesson(
         "littles-law", "What does more concurrency buy a closed-loop benchmark, and what does it cost?",
         sweep_experiment(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], budget_s=45),
