@@ -6,7 +6,7 @@ AUDIT := .venvs/audit
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: lessons bench-db bench-scenarios bench-quick bench-all bench-seed db-up db-down test lint audit system browser setup clean
+.PHONY: latency open-loop lessons bench-db bench-scenarios bench-quick bench-all bench-seed db-up db-down test lint audit system browser setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
@@ -22,6 +22,11 @@ bench-quick: setup
 
 bench-all: setup
 	$(DBBENCH) run --all $(ARGS)
+
+# Latency as users see it: constant-rate steps up to each cell's peak, and with --slo the
+# highest rate that meets an objective, e.g. make latency ARGS="--slo p99=50ms".
+latency: open-loop setup
+	$(DBBENCH) latency $(ARGS)
 
 # How long a 1,000,000-user seed takes here (a measurement, not a test).
 bench-seed: setup
@@ -41,7 +46,8 @@ db-up: setup
 db-down: setup
 	$(DBBENCH) db down
 
-# The tests also open the HTML report in a headless Chromium: the bootstrap installs one.
+# The tests also open the HTML report in a headless Chromium and drive cells at a constant
+# rate with oha: the bootstrap installs the one and builds the other.
 test: browser $(VENV)/.ready
 	$(VENV)/bin/python -m pytest $(ARGS)
 
@@ -71,7 +77,10 @@ system:
 	@bash runner/bootstrap.sh
 
 browser:
-	@bash runner/bootstrap.sh --browser
+	@bash runner/bootstrap.sh --browser --open-loop
+
+open-loop:
+	@bash runner/bootstrap.sh --open-loop
 
 $(VENV)/.ready: pyproject.toml runner/requirements.lock
 	rm -rf $(VENV)

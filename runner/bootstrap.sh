@@ -2,8 +2,9 @@
 # System packages the benchmark needs: wrk, the PostgreSQL server binaries with
 # pg_stat_statements, Python's venv module, and a Go toolchain new enough for apps/gin.
 # With --browser (what `make test` asks for), also a headless Chromium: the tests open the
-# HTML report in it. `make bench-db` does not need one. Last, toxiproxy (--db-latency) is
-# built once from the Go module proxy into .dbbench/bin.
+# HTML report in it. `make bench-db` does not need one. Then toxiproxy (--db-latency) is
+# built once from the Go module proxy into .dbbench/bin. With --open-loop (`make test` and
+# `make latency`), also oha, the constant-rate load generator, built once with cargo.
 # As root, whatever is missing is installed through apt; otherwise one message names the
 # exact command. A second run finds everything and returns at once.
 set -euo pipefail
@@ -55,7 +56,15 @@ pg_has_stat_statements || missing+=(postgresql)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 have runuser || missing+=(util-linux)
 usable_go >/dev/null || have go || missing+=(golang-go)
-if [ "${1:-}" = "--browser" ]; then
+want_browser=no want_open_loop=no
+for flag in "$@"; do
+  case "$flag" in
+    --browser) want_browser=yes ;;
+    --open-loop) want_open_loop=yes ;;
+    *) echo "dbbench: bootstrap.sh: unknown option $flag (known: --browser, --open-loop)" >&2; exit 2 ;;
+  esac
+done
+if [ "$want_browser" = yes ]; then
   have chromium || have chromium-browser || missing+=(chromium)
 fi
 
@@ -110,5 +119,29 @@ if [ "$(cat "$toxiproxy_bin.version" 2>/dev/null)" != "$toxiproxy_version" ] || 
     rm -rf "$build"
   else
     echo "dbbench: no usable Go: toxiproxy (--db-latency) is not built" >&2
+  fi
+fi
+
+# oha (the constant-rate load generator behind `run --rate` and `latency`), pinned and built once
+# from the crate registry with cargo, only when asked (--open-loop): the build takes about six
+# minutes on two cores, and `make bench-db` does not need it. oha 1.16 needs Rust 1.88 or newer;
+# Debian's cargo is older, so a missing or old cargo gets a message instead of a package.
+oha_version=1.16.0
+oha_bin="$state/bin/oha"
+if [ "$want_open_loop" = yes ] && { [ "$(cat "$oha_bin.version" 2>/dev/null)" != "$oha_version" ] || [ ! -x "$oha_bin" ]; }; then
+  cargo_bin=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+  if [ -x "$cargo_bin" ]; then
+    echo "dbbench: building oha $oha_version with cargo (once, about 6 minutes)" >&2
+    mkdir -p "$state/bin"
+    build=$(mktemp -d)
+    if "$cargo_bin" install oha --locked --quiet --version "$oha_version" --root "$build" >&2; then
+      mv "$build/bin/oha" "$oha_bin"
+      echo "$oha_version" > "$oha_bin.version"
+    else
+      echo "dbbench: could not build oha $oha_version (it needs Rust 1.88+): run --rate and latency will be unavailable" >&2
+    fi
+    rm -rf "$build"
+  else
+    echo "dbbench: no cargo: oha (run --rate, latency) is not built; install Rust 1.88+ and run make latency again" >&2
   fi
 fi

@@ -135,6 +135,18 @@ def positive_int(value: str) -> int:
     return number
 
 
+def rate_arg(value: str) -> float:
+    """Requests per second at a constant rate: 500, 2.5k."""
+    text = value.strip().lower()
+    try:
+        number = float(text[:-1]) * 1000 if text.endswith("k") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be requests per second such as 500 or 2.5k, not {value!r}") from None
+    if not 1 <= number <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 1,000,000 requests per second, not {value!r}")
+    return number
+
+
 SCENARIO_ORDER = ("by-id", "by-username", "page", "edit", "mix")
 
 
@@ -358,7 +370,7 @@ def cmd_run(args) -> int:
         options = run_options(args, scenario=scenario, frameworks=args.frameworks, variants=args.variants,
                               everything=args.all, rounds=args.rounds, precision=args.precision,
                               users=args.users, quick=args.quick, target=args.target, fault=args.fault,
-                              fault_s=args.fault_seconds, **({"pool_size": None} if tuned else {}))
+                              fault_s=args.fault_seconds, rate=args.rate, **({"pool_size": None} if tuned else {}))
         if tuned:
             from runner import tune
 
@@ -390,6 +402,21 @@ def cmd_sweep(args) -> int:
     path, document = sweep.sweep(options, param, values, out=None)
     print(sweep.render(document))
     err.print(f"results: {path} (and report.html and figures/ beside it)")
+    return 0
+
+
+def cmd_latency(args) -> int:
+    """Closed-loop peak, constant-rate steps up to it, and the highest rate meeting --slo."""
+    from runner import latency
+
+    if len(args.scenario) > 1:
+        raise DbbenchError("latency measures one scenario at a time")
+    objective = latency.Objective.parse(args.slo) if args.slo else None
+    options = run_options(args, frameworks=args.frameworks, variants=args.variants, everything=args.all,
+                          rounds=args.rounds, quick=args.quick)
+    path, document = latency.measure(options, latency.parse_steps(args.steps), objective, args.probes)
+    print(latency.render(document))
+    err.print(f"results: {path} (and latency.md, report.html and figures/ beside it)")
     return 0
 
 
@@ -606,6 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--all", action="store_true", help="every cell that can run here")
     add_measurement_args(run)
     run.add_argument("--rounds", type=positive_int, help="exactly this many rounds (no precision target)")
+    run.add_argument("--rate", type=rate_arg,
+                     help="requests per second at a constant rate (oha, open loop; latency from each request's "
+                          "intended send time) in place of wrk's closed loop; 3 rounds unless --rounds or --budget")
     run.add_argument("--precision", type=precision_arg,
                      help="target half-width of every ratio's interval, e.g. 3%% (default 3%%)")
     run.add_argument("--users", type=users_arg, help="re-seed with this many users if needed")
@@ -661,6 +691,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_measurement_args(tune_parser, budget_default=60)
     tune_parser.add_argument("--rounds", type=positive_int, help="exactly this many rounds per pool size")
     tune_parser.set_defaults(func=cmd_tune)
+
+    latency_parser = commands.add_parser(
+        "latency", help="latency against offered load (constant-rate steps up to each cell's closed-loop peak); "
+                        "with --slo, the highest rate that meets a latency objective")
+    latency_parser.add_argument("--frameworks", type=csv_list)
+    latency_parser.add_argument("--variants", type=csv_list)
+    latency_parser.add_argument("--all", action="store_true", help="every cell that can run here")
+    latency_parser.add_argument("--steps", default="25,50,75,90,100",
+                                help="offered rates, in %% of each cell's closed-loop throughput (25,50,75,90,100)")
+    latency_parser.add_argument("--slo", help="an objective such as p99=50ms: find each cell's highest rate meeting it")
+    latency_parser.add_argument("--probes", type=positive_int, default=4,
+                                help="bisection runs after the steps, for --slo (4)")
+    add_measurement_args(latency_parser)
+    latency_parser.add_argument("--rounds", type=positive_int,
+                                help="rounds per run (default: the closed-loop run to 3%%, each rate run 3)")
+    latency_parser.add_argument("--quick", action="store_true", help="1 s slices, a 60 s budget for the peak")
+    latency_parser.set_defaults(func=cmd_latency)
 
     lesson_parser = commands.add_parser("lesson", help="render a lesson in docs/lessons from its committed run")
     lesson_parser.add_argument("name")

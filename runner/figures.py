@@ -24,9 +24,10 @@ from runner import report, results
 STRATEGY_COLOURS = {"raw": "#0072B2", "orm": "#E69F00", "baked": "#009E73", "core": "#CC79A7"}
 OTHER_COLOUR = "#777777"
 FAILED_COLOUR = "#B00020"
-PARTY_COLOURS = {"server": "#333333", "postgres": "#56B4E9", "wrk": "#C8C8C8", "proxy": "#F0E442"}
+PARTY_COLOURS = {"server": "#333333", "postgres": "#56B4E9", "wrk": "#C8C8C8", "oha": "#C8C8C8",
+                 "proxy": "#F0E442"}
 PARTY_TITLES = {"server": "server", "postgres": "PostgreSQL", "wrk": "wrk (load generator)",
-                "proxy": "toxiproxy (added network)"}
+                "oha": "oha (load generator)", "proxy": "toxiproxy (added network)"}
 PERCENTILE_MARKERS = {"p50": "o", "p75": "s", "p90": "^", "p99": "D", "p99.9": "X"}
 STYLE = {
     "svg.fonttype": "none", "font.family": "sans-serif", "font.size": 9, "axes.titlesize": 10,
@@ -135,7 +136,7 @@ def throughput(document: dict) -> Figure | None:
     """1. Each cell's median RPS with its 95% interval, the reference hatched."""
     cells = document["cells"]
     rows = rows_of(cells)
-    if not rows:
+    if not rows or results.is_open_loop(document):  # its throughput is the rate it was given
         return None
     run = document["metadata"]["run"]
     figure, axes = per_cell_axes(rows, f"Throughput by cell: {run['scenario']}, {run['connections']} connections",
@@ -228,8 +229,10 @@ def latency(document: dict) -> Figure | None:
     if not any(c.get("latency_ms") for c in cells):
         return None
     rows = rows_of(cells)
-    figure, axes = per_cell_axes(rows, "Latency percentiles, closed-loop (wrk): they understate the tail at "
-                                       "saturation", "milliseconds (log scale), median of the slices' percentiles")
+    title = ("Latency percentiles at a constant rate (oha), from each request's intended send time"
+             if results.is_open_loop(document) else
+             "Latency percentiles, closed-loop (wrk): they understate the tail at saturation")
+    figure, axes = per_cell_axes(rows, title, "milliseconds (log scale), median of the slices' percentiles")
     axes.set_xscale("log")
     axes.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))

@@ -215,20 +215,73 @@ def set_affinity(processes: list[psutil.Process], cores: list[int] | None) -> No
             continue
 
 
+@dataclass
+class Parties:
+    """Whose CPU a measurement accounts for besides the load generator: the cell's processes
+    (None for a remote cell: unknown), our embedded cluster's (postmaster_pid given; an
+    external server's is unknown) and, with --db-latency, toxiproxy's as a party of its own."""
+
+    server: list[psutil.Process] | None
+    postmaster_pid: int | None = None
+    proxy: list[psutil.Process] | None = None
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        pg = postgres_processes(self.postmaster_pid) if self.postmaster_pid is not None else []
+        return {"server": cpu_seconds(self.server or []), "postgres": cpu_seconds(pg),
+                "proxy": cpu_seconds(self.proxy or [])}
+
+    def used(self, before: dict[str, dict[int, float]]) -> dict[str, float | None]:
+        after = self.snapshot()
+
+        def spent(party: str) -> float:
+            return round(used_cpu(before[party], after[party]), 3)
+
+        return {
+            "server": spent("server") if self.server is not None else None,
+            "postgres": spent("postgres") if self.postmaster_pid is not None else None,
+            **({"proxy": spent("proxy")} if self.proxy is not None else {}),
+        }
+
+
+@dataclass
+class GeneratorRun:
+    returncode: int
+    cpu_s: float  # the generator's own user+system seconds
+    elapsed_s: float
+    parties: dict[str, float | None]
+
+
+def run_generator(argv: list[str], env: dict[str, str], cores: list[int] | None, log: Path, timeout: float,
+                  parties: Parties) -> GeneratorRun:
+    """Start a load generator (wrk or oha) on its cores, dying with us; wait for it, and
+    account every party's CPU over its run."""
+    before = parties.snapshot()
+    started = time.monotonic()
+    on_parent_death = supervise.die_with_parent(os.getpid())
+
+    def preexec() -> None:
+        on_parent_death()
+        if cores:
+            os.sched_setaffinity(0, cores)
+
+    with log.open("wb") as log_handle:
+        process = subprocess.Popen(argv, env=env, stdout=log_handle, stderr=subprocess.STDOUT, preexec_fn=preexec)
+    returncode, cpu = wait_with_usage(process, timeout, Path(argv[0]).name)
+    return GeneratorRun(returncode, cpu, time.monotonic() - started, parties.used(before))
+
+
+def log_tail(log: Path) -> str:
+    return " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:]) or "no output"
+
+
 def run_wrk(
     base_url: str, scenario: Scenario, connections: int, duration_s: int, max_id: int, seed: int,
     server_processes: list[psutil.Process] | None, pinning: Pinning | None = None,
     postmaster_pid: int | None = None,
     usernames: Path | None = None, proxy_processes: list[psutil.Process] | None = None,
 ) -> dict:
-    """One wrk run; returns its numbers plus the CPU each party used meanwhile.
-
-    PostgreSQL's CPU is measured for our embedded cluster (postmaster_pid given) only;
-    an external server's is unknown (None), and so is a remote cell's (server_processes None).
-    `usernames` is the file of usernames_file().
-    With toxiproxy between the cells and PostgreSQL (`proxy_processes`), its CPU is a party
-    of its own."""
-    measure_postgres = postmaster_pid is not None
+    """One wrk run; returns its numbers plus the CPU each party used meanwhile (Parties).
+    `usernames` is the file of usernames_file()."""
     threads = min(scenario.threads, connections)
     with tempfile.TemporaryDirectory(prefix="dbbench-wrk-") as tmp:
         script = build_script(scenario, Path(tmp))
@@ -241,41 +294,19 @@ def run_wrk(
                "DBBENCH_SEED": str(seed), **scenario.lua_environment()}
         if usernames is not None:
             env["DBBENCH_USERNAMES"] = str(usernames)
-        pg_procs = postgres_processes(postmaster_pid) if measure_postgres else []
-        server_before, pg_before = cpu_seconds(server_processes or []), cpu_seconds(pg_procs)
-        proxy_before = cpu_seconds(proxy_processes or [])
-        started = time.monotonic()
-        wrk_cores = pinning.wrk if pinning else None
         log = Path(tmp) / "wrk.log"
-        on_parent_death = supervise.die_with_parent(os.getpid())
-
-        def preexec() -> None:
-            on_parent_death()
-            if wrk_cores:
-                os.sched_setaffinity(0, wrk_cores)
-
-        with log.open("wb") as log_handle:
-            process = subprocess.Popen(argv, env=env, stdout=log_handle, stderr=subprocess.STDOUT, preexec_fn=preexec)
-        returncode, wrk_cpu = wait_with_usage(process, duration_s + WRK_TIMEOUT_S + 30)
-        elapsed = time.monotonic() - started
-        server_after, pg_after = cpu_seconds(server_processes or []), cpu_seconds(pg_procs)
-        proxy_after = cpu_seconds(proxy_processes or [])
-        if returncode != 0 or not out.exists():
-            tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
-            raise DbbenchError(f"wrk failed (exit {returncode}): {tail or 'no output'}")
+        ran = run_generator(argv, env, pinning.wrk if pinning else None, log, duration_s + WRK_TIMEOUT_S + 30,
+                            Parties(server_processes, postmaster_pid, proxy_processes))
+        if ran.returncode != 0 or not out.exists():
+            raise DbbenchError(f"wrk failed (exit {ran.returncode}): {log_tail(log)}")
         report = json.loads(out.read_text())
     shown_argv = [Path(arg).name if arg == str(script) else arg for arg in argv]
     shown_argv[0] = "wrk"
-    return summarize_wrk(report, shown_argv, elapsed, scenario, {
-        "wrk": wrk_cpu,
-        "server": round(used_cpu(server_before, server_after), 3) if server_processes is not None else None,
-        "postgres": round(used_cpu(pg_before, pg_after), 3) if measure_postgres else None,
-        **({"proxy": round(used_cpu(proxy_before, proxy_after), 3)} if proxy_processes is not None else {}),
-    })
+    return summarize_wrk(report, shown_argv, ran.elapsed_s, scenario, {"wrk": ran.cpu_s, **ran.parties})
 
 
-def wait_with_usage(process: subprocess.Popen, timeout: float) -> tuple[int, float]:
-    """Reap wrk with wait4, which also gives the CPU seconds it used; kill it past timeout."""
+def wait_with_usage(process: subprocess.Popen, timeout: float, name: str = "wrk") -> tuple[int, float]:
+    """Reap the generator with wait4, which also gives the CPU seconds it used; kill it past timeout."""
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -284,7 +315,7 @@ def wait_with_usage(process: subprocess.Popen, timeout: float) -> tuple[int, flo
                 process.returncode = os.waitstatus_to_exitcode(status)
                 return process.returncode, round(usage.ru_utime + usage.ru_stime, 3)
             if time.monotonic() > deadline:
-                raise DbbenchError(f"wrk did not finish within {timeout:.0f} s")
+                raise DbbenchError(f"{name} did not finish within {timeout:.0f} s")
             time.sleep(0.05)
     except BaseException:
         if process.returncode is None:

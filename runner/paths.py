@@ -21,3 +21,21 @@ def state_home() -> Path:
 def venvs_home() -> Path:
     """One virtual environment per dependency stack lives here."""
     return Path(os.environ.get("DBBENCH_VENVS") or REPO / ".venvs").resolve()
+
+
+def built_tool(name: str) -> Path | None:
+    """A program runner/bootstrap.sh built: in the state directory, or in the repository's
+    default one (a test's DBBENCH_HOME holds its own cluster, not the tools `make` built)."""
+    for place in (state_home() / "bin", REPO / ".dbbench" / "bin"):
+        if (place / name).exists():
+            return place / name
+    return None
+
+
+def built_version(name: str) -> str:
+    """The pinned version the bootstrap recorded beside the program it built."""
+    found = built_tool(name)
+    try:
+        return found.with_name(f"{name}.version").read_text().strip() if found else "unknown"
+    except OSError:
+        return "unknown"

@@ -30,22 +30,16 @@ START_TIMEOUT_S = 10.0
 
 
 def binary() -> Path:
-    """Where runner/bootstrap.sh built it: the state directory, or the repository's default one
-    (a test's DBBENCH_HOME holds its own cluster, not the tools `make` built)."""
-    places = [paths.state_home() / "bin", paths.REPO / ".dbbench" / "bin"]
-    found = next((place / "toxiproxy-server" for place in places if (place / "toxiproxy-server").exists()), None)
+    found = paths.built_tool("toxiproxy-server")
     if found is None:
-        raise DbbenchError(f"--db-latency needs toxiproxy, not built in {places[0]}: run `make setup` "
+        raise DbbenchError(f"--db-latency needs toxiproxy, not built in {paths.state_home() / 'bin'}: run `make setup` "
                            "(runner/bootstrap.sh builds it with the project's Go)")
     return found
 
 
 def built_version() -> str:
     """The pinned version the bootstrap built (a `go install` build reports its own as "git")."""
-    try:
-        return (binary().parent / "toxiproxy-server.version").read_text().strip()
-    except OSError:
-        return "unknown"
+    return paths.built_version("toxiproxy-server")
 
 
 def through(url: str, port: int) -> str:

@@ -177,7 +177,8 @@ class Section:
 
 def title_of(document: dict) -> str:
     run = document["metadata"]["run"]
-    return (f"dbbench: {run['scenario']}, {run['connections']} connections, slices of {run['slice_s']} s, "
+    load = "constant rate, up to " if run.get("open_loop") else ""
+    return (f"dbbench: {run['scenario']}, {load}{run['connections']} connections, slices of {run['slice_s']} s, "
             f"{run['server_cpus']} server CPU(s)")
 
 
@@ -196,12 +197,23 @@ def facts(document: dict) -> list[tuple[str, str]]:
                        f"{' (embedded)' if pg.get('embedded') else ' (external: its CPU is not measured)'}"),
         ("Network", network_text(run)),
         *[("Fault", fault_text(entry)) for entry in run.get("faults") or []],
-        ("Load", f"{meta['tools'].get('wrk')}, {run['connections']} connections, "
-                 f"{run.get('wrk_threads', 1)} thread(s), closed loop"),
+        ("Load", load_text(document)),
         ("Machine", f"{machine['cpu_count']} × {machine['cpu_model']}, kernel {machine['kernel']}"),
         ("CPU placement", run["pinning"]),
     ]
     return found + method_facts(document)
+
+
+def load_text(document: dict) -> str:
+    run, tools = document["metadata"]["run"], document["metadata"]["tools"]
+    found = run.get("open_loop")
+    if not found:
+        return (f"{tools.get('wrk')}, {run['connections']} connections, {run.get('wrk_threads', 1)} thread(s), "
+                "closed loop")
+    rate = f"{found['rate']:,g} requests/s" if found.get("rate") is not None else "a rate per cell (see the table)"
+    return (f"{found['generator']} at a constant rate, {rate}, up to {run['connections']} connections, "
+            f"{run.get('wrk_threads', 1)} thread(s): open loop, {found['correction']}; a rate is held when at least "
+            f"{found['held_fraction']:.0%} of it was achieved. Warm-up: {found['warm_up']}")
 
 
 def network_text(run: dict) -> str:
@@ -323,6 +335,48 @@ def fmt_us(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
+def fmt_latency(found: dict | None) -> str:
+    """A percentile's median over slices, with the half-width of its interval."""
+    if not found:
+        return "—"
+    ci = found.get("ci95")
+    return f"{found['median']:,.2f}" + (f" ± {(ci[1] - ci[0]) / 2:,.2f}" if ci else "")
+
+
+OPEN_LOOP_NOTE = (
+    "Latency is measured from each request's intended send time, so a request that waited behind a slow "
+    "answer (or for a free connection) is charged for the wait; `service p99` is the same requests timed from "
+    "their actual send, what a closed-loop tool reports. Each percentile is the median over slices ± the "
+    "half-width of the 95% interval of its mean. A cell that did not achieve 98% of its rate in every slice "
+    "is marked `not held`: its latencies are those of an overloaded server, not of the rate asked for. "
+    "`client-bound`: the generator used ≥90% of its threads, so the figures may describe oha, not the cell."
+)
+
+
+def open_loop_section(document: dict) -> Section | None:
+    rows = []
+    for c in document["cells"]:
+        found = c.get("open_loop")
+        if not found:
+            continue
+        latency = found["latency_ms"]
+        held = "held" if found["held"] else f"**not held** ({found['slices_not_held']} slice(s))"
+        rows.append([cell_name(c), f"{found['target_rps']:,.0f}", f"{found['achieved_rps']:,.0f}", held,
+                     *[fmt_latency(latency.get(key)) for key in ("p50", "p90", "p99", "p99.9")],
+                     f"{found['service_p99_ms']:,.2f}",
+                     "—" if found["late_share"] is None else f"{found['late_share']:.1%}",
+                     " ".join(f"`{flag}`" for flag in c.get("flags") or []) or "—"])
+    if not rows:
+        return None
+    return Section("open-loop", "Latency at a constant rate", before=[OPEN_LOOP_NOTE], rows=rows, header=[
+        "cell", "target RPS", "achieved RPS", "rate", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "service p99 ms",
+        f"sent late (>{openloop_late_ms(document):g} ms)", "flags"])
+
+
+def openloop_late_ms(document: dict) -> float:
+    return (document["metadata"]["run"].get("open_loop") or {}).get("late_ms", 10.0)
+
+
 def ranking_section(document: dict) -> Section | None:
     cells = document["cells"]
     position = {name: index for index, name in enumerate(document.get("summary", {}).get("ranking", []))}
@@ -347,7 +401,8 @@ def ranking_section(document: dict) -> Section | None:
 CPU_NOTE = (
     "CPU seconds each party used during the slices the figures use (user + system, from the operating "
     "system), over the requests wrk completed in them. The server is every process of the cell; PostgreSQL "
-    "is the whole embedded cluster, its backends and its background processes; the load generator is wrk. "
+    "is the whole embedded cluster, its backends and its background processes; the load generator is wrk "
+    "(oha at a constant rate). "
     "CPU is counted from wrk's start to its exit, a few milliseconds longer than the interval wrk counts "
     "requests in, so the figures lean slightly high. Statements per request (from pg_stat_statements, at "
     "verification) show what PostgreSQL was asked to do: asyncpg's pool sends a reset of 4 statements each "
@@ -360,13 +415,14 @@ def spr_text(cell: dict) -> str:
     return ", ".join(f"{k} {v:g}" for k, v in (cell.get("statements_per_request") or {}).items()) or "—"
 
 
-PARTY_TITLES = {"server": "server", "postgres": "PostgreSQL", "wrk": "wrk", "proxy": "toxiproxy"}
+PARTY_TITLES = {"server": "server", "postgres": "PostgreSQL", "wrk": "wrk", "oha": "oha", "proxy": "toxiproxy"}
 
 
 def parties_of(cells: list[dict]) -> list[str]:
-    """server, PostgreSQL and wrk always; toxiproxy where the run put it in the path."""
-    return [party for party in statistics.CPU_PARTIES
-            if party != "proxy" or any("proxy" in (c.get("cpu_us_per_request") or {}) for c in cells)]
+    """server and PostgreSQL always; the load generator that ran (wrk or oha); toxiproxy where
+    the run put it in the path."""
+    return [party for party in statistics.CPU_PARTIES if party not in statistics.OPTIONAL_PARTIES
+            or any(party in (c.get("cpu_us_per_request") or {}) for c in cells)]
 
 
 def cpu_section(document: dict) -> Section | None:
@@ -389,6 +445,7 @@ def cpu_section(document: dict) -> Section | None:
 
 def cells_section(document: dict) -> Section:
     rows = []
+    generator = "oha" if results.is_open_loop(document) else "wrk"
     for c in document["cells"]:
         lat = c.get("latency_ms") or {}
         cpu = c.get("cpu_cores") or {}
@@ -397,14 +454,15 @@ def cells_section(document: dict) -> Section:
                                                               else ""),
             str(c.get("workers", c["server_cpus"])), spr_text(c),
             " / ".join(f"{lat[k]:.1f}" if k in lat else "—" for k in ("p50", "p90", "p99")),
-            " / ".join("—" if cpu.get(k) is None else f"{cpu[k]:.2f}" for k in ("server", "wrk", "postgres")),
+            " / ".join("—" if cpu.get(k) is None else f"{cpu[k]:.2f}" for k in ("server", generator, "postgres")),
             f"{c['rps_cv']:.1%}" if c.get("rps_cv") is not None else "—",
             f"{c.get('slices_used', 0)}/{len(c['slices'])}",
             str(sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c))),
         ])
-    return Section("cells", "Cells", rows=rows, after=[LATENCY_NOTE], header=[
+    note = OPEN_LOOP_NOTE if results.is_open_loop(document) else LATENCY_NOTE
+    return Section("cells", "Cells", rows=rows, after=[note], header=[
         "cell", "status", "pool/worker", "workers", "statements per request", "latency p50/p90/p99 ms",
-        "CPU cores server/wrk/PG", "CV", "slices used/taken", "errors"])
+        f"CPU cores server/{generator}/PG", "CV", "slices used/taken", "errors"])
 
 
 def verification_section(document: dict) -> Section:
@@ -434,9 +492,13 @@ def problems_section(document: dict) -> Section | None:
 
 def sections(document: dict) -> list[Section]:
     """The report's parts in order; a part with nothing to show is left out."""
-    found = [matrix_section(document), orm_tax_section(document), mix_section(document), ranking_section(document),
-             cpu_section(document), cells_section(document), verification_section(document),
-             problems_section(document)]
+    if results.is_open_loop(document):
+        found = [open_loop_section(document), cpu_section(document), cells_section(document),
+                 verification_section(document), problems_section(document)]
+    else:
+        found = [matrix_section(document), orm_tax_section(document), mix_section(document),
+                 ranking_section(document), cpu_section(document), cells_section(document),
+                 verification_section(document), problems_section(document)]
     return [section for section in found if section is not None]
 
 

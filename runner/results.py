@@ -46,6 +46,12 @@ def clean(cell: dict, used: list[dict]) -> bool:
     return cell["status"] == "ok" and bool(used) and all(s["errors"] == 0 and s["non_2xx"] == 0 for s in used)
 
 
+def is_open_loop(document: dict) -> bool:
+    """A constant-rate run (run --rate): its throughput is the rate it was given, so it ranks
+    nothing; its figures are latencies and whether each cell held its rate."""
+    return bool(document["metadata"]["run"].get("open_loop"))
+
+
 def finalize(document: dict) -> dict:
     """Derive each cell's estimates, flags and rank, and the run's comparisons and noise."""
     machine = document["metadata"].get("machine", {})
@@ -64,7 +70,10 @@ def finalize(document: dict) -> dict:
         cell["latency_ms"] = statistics.percentile_medians(used)
         cell["cpu_cores"] = statistics.cpu_utilisation(used)
         cell["cpu_us_per_request"] = statistics.cpu_per_request(used)
+        cell["open_loop"] = statistics.open_loop_summary(used)
         flags = statistics.busy_flags(used, threads, cores, cell["server_cpus"]) if used else []
+        if cell["open_loop"] and not cell["open_loop"]["held"]:
+            flags.insert(0, "rate-not-held")
         if any(s["errors"] or s["non_2xx"] for s in used):
             flags.insert(0, "errors")
         if any(s.get("database") == "unreachable" for s in cell["slices"]):
@@ -73,7 +82,7 @@ def finalize(document: dict) -> dict:
             flags.append("noisy")
         cell["flags"] = flags
         cell["clean"] = clean(cell, used)
-        if cell["clean"]:
+        if cell["clean"] and not is_open_loop(document):
             blocks[cell["name"]] = {(s["group"], s["round"]): s["rps"] for s in used}
     anchor = run.get("anchor") if run.get("anchor") in blocks else None
     comparison = statistics.BlockedComparison(blocks, anchor=anchor)
@@ -83,7 +92,7 @@ def finalize(document: dict) -> dict:
     order = [adjacent[0][0], *(below for _, below, _ in adjacent)] if adjacent else list(ranks)
     document["summary"] = {
         "ranking": order,
-        "comparisons": comparisons(document["cells"], comparison, adjacent),
+        "comparisons": [] if is_open_loop(document) else comparisons(document["cells"], comparison, adjacent),
         "smallest_detectable": _rounded(comparison.smallest_detectable(blocks)),
         "noise": noise_summary(document["cells"]),
     }

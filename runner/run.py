@@ -35,6 +35,7 @@ from runner import (
     load,
     metadata,
     noise,
+    openloop,
     page,
     paths,
     proxy,
@@ -55,6 +56,7 @@ DATABASE_RECOVERY_S = 30  # how long PostgreSQL may be gone before the run ends 
 SLICE_OVERHEAD_S = 0.4
 FAULT_AFTER_ROUND = 2  # --fault: two healthy rounds first, then the fault, then the rest
 FAULT_RECOVERY_TIMEOUT_S = 30.0
+RATE_ROUNDS = 3  # --rate without --rounds or --budget: a constant-rate run ranks nothing, so no precision target
 
 
 class DatabaseLost(DbbenchError):
@@ -87,6 +89,12 @@ class RunOptions:
     proxy: bool = False  # toxiproxy in the path even at 0 ms, so that a latency sweep compares like with like
     fault: str | None = None  # "reset" or "outage", injected through toxiproxy after round FAULT_AFTER_ROUND
     fault_s: float = 3.0  # how long an outage lasts
+    rate: float | None = None  # requests per second at a constant rate (oha), in place of wrk's closed loop
+    rates: dict[str, float] | None = None  # a constant rate per cell name (dbbench latency's steps)
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rate is not None or self.rates is not None
 
 
 @dataclass
@@ -107,13 +115,18 @@ class Plan:
         quick = options.quick
         budget = options.budget_s or (QUICK_BUDGET_S if quick else DEFAULT_BUDGET_S)  # scaled in Run.prepare
         precision = None if options.spend_budget else options.precision or DEFAULT_PRECISION
+        rounds = options.rounds
+        if options.open_loop:
+            openloop.check_scenario(scenario)
+            precision = None
+            rounds = rounds or (None if options.budget_s else RATE_ROUNDS)
         return cls(
             scenario=scenario,
             connections=options.connections or scenario.connections,
             slice_s=options.slice_s or (1 if quick else scenario.slice_s),
             warmup_s=1 if quick else scenario.warmup_s,
             primer_s=0 if quick else scenario.primer_s,
-            rule=schedule.StoppingRule(budget_s=budget, precision=precision, rounds=options.rounds),
+            rule=schedule.StoppingRule(budget_s=budget, precision=precision, rounds=rounds),
             seed=options.seed if options.seed is not None else random.SystemRandom().randrange(2**31),
         )
 
@@ -142,6 +155,7 @@ def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
     else:
         pool = cells.pool_size_for(plan.connections, processes)
         why = "rule: each worker's share of the connections plus 12.5% (at least 4 more)"
+    rate = options.rates.get(cell.name) if options.rates is not None else options.rate
     return {
         "name": member.name, "framework": cell.framework.name, "variant": cell.variant.name,
         "strategy": cell.variant.strategy, "kind": cell.framework.kind, "reference": cell.framework.reference,
@@ -149,7 +163,8 @@ def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
         "remote": options.target is not None, "scenario": plan.scenario.name, "connections": plan.connections,
         "pool_size": pool, "pool_why": why, "workers": processes, "server_cpus": options.server_cpus, "status": "ok",
         "reason": None, "verification": None, "statements_per_request": {}, "slices": [],
-        "rps_median": None, "rps_ci95": None, "rank": None,
+        "rps_median": None, "rps_ci95": None, "rank": None, "rate_target": rate,
+        **({"status": "skipped", "reason": "no rate was given for it"} if options.open_loop and rate is None else {}),
     }
 
 
@@ -199,6 +214,7 @@ class Run:
     def prepare(self) -> list[str]:
         """Database, environments, binaries, groups: the cells that can run, the others recorded."""
         load.wrk_binary()
+        self.generator = openloop.version() if self.options.open_loop else None
         url, embedded = database.database_url(self.options.db_url)
         seeded = database.ensure_seeded(url, self.options.users, log=err.print)
         self.max_id = seeded.users
@@ -212,6 +228,8 @@ class Run:
         runnable = []
         for name, member in self.members.items():
             record = self.records[name]
+            if record["status"] != "ok":
+                continue
             if self.options.target:  # it runs on its own host: nothing of it is needed here
                 runnable.append(name)
                 continue
@@ -259,7 +277,7 @@ class Run:
             "metadata": {
                 "project": metadata.collect_project(),
                 "machine": metadata.collect_machine(),
-                "tools": metadata.collect_tools(),
+                "tools": {**metadata.collect_tools(), **({"oha": self.generator} if self.generator else {})},
                 "stacks": metadata.collect_stacks({cell.stack for cell in used if cell.is_python}),
                 "go": metadata.collect_go(any(not cell.is_python for cell in used)),
                 "postgres": metadata.collect_postgres(self.url, self.embedded),
@@ -279,11 +297,18 @@ class Run:
                     "endpoints": list(plan.scenario.endpoints), "weights": plan.scenario.weights,
                     "writes": plan.scenario.writes, "restored": [self.restore_before],
                     "db_latency_ms": self.options.db_latency_ms, "proxy": None, "target": self.options.target,
-                    "faults": [],
+                    "faults": [], "open_loop": self.open_loop_meta(),
                 },
             },
             "cells": list(self.records.values()),
         }
+
+    def open_loop_meta(self) -> dict | None:
+        if not self.options.open_loop:
+            return None
+        return {"generator": self.generator, "rate": self.options.rate, "rates": self.options.rates,
+                "correction": openloop.CORRECTION, "held_fraction": openloop.HELD_FRACTION,
+                "late_ms": openloop.LATE_MS, "warm_up": "closed loop (wrk), as in every run"}
 
     # ------------------------------------------------------------- the run
 
@@ -510,8 +535,7 @@ class Run:
         probe = noise.NoiseProbe.start()
         started_s = round(self.elapsed(), 2)
         try:
-            result = load.run_wrk(process.base_url, duration_s=self.plan.slice_s,
-                                  seed=self.plan.seed + 1000 * round_no + position, **self.load_args(process))
+            result = self.measure_load(name, process, seed=self.plan.seed + 1000 * round_no + position)
         except DbbenchError as exc:
             self.fail(name, process, f"group {number} round {round_no}: {exc}")
             return None
@@ -530,6 +554,13 @@ class Run:
         elif entry.get("database") == "unreachable":
             self.wait_for_database(f"group {number} round {round_no}")
         return entry
+
+    def measure_load(self, name: str, process: cells.CellProcess, seed: int) -> dict:
+        """One slice: wrk's closed loop, or oha at the cell's constant rate."""
+        rate = self.records[name]["rate_target"]
+        if rate is None:
+            return load.run_wrk(process.base_url, duration_s=self.plan.slice_s, seed=seed, **self.load_args(process))
+        return openloop.run_rate(process.base_url, rate=rate, duration_s=self.plan.slice_s, **self.load_args(process))
 
     def load_args(self, process: cells.CellProcess) -> dict:
         return dict(scenario=self.plan.scenario, connections=self.plan.connections, max_id=self.max_id,

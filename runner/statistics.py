@@ -93,12 +93,17 @@ def percentile_medians(rounds: list[dict]) -> dict[str, float]:
     return {key: round(float(np.median([r["latency_ms"][key] for r in rounds])), 3) for key in keys}
 
 
+LOAD_GENERATORS = ("wrk", "oha")  # closed-loop, constant-rate
+
+
 def busy_flags(rounds: list[dict], wrk_threads: int, cores: int, server_cpus: int) -> list[str]:
-    """client-bound: wrk used >= 90% of its threads; db-bound: PostgreSQL used >= 90% of the
-    cores left to it. Either way the figure says little about the framework."""
+    """client-bound: the load generator (wrk, or oha at a constant rate) used >= 90% of its
+    threads; db-bound: PostgreSQL used >= 90% of the cores left to it. Either way the figure
+    says little about the framework."""
     flags = []
+    generator = next((g for g in LOAD_GENERATORS if rounds and g in rounds[0]["cpu_seconds"]), "wrk")
     for label, party, capacity in (
-        ("client-bound", "wrk", wrk_threads),
+        ("client-bound", generator, wrk_threads),
         ("db-bound", "postgres", max(1, cores - server_cpus - wrk_threads)),
     ):
         loads = [r["cpu_seconds"][party] / r["duration_s"] for r in rounds
@@ -111,15 +116,18 @@ def busy_flags(rounds: list[dict], wrk_threads: int, cores: int, server_cpus: in
 def cpu_utilisation(rounds: list[dict]) -> dict[str, float | None]:
     """Median cores used by each party during the measured runs."""
     result = {}
-    for party in ("server", "wrk", "postgres", "proxy"):
+    for party in ("server", "wrk", "oha", "postgres", "proxy"):
         loads = [r["cpu_seconds"][party] / r["duration_s"] for r in rounds
                  if r["cpu_seconds"].get(party) is not None and r["duration_s"]]
-        if loads or party != "proxy":
+        if loads or party not in OPTIONAL_PARTIES:
             result[party] = round(float(np.median(loads)), 3) if loads else None
     return result
 
 
-CPU_PARTIES = ("server", "postgres", "wrk", "proxy")  # proxy: toxiproxy, with --db-latency only
+CPU_PARTIES = ("server", "postgres", "wrk", "oha", "proxy")
+# Shown where measured: the load generator is wrk (closed loop) or oha (constant rate); proxy is
+# toxiproxy, with --db-latency only.
+OPTIONAL_PARTIES = ("wrk", "oha", "proxy")
 
 
 def cpu_per_request(slices: list[dict]) -> dict[str, float | None]:
@@ -132,9 +140,31 @@ def cpu_per_request(slices: list[dict]) -> dict[str, float | None]:
     for party in CPU_PARTIES:
         seconds = [s["cpu_seconds"].get(party) for s in slices]
         known = requests > 0 and bool(seconds) and all(value is not None for value in seconds)
-        if known or party != "proxy":
+        if known or party not in OPTIONAL_PARTIES:
             result[party] = round(sum(seconds) / requests * 1e6, 1) if known else None
     return result
+
+
+def open_loop_summary(slices: list[dict]) -> dict | None:
+    """A constant-rate cell: its target, what it achieved, whether every slice held its rate, and
+    each latency percentile's median over slices with the 95% interval of its mean (as RPS is)."""
+    if not slices or not all("open_loop" in s for s in slices):
+        return None
+    latency = {}
+    for key in slices[0]["latency_ms"]:
+        found = estimate([s["latency_ms"][key] for s in slices])
+        latency[key] = {"median": round(found.median, 3),
+                        "ci95": [round(x, 3) for x in found.ci95] if found.ci95 else None}
+    sent = sum(s["open_loop"]["sent"] for s in slices)
+    return {
+        "target_rps": slices[0]["open_loop"]["target_rps"],
+        "achieved_rps": round(float(np.median([s["open_loop"]["achieved_rps"] for s in slices])), 2),
+        "held": all(s["open_loop"]["held"] for s in slices),
+        "slices_not_held": sum(1 for s in slices if not s["open_loop"]["held"]),
+        "late_share": round(sum(s["open_loop"]["late"] for s in slices) / sent, 4) if sent else None,
+        "latency_ms": latency,
+        "service_p99_ms": round(float(np.median([s["open_loop"]["service_ms"]["p99"] for s in slices])), 3),
+    }
 
 
 # ----------------------------------------------------------------- blocked ratios
