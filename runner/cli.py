@@ -392,7 +392,7 @@ def cmd_sweep(args) -> int:
     if len(args.scenario) > 1:
         raise DbbenchError("a sweep measures one scenario at a time")
     given = {"connections": args.connections, "pool-size": args.pool_size, "db-latency": args.db_latency or None,
-             "server-cpus": args.server_cpus if args.server_cpus != 1 else None}
+             "server-cpus": args.server_cpus if args.server_cpus != 1 else None, "rate": None}
     if given[param] is not None:
         raise DbbenchError(f"--param {param}=... sets --{param}: give it in one place")
     if param == "server-cpus":
@@ -671,7 +671,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep_parser = commands.add_parser("sweep", help="measure the cells at each value of one parameter")
     sweep_parser.add_argument("--param", required=True,
-                              help="NAME=V1,V2,...: connections, pool-size, server-cpus or db-latency")
+                              help="NAME=V1,V2,...: connections, pool-size, server-cpus, db-latency or rate "
+                                   "(requests per second at a constant rate, oha)")
     sweep_parser.add_argument("--frameworks", type=csv_list)
     sweep_parser.add_argument("--variants", type=csv_list)
     sweep_parser.add_argument("--all", action="store_true", help="every cell that can run here")

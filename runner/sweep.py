@@ -21,11 +21,12 @@ from runner.run import Run, RunOptions
 
 # The parameter as the command line names it, and the run option it sets.
 PARAMS = {"connections": "connections", "pool-size": "pool_size", "server-cpus": "server_cpus",
-          "db-latency": "db_latency_ms"}
+          "db-latency": "db_latency_ms", "rate": "rate"}
 SCHEMA_VERSION = 1
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 SWEEP_CAPTION = ("One line per cell, coloured by strategy, a marker per framework; throughput whiskers are each "
-                 "point's 95% interval. Latency is wrk's, closed-loop.")
+                 "point's 95% interval. Latency is wrk's, closed-loop; in a rate sweep it is oha's, at a constant "
+                 "rate, from each request's intended send time, and the throughput is the rate achieved.")
 
 
 def parse_param(text: str) -> tuple[str, list[int]]:
@@ -86,11 +87,12 @@ def draw(document: dict) -> dict[str, Figure]:
         return {}
     drawn = {}
     frameworks = sorted({cell["framework"] for points in lines.values() for _, cell in points})
+    loop = "constant rate, open loop" if document["param"] == "rate" else "closed-loop"
     with matplotlib.rc_context(figures.STYLE):
         for name, title, value_of, interval_of, log_y in (
             ("sweep-throughput", "Throughput", lambda c: c["rps_median"], lambda c: c.get("rps_ci95"), False),
-            ("sweep-p50", "Latency p50 (closed-loop)", lambda c: c["latency_ms"].get("p50"), lambda c: None, True),
-            ("sweep-p99", "Latency p99 (closed-loop)", lambda c: c["latency_ms"].get("p99"), lambda c: None, True),
+            ("sweep-p50", f"Latency p50 ({loop})", lambda c: c["latency_ms"].get("p50"), lambda c: None, True),
+            ("sweep-p99", f"Latency p99 ({loop})", lambda c: c["latency_ms"].get("p99"), lambda c: None, True),
         ):
             figure = Figure(figsize=(figures.WIDTH_IN, 4.2), layout="constrained")
             axes = figure.add_subplot()
@@ -105,8 +107,8 @@ def draw(document: dict) -> dict[str, Figure]:
                     if interval:
                         figures.whisker_vertical(axes, x, value_of(cell), interval, figures.colour_of(sample))
             axes.set_title(f"{title} against {document['param']}", loc="left")
-            axes.set_xlabel(document["param"] + (" (ms added per round trip)" if document["param"] == "db-latency"
-                                                  else ""))
+            axes.set_xlabel(document["param"] + {"db-latency": " (ms added per round trip)",
+                                                 "rate": " (requests per second offered)"}.get(document["param"], ""))
             axes.set_ylabel("requests per second" if name == "sweep-throughput" else "milliseconds (log scale)")
             if min(document["values"]) > 0 and max(document["values"]) / min(document["values"]) >= 8:
                 axes.set_xscale("log", base=2)
