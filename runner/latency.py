@@ -213,10 +213,9 @@ def step_section(document: dict) -> report.Section:
                 rows.append([cell["name"], f"{entry['percent']}%", "—", "—", cell.get("reason") or cell["status"],
                              "—", "—", "—", "—", "—"])
                 continue
-            latency = found["latency_ms"]
             rows.append([cell["name"], f"{entry['percent']}%", f"{found['target_rps']:,.0f}",
                          f"{found['achieved_rps']:,.0f}", "held" if found["held"] else "**not held**",
-                         *[report.fmt_latency(latency.get(key)) for key in ("p50", "p90", "p99", "p99.9")],
+                         *report.open_loop_latencies(cell),
                          objective.verdict(cell) if objective else " ".join(cell.get("flags") or []) or "—"])
     rows.sort(key=lambda row: (row[0], int(row[1].rstrip("%"))))
     return report.Section("latency-steps", "Latency against offered load", before=[
@@ -258,10 +257,10 @@ def slo_section(document: dict) -> report.Section | None:
 
 
 def series(document: dict) -> dict[str, list[dict]]:
-    """Each cell's constant-rate records, by offered rate."""
+    """Each cell's constant-rate records, by offered rate; a client-bound one measured oha, and is left out."""
     found: dict[str, list[dict]] = {}
     for _, _, cell in measured_points(document):
-        if cell.get("open_loop"):
+        if cell.get("open_loop") and "client-bound" not in (cell.get("flags") or []):
             found.setdefault(cell["name"], []).append(cell)
     return {name: sorted(cells, key=lambda c: c["rate_target"]) for name, cells in found.items()}
 

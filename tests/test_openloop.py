@@ -206,6 +206,18 @@ def test_a_rate_not_held_is_flagged_and_never_reported_as_held(rate_run):
     assert "**not held** (1 slice(s))" in report.render_markdown(changed)
 
 
+def test_a_client_bound_cell_shows_no_latency_that_would_describe_the_generator(rate_run):
+    document, _ = rate_run
+    cell = json.loads(json.dumps(document["cells"][0]))
+    for piece in cell["slices"]:
+        piece["cpu_seconds"]["oha"] = piece["duration_s"]  # one whole core: its one thread was saturated
+    changed = {**document, "cells": [cell]}
+    results.finalize(changed)
+    assert "client-bound" in cell["flags"]
+    row = next(line for line in report.render_markdown(changed).splitlines() if line.startswith("| gin/raw | 300"))
+    assert row.count("client-bound") >= 4, row
+
+
 @pytest.mark.parametrize("scenario", ["mix", "edit"])
 def test_a_scenario_oha_cannot_send_is_one_line(db_url, scenario):
     result = dbbench("run", "--frameworks", "gin", "--variants", "raw", "--rate", "100", "--scenario", scenario)
