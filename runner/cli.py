@@ -506,6 +506,8 @@ def cmd_report(args) -> int:
 
     from runner import page, report, results
 
+    if composite_report(args):
+        return 0
     document = results.load(args.results)
     if args.format not in page.FORMATS:
         if args.out:
@@ -517,6 +519,37 @@ def cmd_report(args) -> int:
     for path in page.write(document, directory, formats=(args.format,)):
         print(path)
     return 0
+
+
+def composite_report(args) -> bool:
+    """A latency.json or sweep.json (a file, or the directory holding it) renders through its own
+    module: md or json to standard output; html, png and svg write its page and figures."""
+    import json
+    from pathlib import Path
+
+    from runner import latency, page, sweep
+
+    source = Path(args.results)
+    for name, module in (("latency.json", latency), ("sweep.json", sweep)):
+        path = source / name if source.is_dir() else source
+        if path.name != name or not path.exists():
+            continue
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise DbbenchError(f"cannot read {path}: {exc}") from None
+        if args.format == "md":
+            sys.stdout.write(module.render(document))
+        elif args.format == "json":
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        elif args.format in page.FORMATS:
+            directory = Path(args.out) if args.out else path.parent
+            module.write_report(document, directory)
+            print(directory / "report.html")
+        else:
+            raise DbbenchError(f"{name}: --format {args.format} is for a run's results.json; use md, json or html")
+        return True
+    return False
 
 
 def cmd_compare(args) -> int:

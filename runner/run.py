@@ -6,7 +6,9 @@ only when it first starts. Each round then gives every live cell of the group on
 slice, in a fresh order shuffled from the recorded seed, and rounds are added until every
 reported ratio is as precise as asked or the budget is spent. Every slice is stored raw
 with the host's noise (runner/noise.py); a disturbed slice is measured again at the end of
-its round while the budget allows.
+its round while the budget allows. A slice is wrk's closed loop, or with --rate oha at a
+constant rate (runner/openloop.py); a constant-rate run stops after its rounds, since there
+is no throughput ratio to make precise.
 
 Faults: a cell that fails to start, fails verification, crashes or loses its load
 generator is recorded with the reason and the others go on. PostgreSQL going away marks

@@ -242,6 +242,8 @@ def test_latency_measures_steps_and_the_slo_throughput(db_url, tmp_path):
     assert len(document["search"]) <= 1
     for name in ("report.html", "latency.md", "figures/latency-load.svg", "figures/latency-load.png"):
         assert (path.parent / name).exists(), name
+    again = dbbench("report", str(path.parent), "--format", "md")
+    assert again.returncode == 0 and again.stdout == (path.parent / "latency.md").read_text()
     assert "## Latency against offered load" in result.stdout
     assert "## Highest throughput that meets p99 ≤ 50 ms" in result.stdout
     assert "gin/raw" in result.stdout
