@@ -21,7 +21,7 @@ from string import Template
 import matplotlib
 from matplotlib.figure import Figure
 
-from runner import figures, paths, report, results, statistics, sweep
+from runner import figures, paths, report, results, statistics, sweep, tune
 from runner.errors import DbbenchError
 from runner.run import Run, RunOptions
 
@@ -252,6 +252,131 @@ def littles_law_figure(document: dict) -> Figure:
     return figure
 
 
+# ----------------------------------------------------------------- how big should the pool be
+
+
+HIKARI_POOL = 5  # HikariCP's "About Pool Sizing": cores x 2 + spindles, for this machine's 2 cores and 1 disk
+POOL_VALUES = [2, HIKARI_POOL, 16, 72]  # 72: the rule's pool at 64 connections (64 + 12.5%)
+POOL_LATENCIES = [0, 2]
+
+
+def pool_numbers(document: dict) -> dict[str, str]:
+    """Per added round trip and cell: RPS at each pool size, its share of the best, the smallest
+    pool within the best's interval (as dbbench tune chooses), and the pool Little's law asks
+    for: the best RPS times the added round trip."""
+    numbers: dict[str, str] = {}
+    rows = []
+    for entry in document["sweeps"]:
+        latency = entry["db_latency_ms"]
+        for cell_name, points in sweep.series(entry["sweep"]).items():
+            key = f"{key_of(cell_name)}_{latency}"
+            chosen = tune.choose(points)
+            numbers[f"{key}_tuned"] = str(chosen["pool"])
+            numbers[f"{key}_best"] = f"{chosen['best_rps']:,.0f}"
+            numbers[f"{key}_best_pool"] = str(chosen["best_pool"])
+            numbers[f"{key}_in_flight"] = f"{chosen['best_rps'] * latency / 1000:.1f}"
+            for pool, cell in points:
+                measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
+                numbers[f"{key}_{pool}_rps"] = fmt_interval(measured)
+                numbers[f"{key}_{pool}_share"] = f"{cell['rps_median'] / chosen['best_rps']:.0%}"
+                # Little's law on the pool: with every connection busy, each was held pool / RPS.
+                numbers[f"{key}_{pool}_hold_ms"] = f"{pool / cell['rps_median'] * 1000:.1f}"
+                rows.append([cell_name, str(latency), str(pool), numbers[f"{key}_{pool}_rps"],
+                             numbers[f"{key}_{pool}_share"], "tuned" if pool == chosen["pool"] else ""])
+    numbers["table"] = report.md_table(["cell", "ms added per round trip", "pool per worker", "RPS [95%]",
+                                        "of the cell's best here", "smallest within the best's interval"], rows)
+    return numbers
+
+
+def pool_figure(document: dict) -> Figure:
+    figure = Figure(figsize=(figures.WIDTH_IN, 3.8), layout="constrained")
+    panels = figure.subplots(1, len(document["sweeps"]), sharey=True)
+    for axes, entry in zip(panels, document["sweeps"], strict=True):
+        for index, (cell_name, points) in enumerate(sweep.series(entry["sweep"]).items()):
+            colour = figures.colour_of(points[0][1]) if not points[0][1].get("reference") else "#555555"
+            pools = [pool for pool, _ in points]
+            axes.plot(pools, [cell["rps_median"] for _, cell in points], marker=sweep.MARKERS[index], color=colour,
+                      label=cell_name)
+            for pool, cell in points:
+                if cell.get("rps_ci95"):
+                    figures.whisker_vertical(axes, pool, cell["rps_median"], cell["rps_ci95"], colour)
+        for pool, text in ((HIKARI_POOL, "HikariCP"), (72, "rule")):
+            axes.axvline(pool, color="#999999", linestyle=":", linewidth=1)
+            axes.text(pool, 0, f" {text}", fontsize=8, color="#555555", va="bottom")
+        swept_axis(axes, document["values"], "pool size per worker", log2=True)
+        axes.set_ylim(bottom=0)
+        added = entry["db_latency_ms"]
+        axes.set_title("loopback (toxiproxy, +0 ms)" if not added else f"+{added} ms per round trip", loc="left")
+    panels[0].set_ylabel("requests per second")
+    panels[0].yaxis.set_major_formatter(figures.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    figures.legend_below(figure, panels[0].get_legend_handles_labels()[0])
+    return figure
+
+
+# ----------------------------------------------------------------- the ORM tax, taken apart
+
+
+ORM_VARIANTS = ["raw", "sa-core", "sa-lambda", "sa-orm", "sa-orm-nocache", "gino-baked", "gino-orm"]
+# Each layer of the tax is one pair of variants that differ in that layer only: (name, with it, without it).
+ORM_LAYERS = (
+    ("compilation", "sa-orm-nocache", "sa-orm"),
+    ("orm", "sa-orm", "sa-core"),
+    ("lambda", "sa-lambda", "sa-orm"),
+    ("core", "sa-core", "raw"),
+    ("gino_baking", "gino-baked", "gino-orm"),
+    ("cached", "gino-baked", "sa-lambda"),
+)
+
+
+def blocked(document: dict) -> statistics.BlockedComparison:
+    """Every clean cell's slices by (group, round), for ratios between any two of them."""
+    return statistics.BlockedComparison({
+        cell["name"]: {(piece["group"], piece["round"]): piece["rps"] for piece in results.used_slices(cell)}
+        for cell in document["cells"] if cell.get("clean")})
+
+
+def orm_tax_numbers(document: dict) -> dict[str, str]:
+    """Per variant: RPS, the share of raw, server and PostgreSQL µs per request, statements;
+    per layer: the blocked throughput ratio of the pair that differs in it, and the server µs
+    the layer costs (the difference of the two medians)."""
+    numbers: dict[str, str] = {}
+    rows = []
+    by_variant = {cell["variant"]: cell for cell in document["cells"] if cell.get("clean")}
+    missing = [variant for variant in ORM_VARIANTS if variant not in by_variant]
+    if missing:
+        raise DbbenchError(f"the ORM-tax run has no clean measurement of {', '.join(missing)}")
+    framework = by_variant["raw"]["framework"]
+    comparison = blocked(document)
+    for variant in ORM_VARIANTS:
+        cell, key = by_variant[variant], key_of(variant)
+        over_raw = comparison.ratio(cell["name"], by_variant["raw"]["name"]) if variant != "raw" else None
+        numbers.update({
+            f"{key}_rps": fmt_interval(statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])),
+            f"{key}_over_raw": report.fmt_ratio(over_raw.as_dict() | {"tie": not over_raw.excludes_one()})
+            if over_raw else "1",
+            f"{key}_server_us": fmt_interval(per_slice(cell, "server")),
+            f"{key}_postgres_us": fmt_interval(per_slice(cell, "postgres")),
+            f"{key}_statements": report.spr_text(cell),
+        })
+        rows.append([f"{framework}/{variant}", numbers[f"{key}_rps"], numbers[f"{key}_over_raw"],
+                     numbers[f"{key}_server_us"], numbers[f"{key}_postgres_us"], numbers[f"{key}_statements"]])
+    numbers["table"] = report.md_table(["cell", "RPS [95%]", "over raw [95%]", "server µs per request [95%]",
+                                        "PostgreSQL µs per request [95%]", "statements per request"], rows)
+    for layer, with_it, without in ORM_LAYERS:
+        a, b = by_variant[with_it], by_variant[without]
+        found = comparison.ratio(a["name"], b["name"])
+        numbers[f"{layer}_ratio"] = report.fmt_ratio(found.as_dict() | {"tie": not found.excludes_one()})
+        numbers[f"{layer}_us"] = f"{per_slice(a, 'server').median - per_slice(b, 'server').median:+,.0f}"
+        numbers[f"{layer}_verdict"] = ("no difference the data can tell (the interval contains 1)"
+                                       if not found.excludes_one() else
+                                       "less throughput" if found.value < 1 else "more throughput")
+    return numbers
+
+
+def orm_tax_figure(document: dict) -> Figure:
+    return figures.cpu(document)
+
+
 # ----------------------------------------------------------------- the lessons
 
 
@@ -261,6 +386,24 @@ def run_experiment(options: RunOptions) -> Callable[[Path], Path]:
 
 def sweep_experiment(options: RunOptions, param: str, values: list[int]) -> Callable[[Path], Path]:
     return lambda out: sweep.sweep(dataclasses.replace(options, out=out), param, values, out=None)[0]
+
+
+def sweeps_by_latency(options: RunOptions, param: str, values: list[int],
+                      latencies: list[int]) -> Callable[[Path], Path]:
+    """The same sweep at each added round trip, toxiproxy in the path at every one (so that they
+    differ in the latency only); one file holding every sweep."""
+
+    def experiment(out: Path) -> Path:
+        document = {"kind": "sweeps", "param": param, "values": values, "sweeps": []}
+        for latency in latencies:
+            found = sweep.sweep(dataclasses.replace(options, out=out, db_latency_ms=latency, proxy=True), param, values,
+                                out=None)[1]
+            document["sweeps"].append({"db_latency_ms": latency, "sweep": found})
+        target = out / "sweeps.json"
+        results.write_json(document, target)
+        return target
+
+    return experiment
 
 
 @dataclass(frozen=True)
@@ -296,6 +439,15 @@ LESSONS = {
                                     proxy=True),
                          "db-latency", [0, 1, 5]),
         asyncio_numbers, asyncio_figure),
+    "pool-size": Lesson(
+        "pool-size", "How big should the connection pool be: at least the connections, or small?",
+        sweeps_by_latency(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], slice_s=2, rounds=4),
+                          "pool-size", POOL_VALUES, POOL_LATENCIES),
+        pool_numbers, pool_figure),
+    "orm-tax": Lesson(
+        "orm-tax", "What does an ORM cost per request, layer by layer?",
+        run_experiment(RunOptions(frameworks=["fastapi"], variants=ORM_VARIANTS, connections=32, budget_s=270)),
+        orm_tax_numbers, orm_tax_figure),
 }
 
 
@@ -320,11 +472,21 @@ def load(source: Path) -> dict:
         document = json.loads(source.read_text())
     except (OSError, ValueError) as exc:
         raise DbbenchError(f"cannot read {shown(source)}: {exc}") from None
-    if document.get("kind") != "sweep":
+    if document.get("kind") not in ("sweep", "sweeps"):
         return results.load(source)
-    for point in document["points"]:
-        point["results"] = results.finalize(results.upgrade(point["results"]))
+    for found in sweeps_of(document):
+        for point in found["points"]:
+            point["results"] = results.finalize(results.upgrade(point["results"]))
     return document
+
+
+def sweeps_of(document: dict) -> list[dict]:
+    return [entry["sweep"] for entry in document["sweeps"]] if document.get("kind") == "sweeps" else [document]
+
+
+def first_run(document: dict) -> dict:
+    """The results document whose metadata stands for the lesson's experiment."""
+    return sweeps_of(document)[0]["points"][0]["results"] if document.get("kind") in ("sweep", "sweeps") else document
 
 
 def shown(path: Path) -> str:
@@ -339,7 +501,7 @@ def render(chosen: Lesson) -> Path:
                            f"run `make lesson-{chosen.name}`")
     document = load(source)
     numbers = chosen.numbers(document)
-    meta = (document["points"][0]["results"] if document.get("kind") == "sweep" else document)["metadata"]
+    meta = first_run(document)["metadata"]
     numbers.update(
         question=chosen.question, make=f"make lesson-{chosen.name}",
         run=f"{meta['run']['started_at']}, commit {(meta['project'].get('git_commit') or '?')[:12]}"
