@@ -313,6 +313,76 @@ def pool_figure(document: dict) -> Figure:
     return figure
 
 
+# ----------------------------------------------------------------- processes and the GIL
+
+
+def processes_numbers(document: dict) -> dict[str, str]:
+    """Per cell and worker count: RPS, the cores each party used and their sum; per cell, the
+    second worker's gain (a ratio of medians of two unpaired points)."""
+    numbers: dict[str, str] = {}
+    rows = []
+    for cell_name, points in sweep.series(document).items():
+        key = key_of(cell_name)
+        for workers, cell in points:
+            cores = cell["cpu_cores"]
+            total = sum(value for value in cores.values() if value is not None)
+            measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
+            numbers.update({f"{key}_{workers}_rps": fmt_interval(measured),
+                            **{f"{key}_{workers}_{party}_cores": f"{cores[party]:.2f}"
+                               for party in ("server", "postgres", "wrk")},
+                            f"{key}_{workers}_total_cores": f"{total:.2f}"})
+            rows.append([cell_name, str(workers), numbers[f"{key}_{workers}_rps"],
+                         *[numbers[f"{key}_{workers}_{party}_cores"] for party in ("server", "postgres", "wrk")],
+                         numbers[f"{key}_{workers}_total_cores"]])
+        numbers[f"{key}_gain"] = f"{points[-1][1]['rps_median'] / points[0][1]['rps_median']:.2f}"
+        first, last = (statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
+                       for cell in (points[0][1], points[-1][1]))
+        numbers[f"{key}_verdict"] = ("the two intervals do not overlap" if not first.overlaps(last) else
+                                     "the two intervals overlap: a difference the data cannot tell")
+    numbers["table"] = report.md_table(["cell", "workers", "RPS [95%]", "server cores", "PostgreSQL cores",
+                                        "wrk cores", "all three"], rows)
+    return numbers
+
+
+def processes_figure(document: dict) -> Figure:
+    figure = Figure(figsize=(figures.WIDTH_IN, 3.8), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    lines = sweep.series(document)
+    for index, (cell_name, points) in enumerate(lines.items()):
+        colour = figures.colour_of(points[0][1]) if not points[0][1].get("reference") else "#555555"
+        workers = [n for n, _ in points]
+        left.plot(workers, [cell["rps_median"] for _, cell in points], marker=sweep.MARKERS[index], color=colour,
+                  label=cell_name)
+        for n, cell in points:
+            if cell.get("rps_ci95"):
+                figures.whisker_vertical(left, n, cell["rps_median"], cell["rps_ci95"], colour)
+    names = list(lines)
+    width = 0.8 / max(1, len(document["values"]))
+    for offset, workers in enumerate(document["values"]):
+        bottoms = [0.0] * len(names)
+        for party in ("server", "postgres", "wrk"):
+            heights = [dict(lines[name])[workers]["cpu_cores"][party] or 0.0 for name in names]
+            xs = [i + (offset - (len(document["values"]) - 1) / 2) * width for i in range(len(names))]
+            right.bar(xs, heights, width=width * 0.9, bottom=bottoms, color=figures.PARTY_COLOURS[party],
+                      label=figures.PARTY_TITLES[party] if offset == 0 else None, edgecolor="white", linewidth=0.5)
+            bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+            for x, top in zip(xs, bottoms, strict=True):
+                if party == "wrk":
+                    right.text(x, top, f"{workers}", ha="center", va="bottom", fontsize=8)
+    machine = first_run(document)["metadata"]["machine"]
+    right.axhline(machine.get("cpus_available") or machine["cpu_count"], color="#B00020", linestyle="--", linewidth=1)
+    right.set_xticks(range(len(names)), names)
+    right.set_ylabel("cores used (median over slices)")
+    right.set_title("Cores used, by worker count (on top)", loc="left")
+    swept_axis(left, document["values"], "worker processes (GOMAXPROCS for Go)")
+    left.set_ylim(bottom=0)
+    left.set_title("Throughput", loc="left")
+    left.set_ylabel("requests per second")
+    left.yaxis.set_major_formatter(figures.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    figures.legend_below(figure, left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0])
+    return figure
+
+
 # ----------------------------------------------------------------- the ORM tax, taken apart
 
 
@@ -444,6 +514,11 @@ LESSONS = {
         sweeps_by_latency(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], slice_s=2, rounds=4),
                           "pool-size", POOL_VALUES, POOL_LATENCIES),
         pool_numbers, pool_figure),
+    "processes": Lesson(
+        "processes", "What does a second worker process buy on two cores?",
+        sweep_experiment(RunOptions(frameworks=["fastapi", "sanic", "gin"], variants=["raw"], budget_s=75),
+                         "server-cpus", [1, 2]),
+        processes_numbers, processes_figure),
     "orm-tax": Lesson(
         "orm-tax", "What does an ORM cost per request, layer by layer?",
         run_experiment(RunOptions(frameworks=["fastapi"], variants=ORM_VARIANTS, connections=32, budget_s=270)),
