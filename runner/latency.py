@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from runner import figures, metadata, page, paths, report, results, sweep
 from runner.errors import DbbenchError
-from runner.run import Run, RunOptions
+from runner.run import Run, RunOptions, err
 
 SCHEMA_VERSION = 1
 STEPS = (25, 50, 75, 90, 100)
@@ -135,11 +135,14 @@ def measure(options: RunOptions, steps: list[int], objective: Objective | None, 
         return found
 
     try:
+        total = 1 + len(steps) + (probes if objective else 0)
+        err.print(f"latency: run 1 of up to {total}: each cell's closed-loop peak (wrk)")
         closed = run("closed_loop", None)
         peaks = {c["name"]: c["rps_median"] for c in closed["cells"] if c["status"] == "ok" and c.get("rps_median")}
         if not peaks:
             raise DbbenchError(f"no cell has a closed-loop throughput to set rates from: see {path}")
-        for percent in steps:
+        for number, percent in enumerate(steps, start=2):
+            err.print(f"latency: run {number} of up to {total}: {percent}% of each cell's peak, at a constant rate")
             run("points", {name: round(peak * percent / 100, 1) for name, peak in peaks.items()}, percent=percent)
         if objective:
             searches = bisections(document, objective)
@@ -147,6 +150,8 @@ def measure(options: RunOptions, steps: list[int], objective: Objective | None, 
                 rates = {name: rate for name, search in searches.items() if (rate := search.next_rate()) is not None}
                 if not rates:
                     break
+                err.print(f"latency: run {1 + len(steps) + probe} of up to {total}: {objective.text}, probe {probe}: "
+                          + ", ".join(f"{name} at {rate:,.0f}/s" for name, rate in rates.items()))
                 found = run("search", rates, probe=probe)
                 for cell in (found or {}).get("cells", []):
                     if cell["name"] in rates:

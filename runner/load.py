@@ -316,6 +316,7 @@ def wait_with_usage(process: subprocess.Popen, timeout: float, name: str = "wrk"
                 return process.returncode, round(usage.ru_utime + usage.ru_stime, 3)
             if time.monotonic() > deadline:
                 raise DbbenchError(f"{name} did not finish within {timeout:.0f} s")
+            supervise.raise_if_interrupted()
             time.sleep(0.05)
     except BaseException:
         if process.returncode is None:

@@ -131,7 +131,9 @@ def summarize(summary: dict, rows: np.ndarray, rate: float, duration_s: int, arg
     service = (rows[:, 2] - rows[:, 1]) * 1000  # from the actual send: what a closed-loop tool would see
     lag = np.maximum(rows[:, 1] - rows[:, 0], 0) * 1000
     sent = len(rows) + errors
-    achieved = sent / duration_s
+    # -w waits for the requests in flight at the deadline; only those sent before it count
+    # towards the rate achieved (oha records no send time for a failed request: those count).
+    achieved = (int(np.count_nonzero(rows[:, 1] <= duration_s)) + errors) / duration_s
     late = int(np.count_nonzero(lag > LATE_MS))
     held = achieved >= HELD_FRACTION * rate
 

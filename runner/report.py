@@ -526,8 +526,8 @@ def render_markdown(document: dict) -> str:
 
 CSV_FIELDS = ("name", "framework", "variant", "strategy", "scenario", "status", "rank", "rps_median", "rps_ci95_low",
               "rps_ci95_high", "share_of_reference", "share_ci95_low", "share_ci95_high", "rps_cv", "slices",
-              "pool_size", "server_cpus", "p50_ms", "p90_ms", "p99_ms", "server_us_per_request",
-              "postgres_us_per_request", "wrk_us_per_request", "proxy_us_per_request", "errors", "flags", "reason")
+              "pool_size", "server_cpus", "p50_ms", "p90_ms", "p99_ms",
+              *[f"{party}_us_per_request" for party in statistics.CPU_PARTIES], "errors", "flags", "reason")
 
 
 def render_csv(document: dict) -> str:

@@ -44,6 +44,7 @@ from runner import (
     report,
     results,
     schedule,
+    supervise,
     verification,
 )
 from runner.errors import DbbenchError
@@ -533,6 +534,7 @@ class Run:
     def measure_slice(self, name: str, process: cells.CellProcess, number: int, round_no: int,
                       position: int, repeat: bool = False) -> dict | None:
         record = self.records[name]
+        supervise.raise_if_interrupted()
         self.describe(f"group {number} round {round_no} {name}")
         probe = noise.NoiseProbe.start()
         started_s = round(self.elapsed(), 2)

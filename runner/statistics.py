@@ -113,14 +113,21 @@ def busy_flags(rounds: list[dict], wrk_threads: int, cores: int, server_cpus: in
     return flags
 
 
+def parties_measured(slices: list[dict]) -> list[str]:
+    """Server, PostgreSQL and the load generator always (wrk, or oha at a constant rate, each
+    None where unknown); toxiproxy where it was in the path."""
+    generator = "oha" if any("oha" in s["cpu_seconds"] for s in slices) else "wrk"
+    proxy = ["proxy"] if any(s["cpu_seconds"].get("proxy") is not None for s in slices) else []
+    return ["server", "postgres", generator, *proxy]
+
+
 def cpu_utilisation(rounds: list[dict]) -> dict[str, float | None]:
     """Median cores used by each party during the measured runs."""
     result = {}
-    for party in ("server", "wrk", "oha", "postgres", "proxy"):
+    for party in parties_measured(rounds):
         loads = [r["cpu_seconds"][party] / r["duration_s"] for r in rounds
                  if r["cpu_seconds"].get(party) is not None and r["duration_s"]]
-        if loads or party not in OPTIONAL_PARTIES:
-            result[party] = round(float(np.median(loads)), 3) if loads else None
+        result[party] = round(float(np.median(loads)), 3) if loads else None
     return result
 
 
@@ -137,11 +144,10 @@ def cpu_per_request(slices: list[dict]) -> dict[str, float | None]:
     PostgreSQL) or when no request completed."""
     requests = sum(s["requests"] for s in slices)
     result = {}
-    for party in CPU_PARTIES:
+    for party in parties_measured(slices):
         seconds = [s["cpu_seconds"].get(party) for s in slices]
         known = requests > 0 and bool(seconds) and all(value is not None for value in seconds)
-        if known or party not in OPTIONAL_PARTIES:
-            result[party] = round(sum(seconds) / requests * 1e6, 1) if known else None
+        result[party] = round(sum(seconds) / requests * 1e6, 1) if known else None
     return result
 
 

@@ -35,8 +35,21 @@ def exit_code_of(exc: KeyboardInterrupt) -> int:
     return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
 
 
+_received: list[Interrupted] = []
+
+
 def _raise_interrupted(signum, _frame):
-    raise Interrupted(signum)
+    """Raise at once, and remember: an exception raised while a finalizer runs (a __del__
+    that logs, say) is printed and dropped by Python, so loops also ask raise_if_interrupted()."""
+    _received.append(Interrupted(signum))
+    raise _received[-1]
+
+
+def raise_if_interrupted() -> None:
+    """Raise the signal received earlier, if any: the run's loops call this between steps,
+    so that an interrupt Python swallowed still stops the command."""
+    if _received:
+        raise _received[-1]
 
 
 @contextmanager
@@ -48,6 +61,7 @@ def stop_on_signals():
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _received.clear()
 
 
 def die_with_parent(parent_pid: int):

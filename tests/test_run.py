@@ -17,7 +17,7 @@ import pytest
 from browser import open_page
 from conftest import DBBENCH, REPO, dbbench
 
-from runner import cells, results, run
+from runner import cells, results, run, supervise
 
 TINY = ["--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "1", "--rounds", "3",
         "--connections", "8"]
@@ -182,7 +182,11 @@ def test_ctrl_c_keeps_finished_slices_and_stops_what_it_started(db_url, tmp_path
         time.sleep(0.3)
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
-    _, errors = process.communicate(timeout=60)
+    try:
+        _, errors = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()  # a run left going would skew every later test's statement counts
+        raise
     assert process.returncode == 130, errors.decode()[-3000:]
     document = results.load(path)
     assert document["complete"] is False
@@ -259,3 +263,19 @@ def test_a_run_writes_its_page_and_figures_and_the_page_opens_offline(tiny_run, 
     assert opened.dom.count("<figure ") == 4
     assert "fastapi/raw" in opened.text() and "gin/raw" in opened.text()
     assert opened.inked() > 0.05
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_interrupt_python_swallows_in_a_finalizer_still_stops_the_command():
+    """Python prints and drops an exception raised while a __del__ runs; the run's loops ask
+    supervise.raise_if_interrupted(), so Ctrl-C landing there still ends the command."""
+
+    class Finalized:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # the handler runs here, inside the finalizer, and its exception is dropped
+
+    with pytest.raises(supervise.Interrupted), supervise.stop_on_signals():
+        Finalized()
+        supervise.raise_if_interrupted()
+    supervise.raise_if_interrupted()  # outside the block nothing is pending
