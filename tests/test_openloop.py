@@ -138,19 +138,20 @@ def test_bisection_converges_on_a_known_limit():
 
 
 def test_the_slo_search_finds_the_rate_where_a_toy_servers_p99_crosses_the_bound(toy):
-    """The toy answers in (requests arrived in the last second) / 10 ms: 20 ms at 200 requests/s,
-    so p99 <= 20 ms holds up to about 200/s and not beyond. A fresh toy per probe."""
+    """The toy answers in 2 ms while at most 200 requests arrived in the last second, and in
+    60 ms beyond: p99 <= 20 ms holds up to 200/s and not above. A step, not a slope, so that
+    this machine's own few ms of scheduling noise cannot move the limit. A fresh toy per probe."""
     objective = latency.Objective.parse("p99=20ms")
     search = latency.Bisection()
     rate: float | None = 400.0
     while rate is not None:
-        found = at_rate(toy(lambda now, arrivals: arrivals / 10 / 1000), rate, 3)  # no memory of the last probe
+        found = at_rate(toy(lambda now, arrivals: 0.002 if arrivals <= 200 else 0.060), rate, 3)
         p99 = found["latency_ms"]["p99"]
         search.record(rate, "met" if found["open_loop"]["held"] and p99 <= objective.bound_ms else "missed")
         print(f"\n{rate:.0f}/s: p99 {p99:.1f} ms, held {found['open_loop']['held']}")
         rate = search.next_rate()
-    print(f"limit between {search.met:.0f} and {search.missed:.0f} requests/s (expected about 200)")
-    assert 150 <= search.met <= 220 and search.missed is not None and 180 <= search.missed <= 260
+    print(f"limit between {search.met:.0f} and {search.missed:.0f} requests/s (expected 200)")
+    assert 180 <= search.met <= 205 and search.missed is not None and 195 <= search.missed <= 230
 
 
 @pytest.mark.parametrize("text, expected", [("p99=50ms", ("p99", 50.0)), ("p99.9=0.2s", ("p99.9", 200.0)),
