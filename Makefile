@@ -34,7 +34,7 @@ bench-seed: setup
 	$(DBBENCH) db seed --users 100000 >/dev/null
 
 # Lessons (docs/lessons): each target measures its experiment again and renders the page.
-LESSONS := event-loop where-time-goes littles-law what-asyncio-buys pool-size processes orm-tax
+LESSONS := event-loop where-time-goes littles-law what-asyncio-buys pool-size processes orm-tax orm-tax-page-edit
 lessons: $(addprefix lesson-,$(LESSONS))
 
 lesson-%: setup

@@ -411,10 +411,7 @@ def orm_tax_numbers(document: dict) -> dict[str, str]:
     the layer costs (the difference of the two medians)."""
     numbers: dict[str, str] = {}
     rows = []
-    by_variant = {cell["variant"]: cell for cell in document["cells"] if cell.get("clean")}
-    missing = [variant for variant in ORM_VARIANTS if variant not in by_variant]
-    if missing:
-        raise DbbenchError(f"the ORM-tax run has no clean measurement of {', '.join(missing)}")
+    by_variant = orm_variants(document)
     framework = by_variant["raw"]["framework"]
     comparison = blocked(document)
     for variant in ORM_VARIANTS:
@@ -422,8 +419,7 @@ def orm_tax_numbers(document: dict) -> dict[str, str]:
         over_raw = comparison.ratio(cell["name"], by_variant["raw"]["name"]) if variant != "raw" else None
         numbers.update({
             f"{key}_rps": fmt_interval(statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])),
-            f"{key}_over_raw": report.fmt_ratio(over_raw.as_dict() | {"tie": not over_raw.excludes_one()})
-            if over_raw else "1",
+            f"{key}_over_raw": "1" if variant == "raw" else fmt_ratio(over_raw) if over_raw else "—",
             f"{key}_server_us": fmt_interval(per_slice(cell, "server")),
             f"{key}_postgres_us": fmt_interval(per_slice(cell, "postgres")),
             f"{key}_statements": report.spr_text(cell),
@@ -432,19 +428,115 @@ def orm_tax_numbers(document: dict) -> dict[str, str]:
                      numbers[f"{key}_server_us"], numbers[f"{key}_postgres_us"], numbers[f"{key}_statements"]])
     numbers["table"] = report.md_table(["cell", "RPS [95%]", "over raw [95%]", "server µs per request [95%]",
                                         "PostgreSQL µs per request [95%]", "statements per request"], rows)
-    for layer, with_it, without in ORM_LAYERS:
-        a, b = by_variant[with_it], by_variant[without]
-        found = comparison.ratio(a["name"], b["name"])
-        numbers[f"{layer}_ratio"] = report.fmt_ratio(found.as_dict() | {"tie": not found.excludes_one()})
-        numbers[f"{layer}_us"] = f"{per_slice(a, 'server').median - per_slice(b, 'server').median:+,.0f}"
+    for layer, (found, us) in layer_prices(document).items():
+        numbers[f"{layer}_ratio"] = fmt_ratio(found)
+        numbers[f"{layer}_us"] = f"{us:+,.0f}"
         numbers[f"{layer}_verdict"] = ("no difference the data can tell (the interval contains 1)"
                                        if not found.excludes_one() else
                                        "less throughput" if found.value < 1 else "more throughput")
     return numbers
 
 
+def orm_variants(document: dict) -> dict[str, dict]:
+    """The run's clean cell of every ORM variant, by variant; one missing is an error."""
+    by_variant = {cell["variant"]: cell for cell in document["cells"] if cell.get("clean")}
+    missing = [variant for variant in ORM_VARIANTS if variant not in by_variant]
+    if missing:
+        raise DbbenchError(f"the ORM-tax run ({document['metadata']['run']['scenario']}) has no clean "
+                           f"measurement of {', '.join(missing)}")
+    return by_variant
+
+
+def layer_prices(document: dict) -> dict[str, tuple[statistics.Ratio, float]]:
+    """Per layer: the blocked throughput ratio of its pair, and the server µs per request it adds."""
+    by_variant, comparison = orm_variants(document), blocked(document)
+    prices = {}
+    for layer, with_it, without in ORM_LAYERS:
+        a, b = by_variant[with_it], by_variant[without]
+        found = comparison.ratio(a["name"], b["name"])
+        if found is None:
+            raise DbbenchError(f"{with_it} and {without} share no round to compare them in")
+        prices[layer] = (found, per_slice(a, "server").median - per_slice(b, "server").median)
+    return prices
+
+
+def fmt_ratio(found: statistics.Ratio) -> str:
+    return report.fmt_ratio(found.as_dict() | {"tie": not found.excludes_one()})
+
+
 def orm_tax_figure(document: dict) -> Figure:
     return figures.cpu(document)
+
+
+ROW_SCENARIOS = ("page", "edit")
+LAYER_TITLES = {
+    "compilation": "compiling the statement (nocache / orm)",
+    "orm": "the ORM over Core (orm / core)",
+    "lambda": "a lambda statement (lambda / orm)",
+    "core": "SQLAlchemy Core over raw (core / raw)",
+    "gino_baking": "GINO's baking (baked / gino-orm)",
+    "cached": "baked GINO over lambda (baked / lambda)",
+}
+SCENARIO_COLOURS = {"by-id": "#999999", "page": "#0072B2", "edit": "#D55E00"}
+
+
+def by_scenario(document: dict, wanted: tuple[str, ...]) -> dict[str, dict]:
+    """The runs of a multi-scenario lesson by scenario; one missing is an error."""
+    found = {run["metadata"]["run"]["scenario"]: run for run in runs_in(document)}
+    missing = [scenario for scenario in wanted if scenario not in found]
+    if missing:
+        raise DbbenchError(f"the results hold no run of the {', '.join(missing)} scenario")
+    return {scenario: found[scenario] for scenario in wanted}
+
+
+def orm_tax_rows_numbers(document: dict) -> dict[str, str]:
+    """The ORM tax's numbers for each of page and edit, every key suffixed with its scenario;
+    and one table of every layer's price in both."""
+    numbers: dict[str, str] = {}
+    prices = {}
+    for scenario, run in by_scenario(document, ROW_SCENARIOS).items():
+        numbers.update({f"{key}_{scenario}": value for key, value in orm_tax_numbers(run).items()})
+        prices[scenario] = layer_prices(run)
+    rows = [[LAYER_TITLES[layer], *[text for scenario in ROW_SCENARIOS
+                                    for text in (fmt_ratio(prices[scenario][layer][0]),
+                                                 f"{prices[scenario][layer][1]:+,.0f}")]]
+            for layer, _, _ in ORM_LAYERS]
+    header = ["layer (with it / without it)"]
+    for scenario in ROW_SCENARIOS:
+        header += [f"{scenario}: throughput ratio [95%]", f"{scenario}: server µs"]
+    numbers["layers"] = report.md_table(header, rows)
+    return numbers
+
+
+def orm_tax_rows_figure(document: dict) -> Figure:
+    """Each layer's throughput ratio in each scenario, with its interval, on a log axis (a
+    ratio and its inverse are the same distance from 1)."""
+    runs = by_scenario(document, ROW_SCENARIOS)
+    prices = {scenario: layer_prices(run) for scenario, run in runs.items()}
+    figure = Figure(figsize=(figures.WIDTH_IN, 1.4 + 0.6 * len(ORM_LAYERS)), layout="constrained")
+    axes = figure.add_subplot()
+    height = 0.8 / len(runs)
+    for index, scenario in enumerate(runs):
+        for y, (layer, _, _) in enumerate(ORM_LAYERS):
+            found = prices[scenario][layer][0]
+            at = y + (index - (len(runs) - 1) / 2) * height
+            axes.barh(at, found.value, height=height * 0.9, color=SCENARIO_COLOURS[scenario], linewidth=0,
+                      label=scenario if y == 0 else None)
+            figures.whisker(axes, at, found.value, list(found.ci95) if found.ci95 else None)
+            end = found.ci95[1] if found.ci95 else found.value
+            axes.text(end * 1.02, at, f"{found.value:.2f}" + ("" if found.excludes_one() else " (tie)"),
+                      va="center", fontsize=8)
+    axes.set_xscale("log", base=2)
+    axes.set_xticks([0.25, 0.5, 1, 2, 4], ["0.25", "0.5", "1", "2", "4"])
+    axes.set_xlim(0.2, 5)
+    axes.axvline(1.0, color="black", linewidth=1, linestyle="--")
+    axes.set_yticks(range(len(ORM_LAYERS)), [LAYER_TITLES[layer] for layer, _, _ in ORM_LAYERS])
+    axes.invert_yaxis()
+    axes.set_xlabel("throughput with the layer / without it (blocked ratio, whisker: 95% interval; log scale)")
+    axes.set_title("The ORM tax by layer, reading a page of 20 users and editing one", loc="left")
+    axes.grid(axis="x", color="#E5E5E5", linewidth=0.8)
+    figures.legend_below(figure, axes.get_legend_handles_labels()[0])
+    return figure
 
 
 # ----------------------------------------------------------------- the lessons
@@ -456,6 +548,21 @@ def run_experiment(options: RunOptions) -> Callable[[Path], Path]:
 
 def sweep_experiment(options: RunOptions, param: str, values: list[int]) -> Callable[[Path], Path]:
     return lambda out: sweep.sweep(dataclasses.replace(options, out=out), param, values, out=None)[0]
+
+
+def scenario_experiment(options: RunOptions, scenarios: tuple[str, ...]) -> Callable[[Path], Path]:
+    """The same run once per scenario; one file holding every run."""
+
+    def experiment(out: Path) -> Path:
+        runs = []
+        for scenario in scenarios:
+            path = Run(dataclasses.replace(options, scenario=scenario, out=out)).execute()
+            runs.append(json.loads(path.read_text()))
+        target = out / "runs.json"
+        results.write_json({"kind": "runs", "runs": runs}, target)
+        return target
+
+    return experiment
 
 
 def sweeps_by_latency(options: RunOptions, param: str, values: list[int],
@@ -523,6 +630,11 @@ LESSONS = {
         "orm-tax", "What does an ORM cost per request, layer by layer?",
         run_experiment(RunOptions(frameworks=["fastapi"], variants=ORM_VARIANTS, connections=32, budget_s=270)),
         orm_tax_numbers, orm_tax_figure),
+    "orm-tax-page-edit": Lesson(
+        "orm-tax-page-edit", "What does each ORM layer cost when a request reads 20 rows, or writes one?",
+        scenario_experiment(RunOptions(frameworks=["fastapi"], variants=ORM_VARIANTS, connections=32, slice_s=2,
+                                       rounds=4), ROW_SCENARIOS),
+        orm_tax_rows_numbers, orm_tax_rows_figure),
 }
 
 
@@ -547,6 +659,9 @@ def load(source: Path) -> dict:
         document = json.loads(source.read_text())
     except (OSError, ValueError) as exc:
         raise DbbenchError(f"cannot read {shown(source)}: {exc}") from None
+    if document.get("kind") == "runs":
+        document["runs"] = [results.finalize(results.upgrade(run)) for run in document["runs"]]
+        return document
     if document.get("kind") not in ("sweep", "sweeps"):
         return results.load(source)
     for found in sweeps_of(document):
@@ -559,9 +674,18 @@ def sweeps_of(document: dict) -> list[dict]:
     return [entry["sweep"] for entry in document["sweeps"]] if document.get("kind") == "sweeps" else [document]
 
 
+def runs_in(document: dict) -> list[dict]:
+    """Every run's results document the lesson's file holds, in the order they ran."""
+    if document.get("kind") == "runs":
+        return document["runs"]
+    if document.get("kind") in ("sweep", "sweeps"):
+        return [point["results"] for found in sweeps_of(document) for point in found["points"]]
+    return [document]
+
+
 def first_run(document: dict) -> dict:
     """The results document whose metadata stands for the lesson's experiment."""
-    return sweeps_of(document)[0]["points"][0]["results"] if document.get("kind") in ("sweep", "sweeps") else document
+    return runs_in(document)[0]
 
 
 def shown(path: Path) -> str:
@@ -582,7 +706,8 @@ def render(chosen: Lesson) -> Path:
         run=f"{meta['run']['started_at']}, commit {(meta['project'].get('git_commit') or '?')[:12]}"
             f"{' (with uncommitted changes)' if meta['project'].get('git_dirty') else ''}, "
             f"{meta['machine']['cpu_count']} × {meta['machine']['cpu_model']}, "
-            f"{meta['run']['scenario']}, {meta['run']['connections']} connections",
+            f"{', '.join(dict.fromkeys(run['metadata']['run']['scenario'] for run in runs_in(document)))}, "
+            f"{meta['run']['connections']} connections",
     )
     template = Template((chosen.directory / "lesson.md.in").read_text())
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 
@@ -52,3 +53,27 @@ def test_every_lesson_has_a_make_target_and_is_linked_from_the_readme():
     readme = (REPO / "README.md").read_text()
     for name in lessons.LESSONS:
         assert f"make lesson-{name}" in readme and f"docs/lessons/{name}/" in readme
+
+
+def test_a_scenario_missing_from_a_multi_run_lesson_is_an_error(tmp_path, monkeypatch):
+    """The page-and-edit ORM tax holds one run per scenario: without the edit run, the lesson
+    says so instead of rendering half a page."""
+    shutil.copytree(lessons.LESSONS_DIR / "orm-tax-page-edit", tmp_path / "orm-tax-page-edit")
+    monkeypatch.setattr(lessons, "LESSONS_DIR", tmp_path)
+    source = tmp_path / "orm-tax-page-edit" / "results.json"
+    document = json.loads(source.read_text())
+    document["runs"] = [run for run in document["runs"] if run["metadata"]["run"]["scenario"] != "edit"]
+    source.write_text(json.dumps(document))
+    with pytest.raises(DbbenchError, match="no run of the edit scenario"):
+        lessons.render(lessons.lesson("orm-tax-page-edit"))
+
+
+def test_a_variant_missing_from_the_orm_tax_run_is_named(tmp_path, monkeypatch):
+    shutil.copytree(lessons.LESSONS_DIR / "orm-tax", tmp_path / "orm-tax")
+    monkeypatch.setattr(lessons, "LESSONS_DIR", tmp_path)
+    source = tmp_path / "orm-tax" / "results.json"
+    document = json.loads(source.read_text())
+    document["cells"] = [cell for cell in document["cells"] if cell["variant"] != "sa-lambda"]
+    source.write_text(json.dumps(document))
+    with pytest.raises(DbbenchError, match=r"by-id\) has no clean measurement of sa-lambda"):
+        lessons.render(lessons.lesson("orm-tax"))
