@@ -477,6 +477,7 @@ LAYER_TITLES = {
     "gino_baking": "GINO's baking (baked / gino-orm)",
     "cached": "baked GINO over lambda (baked / lambda)",
 }
+TAX_STACK = ("core", "orm", "compilation")  # raw -> Core -> ORM -> ORM without its cache: one step each
 SCENARIO_COLOURS = {"by-id": "#999999", "page": "#0072B2", "edit": "#D55E00"}
 
 
@@ -497,6 +498,10 @@ def orm_tax_rows_numbers(document: dict) -> dict[str, str]:
     for scenario, run in by_scenario(document, ROW_SCENARIOS).items():
         numbers.update({f"{key}_{scenario}": value for key, value in orm_tax_numbers(run).items()})
         prices[scenario] = layer_prices(run)
+        steepest = min(TAX_STACK, key=lambda layer: prices[scenario][layer][0].value)
+        numbers[f"steepest_{scenario}"] = LAYER_TITLES[steepest]
+        noisy = [cell for cell in orm_variants(run).values() if "noisy" in (cell.get("flags") or [])]
+        numbers[f"noisy_{scenario}"] = f"{len(noisy)} of {len(ORM_VARIANTS)}"
     rows = [[LAYER_TITLES[layer], *[text for scenario in ROW_SCENARIOS
                                     for text in (fmt_ratio(prices[scenario][layer][0]),
                                                  f"{prices[scenario][layer][1]:+,.0f}")]]
@@ -520,15 +525,20 @@ def orm_tax_rows_figure(document: dict) -> Figure:
         for y, (layer, _, _) in enumerate(ORM_LAYERS):
             found = prices[scenario][layer][0]
             at = y + (index - (len(runs) - 1) / 2) * height
-            axes.barh(at, found.value, height=height * 0.9, color=SCENARIO_COLOURS[scenario], linewidth=0,
-                      label=scenario if y == 0 else None)
+            axes.barh(at, found.value - 1, left=1, height=height * 0.9, color=SCENARIO_COLOURS[scenario],
+                      linewidth=0, label=scenario if y == 0 else None)  # from 1: a price left of it, a gain right
             figures.whisker(axes, at, found.value, list(found.ci95) if found.ci95 else None)
-            end = found.ci95[1] if found.ci95 else found.value
-            axes.text(end * 1.02, at, f"{found.value:.2f}" + ("" if found.excludes_one() else " (tie)"),
-                      va="center", fontsize=8)
+            low, high = found.ci95 or (found.value, found.value)
+            text = f"{found.value:.2f}" + ("" if found.excludes_one() else " (tie)")
+            if found.value < 1:  # beside the whisker, on the bar's own side of 1
+                axes.text(low / 1.02, at, text, va="center", ha="right", fontsize=8)
+            else:
+                axes.text(high * 1.02, at, text, va="center", fontsize=8)
     axes.set_xscale("log", base=2)
     axes.set_xticks([0.25, 0.5, 1, 2, 4], ["0.25", "0.5", "1", "2", "4"])
-    axes.set_xlim(0.2, 5)
+    ends = [end for found, _ in (price for layers in prices.values() for price in layers.values())
+            for end in (found.ci95 or (found.value, found.value))]
+    axes.set_xlim(min(0.2, min(ends) / 1.5), max(4, max(ends) * 1.5))  # a ratio outside the ticks still shows
     axes.axvline(1.0, color="black", linewidth=1, linestyle="--")
     axes.set_yticks(range(len(ORM_LAYERS)), [LAYER_TITLES[layer] for layer, _, _ in ORM_LAYERS])
     axes.invert_yaxis()
