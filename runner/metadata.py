@@ -34,7 +34,10 @@ def _run(argv: list[str], cwd=None) -> str:
 
 def collect_project() -> dict:
     commit = _run(["git", "rev-parse", "HEAD"], cwd=paths.REPO) or None
-    dirty = bool(_run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.REPO))
+    # docs/ holds what runs write (lessons, examples) and nothing a run executes: a lesson
+    # measured after another one has rewritten its page still ran the committed code.
+    dirty = bool(_run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)docs"],
+                      cwd=paths.REPO))
     return {"dbbench_version": __version__, "git_commit": commit, "git_dirty": dirty}
 
 

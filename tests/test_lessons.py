@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import shutil
+import subprocess
 
 import pytest
 from conftest import REPO
@@ -77,3 +78,25 @@ def test_a_variant_missing_from_the_orm_tax_run_is_named(tmp_path, monkeypatch):
     source.write_text(json.dumps(document))
     with pytest.raises(DbbenchError, match=r"by-id\) has no clean measurement of sa-lambda"):
         lessons.render(lessons.lesson("orm-tax"))
+
+
+def test_a_lesson_page_rewritten_by_an_earlier_lesson_does_not_make_the_code_dirty(tmp_path, monkeypatch):
+    """`make lessons` rewrites docs/ as it goes; the next lesson still ran the committed code.
+    A change outside docs/ is still reported."""
+    from runner import metadata, paths
+
+    def git(*args):
+        subprocess.run([shutil.which("git"), "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    for name in ("docs/lessons/a/README.md", "runner/run.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("one\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    monkeypatch.setattr(paths, "REPO", tmp_path)
+    (tmp_path / "docs/lessons/a/README.md").write_text("two\n")
+    assert metadata.collect_project()["git_dirty"] is False
+    (tmp_path / "runner/run.py").write_text("two\n")
+    assert metadata.collect_project()["git_dirty"] is True
