@@ -406,9 +406,11 @@ def blocked(document: dict) -> statistics.BlockedComparison:
 
 
 def orm_tax_numbers(document: dict) -> dict[str, str]:
-    """Per variant: RPS, the share of raw, server and PostgreSQL µs per request, statements;
-    per layer: the blocked throughput ratio of the pair that differs in it, and the server µs
-    the layer costs (the difference of the two medians)."""
+    return variant_numbers(document) | layer_numbers(layer_prices(document))
+
+
+def variant_numbers(document: dict) -> dict[str, str]:
+    """Per variant: RPS, the share of raw, server and PostgreSQL µs per request, statements."""
     numbers: dict[str, str] = {}
     rows = []
     by_variant = orm_variants(document)
@@ -428,7 +430,14 @@ def orm_tax_numbers(document: dict) -> dict[str, str]:
                      numbers[f"{key}_server_us"], numbers[f"{key}_postgres_us"], numbers[f"{key}_statements"]])
     numbers["table"] = report.md_table(["cell", "RPS [95%]", "over raw [95%]", "server µs per request [95%]",
                                         "PostgreSQL µs per request [95%]", "statements per request"], rows)
-    for layer, (found, us) in layer_prices(document).items():
+    return numbers
+
+
+def layer_numbers(prices: dict[str, tuple[statistics.Ratio, float]]) -> dict[str, str]:
+    """Per layer: the blocked throughput ratio of the pair that differs in it, the server µs the
+    layer costs (the difference of the two medians), and what the interval lets one say."""
+    numbers: dict[str, str] = {}
+    for layer, (found, us) in prices.items():
         numbers[f"{layer}_ratio"] = fmt_ratio(found)
         numbers[f"{layer}_us"] = f"{us:+,.0f}"
         numbers[f"{layer}_verdict"] = ("no difference the data can tell (the interval contains 1)"
@@ -478,7 +487,7 @@ LAYER_TITLES = {
     "cached": "baked GINO over lambda (baked / lambda)",
 }
 TAX_STACK = ("core", "orm", "compilation")  # raw -> Core -> ORM -> ORM without its cache: one step each
-SCENARIO_COLOURS = {"by-id": "#999999", "page": "#0072B2", "edit": "#D55E00"}
+SCENARIO_COLOURS = {"page": "#0072B2", "edit": "#D55E00"}
 
 
 def by_scenario(document: dict, wanted: tuple[str, ...]) -> dict[str, dict]:
@@ -496,8 +505,9 @@ def orm_tax_rows_numbers(document: dict) -> dict[str, str]:
     numbers: dict[str, str] = {}
     prices = {}
     for scenario, run in by_scenario(document, ROW_SCENARIOS).items():
-        numbers.update({f"{key}_{scenario}": value for key, value in orm_tax_numbers(run).items()})
         prices[scenario] = layer_prices(run)
+        found = variant_numbers(run) | layer_numbers(prices[scenario])
+        numbers.update({f"{key}_{scenario}": value for key, value in found.items()})
         steepest = min(TAX_STACK, key=lambda layer: prices[scenario][layer][0].value)
         numbers[f"steepest_{scenario}"] = LAYER_TITLES[steepest]
         noisy = [cell for cell in orm_variants(run).values() if "noisy" in (cell.get("flags") or [])]
