@@ -68,6 +68,13 @@ def add_db_latency(parser: argparse.ArgumentParser) -> None:
                         help="round-trip time toxiproxy adds between the cells and PostgreSQL (default 0: no proxy)")
 
 
+def add_lock_args(parser: argparse.ArgumentParser, measures=True) -> None:
+    """A command that measures holds its cluster's lock (runner/clusterlock.py) while it runs."""
+    parser.add_argument("--wait", action="store_true",
+                        help="if another command is measuring on the same cluster, wait for it instead of refusing")
+    parser.set_defaults(measures=measures)
+
+
 def cmd_db_up(args) -> int:
     if args.port is not None:
         if args.db_url or os.environ.get("DATABASE_URL"):
@@ -527,7 +534,7 @@ def composite_report(args) -> bool:
     import json
     from pathlib import Path
 
-    from runner import latency, page, sweep
+    from runner import latency, page, results, sweep
 
     source = Path(args.results)
     for name, module in (("latency.json", latency), ("sweep.json", sweep)):
@@ -535,9 +542,11 @@ def composite_report(args) -> bool:
         if path.name != name or not path.exists():
             continue
         try:
-            document = json.loads(path.read_text())
+            document = results.finalize_runs_in(json.loads(path.read_text()))
         except (OSError, ValueError) as exc:
             raise DbbenchError(f"cannot read {path}: {exc}") from None
+        except (KeyError, TypeError) as exc:
+            raise DbbenchError(f"{path} is not a dbbench {name}: no {exc}") from None
         if args.format == "md":
             sys.stdout.write(module.render(document))
         elif args.format == "json":
@@ -592,6 +601,14 @@ def confidence_arg(value: str) -> float:
     return number
 
 
+def add_out(parser: argparse.ArgumentParser) -> None:
+    """--out, checked (made, and written to) before the command starts anything."""
+    from runner import paths
+
+    parser.add_argument("--out", help="results directory (default: results/)")
+    parser.set_defaults(out_default=paths.REPO / "results")
+
+
 def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float | None = None) -> None:
     """What every measuring command shares with `run`."""
     parser.add_argument("--scenario", type=scenarios_arg, default=["by-id"],
@@ -607,11 +624,12 @@ def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float 
                         help="per worker: a number, or `tuned` (run only: what dbbench tune chose); default: "
                              "sized from --connections")
     parser.add_argument("--seed", type=int, help="the shuffle seed (default: random, recorded)")
-    parser.add_argument("--out", help="results directory (default: results/)")
+    add_out(parser)
     add_db_url(parser)
     add_db_latency(parser)
     parser.add_argument("--proxy", action="store_true",
                         help="toxiproxy in the path even at 0 ms (a latency sweep then compares like with like)")
+    add_lock_args(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -628,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed = db_commands.add_parser("seed", help="(re)create the schema and seed; print the checksum")
     seed.add_argument("--users", type=users_arg, default=database.DEFAULT_USERS)
     add_db_url(seed)
+    add_lock_args(seed)
     seed.set_defaults(func=cmd_db_seed)
     down = db_commands.add_parser("down", help="stop the embedded cluster")
     down.set_defaults(func=cmd_db_down)
@@ -658,6 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="check the endpoints of these scenarios (a list, or all; default by-id)")
     add_db_url(verify)
     add_db_latency(verify)
+    add_lock_args(verify)
     verify.set_defaults(func=cmd_verify)
 
     run = commands.add_parser("run", help="verify and measure the matrix; write results/<time>/")
@@ -698,8 +718,9 @@ def build_parser() -> argparse.ArgumentParser:
     soak_parser.add_argument("--connections", type=positive_int, default=512)
     soak_parser.add_argument("--sample", type=positive_int, default=5, help="seconds between samples")
     soak_parser.add_argument("--server-cpus", type=positive_int, default=1)
-    soak_parser.add_argument("--out", help="results directory (default: results/)")
+    add_out(soak_parser)
     add_db_url(soak_parser)
+    add_lock_args(soak_parser)
     soak_parser.set_defaults(func=cmd_soak)
 
     sweep_parser = commands.add_parser("sweep", help="measure the cells at each value of one parameter")
@@ -746,6 +767,7 @@ def build_parser() -> argparse.ArgumentParser:
     lesson_parser = commands.add_parser("lesson", help="render a lesson in docs/lessons from its committed run")
     lesson_parser.add_argument("name")
     lesson_parser.add_argument("--measure", action="store_true", help="run the lesson's experiment first")
+    add_lock_args(lesson_parser, measures=lambda args: args.measure)
     lesson_parser.set_defaults(func=cmd_lesson)
 
     faults_parser = commands.add_parser(
@@ -757,8 +779,9 @@ def build_parser() -> argparse.ArgumentParser:
     faults_parser.add_argument("--timeout", type=duration_arg, default=30.0,
                                help="how long a cell may take to serve again (30 s)")
     faults_parser.add_argument("--pool-size", type=positive_int, default=8)
-    faults_parser.add_argument("--out", help="results directory (default: results/)")
+    add_out(faults_parser)
     add_db_url(faults_parser)
+    add_lock_args(faults_parser)
     faults_parser.set_defaults(func=cmd_faults)
 
     rep = commands.add_parser("report", help="render a stored results file again")
@@ -776,11 +799,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def measures(args) -> bool:
+    found = getattr(args, "measures", False)
+    return bool(found(args) if callable(found) else found)
+
+
+def printable(word: str) -> str:
+    """A command-line word safe to show: a database URL's password masked."""
+    flag, equals, value = word.partition("=") if word.startswith("--") else ("", "", word)
+    return flag + equals + (database.mask_url(value) if "://" in value else value)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from contextlib import nullcontext
+    from pathlib import Path
+
+    from runner import clusterlock, results
+
     args = build_parser().parse_args(argv)
+    command = " ".join(["dbbench", *map(printable, sys.argv[1:] if argv is None else argv)])
     try:
         with supervise.stop_on_signals():
-            return args.func(args)
+            out = getattr(args, "out", None) or getattr(args, "out_default", None)
+            if out:
+                results.check_writable(Path(out))
+            lock = clusterlock.held(getattr(args, "db_url", None), command, args.wait, err.print) \
+                if measures(args) else nullcontext()
+            with lock:
+                return args.func(args)
     except DbbenchError as exc:
         err.print(f"dbbench: error: {exc}")
         return 2

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from runner import cells, database, metadata, paths, proxy, results, verification
+from runner import cells, clusterlock, database, metadata, paths, proxy, results, verification
 from runner.errors import DbbenchError
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -184,6 +184,7 @@ def run_faults(options: FaultOptions) -> tuple[Path, dict]:
         "kind": "faults", "schema_version": 1, "complete": False,
         "metadata": {"project": metadata.collect_project(), "machine": metadata.collect_machine(),
                      "postgres": metadata.collect_postgres(url, embedded),
+                     "cluster_lock": clusterlock.current(),
                      "faults": {"started_at": metadata.utc_now(), "outage_s": options.outage_s,
                                 "recovery_timeout_s": options.recovery_timeout_s, "steady_answers": STEADY,
                                 "probe_timeout_s": PROBE_TIMEOUT_S, "proxy": f"toxiproxy {proxy.built_version()}"}},

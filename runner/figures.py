@@ -11,12 +11,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from rich.console import Console
 
 from runner import report, results
 
@@ -34,6 +36,8 @@ STYLE = {
     "axes.spines.top": False, "axes.spines.right": False, "hatch.linewidth": 1.5,
     "svg.hashsalt": "dbbench",  # the same ids every time: a figure rendered again is the same file
 }
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+T = TypeVar("T")
 WIDTH_IN = 8.5
 ROW_IN = 0.3
 FRAMEWORK_GAP = 0.6
@@ -298,11 +302,40 @@ FIGURES: dict[str, tuple[str, Callable[[dict], Figure | None]]] = {
 }
 
 
+def guarded(what: str, make: Callable[[], T], fallback: T) -> T:
+    """A figure is never worth the results it is drawn from: one that cannot be drawn from
+    this data (or encoded) is left out with a one-line note saying which and why."""
+    try:
+        return make()
+    except Exception as exc:  # whatever matplotlib raises on odd data, the run's results stand
+        err.print(f"dbbench: warning: {what} not drawn: {type(exc).__name__}: {short(str(exc), 160)}")
+        return fallback
+
+
 def draw(document: dict) -> dict[str, Figure]:
     """The figures this run has something to show in, by name, in the report's order."""
     with matplotlib.rc_context(STYLE):
-        drawn = {name: make(document) for name, (_, make) in FIGURES.items()}
+        drawn = {name: guarded(f"figure {name}", lambda make=make: make(document), None)
+                 for name, (_, make) in FIGURES.items()}
     return {name: figure for name, figure in drawn.items() if figure is not None}
+
+
+def encoded(drawn: dict[str, Figure], fmt: str) -> dict[str, bytes]:
+    """Each figure as SVG or PNG bytes; one that cannot be encoded is left out, with a note."""
+    found = {name: guarded(f"figure {name} ({fmt})", lambda figure=figure: encode(figure, fmt), None)
+             for name, figure in drawn.items()}
+    return {name: content for name, content in found.items() if content is not None}
+
+
+def write_files(drawn: dict[str, Figure], directory) -> dict[str, str]:
+    """directory/figures/<name>.svg and .png; returns the SVG texts, for a page to inline."""
+    svgs = {name: svg.decode() for name, svg in encoded(drawn, "svg").items()}
+    (directory / "figures").mkdir(parents=True, exist_ok=True)
+    for name, svg in svgs.items():
+        (directory / "figures" / f"{name}.svg").write_text(svg)
+    for name, png in encoded(drawn, "png").items():
+        (directory / "figures" / f"{name}.png").write_bytes(png)
+    return svgs
 
 
 def encode(figure: Figure, fmt: str) -> bytes:

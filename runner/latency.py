@@ -25,7 +25,7 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
-from runner import figures, metadata, page, paths, report, results, sweep
+from runner import figures, metadata, page, paths, report, results, statistics, sweep
 from runner.errors import DbbenchError
 from runner.run import Run, RunOptions, err
 
@@ -225,10 +225,10 @@ def step_section(document: dict) -> report.Section:
     rows.sort(key=lambda row: (row[0], int(row[1].rstrip("%"))))
     return report.Section("latency-steps", "Latency against offered load", before=[
         "Each step offers a constant rate, a share of the cell's own closed-loop throughput (wrk), for the run's "
-        "slices; latency runs from each request's intended send time. Percentiles: median over slices ± the "
-        "half-width of the 95% interval of the mean. `not held`: the cell achieved less than 98% of the rate in "
-        "some slice, so its latencies are those of an overloaded server. At 100% of the closed-loop peak a queue "
-        "has no time to drain: expect the tail to grow without bound there."],
+        "slices; latency runs from each request's intended send time. Percentiles: median over slices [that "
+        f"median's 95% interval, given from {statistics.MEDIAN_MIN_SLICES} slices on]. `not held`: the cell "
+        "achieved less than 98% of the rate in some slice, so its latencies are those of an overloaded server. At "
+        "100% of the closed-loop peak a queue has no time to drain: expect the tail to grow without bound there."],
         header=["cell", "of peak", "offered RPS", "achieved RPS", "rate", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
                 objective.text if objective else "flags"], rows=rows)
 
@@ -317,14 +317,9 @@ CAPTION = ("One line and colour per cell, a marker per framework; whiskers are e
 
 def write_report(document: dict, directory: Path) -> None:
     """report.html, latency.md and figures/latency-load.svg|png beside latency.json."""
-    drawn = draw(document)
+    drawn = figures.guarded("the latency figure", lambda: draw(document), {})
     try:
-        (directory / "figures").mkdir(parents=True, exist_ok=True)
-        svgs = {}
-        for name, figure in drawn.items():
-            svgs[name] = figures.encode(figure, "svg").decode()
-            (directory / "figures" / f"{name}.svg").write_text(svgs[name])
-            (directory / "figures" / f"{name}.png").write_bytes(figures.encode(figure, "png"))
+        svgs = figures.write_files(drawn, directory)
         closed = document["closed_loop"]
         facts = [("Latency", f"steps at {', '.join(f'{s}%' for s in document['steps'])} of each cell's closed-loop "
                              f"throughput; {'complete' if document['complete'] else '**incomplete**'}, from "

@@ -29,11 +29,13 @@ LESSONS_DIR = paths.REPO / "docs" / "lessons"
 
 
 def fmt_interval(found: statistics.Estimate | None, scale: float = 1.0, digits: int = 0) -> str:
-    """median [low–high], or the median alone (no interval from one slice)."""
+    """median [low–high], or where too few slices give no 95% interval, the median and their count."""
     if found is None:
         raise DbbenchError("a number the lesson needs has no data")
     shown = f"{found.median * scale:,.{digits}f}"
-    return shown + (f" [{found.ci95[0] * scale:,.{digits}f}–{found.ci95[1] * scale:,.{digits}f}]" if found.ci95 else "")
+    if found.ci95 is None:
+        return f"{shown} [n = {found.n}: no 95% interval]"
+    return f"{shown} [{found.ci95[0] * scale:,.{digits}f}–{found.ci95[1] * scale:,.{digits}f}]"
 
 
 def per_slice(cell: dict, party: str) -> statistics.Estimate | None:
@@ -118,17 +120,20 @@ def asyncio_numbers(document: dict) -> dict[str, str]:
             rows.append([cell_name, str(latency), numbers[f"{key}_{latency}_rps"], numbers[f"{key}_{latency}_kept"],
                          numbers[f"{key}_{latency}_us"], numbers[f"{key}_{latency}_cores"],
                          numbers[f"{key}_{latency}_proxy_us"], numbers[f"{key}_{latency}_p50"]])
-    apart = []
+    found: dict[str, list[str]] = {"apart": [], "overlap": [], "unknown": []}
     for cell_name, points in sweep.series(document).items():
         first, last = (statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
                        for cell in (points[0][1], points[-1][1]))
-        if not first.overlaps(last):
-            apart.append(cell_name)
+        found[statistics.separation(first, last)].append(cell_name)
     values = document["values"]
-    numbers["hidden"] = (f"the 95% intervals at {values[0]} and {values[-1]} ms overlap for every cell: no "
-                         "difference in throughput can be told" if not apart else
-                         f"the 95% intervals at {values[0]} and {values[-1]} ms do not overlap for "
-                         f"{', '.join(apart)}: there the latency did change the throughput")
+    ends = f"the 95% intervals at {values[0]} and {values[-1]} ms"
+    told = [f"{ends} do not overlap for {', '.join(found['apart'])}: there the latency did change the throughput"
+            if found["apart"] else
+            f"{ends} overlap for {', '.join(found['overlap']) if found['unknown'] else 'every cell'}: no difference "
+            "in throughput can be told" if found["overlap"] else None,
+            f"{', '.join(found['unknown'])} had too few slices at one end for a 95% interval of the median, so no "
+            "difference in throughput can be told there" if found["unknown"] else None]
+    numbers["hidden"] = "; ".join(part for part in told if part)
     numbers["table"] = report.md_table(["cell", "ms added per round trip", "RPS [95%]", "of its own at the first "
                                         "value", "server CPU µs per request [95%]", "server cores used",
                                         "toxiproxy CPU µs per request [95%]", "p50 ms"], rows)
@@ -337,8 +342,11 @@ def processes_numbers(document: dict) -> dict[str, str]:
         numbers[f"{key}_gain"] = f"{points[-1][1]['rps_median'] / points[0][1]['rps_median']:.2f}"
         first, last = (statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
                        for cell in (points[0][1], points[-1][1]))
-        numbers[f"{key}_verdict"] = ("the two intervals do not overlap" if not first.overlaps(last) else
-                                     "the two intervals overlap: a difference the data cannot tell")
+        numbers[f"{key}_verdict"] = {
+            "apart": "the two intervals do not overlap",
+            "overlap": "the two intervals overlap: a difference the data cannot tell",
+            "unknown": "too few slices for a 95% interval of the median at one end: a difference the data cannot "
+                       "tell"}[statistics.separation(first, last)]
     numbers["table"] = report.md_table(["cell", "workers", "RPS [95%]", "server cores", "PostgreSQL cores",
                                         "wrk cores", "all three"], rows)
     return numbers
@@ -685,8 +693,7 @@ def load(source: Path) -> dict:
     if document.get("kind") not in ("sweep", "sweeps"):
         return results.load(source)
     for found in sweeps_of(document):
-        for point in found["points"]:
-            point["results"] = results.finalize(results.upgrade(point["results"]))
+        results.finalize_runs_in(found)
     return document
 
 
@@ -736,9 +743,11 @@ def render(chosen: Lesson) -> Path:
         raise DbbenchError(f"lesson {chosen.name}: the text asks for ${exc.args[0]}, which the results in "
                            f"{shown(source)} do not give") from None
     with matplotlib.rc_context(figures.STYLE):
-        drawn = chosen.figure(document)
-    (chosen.directory / "figure.svg").write_bytes(figures.encode(drawn, "svg"))
-    (chosen.directory / "figure.png").write_bytes(figures.encode(drawn, "png"))
+        drawn = figures.guarded(f"lesson {chosen.name}'s figure", lambda: chosen.figure(document), None)
+    for fmt, content in figures.encoded({"figure": drawn} if drawn else {}, "svg").items():
+        (chosen.directory / f"{fmt}.svg").write_bytes(content)
+    for fmt, content in figures.encoded({"figure": drawn} if drawn else {}, "png").items():
+        (chosen.directory / f"{fmt}.png").write_bytes(content)
     page = chosen.directory / "README.md"
     page.write_text(text)
     return page

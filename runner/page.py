@@ -92,7 +92,7 @@ def render(document: dict, svgs: dict[str, str] | None = None) -> str:
     """The page; `svgs` (name to SVG text) saves drawing the figures twice when they are also
     written as files."""
     if svgs is None:
-        svgs = {name: figures.encode(figure, "svg").decode() for name, figure in figures.draw(document).items()}
+        svgs = {name: svg.decode() for name, svg in figures.encoded(figures.draw(document), "svg").items()}
     return render_page(report.title_of(document), report.facts(document), placed_sections(document, svgs))
 
 
@@ -114,7 +114,7 @@ def write(document: dict, directory: Path, formats: tuple[str, ...] = FORMATS) -
     drawn once, and the page inlines the same SVG the files hold."""
     drawn = figures.draw(document)
     wanted = [fmt for fmt in figures.FORMATS if fmt in formats or (fmt == "svg" and "html" in formats)]
-    encoded = {fmt: {name: figures.encode(figure, fmt) for name, figure in drawn.items()} for fmt in wanted}
+    encoded = {fmt: figures.encoded(drawn, fmt) for fmt in wanted}
     written = []
     try:
         if "html" in formats:

@@ -44,9 +44,14 @@ def estimate_of(cell: dict) -> statistics.Estimate | None:
     return statistics.estimate([s["rps"] for s in results.used_slices(cell)])
 
 
-def half_width(cell: dict) -> str:
-    ci = cell.get("rps_ci95")
-    return f" ± {(ci[1] - ci[0]) / 2:,.0f}" if ci else " (1 slice, no interval)"
+def fmt_interval(ci: list[float] | None, digits: int = 0, missing: str = "") -> str:
+    """ [low–high] after the figure it belongs to, or what stands in for it."""
+    return f" [{ci[0]:,.{digits}f}–{ci[1]:,.{digits}f}]" if ci else missing
+
+
+def rps_interval(cell: dict) -> str:
+    """The median's own interval; where too few slices give none at 95%, that is said."""
+    return fmt_interval(cell.get("rps_ci95"), missing=f" ({statistics.interval_note(cell.get('slices_used') or 0)})")
 
 
 def fmt_ratio(found: dict, percent: bool = False) -> str:
@@ -92,7 +97,7 @@ def matrix_cell(cell: dict | None, shares: dict[str, dict]) -> str:
         return f"**{cell['status']}**"
     if not cell["slices"]:
         return "no slices"
-    text = fmt_rps(cell["rps_median"]) + half_width(cell)
+    text = fmt_rps(cell["rps_median"]) + rps_interval(cell)
     share = shares.get(cell_name(cell))
     if share:
         text += f" ({fmt_ratio(share, percent=True)} of {share['b']})"
@@ -288,8 +293,9 @@ def matrix_section(document: dict) -> Section:
     strategies = ", ".join(STRATEGY_TITLES.get(s, s) for s in STRATEGY_ORDER if s in present)
     return Section(
         "throughput", "Requests per second",
-        before=["Median over slices ± half-width of the 95% interval (Student t over per-slice RPS), and the share "
-                "of the reference with its 95% interval (blocked: the geometric mean of within-round ratios). "
+        before=["Median over slices [its 95% interval, from order statistics: distribution-free, so it always "
+                "holds the median], and the share of the reference with its 95% interval (blocked: the geometric "
+                "mean of within-round ratios, Student t on the log ratios). "
                 f"Columns grouped by strategy: {strategies}."],
         header=["framework", *[f"{v} ({STRATEGY_TITLES.get(strategy_of[v], strategy_of[v])})" for v in variants]],
         rows=rows, after=[FLAGS_NOTE])
@@ -336,20 +342,20 @@ def fmt_us(value: float | None) -> str:
 
 
 def fmt_latency(found: dict | None) -> str:
-    """A percentile's median over slices, with the half-width of its interval."""
+    """A percentile's median over slices, with its interval [low–high] where the slices give one."""
     if not found:
         return "—"
-    ci = found.get("ci95")
-    return f"{found['median']:,.2f}" + (f" ± {(ci[1] - ci[0]) / 2:,.2f}" if ci else "")
+    return f"{found['median']:,.2f}" + fmt_interval(found.get("ci95"), digits=2)
 
 
 OPEN_LOOP_NOTE = (
     "Latency is measured from each request's intended send time, so a request that waited behind a slow "
     "answer (or for a free connection) is charged for the wait; `service p99` is the same requests timed from "
-    "their actual send, what a closed-loop tool reports. Each percentile is the median over slices ± the "
-    "half-width of the 95% interval of its mean. A cell that did not achieve 98% of its rate in every slice "
-    "is marked `not held`: its latencies are those of an overloaded server, not of the rate asked for. "
-    "`client-bound`: the generator used ≥90% of its threads, so the figures may describe oha, not the cell."
+    "their actual send, what a closed-loop tool reports. Each percentile is the median over slices with "
+    f"that median's 95% interval [low–high], which needs {statistics.MEDIAN_MIN_SLICES} slices or more. A cell "
+    "that did not achieve 98% of its rate in every slice is marked `not held`: its latencies are those of an "
+    "overloaded server, not of the rate asked for. `client-bound`: the generator used ≥90% of its threads, so "
+    "the figures may describe oha, not the cell."
 )
 
 
@@ -595,10 +601,10 @@ def compare(a: dict, b: dict, force: bool = False) -> str:
                          "—", "not comparable (failed, errors or no rounds)"])
             continue
         change = new_est.median / old_est.median - 1
-        if statistics.significant(old_est, new_est):
-            verdict = "faster" if change > 0 else "slower"
-        else:
-            verdict = "no significant change (intervals overlap)"
+        verdict = {"apart": "faster" if change > 0 else "slower",
+                   "overlap": "no significant change (intervals overlap)",
+                   "unknown": "cannot tell: too few slices for a 95% interval of the median"}[
+            statistics.separation(old_est, new_est)]
         rows.append([cell_name(cell), fmt_rps(old_est.median), fmt_rps(new_est.median), f"{change:+.1%}", verdict])
     if not rows:
         raise DbbenchError("the two runs have no cell in common")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -178,6 +179,17 @@ def upgrade(document: dict) -> dict:
     return document
 
 
+def finalize_runs_in(document: dict) -> dict:
+    """A latency.json or sweep.json holds runs' results documents: derive each again from its
+    raw slices, as `load` does for a results.json, so that a stored file renders with today's
+    estimates and intervals."""
+    if document.get("closed_loop") is not None:
+        document["closed_loop"] = finalize(upgrade(document["closed_loop"]))
+    for entry in [*document.get("points", []), *document.get("search", [])]:
+        entry["results"] = finalize(upgrade(entry["results"]))
+    return document
+
+
 def validate(document: dict) -> None:
     try:
         jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
@@ -223,6 +235,17 @@ def cell_by_cell(selected: list, document: dict, path: Path, section: str, measu
     finally:
         document["metadata"][section]["finished_at"] = metadata.utc_now()
         write_json(document, path)
+
+
+def check_writable(directory: Path) -> None:
+    """Refuse, before anything starts, a results directory that cannot be made or written to:
+    a run must never measure for minutes and then have nowhere to keep what it measured."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise DbbenchError(f"cannot write results in {directory}: {exc.strerror or exc}") from None
 
 
 def new_run_dir(parent: Path) -> Path:

@@ -31,6 +31,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from runner import (
     cells,
+    clusterlock,
     database,
     environments,
     faults,
@@ -284,6 +285,7 @@ class Run:
                 "stacks": metadata.collect_stacks({cell.stack for cell in used if cell.is_python}),
                 "go": metadata.collect_go(any(not cell.is_python for cell in used)),
                 "postgres": metadata.collect_postgres(self.url, self.embedded),
+                "cluster_lock": clusterlock.current(),
                 "dataset": metadata.collect_dataset(self.url),
                 "run": {
                     "started_at": metadata.utc_now(), "finished_at": None, "scenario": plan.scenario.name,

@@ -21,7 +21,7 @@ import psutil
 from rich.console import Console
 from scipy import stats
 
-from runner import cells, database, load, metadata, paths, results
+from runner import cells, clusterlock, database, load, metadata, paths, results
 from runner.errors import DbbenchError
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -136,6 +136,7 @@ def soak(options: SoakOptions) -> tuple[Path, dict]:
         "kind": "soak", "schema_version": 1, "complete": False,
         "metadata": {"project": metadata.collect_project(), "machine": metadata.collect_machine(),
                      "tools": metadata.collect_tools(), "postgres": metadata.collect_postgres(url, embedded),
+                     "cluster_lock": clusterlock.current(),
                      "soak": {"started_at": metadata.utc_now(), "duration_s": options.duration_s,
                               "connections": options.connections, "sample_s": options.sample_s,
                               "server_cpus": options.server_cpus}},

@@ -1,6 +1,12 @@
 """The statistics stage: per-cell estimates, blocked ratios between cells, ties and the ranking.
 
-Absolute figures: Student's t 95% interval of the mean per-slice RPS (scipy), cut at zero.
+Absolute figures: each is the median over slices, with a distribution-free 95% interval
+from order statistics (as asv does): the k-th smallest and k-th largest slice, k from the
+binomial distribution, so the interval always holds the median it is drawn around and asks
+nothing of the shape of the data. Below MEDIAN_MIN_SLICES slices no such interval reaches
+95%, and none is given. (It was Student's t interval of the mean, which a few skewed slices
+could leave beside the median; stored results are derived again from their slices whenever
+they are rendered, so an old file gets the new interval.)
 
 Comparisons between cells are blocked: every round measures every cell once, in a shuffled
 order, so a round is a block that shares the host's slow drift. The ratio of two cells is
@@ -31,6 +37,8 @@ NOISY_CV = 0.10
 
 @dataclass(frozen=True)
 class Estimate:
+    """The median over slices and its 95% interval (None below MEDIAN_MIN_SLICES slices)."""
+
     n: int
     median: float
     mean: float
@@ -48,21 +56,46 @@ class Estimate:
         return self.ci95[0] <= other.ci95[1] and other.ci95[0] <= self.ci95[1]
 
 
+def median_rank_bounds(n: int, confidence: float = CONFIDENCE) -> tuple[int, int] | None:
+    """The 0-based ranks (k, n-1-k) of the sorted values that bound the median with at least
+    this confidence: the count of values below the true median is Binomial(n, 1/2), so
+    [x_(k), x_(n-1-k)] misses it with probability 2 * P(B <= k). None where even the whole
+    range (k = 0) falls short, as with 5 values or fewer at 95%."""
+    tails = stats.binom.cdf(np.arange(n), n, 0.5)
+    fits = np.flatnonzero(2 * tails <= 1 - confidence)
+    if not len(fits):
+        return None
+    k = int(fits[-1])
+    return k, n - 1 - k
+
+
+MEDIAN_MIN_SLICES = next(n for n in range(1, 100) if median_rank_bounds(n) is not None)
+
+
 def estimate(values: list[float]) -> Estimate | None:
     if not values:
         return None
-    data = np.asarray(values, dtype=float)
+    data = np.sort(np.asarray(values, dtype=float))
     n = len(data)
     mean = float(data.mean())
-    if n < 2:
-        return Estimate(n=n, median=float(np.median(data)), mean=mean, ci95=None, cv=None)
-    sd = float(data.std(ddof=1))
-    if sd == 0:
-        ci = (mean, mean)
-    else:
-        low, high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sd / math.sqrt(n))
-        ci = (max(0.0, float(low)), float(high))
-    return Estimate(n=n, median=float(np.median(data)), mean=mean, ci95=ci, cv=sd / mean if mean else None)
+    bounds = median_rank_bounds(n)
+    ci = (float(data[bounds[0]]), float(data[bounds[1]])) if bounds else None
+    sd = float(data.std(ddof=1)) if n > 1 else None
+    return Estimate(n=n, median=float(np.median(data)), mean=mean, ci95=ci,
+                    cv=sd / mean if sd is not None and mean else None)
+
+
+def interval_note(n: int) -> str:
+    """Why a figure has no interval beside it."""
+    return f"{n} slice{'s' if n != 1 else ''}, too few for a 95% interval ({MEDIAN_MIN_SLICES} needed)"
+
+
+def separation(a: Estimate, b: Estimate) -> str:
+    """'apart' where the two 95% intervals do not overlap, 'overlap' where they do, and 'unknown'
+    where either has none (too few slices): the last two both mean the data cannot tell."""
+    if a.ci95 is None or b.ci95 is None:
+        return "unknown"
+    return "overlap" if a.overlaps(b) else "apart"
 
 
 def rank(estimates: dict[str, Estimate]) -> dict[str, int]:
@@ -77,10 +110,6 @@ def rank(estimates: dict[str, Estimate]) -> dict[str, int]:
             leader = name
             ranks[name] = position
     return ranks
-
-
-def significant(a: Estimate, b: Estimate) -> bool:
-    return not a.overlaps(b)
 
 
 def median(values: list[float]) -> float | None:
@@ -153,7 +182,7 @@ def cpu_per_request(slices: list[dict]) -> dict[str, float | None]:
 
 def open_loop_summary(slices: list[dict]) -> dict | None:
     """A constant-rate cell: its target, what it achieved, whether every slice held its rate, and
-    each latency percentile's median over slices with the 95% interval of its mean (as RPS is)."""
+    each latency percentile's median over slices with the 95% interval of that median (as RPS has)."""
     if not slices or not all("open_loop" in s for s in slices):
         return None
     latency = {}

@@ -129,13 +129,13 @@ def table_section(document: dict) -> report.Section:
     for cell_name, points in series(document).items():
         for value, cell in points:
             latency = cell.get("latency_ms") or {}
-            rows.append([cell_name, str(value), report.fmt_rps(cell["rps_median"]) + report.half_width(cell),
+            rows.append([cell_name, str(value), report.fmt_rps(cell["rps_median"]) + report.rps_interval(cell),
                          f"{latency.get('p50', 0):.1f}", f"{latency.get('p99', 0):.1f}",
                          str(cell.get("pool_size")), " ".join(f"`{flag}`" for flag in cell.get("flags") or [])])
     failed = [f"{document['param']}={point['value']}: {cell['name']}: {cell['status']}: {cell['reason']}"
               for point in document["points"] for cell in point["results"]["cells"] if cell.get("reason")]
     return report.Section("sweep", f"Every point ({document['param']})", before=[
-        "Each point is a run of its own (median over slices ± half-width of the 95% interval); points were "
+        "Each point is a run of its own (median over slices [its 95% interval]); points were "
         "measured one after the other, so differences between points are not paired."],
         header=["cell", document["param"], "median RPS", "p50 ms", "p99 ms", "pool/worker", "flags"], rows=rows,
         items=failed)
@@ -143,13 +143,9 @@ def table_section(document: dict) -> report.Section:
 
 def write_report(document: dict, directory: Path) -> None:
     """report.html and figures/sweep-*.svg|png beside sweep.json."""
-    drawn = draw(document)
-    svgs = {name: figures.encode(figure, "svg").decode() for name, figure in drawn.items()}
+    drawn = figures.guarded("the sweep's figures", lambda: draw(document), {})
     try:
-        (directory / "figures").mkdir(parents=True, exist_ok=True)
-        for name, figure in drawn.items():
-            (directory / "figures" / f"{name}.svg").write_text(svgs[name])
-            (directory / "figures" / f"{name}.png").write_bytes(figures.encode(figure, "png"))
+        svgs = figures.write_files(drawn, directory)
         first = document["points"][0]["results"]
         facts = [("Sweep", f"{document['param']} = {', '.join(map(str, document['values']))}; "
                            f"{'complete' if document['complete'] else '**incomplete**'}, from "

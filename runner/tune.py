@@ -49,10 +49,11 @@ def tune(options: RunOptions, ladder: list[int]) -> tuple[Path, dict]:
     chosen = {}
     for cell_name, points in sweep.series(document).items():
         found = choose(points)
+        within = ("the smallest pool whose median is within the best's 95% interval" if found["best_ci95"] else
+                  "the best pool: too few slices for a 95% interval, so no smaller pool could be called as good")
         found.update(rule_pool=rule, measured_at=document["started_at"], sweep=str(path),
-                     why=f"tuned: the smallest pool whose median is within the best's 95% interval (best "
-                         f"{found['best_pool']}, ladder {', '.join(map(str, values))}) by dbbench tune at "
-                         f"{document['started_at']}")
+                     why=f"tuned: {within} (best {found['best_pool']}, ladder {', '.join(map(str, values))}) by "
+                         f"dbbench tune at {document['started_at']}")
         chosen[key_of(cell_name, plan.scenario.name, plan.connections, options.server_cpus)] = found
     if not chosen:
         raise DbbenchError(f"no cell was measured at any pool size: see {path}")

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,66 @@ def test_cpu_per_request_is_a_ratio_of_sums_and_unknown_stays_unknown():
     external = [{"requests": 100, "cpu_seconds": {"server": 0.01, "postgres": None, "wrk": 0.001}}]
     assert statistics.cpu_per_request(external) == {"server": 100.0, "postgres": None, "wrk": 10.0}
     assert statistics.cpu_per_request([]) == {"server": None, "postgres": None, "wrk": None}
+
+
+SKEWED_RPS = [535, 540, 545, 535, 538, 300, 310, 441, 290, 542, 539, 305]
+
+
+def test_skewed_slices_render_every_figure_and_every_value_lies_in_its_interval(tmp_path):
+    """The shape that ended a run in a traceback: a cell whose few slow slices put the median
+    outside the stored Student t interval of the mean. Rendered again from its slices, the cell
+    gets an interval of its median; every figure draws, and every value lies in its interval."""
+    document = json.loads((EXAMPLE / "results.json").read_text())
+    cell = next(c for c in document["cells"] if c["name"] == "fastapi/gino-orm")
+    for piece, rps in zip(cell["slices"], SKEWED_RPS, strict=True):
+        piece["rps"] = rps
+        piece["requests"] = int(rps * piece["duration_s"])
+    cell.update(rps_median=441.82, rps_ci95=[451.65, 542.81])  # as that run stored them: no longer derived
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(document))
+    written = dbbench("report", str(path), "--format", "html", check=True)
+    assert "Traceback" not in written.stderr and "not drawn" not in written.stderr, written.stderr
+    figures_written = dbbench("report", str(path), "--format", "png", check=True).stdout.split()
+    assert len(figures_written) == 5
+    again = results.load(path)
+    for found in again["cells"]:
+        assert found["rps_ci95"][0] <= found["rps_median"] <= found["rps_ci95"][1], found["name"]
+    skewed = next(c for c in again["cells"] if c["name"] == "fastapi/gino-orm")
+    assert skewed["rps_median"] == 535 and skewed["rps_ci95"] == [305, 540]
+    markdown = dbbench("report", str(path), check=True).stdout
+    assert "535 [305–540]" in markdown and "±" not in markdown.split("## Requests per second")[1].split("##")[0]
+    for comparison in again["summary"]["comparisons"]:
+        if comparison["ci95"]:
+            assert comparison["ci95"][0] <= comparison["ratio"] <= comparison["ci95"][1]
+
+
+def test_a_figure_that_cannot_be_drawn_is_left_out_with_one_line_and_the_page_is_written(tmp_path, monkeypatch,
+                                                                                          capsys):
+    from runner import figures
+
+    def broken(_document):
+        raise ValueError("'xerr' must not contain negative values")
+
+    monkeypatch.setitem(figures.FIGURES, "throughput", ("Throughput by cell", broken))
+    written = page.write(results.load(EXAMPLE / "results.json"), tmp_path)
+    assert tmp_path / "report.html" in written
+    assert sorted(p.name for p in (tmp_path / "figures").glob("*.svg")) == [
+        "cpu.svg", "latency.svg", "orm-tax.svg", "stability.svg"]
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert notes == ["dbbench: warning: figure throughput not drawn: ValueError: 'xerr' must not contain negative "
+                     "values"]
+
+
+def test_stored_latency_and_sweep_files_render_with_the_medians_own_intervals(tmp_path):
+    """latency.json and sweep.json hold runs' results: each is derived again from its slices, so a
+    file written before the order-statistics interval renders with it (three slices per rate here:
+    too few for one, and the table says none rather than a t interval)."""
+    shutil.copytree(EXAMPLE / "latency", tmp_path / "latency")
+    source = tmp_path / "latency" / "latency.json"
+    stored = json.loads(source.read_text())
+    assert any(cell["open_loop"]["latency_ms"]["p99"]["ci95"] for point in stored["points"]
+               for cell in point["results"]["cells"] if cell.get("open_loop")), "the example stored t intervals"
+    shown = dbbench("report", str(source), check=True).stdout
+    assert "±" not in shown and "latency against offered load" in shown.lower()
+    assert dbbench("report", str(source.parent), "--format", "html", check=True).returncode == 0
+    assert (tmp_path / "latency" / "figures" / "latency-load.svg").stat().st_size > 5000
