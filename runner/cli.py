@@ -85,15 +85,16 @@ def cmd_db_up(args) -> int:
     info = database.ensure_seeded(url, args.users, log=err.print)
     where = "embedded cluster" if embedded else "external server"
     verb = "seeded" if info.seeded else "already seeded"
-    err.print(f"{where}: {info.users:,} users {verb}, checksum {info.checksum}")
+    err.print(f"{where}: {info.users:,} users and {info.posts:,} posts {verb}, checksum {info.checksum}")
     print(database.mask_url(url) if not embedded else url)
     return 0
 
 
 def cmd_db_seed(args) -> int:
     url, _ = database.database_url(args.db_url)
-    err.print(f"seeding {args.users:,} users into {database.mask_url(url)} ...")
+    err.print(f"seeding {args.users:,} users and their posts into {database.mask_url(url)} ...")
     info = database.seed(url, args.users, force=True)
+    print(f"posts {info.posts} checksum {info.posts_checksum}")
     print(f"checksum {info.checksum}")
     return 0
 

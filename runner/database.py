@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 
 from runner import paths
 from runner.errors import DbbenchError
@@ -32,7 +33,8 @@ DB_USER = "dbbench"
 MIN_SERVER_VERSION = 130000
 DEFAULT_USERS = 100_000
 MAX_USERS = 100_000_000
-SEED_FORMAT = 2  # 2: the seeded rows are also kept in dbbench_seed_users, to restore after writes
+# 2: the seeded rows are also kept in dbbench_seed_users, to restore after writes; 3: posts.
+SEED_FORMAT = 3
 SEED_LOCK_KEY = 7_301_994
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 CONNECT_TIMEOUT_S = 5
@@ -450,9 +452,11 @@ def database_url(db_url: str | None) -> tuple[str, bool]:
 @dataclass(frozen=True)
 class SeedInfo:
     users: int
-    checksum: str
+    checksum: str  # the users table's: what a restore after writes is proved against
     fingerprint: str
     seeded: bool
+    posts: int
+    posts_checksum: str
 
 
 def check_users(value) -> int:
@@ -470,11 +474,20 @@ def seed_fingerprint(users: int) -> str:
     """What the seed depends on: a change here re-seeds, nothing else does."""
     digest = hashlib.sha256()
     digest.update(f"format={SEED_FORMAT};users={users};".encode())
-    digest.update((paths.SCHEMA_DIR / "users.sql").read_bytes())
-    digest.update((paths.SEEDS_DIR / "users.sql").read_bytes())
+    for name in SEED_TABLES:
+        digest.update((paths.SCHEMA_DIR / f"{name}.sql").read_bytes())
+        digest.update((paths.SEEDS_DIR / f"{name}.sql").read_bytes())
+    digest.update((paths.SCHEMA_DIR / "keys.sql").read_bytes())
     return digest.hexdigest()[:16]
 
 
+# Created and filled in this order (then schema/keys.sql), dropped in the other.
+SEED_TABLES = ("users", "posts")
+POSTS_CHECKSUM_SQL = """
+SELECT count(*), md5(string_agg(md5(concat_ws('|', id, user_id, extract(epoch FROM created_at)::bigint, title,
+                                              body, likes)), '' ORDER BY id))
+FROM posts
+"""
 CHECKSUM_SQL = """
 SELECT md5(string_agg(md5(concat_ws('|', id, username, email, full_name, bio, is_active,
                                     extract(epoch FROM created_at)::bigint)), '' ORDER BY id))
@@ -488,10 +501,13 @@ def current_seed(url: str) -> SeedInfo | None:
         has_marker = conn.execute("SELECT to_regclass('public.dbbench_seed') IS NOT NULL").fetchone()[0]
         if not has_marker:
             return None
-        row = conn.execute("SELECT users, checksum, fingerprint FROM dbbench_seed").fetchone()
+        # As a JSON object, so that a marker of an older format (without posts) reads too.
+        row = conn.execute("SELECT to_jsonb(s) FROM dbbench_seed AS s").fetchone()
     if row is None:
         return None
-    return SeedInfo(users=row[0], checksum=row[1], fingerprint=row[2], seeded=False)
+    found = row[0]
+    return SeedInfo(users=found["users"], checksum=found["checksum"], fingerprint=found["fingerprint"],
+                    seeded=False, posts=found.get("posts", 0), posts_checksum=found.get("posts_checksum", ""))
 
 
 def ensure_seeded(url: str, users: int | None = None, log=lambda _message: None) -> SeedInfo:
@@ -500,7 +516,7 @@ def ensure_seeded(url: str, users: int | None = None, log=lambda _message: None)
     target = users or (existing.users if existing else DEFAULT_USERS)
     if existing and existing.fingerprint == seed_fingerprint(target):
         return existing
-    log(f"seeding {target:,} users into {mask_url(url)} ...")
+    log(f"seeding {target:,} users and their posts into {mask_url(url)} ...")
     return seed(url, target)
 
 
@@ -516,39 +532,48 @@ def seed(url: str, users: int, force: bool = False) -> SeedInfo:
     if existing and existing.fingerprint == fingerprint and not force:
         return existing
     try:
-        checksum = _seed_in_one_transaction(url, users, fingerprint)
+        checksum, posts, posts_checksum = _seed_in_one_transaction(url, users, fingerprint)
     except psycopg.Error as exc:
         reason = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, url)
         raise DbbenchError(f"seeding failed, the previous seed is untouched: {reason}") from None
     with connect(url) as conn:
-        conn.execute("VACUUM (ANALYZE) users")
-    return SeedInfo(users=users, checksum=checksum, fingerprint=fingerprint, seeded=True)
+        for table in SEED_TABLES:
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+    return SeedInfo(users=users, checksum=checksum, fingerprint=fingerprint, seeded=True, posts=posts,
+                    posts_checksum=posts_checksum)
 
 
-def _seed_in_one_transaction(url: str, users: int, fingerprint: str) -> str:
-    schema_sql = (paths.SCHEMA_DIR / "users.sql").read_text()
-    seed_sql = (paths.SEEDS_DIR / "users.sql").read_text()
+def _seed_in_one_transaction(url: str, users: int, fingerprint: str) -> tuple[str, int, str]:
+    """The users' checksum, and the posts' count and checksum."""
     with connect(url, autocommit=False) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEED_LOCK_KEY,))
         conn.execute("SET LOCAL statement_timeout = 0")
+        conn.execute("SET LOCAL work_mem = '256MB'")  # the posts' id order is one sort of every post
         conn.execute("DROP TABLE IF EXISTS dbbench_seed")
         conn.execute("DROP TABLE IF EXISTS dbbench_seed_users")
-        conn.execute("DROP TABLE IF EXISTS users")
-        conn.execute(schema_sql)
-        conn.execute(seed_sql, {"users": users})
+        for table in reversed(SEED_TABLES):
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+        for table in SEED_TABLES:
+            conn.execute((paths.SCHEMA_DIR / f"{table}.sql").read_text())
+            seed_sql = (paths.SEEDS_DIR / f"{table}.sql").read_text()
+            conn.execute(seed_sql, {"users": users} if "%(users)s" in seed_sql else None)
+        conn.execute((paths.SCHEMA_DIR / "keys.sql").read_text())
         checksum = conn.execute(CHECKSUM_SQL).fetchone()[0]
+        posts, posts_checksum = conn.execute(POSTS_CHECKSUM_SQL).fetchone()
         conn.execute("CREATE TABLE dbbench_seed_users (LIKE users INCLUDING ALL)")
         conn.execute("INSERT INTO dbbench_seed_users SELECT * FROM users")
         conn.execute(
             "CREATE TABLE dbbench_seed (users integer NOT NULL, checksum text NOT NULL, "
-            "fingerprint text NOT NULL, seeded_at timestamptz NOT NULL DEFAULT now())"
+            "fingerprint text NOT NULL, posts integer NOT NULL, posts_checksum text NOT NULL, "
+            "seeded_at timestamptz NOT NULL DEFAULT now())"
         )
         conn.execute(
-            "INSERT INTO dbbench_seed (users, checksum, fingerprint) VALUES (%s, %s, %s)",
-            (users, checksum, fingerprint),
+            "INSERT INTO dbbench_seed (users, checksum, fingerprint, posts, posts_checksum) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (users, checksum, fingerprint, posts, posts_checksum or ""),
         )
         conn.commit()
-    return checksum
+    return checksum, posts, posts_checksum or ""
 
 
 def table_checksum(url: str) -> str:

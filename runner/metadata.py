@@ -112,4 +112,5 @@ def collect_dataset(url: str) -> dict:
     seed = database.current_seed(url)
     if seed is None:
         return {"users": None, "checksum": None}
-    return {"users": seed.users, "checksum": seed.checksum, "fingerprint": seed.fingerprint}
+    return {"users": seed.users, "checksum": seed.checksum, "fingerprint": seed.fingerprint, "posts": seed.posts,
+            "posts_checksum": seed.posts_checksum}

@@ -21,6 +21,7 @@ from runner.errors import DbbenchError
 
 # The seed is a pure function of the user count: this checksum holds on any machine.
 CHECKSUM_1000 = "4004f7cd173e9b9205ad8de9bc62d83e"
+POSTS_CHECKSUM_1000 = "55013b20b252d9b3fe2da18b21fd0bcb"  # 9,458 posts
 
 
 def one_line_error(result) -> str:
@@ -61,9 +62,9 @@ def test_as_root_the_server_runs_as_postgres(db_url, state_home):
 
 
 def test_seed_is_deterministic(db_url):
-    first = dbbench("db", "seed", "--users", "1000", check=True).stdout.strip().splitlines()[-1]
-    second = dbbench("db", "seed", "--users", "1000", check=True).stdout.strip().splitlines()[-1]
-    assert first == second == f"checksum {CHECKSUM_1000}"
+    first = dbbench("db", "seed", "--users", "1000", check=True).stdout.strip().splitlines()
+    second = dbbench("db", "seed", "--users", "1000", check=True).stdout.strip().splitlines()
+    assert first == second == [f"posts 9458 checksum {POSTS_CHECKSUM_1000}", f"checksum {CHECKSUM_1000}"]
     assert database.table_checksum(db_url) == CHECKSUM_1000
     with database.connect(db_url) as conn:
         count, long_bios, active, distinct = conn.execute(
@@ -76,7 +77,41 @@ def test_seed_is_deterministic(db_url):
     assert long_bios == 1000
     assert 0.8 < active < 1.0
     assert seconds == 0
+    check_posts(db_url, users=1000)
     dbbench("db", "seed", "--users", str(TEST_USERS), check=True)
+
+
+def check_posts(db_url: str, users: int) -> None:
+    """The posts are what the contract and the scenarios rely on: skewed counts per user (many
+    with none, a few with hundreds), ids in created_at order with authors interleaved, every
+    post after its author signed up, keys and the index in place."""
+    with database.connect(db_url) as conn:
+        none, most, median, mean = conn.execute(
+            "SELECT count(*) FILTER (WHERE n = 0), max(n), percentile_cont(0.5) WITHIN GROUP (ORDER BY n), avg(n) "
+            "FROM (SELECT u.id, count(p.id) AS n FROM users AS u LEFT JOIN posts AS p ON p.user_id = u.id "
+            "GROUP BY u.id) AS counts").fetchone()
+        out_of_order, same_author = conn.execute(
+            "SELECT count(*) FILTER (WHERE b.created_at < a.created_at), avg((a.user_id = b.user_id)::int) "
+            "FROM posts AS a JOIN posts AS b ON b.id = a.id + 1").fetchone()
+        before_author = conn.execute(
+            "SELECT count(*) FROM posts AS p JOIN users AS u ON u.id = p.user_id "
+            "WHERE p.created_at < date_trunc('second', u.created_at)").fetchone()[0]
+        indexes = {row[0] for row in conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'posts'")}
+        foreign = conn.execute("SELECT count(*) FROM pg_constraint WHERE conrelid = 'posts'::regclass "
+                               "AND contype = 'f'").fetchone()[0]
+    assert 0.2 * users < none < 0.35 * users
+    assert most >= 100 and median <= 3 and 7 < mean < 13
+    assert out_of_order == 0 and before_author == 0
+    assert same_author < 0.05
+    assert "CREATE INDEX posts_user_latest ON public.posts USING btree (user_id, created_at DESC, id DESC)" in indexes
+    assert "CREATE UNIQUE INDEX posts_pkey ON public.posts USING btree (id)" in indexes
+    assert foreign == 1
+
+
+def test_the_sessions_seed_has_posts(db_url):
+    seed = database.current_seed(db_url)
+    assert seed.users == TEST_USERS and seed.posts > 10 * TEST_USERS * 0.7
+    check_posts(db_url, TEST_USERS)
 
 
 def test_reseed_happens_only_when_parameters_change(db_url):
@@ -96,6 +131,7 @@ def test_an_interrupted_seed_leaves_the_previous_one_whole(db_url, tmp_path, mon
     sql = (REPO / "seeds" / "users.sql").read_text().replace("SELECT\n    g,", "SELECT\n    g / (g <> 700)::int,")
     assert "g <> 700" in sql
     (broken / "users.sql").write_text(sql)
+    (broken / "posts.sql").write_text((REPO / "seeds" / "posts.sql").read_text())
     monkeypatch.setattr(database.paths, "SEEDS_DIR", broken)
     with pytest.raises(DbbenchError, match="division by zero"):
         database.seed(db_url, 1500)
