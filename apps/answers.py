@@ -1,4 +1,4 @@
-"""The answers of the page, by-username and edit endpoints, shared by every Python framework.
+"""The answers of every endpoint but by-id, shared by every Python framework.
 
 The frameworks' own validators disagree on exactly the inputs the contract pins down
 (a repeated query parameter, a blank value, an extra JSON field, `+5`), so the input is
@@ -10,19 +10,22 @@ string or body, and writes the (status, JSON object) it gets back.
 from __future__ import annotations
 
 import json
+import random
 import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from apps.contract import INT4_MAX, NOT_FOUND, BaseStore, SyncBaseStore, as_json
+from apps.contract import INT4_MAX, NOT_FOUND, BaseStore, SyncBaseStore, UserPosts, as_json
 
 PAGE_LIMIT_DEFAULT = 20
 PAGE_LIMIT_MAX = 100
 BIO_MAX = 1000
 MAX_BODY_BYTES = 16 * 1024
+QUERIES_MAX = 500  # TechEmpower's multiple-queries test: 1..500 lookups per request
 DIGITS = re.compile(r"[0-9]{1,10}")
+SIGNED_INTEGER = re.compile(r"-?[0-9]+")
 
-Answer = tuple[int, dict[str, Any]]
+Answer = tuple[int, dict[str, Any] | list[dict[str, Any]]]
 
 
 class Rejected(Exception):
@@ -40,6 +43,15 @@ class Rejected(Exception):
 def parse_page(raw_query: str) -> tuple[int, int]:
     """(after, limit) from the raw query string: each at most once, plain decimal digits,
     0 <= after <= 2**31-1 and 1 <= limit <= 100; parameters it does not know are ignored."""
+    return _keyset(raw_query, "after", 0)
+
+
+def parse_feed(raw_query: str) -> tuple[int, int]:
+    """(before, limit), by the page's rules; without `before`, the feed starts at the newest post."""
+    return _keyset(raw_query, "before", INT4_MAX)
+
+
+def _keyset(raw_query: str, key: str, default: int) -> tuple[int, int]:
     try:
         pairs = parse_qsl(raw_query, keep_blank_values=True, max_num_fields=20)
     except ValueError:
@@ -49,13 +61,27 @@ def parse_page(raw_query: str) -> tuple[int, int]:
         if name in values:
             raise Rejected(400, f"{name} is given more than once")
         values[name] = value
-    after = _number(values, "after", 0)
+    position = _number(values, key, default)
     limit = _number(values, "limit", PAGE_LIMIT_DEFAULT)
-    if after > INT4_MAX:
-        raise Rejected(400, f"after must be at most {INT4_MAX}")
+    if position > INT4_MAX:
+        raise Rejected(400, f"{key} must be at most {INT4_MAX}")
     if not 1 <= limit <= PAGE_LIMIT_MAX:
         raise Rejected(400, f"limit must be from 1 to {PAGE_LIMIT_MAX}")
-    return after, limit
+    return position, limit
+
+
+def parse_queries(raw_query: str) -> int:
+    """TechEmpower's rule for n: its first value, clamped to 1..500; missing or not an integer
+    (an optional minus sign and ASCII digits) counts as 1. Never an error."""
+    try:
+        pairs = parse_qsl(raw_query, keep_blank_values=True, max_num_fields=20)
+    except ValueError:
+        return 1
+    given = next((value for name, value in pairs if name == "n"), "")
+    if not SIGNED_INTEGER.fullmatch(given) or given.startswith("-"):
+        return 1
+    digits = given.lstrip("0") or "0"  # never int() on thousands of digits (Python refuses them)
+    return QUERIES_MAX if len(digits) > 3 else max(1, min(QUERIES_MAX, int(digits)))
 
 
 def _number(values: dict[str, str], name: str, default: int) -> int:
@@ -106,6 +132,42 @@ def user_or_404(user: dict[str, Any] | None) -> Answer:
     return (200, as_json(user)) if user is not None else (404, NOT_FOUND)
 
 
+def user_posts_body(found: UserPosts | None) -> Answer:
+    if found is None:
+        return 404, NOT_FOUND
+    return 200, {"user": as_json(found.user), "post_count": found.post_count,
+                 "posts": [as_json(post) for post in found.posts]}
+
+
+def feed_body(posts: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """The posts, and the id to continue before: null once a page comes back short."""
+    return {"posts": [as_json(post) for post in posts], "next_before": posts[-1]["id"] if len(posts) == limit else None}
+
+
+def random_ids(store: BaseStore | SyncBaseStore, raw_query: str) -> list[int]:
+    return [random.randint(1, store.settings.users) for _ in range(parse_queries(raw_query))]
+
+
+def found_users(users: list[dict[str, Any] | None]) -> Answer:
+    return 200, [as_json(user) for user in users if user is not None]
+
+
+async def user_posts(store: BaseStore, user_id: int) -> Answer:
+    return user_posts_body(await store.get_user_posts(user_id))
+
+
+async def feed(store: BaseStore, raw_query: str) -> Answer:
+    try:
+        before, limit = parse_feed(raw_query)
+    except Rejected as rejected:
+        return rejected.answer()
+    return 200, feed_body(await store.fetch_feed(before, limit), limit)
+
+
+async def queries(store: BaseStore, raw_query: str) -> Answer:
+    return found_users(await store.fetch_many(random_ids(store, raw_query)))
+
+
 async def by_username(store: BaseStore, username: str) -> Answer:
     return user_or_404(await store.get_by_username(username))
 
@@ -144,3 +206,19 @@ def edit_sync(store: SyncBaseStore, user_id: int, content_type: str | None, body
     except Rejected as rejected:
         return rejected.answer()
     return user_or_404(store.set_bio(user_id, bio))
+
+
+def user_posts_sync(store: SyncBaseStore, user_id: int) -> Answer:
+    return user_posts_body(store.get_user_posts(user_id))
+
+
+def feed_sync(store: SyncBaseStore, raw_query: str) -> Answer:
+    try:
+        before, limit = parse_feed(raw_query)
+    except Rejected as rejected:
+        return rejected.answer()
+    return 200, feed_body(store.fetch_feed(before, limit), limit)
+
+
+def queries_sync(store: SyncBaseStore, raw_query: str) -> Answer:
+    return found_users(store.fetch_many(random_ids(store, raw_query)))

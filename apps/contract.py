@@ -23,6 +23,24 @@ PAGE_SQL = ("SELECT id, username, email, full_name, bio, is_active, created_at F
 EDIT_SQL = ("UPDATE users SET bio = $2 WHERE id = $1 "
             "RETURNING id, username, email, full_name, bio, is_active, created_at")
 USERNAME_MAX = 255  # longer names cannot be a row (the seed's are under 20 characters)
+POST_FIELDS = ("id", "title", "created_at", "likes")
+AUTHOR_FIELDS = ("id", "username", "full_name")
+LATEST_POSTS = 10  # a user's page shows this many of their posts, newest first
+# One JOIN each, the raw-SQL author's way. A user's posts: the user, their post count and
+# their latest posts in one statement (a user without posts gives one row, its post NULL).
+USER_POSTS_SQL = (
+    "SELECT u.id, u.username, u.email, u.full_name, u.bio, u.is_active, u.created_at, c.post_count, "
+    "p.id AS post_id, p.title, p.created_at AS post_created_at, p.likes "
+    "FROM users AS u "
+    "CROSS JOIN LATERAL (SELECT count(*) AS post_count FROM posts WHERE user_id = u.id) AS c "
+    "LEFT JOIN LATERAL (SELECT id, title, created_at, likes FROM posts WHERE user_id = u.id "
+    "ORDER BY created_at DESC, id DESC LIMIT 10) AS p ON true "
+    "WHERE u.id = $1 ORDER BY p.created_at DESC, p.id DESC"
+)
+FEED_SQL = (
+    "SELECT p.id, p.title, p.created_at, p.likes, u.id AS author_id, u.username, u.full_name "
+    "FROM posts AS p JOIN users AS u ON u.id = p.user_id WHERE p.id < $1 ORDER BY p.id DESC LIMIT $2"
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,7 @@ class Settings:
     variant: str
     pool_size: int
     dsn: str
+    users: int = 10_000  # /queries draws its ids from 1..users (the seed's ids are contiguous)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -42,12 +61,14 @@ class Settings:
             variant=os.environ["DBBENCH_VARIANT"],
             pool_size=int(os.environ["DBBENCH_POOL_SIZE"]),
             dsn=os.environ["DATABASE_URL"],
+            users=int(os.environ.get("DBBENCH_USERS", "10000")),
         )
 
     def export(self) -> None:
         os.environ["DBBENCH_VARIANT"] = self.variant
         os.environ["DBBENCH_POOL_SIZE"] = str(self.pool_size)
         os.environ["DATABASE_URL"] = self.dsn
+        os.environ["DBBENCH_USERS"] = str(self.users)
 
 
 def can_be_a_row(user_id: int) -> bool:
@@ -109,6 +130,23 @@ class BaseStore:
     async def update_bio(self, user_id: int, bio: str) -> dict[str, Any] | None:
         raise NotImplementedError
 
+    async def get_user_posts(self, user_id: int) -> UserPosts | None:
+        return await self.fetch_user_posts(user_id) if can_be_a_row(user_id) else None
+
+    async def fetch_user_posts(self, user_id: int) -> UserPosts | None:
+        """The user, their post count and their LATEST_POSTS newest posts (POST_FIELDS), or None."""
+        raise NotImplementedError
+
+    async def fetch_feed(self, before: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` posts with id < before, newest id first, each with POST_FIELDS and its
+        author (AUTHOR_FIELDS) under "author"."""
+        raise NotImplementedError
+
+    async def fetch_many(self, user_ids: list[int]) -> list[dict[str, Any] | None]:
+        """TechEmpower's multiple queries: one single-row lookup per id, one after the other,
+        through the variant's own lookup (never batched into one statement)."""
+        return [await self.fetch(user_id) for user_id in user_ids]
+
 
 class SyncBaseStore:
     """The same strategy interface for synchronous frameworks (threads, blocking I/O)."""
@@ -143,6 +181,45 @@ class SyncBaseStore:
     def update_bio(self, user_id: int, bio: str) -> dict[str, Any] | None:
         raise NotImplementedError
 
+    def get_user_posts(self, user_id: int) -> UserPosts | None:
+        return self.fetch_user_posts(user_id) if can_be_a_row(user_id) else None
+
+    def fetch_user_posts(self, user_id: int) -> UserPosts | None:
+        raise NotImplementedError
+
+    def fetch_feed(self, before: int, limit: int) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def fetch_many(self, user_ids: list[int]) -> list[dict[str, Any] | None]:
+        return [self.fetch(user_id) for user_id in user_ids]
+
+
+@dataclass(frozen=True)
+class UserPosts:
+    """GET /users/{id}/posts before it is JSON: the user, how many posts they have, the latest."""
+
+    user: dict[str, Any]
+    post_count: int
+    posts: list[dict[str, Any]]
+
+
+def user_posts_from_rows(rows: list) -> UserPosts | None:
+    """USER_POSTS_SQL's rows (mappings) as UserPosts: the user from the first row, a post from
+    every row that has one."""
+    if not rows:
+        return None
+    first = rows[0]
+    posts = [{"id": row["post_id"], "title": row["title"], "created_at": row["post_created_at"],
+              "likes": row["likes"]} for row in rows if row["post_id"] is not None]
+    return UserPosts({name: first[name] for name in FIELDS}, first["post_count"], posts)
+
+
+def feed_from_rows(rows: list) -> list[dict[str, Any]]:
+    """FEED_SQL's rows (mappings) as posts with their authors."""
+    return [{"id": row["id"], "title": row["title"], "created_at": row["created_at"], "likes": row["likes"],
+             "author": {"id": row["author_id"], "username": row["username"], "full_name": row["full_name"]}}
+            for row in rows]
+
 
 def _store_module(variant: str, suffix: str = ""):
     return importlib.import_module(f"apps.access.{variant.replace('-', '_')}{suffix}")
@@ -166,5 +243,6 @@ def rfc3339(moment: datetime) -> str:
 
 
 def as_json(user: dict[str, Any]) -> dict[str, Any]:
-    """The contract's JSON object, for frameworks that serialize plain dicts."""
+    """The contract's JSON object, for frameworks that serialize plain dicts (a user, a post, or a
+    post with its author: each has created_at, the author has none)."""
     return {**user, "created_at": rfc3339(user["created_at"])}

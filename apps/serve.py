@@ -24,7 +24,8 @@ def main() -> int:
     if "DATABASE_URL" not in os.environ:
         print("apps.serve: DATABASE_URL is not set", file=sys.stderr)
         return 2
-    Settings(variant=args.variant, pool_size=args.pool_size, dsn=os.environ["DATABASE_URL"]).export()
+    Settings(variant=args.variant, pool_size=args.pool_size, dsn=os.environ["DATABASE_URL"],
+             users=int(os.environ.get("DBBENCH_USERS", "10000"))).export()
     os.environ["DBBENCH_SERVER_PID"] = str(os.getpid())  # its workers' parent (apps/lifeline/sitecustomize.py)
     framework = importlib.import_module(f"apps.frameworks.{args.framework}")
     framework.serve(args.host, args.port, args.workers)

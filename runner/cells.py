@@ -27,6 +27,7 @@ import psutil
 
 from runner import environments, paths, supervise
 from runner.errors import DbbenchError
+from runner.load import RELATION_ENDPOINTS
 
 MANIFEST = paths.APPS_DIR / "cells.toml"
 GIN_DIR = paths.APPS_DIR / "gin"
@@ -56,6 +57,9 @@ class Variant:
     summary: str
     stack: str | None = None
     default: bool = False
+    # The lookups per request it promises for each relationship endpoint it serves (the
+    # verifier holds it to them); a variant without them does not serve those endpoints.
+    relations: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,13 @@ class Cell:
     def stack(self) -> str | None:
         """The environment it runs in: the framework's own stack, else the variant's."""
         return self.framework.stack or self.variant.stack
+
+    def unserved(self, endpoints) -> str | None:
+        """Why it cannot serve these endpoints, or None: a relationship endpoint its variant has
+        no promise for (apps/cells.toml)."""
+        missing = [e for e in endpoints if e in RELATION_ENDPOINTS and e not in self.variant.relations]
+        return (f"variant {self.variant.name} does not serve {', '.join(missing)} (not implemented for it yet)"
+                if missing else None)
 
 
 @dataclass(frozen=True)
@@ -126,7 +137,7 @@ def manifest() -> Manifest:
     data = tomllib.loads(MANIFEST.read_text())
     variants = {
         name: Variant(name=name, strategy=v["strategy"], summary=v["summary"], stack=v.get("stack"),
-                      default=v.get("default", False))
+                      default=v.get("default", False), relations=dict(v.get("relations", {})))
         for name, v in data["variants"].items()
     }
     frameworks = {
@@ -257,6 +268,7 @@ class CellProcess:
     pool_size: int
     log_path: Path | None
     host: str = "127.0.0.1"
+    users: int = 10_000  # the seed's user count: /queries draws its ids from 1..users
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -277,10 +289,11 @@ class CellProcess:
                 "--pool-size", str(self.pool_size),
             ]
             lifeline = os.pathsep.join(filter(None, [str(LIFELINE_DIR), os.environ.get("PYTHONPATH")]))
-            return argv, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": lifeline}
+            return argv, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": lifeline,
+                          "DBBENCH_USERS": str(self.users)}
         argv = [
             str(gin_binary()), "--host", self.host, "--port", str(self.port),
-            "--pool-size", str(self.pool_size), "--variant", self.cell.variant.name,
+            "--pool-size", str(self.pool_size), "--variant", self.cell.variant.name, "--users", str(self.users),
         ]
         return argv, {"GOMAXPROCS": str(self.workers)}
 

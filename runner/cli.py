@@ -143,6 +143,13 @@ def positive_int(value: str) -> int:
     return number
 
 
+def queries_arg(value: str) -> int:
+    number = positive_int(value)
+    if number > 500:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 500 (TechEmpower's bound), not {number}")
+    return number
+
+
 def rate_arg(value: str) -> float:
     """Requests per second at a constant rate: 500, 2.5k."""
     text = value.strip().lower()
@@ -155,7 +162,7 @@ def rate_arg(value: str) -> float:
     return number
 
 
-SCENARIO_ORDER = ("by-id", "by-username", "page", "edit", "mix")
+SCENARIO_ORDER = ("by-id", "by-username", "page", "edit", "user-posts", "feed", "queries", "mix")
 
 
 def scenarios_arg(value: str) -> list[str]:
@@ -172,11 +179,10 @@ def scenarios_arg(value: str) -> list[str]:
     return names
 
 
-def seeded_url(db_url: str | None) -> str:
-    """The database to use, up and seeded (the embedded one is started if needed)."""
+def seeded_url(db_url: str | None) -> tuple[str, int]:
+    """The database to use, up and seeded (the embedded one is started if needed), and its users."""
     url, _ = database.database_url(db_url)
-    database.ensure_seeded(url, log=err.print)
-    return url
+    return url, database.ensure_seeded(url, log=err.print).users
 
 
 def cmd_list(args) -> int:
@@ -201,10 +207,10 @@ def cmd_serve(args) -> int:
     warn_about_cores(args.workers, "--workers")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"dbbench: serving on {args.host}: the service is reachable from the network, not only this host")
-    url = seeded_url(args.db_url)
+    url, users = seeded_url(args.db_url)
     pool = args.pool_size or cells.pool_size_for(args.connections, args.workers)
     process = cells.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool, log_path=None,
-                                host=args.host)
+                                host=args.host, users=users)
     log = cells.paths.state_home() / "logs" / "serve-toxiproxy.log"
     with proxy.between(url, args.db_latency, log) as (cell_url, _), process:
         process.start(cell_url)
@@ -230,15 +236,15 @@ def cmd_verify(args) -> int:
     scenarios = [load.load_scenario(name) for name in args.scenario]
     endpoints = tuple(e for e in load.ENDPOINTS if any(e in scenario.endpoints for scenario in scenarios))
     weights = scenarios[0].endpoint_weights if len(scenarios) == 1 else None
-    url = seeded_url(args.db_url)
+    url, users = seeded_url(args.db_url)
     with proxy.between(url, args.db_latency, cells.paths.state_home() / "logs" / "verify-toxiproxy.log") as (
             cell_url, _):
-        failed = verify_cells(selected, url, cell_url, args, endpoints, weights)
+        failed = verify_cells(selected, url, cell_url, args, endpoints, weights, users)
     return 1 if failed else 0
 
 
 def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, ...],
-                 weights: dict[str, float] | None) -> int:
+                 weights: dict[str, float] | None, users: int) -> int:
     """Verify each cell in turn, print the table; the number that did not pass."""
     table = Table("cell", "verdict", "statements per request / first failure", box=None)
     failed = 0
@@ -248,15 +254,22 @@ def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, 
             table.add_row(cell.name, "[yellow]skipped[/]", escape(detail))
             failed += 1
             continue
+        unserved = cell.unserved(endpoints)
+        if unserved:
+            table.add_row(cell.name, "[yellow]skipped[/]", escape(unserved))
+            failed += 1
+            continue
         err.print(f"verifying {cell.name} ...")
         try:
-            verdict = verify_cell(cell, url, cell_url, args, endpoints, weights)
+            verdict = verify_cell(cell, url, cell_url, args, endpoints, weights, users)
         except DbbenchError as exc:
             table.add_row(cell.name, "[red]FAIL[/]", escape(str(exc)))
             failed += 1
             continue
         if verdict.ok:
-            shown = ", ".join(f"{k} {v:g}" for k, v in verdict.statements_per_request.items())
+            shown = ", ".join(f"{k} {v:g}" for k, v in verdict.statements_per_request.items()) or "; ".join(
+                f"{endpoint}: " + ", ".join(f"{k} {v:g}" for k, v in figures.items())
+                for endpoint, figures in verdict.by_endpoint.items())
             if verdict.round_trip_ms is not None:
                 shown += f"; lookup p50 {verdict.round_trip_ms:.1f} ms (+{args.db_latency} ms round trip)"
             table.add_row(cell.name, "[green]pass[/]", shown)
@@ -267,7 +280,8 @@ def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, 
     return failed
 
 
-def verify_cell(cell, url: str, cell_url: str, args, endpoints: tuple[str, ...], weights: dict[str, float] | None):
+def verify_cell(cell, url: str, cell_url: str, args, endpoints: tuple[str, ...], weights: dict[str, float] | None,
+                users: int):
     """Start one cell on a free port (connected through `cell_url`), verify the endpoints
     against the database at `url`, stop it."""
     from runner import verification
@@ -275,6 +289,7 @@ def verify_cell(cell, url: str, cell_url: str, args, endpoints: tuple[str, ...],
     process = cells.CellProcess(
         cell, port=database.free_port(), workers=args.workers, pool_size=args.pool_size,
         log_path=cells.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
+        users=users,
     )
     db_port = database.port_of(cell_url)
     with process:
@@ -283,7 +298,7 @@ def verify_cell(cell, url: str, cell_url: str, args, endpoints: tuple[str, ...],
         return verification.Verifier(process.base_url, url, expected_connections=process.expected_connections,
                                      held_connections=lambda: process.database_connections(db_port),
                                      endpoints=endpoints, strategy=cell.variant.strategy, weights=weights,
-                                     db_latency_ms=args.db_latency).run()
+                                     db_latency_ms=args.db_latency, relations=cell.variant.relations).run()
 
 
 def cores_here() -> int:
@@ -378,7 +393,8 @@ def cmd_run(args) -> int:
         options = run_options(args, scenario=scenario, frameworks=args.frameworks, variants=args.variants,
                               everything=args.all, rounds=args.rounds, precision=args.precision,
                               users=args.users, quick=args.quick, target=args.target, fault=args.fault,
-                              fault_s=args.fault_seconds, rate=args.rate, **({"pool_size": None} if tuned else {}))
+                              fault_s=args.fault_seconds, rate=args.rate, queries_n=args.queries,
+                              **({"pool_size": None} if tuned else {}))
         if tuned:
             from runner import tune
 
@@ -693,6 +709,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--precision", type=precision_arg,
                      help="target half-width of every ratio's interval, e.g. 3%% (default 3%%)")
     run.add_argument("--users", type=users_arg, help="re-seed with this many users if needed")
+    run.add_argument("--queries", type=queries_arg, default=20,
+                     help="lookups per request in the queries scenario, 1 to 500 (TechEmpower's n; default 20)")
     run.add_argument("--quick", action="store_true", help="a smoke run: 1 s slices, a 60 s budget")
     run.add_argument("--fault", choices=("reset", "outage"),
                      help="after round 2, drop every database connection (reset) or cut PostgreSQL off (outage); "

@@ -41,6 +41,14 @@ BAD_PAGE_QUERIES = (
     "limit=" + "1" * 10_000, "after=" + "a" * 10_000, "after=0x10", "limit=10&limit=10",
 )
 
+# The same rules for GET /posts, whose key is before: a 4xx each.
+BAD_FEED_QUERIES = tuple(query.replace("after", "before") for query in BAD_PAGE_QUERIES)
+
+# GET /queries?{query} and the number of users it must answer: TechEmpower's rules (n clamped
+# to 1..500; missing or not an integer counts as 1), never an error.
+QUERY_COUNTS = {"": 1, "n=": 1, "n=abc": 1, "n=0": 1, "n=-5": 1, "n=1": 1, "n=7": 7, "n=20": 20, "n=500": 500,
+                "n=501": 500, "n=99999999999999999999": 500, "n=1.5": 1, "n=%2B5": 1, "n=5&n=9": 5, "m=5": 1}
+
 VALID_BIO = json.dumps({"bio": "valid, but never sent to an id that exists"}).encode()
 
 # (Content-Type, body) pairs for PATCH /users/{id} that must get a 4xx and change nothing.

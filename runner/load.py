@@ -28,7 +28,9 @@ WRK_TIMEOUT_S = 5
 PERCENTILES = ("50", "75", "90", "99", "99.9")
 
 
-ENDPOINTS = ("by-id", "by-username", "page", "edit")
+ENDPOINTS = ("by-id", "by-username", "page", "edit", "user-posts", "feed", "queries")
+# Served by the variants that declare how many lookups each of these sends (apps/cells.toml).
+RELATION_ENDPOINTS = ("user-posts", "feed")
 REQUEST_KINDS = (*ENDPOINTS, "missing")  # a mix may also ask for users that do not exist
 
 
@@ -279,6 +281,7 @@ def run_wrk(
     server_processes: list[psutil.Process] | None, pinning: Pinning | None = None,
     postmaster_pid: int | None = None,
     usernames: Path | None = None, proxy_processes: list[psutil.Process] | None = None,
+    max_post_id: int = 0, queries_n: int = 20,
 ) -> dict:
     """One wrk run; returns its numbers plus the CPU each party used meanwhile (Parties).
     `usernames` is the file of usernames_file()."""
@@ -291,6 +294,7 @@ def run_wrk(
             f"--timeout={WRK_TIMEOUT_S}s", "-s", str(script), base_url,
         ]
         env = {**os.environ, "DBBENCH_WRK_OUT": str(out), "DBBENCH_MAX_ID": str(max_id),
+               "DBBENCH_MAX_POST_ID": str(max_post_id), "DBBENCH_QUERIES": str(queries_n),
                "DBBENCH_SEED": str(seed), **scenario.lua_environment()}
         if usernames is not None:
             env["DBBENCH_USERNAMES"] = str(usernames)

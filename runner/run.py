@@ -95,6 +95,7 @@ class RunOptions:
     fault_s: float = 3.0  # how long an outage lasts
     rate: float | None = None  # requests per second at a constant rate (oha), in place of wrk's closed loop
     rates: dict[str, float] | None = None  # a constant rate per cell name (dbbench latency's steps)
+    queries_n: int = 20  # lookups per request of the queries scenario (TechEmpower's n)
 
     @property
     def open_loop(self) -> bool:
@@ -222,6 +223,7 @@ class Run:
         url, embedded = database.database_url(self.options.db_url)
         seeded = database.ensure_seeded(url, self.options.users, log=err.print)
         self.max_id = seeded.users
+        self.max_post_id = seeded.posts
         self.url, self.embedded = url, embedded
         self.cell_url = url
         self.restore_before = self.restore("before the run")
@@ -240,6 +242,10 @@ class Run:
             ok, detail = cells.availability(member.cell)
             if not ok:
                 record.update(status="skipped", reason=detail)
+                continue
+            unserved = member.cell.unserved(scenario.endpoints)
+            if unserved:
+                record.update(status="skipped", reason=unserved)
                 continue
             try:
                 if member.cell.is_python:
@@ -303,6 +309,7 @@ class Run:
                     "writes": plan.scenario.writes, "restored": [self.restore_before],
                     "db_latency_ms": self.options.db_latency_ms, "proxy": None, "target": self.options.target,
                     "faults": [], "open_loop": self.open_loop_meta(),
+                    **({"queries_n": self.options.queries_n} if "queries" in plan.scenario.endpoints else {}),
                 },
             },
             "cells": list(self.records.values()),
@@ -496,7 +503,8 @@ class Run:
             process = cells.RemoteCell(self.members[name].cell, self.options.target) if self.options.target else \
                 cells.CellProcess(
                     self.members[name].cell, port=database.free_port(), workers=self.options.server_cpus,
-                    pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log")
+                    pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log",
+                    users=self.max_id)
             try:
                 process.start(self.cell_url)
             except DbbenchError as exc:
@@ -514,7 +522,7 @@ class Run:
                 for seconds in (self.plan.primer_s, self.plan.warmup_s):
                     if seconds:
                         load.run_wrk(process.base_url, duration_s=seconds, seed=self.plan.seed,
-                                     **self.load_args(process))
+                                     **self.load_args(process), **self.lua_args())
             except DbbenchError as exc:
                 self.fail(name, process, f"group {number} start: {exc}")
 
@@ -565,8 +573,13 @@ class Run:
         """One slice: wrk's closed loop, or oha at the cell's constant rate."""
         rate = self.records[name]["rate_target"]
         if rate is None:
-            return load.run_wrk(process.base_url, duration_s=self.plan.slice_s, seed=seed, **self.load_args(process))
+            return load.run_wrk(process.base_url, duration_s=self.plan.slice_s, seed=seed, **self.load_args(process),
+                                **self.lua_args())
         return openloop.run_rate(process.base_url, rate=rate, duration_s=self.plan.slice_s, **self.load_args(process))
+
+    def lua_args(self) -> dict:
+        """What only wrk's scripts use: the feed's post ids, and /queries' lookups per request."""
+        return dict(max_post_id=self.max_post_id, queries_n=self.options.queries_n)
 
     def load_args(self, process: cells.CellProcess) -> dict:
         return dict(scenario=self.plan.scenario, connections=self.plan.connections, max_id=self.max_id,
@@ -582,7 +595,7 @@ class Run:
             process.base_url, self.url, expected_connections=process.expected_connections,
             held_connections=lambda: process.database_connections(db_port), endpoints=scenario.endpoints,
             strategy=record["strategy"], weights=scenario.endpoint_weights,
-            db_latency_ms=self.options.db_latency_ms,
+            db_latency_ms=self.options.db_latency_ms, relations=self.members[name].cell.variant.relations,
         ).run()
         record["verification"] = verdict.as_dict()
         record["statements_per_request"] = verdict.statements_per_request

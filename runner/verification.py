@@ -25,6 +25,7 @@ from psycopg import sql
 from runner import database
 from runner.corpus import (
     BAD_EDIT_BODIES,
+    BAD_FEED_QUERIES,
     BAD_PAGE_QUERIES,
     EDIT_BIOS,
     LENIENT_IDS,
@@ -32,10 +33,11 @@ from runner.corpus import (
     MISSING_IDS,
     MISSING_USERNAMES,
     ODD_USERNAMES,
+    QUERY_COUNTS,
     VALID_BIO,
 )
 from runner.errors import DbbenchError
-from runner.load import ENDPOINTS
+from runner.load import ENDPOINTS, RELATION_ENDPOINTS
 
 ROUND_TRIP_SAMPLES = 15
 FIELDS = ("id", "username", "email", "full_name", "bio", "is_active", "created_at")
@@ -43,6 +45,14 @@ COLUMNS = sql.SQL(", ").join(map(sql.Identifier, FIELDS))
 ROWS_BY_ID = sql.SQL("SELECT {} FROM users WHERE id = ANY(%s)").format(COLUMNS)
 ROWS_AFTER = sql.SQL("SELECT {} FROM users WHERE id > %s ORDER BY id LIMIT %s").format(COLUMNS)
 PUT_BIO_BACK = "UPDATE users SET bio = %s WHERE id = %s"
+POST_FIELDS = ("id", "title", "created_at", "likes")
+AUTHOR_FIELDS = ("id", "username", "full_name")
+LATEST_POSTS = 10
+USER_POSTS = ("SELECT id, title, created_at, likes, count(*) OVER () FROM posts WHERE user_id = %s "
+              "ORDER BY created_at DESC, id DESC")
+FEED = ("SELECT p.id, p.title, p.created_at, p.likes, u.id, u.username, u.full_name FROM posts AS p "
+        "JOIN users AS u ON u.id = p.user_id WHERE p.id < %s ORDER BY p.id DESC LIMIT %s")
+QUERIES_N = 20  # the /queries statement check: this many lookups per request, exactly
 VALUE_SAMPLE = 50
 PAGE_SAMPLE = 20
 EDIT_SAMPLE = 10
@@ -62,7 +72,7 @@ EXPECTED_STATEMENTS = {
 }
 
 UPDATE = re.compile(r"^\s*update\s+(?:\w+\.)?\"?users\"?(?:\s|$)", re.IGNORECASE)
-LOOKUP = re.compile(r"\bfrom\s+(?:\w+\.)?\"?users\"?(?:\s|$)", re.IGNORECASE)
+LOOKUP = re.compile(r"\bfrom\s+(?:\w+\.)?\"?(?:users|posts)\"?(?:\s|$)", re.IGNORECASE)
 STATEMENT_KINDS = (
     ("pool reset", re.compile(
         r"^\s*(select\s+pg_advisory_unlock_all\(\)|close\s+all|unlisten\s+\*|reset\s+all|discard\s+all"
@@ -194,14 +204,20 @@ class Verifier:
     def __init__(self, base_url: str, db_url: str, expected_connections: int | None = None,
                  rng_seed: int = 20201123, held_connections: Callable[[], int] | None = None,
                  endpoints: tuple[str, ...] = ("by-id",), strategy: str = "raw",
-                 weights: dict[str, float] | None = None, db_latency_ms: int = 0):
+                 weights: dict[str, float] | None = None, db_latency_ms: int = 0,
+                 relations: dict[str, int] | None = None):
         """`held_connections` counts the connections the cell itself holds (other cells may be
         up at the same time); without it, every client connection to the database counts.
         `weights` (endpoint: share) make the scenario's statements per request from each
-        endpoint's. `db_latency_ms`: the round trip a proxy adds; the lookups must show it."""
+        endpoint's. `db_latency_ms`: the round trip a proxy adds; the lookups must show it.
+        `relations`: the lookups per request the variant promises for each relationship endpoint
+        (apps/cells.toml), held exactly."""
         unknown = [endpoint for endpoint in endpoints if endpoint not in ENDPOINTS]
-        if unknown or strategy not in EXPECTED_STATEMENTS["edit"]:
-            raise DbbenchError(f"nothing to verify for endpoints {unknown} / strategy {strategy!r}")
+        unpromised = [endpoint for endpoint in endpoints if endpoint in RELATION_ENDPOINTS
+                      and endpoint not in (relations or {})]
+        if unknown or unpromised or strategy not in EXPECTED_STATEMENTS["edit"]:
+            raise DbbenchError(f"nothing to verify for endpoints {unknown or unpromised} / strategy {strategy!r}")
+        self.relations = relations or {}
         self.base_url = base_url.rstrip("/")
         self.db_url = db_url
         self.expected_connections = expected_connections
@@ -217,7 +233,8 @@ class Verifier:
         reason, it does not raise."""
         verdict = Verdict()
         checks = {"by-id": self.check_by_id, "by-username": self.check_by_username, "page": self.check_page,
-                  "edit": self.check_edit}
+                  "edit": self.check_edit, "user-posts": self.check_user_posts, "feed": self.check_feed,
+                  "queries": self.check_queries}
         try:
             with database.connect(self.db_url) as conn, httpx.Client(timeout=10.0) as client:
                 self.get(client, "/users/1")
@@ -528,7 +545,167 @@ class Verifier:
                     f"{len(BAD_EDIT_BODIES)} bad bodies, malformed and missing ids give a 4xx; the table's "
                     "checksum is unchanged")
 
+    # ------------------------------------------------------------- GET /users/{id}/posts
+
+    def check_user_posts(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
+        """Random users, and the edges: users without posts, the users with the most, the first
+        and the last id."""
+        ids = self.rng.sample(range(1, max_id + 1), min(VALUE_SAMPLE, max_id))
+        ids += [row[0] for row in conn.execute(
+            "(SELECT u.id FROM users AS u WHERE NOT EXISTS (SELECT 1 FROM posts WHERE user_id = u.id) LIMIT 3) "
+            "UNION ALL (SELECT user_id FROM posts GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 3)")]
+        ids += [1, max_id]
+        rows = self.rows(conn, ids)
+        failures: list[str] = []
+        for user_id in ids:
+            path = f"/users/{user_id}/posts"
+            response = self.request(client, path, failures)
+            if response is not None:
+                self.user_posts_failures(conn, path, response, rows.get(user_id), failures)
+        verdict.add("user-posts values", failures,
+                    f"{len(ids)} users (random, none or the most posts, the first and last) with their post count "
+                    f"and {LATEST_POSTS} latest posts match the database")
+        failures = []
+        for raw_id in (*MISSING_IDS, str(max_id + 1)):
+            self.json_404(client, f"/users/{raw_id}/posts", failures)
+        for raw_id in (raw for raw in MALFORMED_IDS if raw):
+            response = self.request(client, f"/users/{raw_id}/posts", failures)
+            if response is not None and not 400 <= response.status_code < 500:
+                failures.append(f"/users/{shorten(raw_id)}/posts: status {response.status_code}, expected 4xx")
+        self.still_answers(client, failures, "bad user-posts ids")
+        verdict.add("user-posts bad input", failures, f"{len(MISSING_IDS) + 1} missing ids give a JSON 404, "
+                                                      f"{len(MALFORMED_IDS) - 1} malformed ones a 4xx")
+        self.check_statements(conn, client, verdict, "user-posts",
+                              [f"/users/{self.rng.randint(1, max_id)}/posts" for _ in range(STATEMENT_REQUESTS)])
+
+    def user_posts_failures(self, conn, path: str, response: httpx.Response, user: dict | None,
+                            failures: list[str]) -> None:
+        if response.status_code != 200 or not content_type_ok(response):
+            failures.append(f"{path}: status {response.status_code}, {response.headers.get('content-type')!r}")
+            return
+        body = json_or_none(response)
+        if set(body) != {"user", "post_count", "posts"} or not isinstance(body["posts"], list):
+            failures.append(f"{path}: keys {sorted(body)}, expected ['post_count', 'posts', 'user']")
+            return
+        self.same_user(f"{path} user", body["user"], user, failures)
+        posts = conn.execute(USER_POSTS, (user["id"] if user else 0,)).fetchall()
+        count = posts[0][4] if posts else 0
+        if not same_value(body["post_count"], count):
+            failures.append(f"{path}: post_count is {body['post_count']!r}, the database has {count}")
+        self.same_posts(path, body["posts"], [dict(zip(POST_FIELDS, row[:4], strict=True))
+                                              for row in posts[:LATEST_POSTS]], failures)
+
+    def same_posts(self, where: str, got: list, want: list[dict], failures: list[str]) -> None:
+        """Posts in order, each with exactly its keys; a feed's with its author too."""
+        if len(got) != len(want):
+            failures.append(f"{where}: {len(got)} posts, the database has {len(want)}")
+            return
+        for number, (post, row) in enumerate(zip(got, want, strict=True)):
+            keys = set(row)
+            if not isinstance(post, dict) or set(post) != keys:
+                failures.append(f"{where} post {number}: keys {sorted(post) if isinstance(post, dict) else post!r}, "
+                                f"expected {sorted(keys)}")
+                return
+            expected = expected_json(row)
+            for name in sorted(keys):
+                if not same_value(post[name], expected[name]):
+                    failures.append(f"{where} post {row['id']}: {name} is {shorten(repr(post[name]))}, database has "
+                                    f"{shorten(repr(expected[name]))}")
+
+    # ------------------------------------------------------------- GET /posts?before=&limit=
+
+    def check_feed(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
+        """Random pages, the last ones, limits 1 to 100, the default, and pages where one author
+        has several posts (an N:1 whose authors repeat)."""
+        newest = conn.execute("SELECT coalesce(max(id), 0) FROM posts").fetchone()[0]
+        repeated = conn.execute(
+            "SELECT p.id + 1 FROM posts AS p JOIN posts AS q ON q.id = p.id - 1 AND q.user_id = p.user_id "
+            "ORDER BY p.id LIMIT 3").fetchall()
+        cases = [(self.rng.randint(1, newest + 1), 20) for _ in range(PAGE_SAMPLE)]
+        cases += [(1, 20), (2, 20), (21, 20), (newest + 1, 1), (newest + 1, 100), (self.rng.randint(1, newest), 100),
+                  (None, None), *[(row[0], 20) for row in repeated]]
+        failures: list[str] = []
+        for before, limit in cases:
+            query = "" if before is None else f"?before={before}&limit={limit}"
+            want = [{**dict(zip(POST_FIELDS, row[:4], strict=True)),
+                     "author": dict(zip(AUTHOR_FIELDS, row[4:], strict=True))}
+                    for row in conn.execute(FEED, (before or INT4_MAX, limit or 20))]
+            response = self.request(client, f"/posts{query}", failures)
+            if response is not None:
+                self.feed_failures(f"/posts{query}", response, want, limit or 20, failures)
+        verdict.add("feed values", failures,
+                    f"{len(cases)} feed pages (random, the last ones, limits 1 to 100, the default, repeated authors) "
+                    "match the database post by post, authors and next_before included")
+        failures = []
+        for query in BAD_FEED_QUERIES:
+            response = self.request(client, f"/posts?{query}", failures)
+            if response is not None and not 400 <= response.status_code < 500:
+                failures.append(f"/posts?{shorten(query)}: status {response.status_code}, expected 4xx")
+        self.still_answers(client, failures, "bad feed queries")
+        verdict.add("feed bad input", failures, f"{len(BAD_FEED_QUERIES)} bad queries give a 4xx, server still up")
+        self.check_statements(conn, client, verdict, "feed",
+                              [f"/posts?before={self.rng.randint(1, newest + 1)}&limit=20"
+                               for _ in range(STATEMENT_REQUESTS)])
+
+    def feed_failures(self, path: str, response: httpx.Response, want: list[dict], limit: int,
+                      failures: list[str]) -> None:
+        if response.status_code != 200 or not content_type_ok(response):
+            failures.append(f"{path}: status {response.status_code}, {response.headers.get('content-type')!r}")
+            return
+        body = json_or_none(response)
+        if set(body) != {"posts", "next_before"} or not isinstance(body["posts"], list):
+            failures.append(f"{path}: keys {sorted(body)}, expected ['next_before', 'posts']")
+            return
+        flat = [{key: value for key, value in row.items() if key != "author"} for row in want]
+        got = [post for post in body["posts"] if isinstance(post, dict)]
+        self.same_posts(path, [{k: v for k, v in post.items() if k != "author"} for post in got], flat, failures)
+        for post, row in zip(got, want, strict=False):
+            if not same_value(post.get("author"), row["author"]):
+                failures.append(f"{path} post {row['id']}: author is {shorten(repr(post.get('author')))}, database "
+                                f"has {row['author']!r}")
+        next_before = want[-1]["id"] if len(want) == limit else None
+        if not same_value(body["next_before"], next_before):
+            failures.append(f"{path}: next_before is {body['next_before']!r}, expected {next_before!r}")
+
+    # ------------------------------------------------------------- GET /queries?n=
+
+    def check_queries(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
+        """TechEmpower's clamping of n, and every user answered is its row."""
+        failures: list[str] = []
+        for query, count in QUERY_COUNTS.items():
+            path = f"/queries?{query}" if query else "/queries"
+            response = self.request(client, path, failures)
+            if response is None:
+                continue
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if response.status_code != 200 or not content_type_ok(response) or not isinstance(body, list):
+                failures.append(f"{path}: status {response.status_code}, expected 200 and a JSON array")
+                continue
+            if len(body) != count:
+                failures.append(f"{path}: {len(body)} users, expected {count}")
+            ids = [user.get("id") for user in body if isinstance(user, dict)]
+            rows = self.rows(conn, [i for i in ids if isinstance(i, int) and 1 <= i <= INT4_MAX])
+            for user in body:
+                self.same_user(f"{path} user", user, rows.get(user.get("id")) if isinstance(user, dict) else None,
+                               failures)
+        verdict.add("queries values", failures,
+                    f"{len(QUERY_COUNTS)} values of n answered with n clamped to 1..500 (1 where missing or not an "
+                    "integer), each user its row")
+        self.check_statements(conn, client, verdict, "queries", [f"/queries?n={QUERIES_N}"] * (STATEMENT_REQUESTS // 4))
+
     # ------------------------------------------------------------- statements per request
+
+    def expected(self, endpoint: str) -> dict[str, int]:
+        """Lookups and updates per request: by strategy, or as the variant promises for a
+        relationship endpoint; /queries sends QUERIES_N separate lookups, never one batch."""
+        if endpoint == "queries":
+            return {"lookup": QUERIES_N, "update": 0}
+        if endpoint in RELATION_ENDPOINTS:
+            return {"lookup": self.relations[endpoint], "update": 0}
+        return EXPECTED_STATEMENTS[endpoint][self.strategy]
 
     def check_statements(self, conn, client: httpx.Client, verdict: Verdict, endpoint: str, paths: list[str],
                          method: str = "GET") -> None:
@@ -567,7 +744,7 @@ class Verifier:
             by_kind[kind] = by_kind.get(kind, 0) + calls
             verdict.statements.append({"endpoint": endpoint, "kind": kind, "calls": calls,
                                        "query": " ".join(query.split())[:200]})
-        for kind, per_request in EXPECTED_STATEMENTS[endpoint][self.strategy].items():
+        for kind, per_request in self.expected(endpoint).items():
             if by_kind.get(kind, 0) != per_request * requests:
                 failures.append(f"{requests} requests executed {by_kind.get(kind, 0)} {kind} statements, expected "
                                 f"{per_request * requests} ({self.strategy} strategy)")

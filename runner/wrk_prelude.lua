@@ -12,6 +12,8 @@ function setup(thread)
 end
 
 max_id = tonumber(os.getenv("DBBENCH_MAX_ID") or "1000")
+max_post_id = tonumber(os.getenv("DBBENCH_MAX_POST_ID") or "0")  -- post ids are 1..posts
+queries_n = tonumber(os.getenv("DBBENCH_QUERIES") or "20")  -- lookups per /queries request
 sent = {}      -- requests made, by kind (a mix counts each kind)
 statuses = {}  -- responses, by status code (only where the script defines response())
 

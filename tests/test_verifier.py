@@ -34,10 +34,14 @@ def start_toy(db_url: str, mode: str):
     raise AssertionError("toy app did not start")
 
 
+TOY_RELATIONS = {"user-posts": 2, "feed": 1}  # what the toy promises: the user, then its posts; one JOIN
+
+
 def verdict_for(db_url: str, mode: str, endpoints: tuple[str, ...] = ("by-id",), db_latency_ms: int = 0):
     process, base_url = start_toy(db_url, mode)
     try:
-        return Verifier(base_url, db_url, endpoints=endpoints, db_latency_ms=db_latency_ms).run()
+        return Verifier(base_url, db_url, endpoints=endpoints, db_latency_ms=db_latency_ms,
+                        relations=TOY_RELATIONS).run()
     finally:
         process.terminate()
         process.wait(10)
@@ -73,6 +77,9 @@ def test_the_correct_toy_app_passes_every_endpoint_and_leaves_the_table_as_it_wa
     assert verdict.ok, verdict.first_failure
     assert verdict.by_endpoint["edit"] == {"update": 1.0}
     assert verdict.by_endpoint["page"] == {"lookup": 1.0}
+    assert verdict.by_endpoint["user-posts"] == {"lookup": 2.0}
+    assert verdict.by_endpoint["feed"] == {"lookup": 1.0}
+    assert verdict.by_endpoint["queries"] == {"lookup": 20.0}
     assert database.table_checksum(db_url) == checksum
 
 
@@ -83,6 +90,10 @@ def test_the_correct_toy_app_passes_every_endpoint_and_leaves_the_table_as_it_wa
     ("edit-writes-before-checking", "edit", "edit bad input"),
     ("edit-extra-lookup", "edit", "statements (edit)"),
     ("edit-forgets-to-write", "edit", "edit values"),
+    ("feed-wrong-author", "feed", "feed values"),
+    ("feed-lazy-authors", "feed", "statements (feed)"),
+    ("queries-batched", "queries", "statements (queries)"),
+    ("user-posts-oldest-first", "user-posts", "user-posts values"),
 ])
 def test_each_defect_of_the_new_endpoints_fails_its_check(db_url, mode, endpoint, check):
     checksum = database.table_checksum(db_url)

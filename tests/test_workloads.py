@@ -16,7 +16,7 @@ from conftest import REPO, dbbench
 
 from apps import answers
 from runner import cells, database, load, results
-from runner.corpus import BAD_EDIT_BODIES, BAD_PAGE_QUERIES
+from runner.corpus import BAD_EDIT_BODIES, BAD_FEED_QUERIES, BAD_PAGE_QUERIES, QUERY_COUNTS
 
 
 @pytest.mark.parametrize("query", BAD_PAGE_QUERIES)
@@ -31,6 +31,25 @@ def test_good_page_queries_and_their_defaults():
     assert answers.parse_page("after=5&limit=1") == (5, 1)
     assert answers.parse_page("limit=100&after=2147483647") == (2147483647, 100)
     assert answers.parse_page("after=3&unknown=x") == (3, 20)
+
+
+@pytest.mark.parametrize("query", BAD_FEED_QUERIES)
+def test_every_bad_feed_query_is_refused_by_the_shared_rules(query):
+    with pytest.raises(answers.Rejected) as refused:
+        answers.parse_feed(query)
+    assert refused.value.status == 400
+
+
+def test_good_feed_queries_start_at_the_newest_post_by_default():
+    assert answers.parse_feed("") == (2**31 - 1, 20)
+    assert answers.parse_feed("before=5&limit=1") == (5, 1)
+    assert answers.parse_feed("before=0") == (0, 20)
+
+
+@pytest.mark.parametrize("query, count", QUERY_COUNTS.items())
+def test_queries_clamps_n_by_techempowers_rules(query, count):
+    assert answers.parse_queries(query) == count
+    assert answers.parse_queries("n=" + "9" * 5000) == 500, "never int() on thousands of digits"
 
 
 @pytest.mark.parametrize("content_type, body", BAD_EDIT_BODIES)
@@ -92,7 +111,9 @@ def test_restore_puts_back_only_what_changed(db_url):
     seeded = database.current_seed(db_url)
     with database.connect(db_url) as conn:
         conn.execute("UPDATE users SET bio = 'changed', is_active = NOT is_active WHERE id IN (3, 5, 8)")
-        conn.execute("DELETE FROM users WHERE id = 13")
+        # A user with no posts: the posts' foreign key keeps the others from being deleted.
+        conn.execute("DELETE FROM users WHERE id = (SELECT min(u.id) FROM users AS u "
+                     "WHERE NOT EXISTS (SELECT 1 FROM posts WHERE user_id = u.id))")
     assert database.table_checksum(db_url) != seeded.checksum
     restored = database.restore_seeded(db_url)
     assert restored.rows == 4 and restored.matches_seed

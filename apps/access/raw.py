@@ -1,11 +1,22 @@
 """raw: an asyncpg pool and parameterized statements, prepared and cached per connection.
 
-The edit is one `UPDATE ... RETURNING`: the write a raw-SQL author makes.
+The edit is one `UPDATE ... RETURNING`: the write a raw-SQL author makes. A user's posts
+and the feed are one JOIN each.
 """
 
 import asyncpg
 
-from apps.contract import EDIT_SQL, LOOKUP_SQL, PAGE_SQL, USERNAME_SQL, BaseStore
+from apps.contract import (
+    EDIT_SQL,
+    FEED_SQL,
+    LOOKUP_SQL,
+    PAGE_SQL,
+    USER_POSTS_SQL,
+    USERNAME_SQL,
+    BaseStore,
+    feed_from_rows,
+    user_posts_from_rows,
+)
 
 
 class Store(BaseStore):
@@ -32,3 +43,9 @@ class Store(BaseStore):
     async def update_bio(self, user_id: int, bio: str):
         row = await self.pool.fetchrow(EDIT_SQL, user_id, bio)
         return dict(row) if row is not None else None
+
+    async def fetch_user_posts(self, user_id: int):
+        return user_posts_from_rows(await self.pool.fetch(USER_POSTS_SQL, user_id))
+
+    async def fetch_feed(self, before: int, limit: int):
+        return feed_from_rows(await self.pool.fetch(FEED_SQL, before, limit))

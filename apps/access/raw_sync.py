@@ -8,7 +8,17 @@ the edit's `UPDATE ... RETURNING` commits by itself, as asyncpg's does.
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from apps.contract import EDIT_SQL, LOOKUP_SQL, PAGE_SQL, USERNAME_SQL, SyncBaseStore
+from apps.contract import (
+    EDIT_SQL,
+    FEED_SQL,
+    LOOKUP_SQL,
+    PAGE_SQL,
+    USER_POSTS_SQL,
+    USERNAME_SQL,
+    SyncBaseStore,
+    feed_from_rows,
+    user_posts_from_rows,
+)
 
 
 def psycopg_placeholders(statement: str) -> str:
@@ -16,7 +26,8 @@ def psycopg_placeholders(statement: str) -> str:
     return statement.replace("$1", "%s").replace("$2", "%s")
 
 
-SYNC_LOOKUP_SQL, SYNC_USERNAME_SQL, SYNC_PAGE_SQL = map(psycopg_placeholders, (LOOKUP_SQL, USERNAME_SQL, PAGE_SQL))
+SYNC_LOOKUP_SQL, SYNC_USERNAME_SQL, SYNC_PAGE_SQL, SYNC_USER_POSTS_SQL, SYNC_FEED_SQL = map(
+    psycopg_placeholders, (LOOKUP_SQL, USERNAME_SQL, PAGE_SQL, USER_POSTS_SQL, FEED_SQL))
 # EDIT_SQL takes (id, bio) as $1, $2 but uses $2 first: psycopg gets them by name.
 SYNC_EDIT_SQL = EDIT_SQL.replace("$1", "%(id)s").replace("$2", "%(bio)s")
 
@@ -47,3 +58,11 @@ class Store(SyncBaseStore):
 
     def update_bio(self, user_id: int, bio: str):
         return self.one(SYNC_EDIT_SQL, {"id": user_id, "bio": bio})
+
+    def fetch_user_posts(self, user_id: int):
+        with self.pool.connection() as conn:
+            return user_posts_from_rows(conn.execute(SYNC_USER_POSTS_SQL, (user_id,)).fetchall())
+
+    def fetch_feed(self, before: int, limit: int):
+        with self.pool.connection() as conn:
+            return feed_from_rows(conn.execute(SYNC_FEED_SQL, (before, limit)).fetchall())

@@ -60,6 +60,18 @@ def create_app() -> web.Application:
             return malformed_id()
         return respond(await answers.edit(store, user_id, request.headers.get("Content-Type"), await request.read()))
 
+    async def user_posts(request: web.Request) -> web.Response:
+        user_id = path_id(request)
+        if user_id is None:
+            return malformed_id()
+        return respond(await answers.user_posts(store, user_id))
+
+    async def feed(request: web.Request) -> web.Response:
+        return respond(await answers.feed(store, request.query_string))
+
+    async def queries(request: web.Request) -> web.Response:
+        return respond(await answers.queries(store, request.query_string))
+
     app = web.Application()
     app.on_startup.append(open_pool)
     app.on_cleanup.append(close_pool)
@@ -67,6 +79,9 @@ def create_app() -> web.Application:
     app.router.add_get("/users/by-username/{username}", by_username)
     app.router.add_get("/users/{user_id}", get_user)
     app.router.add_patch("/users/{user_id}", edit)
+    app.router.add_get("/users/{user_id}/posts", user_posts)
+    app.router.add_get("/posts", feed)
+    app.router.add_get("/queries", queries)
     return app
 
 

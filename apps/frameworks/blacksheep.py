@@ -50,6 +50,18 @@ def create_app() -> Application:
     async def by_username(username: str):
         return respond(await answers.by_username(store, username))
 
+    @app.router.get("/users/{int:user_id}/posts")
+    async def user_posts(user_id: int):
+        return respond(await answers.user_posts(store, user_id))
+
+    @app.router.get("/posts")
+    async def feed(request: Request):
+        return respond(await answers.feed(store, request.url.query.decode("latin-1") if request.url.query else ""))
+
+    @app.router.get("/queries")
+    async def queries(request: Request):
+        return respond(await answers.queries(store, request.url.query.decode("latin-1") if request.url.query else ""))
+
     @app.router.patch("/users/{int:user_id}")
     async def edit(request: Request, user_id: int):
         content_type = request.get_first_header(b"content-type")

@@ -56,6 +56,30 @@ class UsernameResource:
         respond(resp, await answers.by_username(self.store, username))
 
 
+class UserPostsResource:
+    def __init__(self, store):
+        self.store = store
+
+    async def on_get(self, _req, resp, user_id: int):
+        respond(resp, await answers.user_posts(self.store, user_id))
+
+
+class FeedResource:
+    def __init__(self, store):
+        self.store = store
+
+    async def on_get(self, req, resp):
+        respond(resp, await answers.feed(self.store, req.query_string))
+
+
+class QueriesResource:
+    def __init__(self, store):
+        self.store = store
+
+    async def on_get(self, req, resp):
+        respond(resp, await answers.queries(self.store, req.query_string))
+
+
 def respond(resp, answer: answers.Answer) -> None:
     status, body = answer
     resp.status = status
@@ -68,6 +92,9 @@ def create_app() -> falcon.asgi.App:
     app.add_route("/users", PageResource(store))
     app.add_route("/users/by-username/{username}", UsernameResource(store))
     app.add_route("/users/{user_id:int}", UserResource(store))
+    app.add_route("/users/{user_id:int}/posts", UserPostsResource(store))
+    app.add_route("/posts", FeedResource(store))
+    app.add_route("/queries", QueriesResource(store))
     return app
 
 

@@ -54,6 +54,18 @@ def create_app() -> FastAPI:
     async def edit(user_id: int, request: Request):
         return respond(await answers.edit(store, user_id, request.headers.get("content-type"), await request.body()))
 
+    @app.get("/users/{user_id}/posts")
+    async def user_posts(user_id: int):
+        return respond(await answers.user_posts(store, user_id))
+
+    @app.get("/posts")
+    async def feed(request: Request):
+        return respond(await answers.feed(store, request.url.query))
+
+    @app.get("/queries")
+    async def queries(request: Request):
+        return respond(await answers.queries(store, request.url.query))
+
     @app.get("/users/{user_id}", response_model=User)
     async def get_user(user_id: int):
         user = await store.get_user(user_id)

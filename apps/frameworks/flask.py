@@ -43,6 +43,18 @@ def create_app() -> Flask:
     def by_username(username: str):
         return respond(answers.by_username_sync(store, username))
 
+    @app.get("/users/<int:user_id>/posts")
+    def user_posts(user_id: int):
+        return respond(answers.user_posts_sync(store, user_id))
+
+    @app.get("/posts")
+    def feed():
+        return respond(answers.feed_sync(store, request.query_string.decode("latin-1")))
+
+    @app.get("/queries")
+    def queries():
+        return respond(answers.queries_sync(store, request.query_string.decode("latin-1")))
+
     @app.patch("/users/<int:user_id>")
     def edit(user_id: int):
         return respond(answers.edit_sync(store, user_id, request.content_type, request.get_data()))

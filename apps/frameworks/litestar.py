@@ -50,12 +50,24 @@ def create_app() -> Litestar:
     async def by_username(username: str) -> Response:
         return respond(await answers.by_username(store, username))
 
+    @get("/users/{user_id:int}/posts")
+    async def user_posts(user_id: int) -> Response:
+        return respond(await answers.user_posts(store, user_id))
+
+    @get("/posts")
+    async def feed(request: Request) -> Response:
+        return respond(await answers.feed(store, request.scope["query_string"].decode("latin-1")))
+
+    @get("/queries")
+    async def queries(request: Request) -> Response:
+        return respond(await answers.queries(store, request.scope["query_string"].decode("latin-1")))
+
     @patch("/users/{user_id:int}")
     async def edit(user_id: int, request: Request) -> Response:
         return respond(await answers.edit(store, user_id, request.headers.get("content-type"), await request.body()))
 
-    return Litestar(route_handlers=[get_user, page, by_username, edit], on_startup=[store.open],
-                    on_shutdown=[store.close], logging_config=None, debug=False)
+    return Litestar(route_handlers=[get_user, page, by_username, edit, user_posts, feed, queries],
+                    on_startup=[store.open], on_shutdown=[store.close], logging_config=None, debug=False)
 
 
 def serve(host: str, port: int, workers: int) -> None:

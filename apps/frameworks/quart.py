@@ -48,6 +48,18 @@ def create_app() -> Quart:
     async def by_username(username: str):
         return respond(await answers.by_username(store, username))
 
+    @app.get("/users/<int:user_id>/posts")
+    async def user_posts(user_id: int):
+        return respond(await answers.user_posts(store, user_id))
+
+    @app.get("/posts")
+    async def feed():
+        return respond(await answers.feed(store, request.query_string.decode("latin-1")))
+
+    @app.get("/queries")
+    async def queries():
+        return respond(await answers.queries(store, request.query_string.decode("latin-1")))
+
     @app.patch("/users/<int:user_id>")
     async def edit(user_id: int):
         body = await request.get_data()

@@ -42,6 +42,18 @@ def create_app() -> Sanic:
     async def edit(request, user_id: int):
         return respond(await answers.edit(store, user_id, request.headers.get("content-type"), request.body))
 
+    @app.get("/users/<user_id:int>/posts")
+    async def user_posts(_request, user_id: int):
+        return respond(await answers.user_posts(store, user_id))
+
+    @app.get("/posts")
+    async def feed(request):
+        return respond(await answers.feed(store, request.query_string))
+
+    @app.get("/queries")
+    async def queries(request):
+        return respond(await answers.queries(store, request.query_string))
+
     @app.get("/users/<user_id:int>")
     async def get_user(_request, user_id: int):
         user = await store.get_user(user_id)

@@ -48,6 +48,15 @@ def create_app() -> Starlette:
         return respond(await answers.edit(store, request.path_params["user_id"], request.headers.get("content-type"),
                                           await request.body()))
 
+    async def user_posts(request):
+        return respond(await answers.user_posts(store, request.path_params["user_id"]))
+
+    async def feed(request):
+        return respond(await answers.feed(store, request.url.query))
+
+    async def queries(request):
+        return respond(await answers.queries(store, request.url.query))
+
     async def http_error(_request, exc: HTTPException):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
@@ -56,6 +65,9 @@ def create_app() -> Starlette:
         Route("/users/by-username/{username}", by_username),
         Route("/users/{user_id:int}", get_user, methods=["GET"]),
         Route("/users/{user_id:int}", edit, methods=["PATCH"]),
+        Route("/users/{user_id:int}/posts", user_posts),
+        Route("/posts", feed),
+        Route("/queries", queries),
     ]
     return Starlette(routes=routes, lifespan=lifespan,
                      exception_handlers={HTTPException: http_error})

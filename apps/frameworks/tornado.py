@@ -6,6 +6,7 @@ answers come from apps/answers.py.
 """
 
 import asyncio
+import json
 import signal
 
 import tornado.httpserver
@@ -22,9 +23,14 @@ class StoreHandler(tornado.web.RequestHandler):
         self.store = store
 
     def respond(self, answer: answers.Answer) -> None:
+        """Tornado writes dicts as JSON itself but refuses lists (/queries answers one)."""
         status, body = answer
         self.set_status(status)
-        self.write(body)
+        if isinstance(body, list):
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.write(json.dumps(body))
+        else:
+            self.write(body)
 
     def path_id(self, raw_id: str) -> int | None:
         """The id of the path, or None after answering 400 when it is not an integer."""
@@ -63,6 +69,23 @@ class UsernameHandler(StoreHandler):
         self.respond(await answers.by_username(self.store, username))
 
 
+class UserPostsHandler(StoreHandler):
+    async def get(self, raw_id: str):
+        user_id = self.path_id(raw_id)
+        if user_id is not None:
+            self.respond(await answers.user_posts(self.store, user_id))
+
+
+class FeedHandler(StoreHandler):
+    async def get(self):
+        self.respond(await answers.feed(self.store, self.request.query))
+
+
+class QueriesHandler(StoreHandler):
+    async def get(self):
+        self.respond(await answers.queries(self.store, self.request.query))
+
+
 async def run(sockets) -> None:
     store = open_store()
     await store.open()
@@ -70,6 +93,9 @@ async def run(sockets) -> None:
         (r"/users", PageHandler, {"store": store}),
         (r"/users/by-username/([^/]+)", UsernameHandler, {"store": store}),
         (r"/users/([^/]+)", UserHandler, {"store": store}),
+        (r"/users/([^/]+)/posts", UserPostsHandler, {"store": store}),
+        (r"/posts", FeedHandler, {"store": store}),
+        (r"/queries", QueriesHandler, {"store": store}),
     ]
     app = tornado.web.Application(routes,
                                   log_function=lambda _handler: None)

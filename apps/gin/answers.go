@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -26,9 +27,13 @@ const (
 	bioMax           = 1000
 	maxBodyBytes     = 16 * 1024
 	usernameMax      = 255
+	queriesMax       = 500 // TechEmpower's multiple-queries test: 1..500 lookups per request
 )
 
-var digits = regexp.MustCompile(`^[0-9]{1,10}$`)
+var (
+	digits        = regexp.MustCompile(`^[0-9]{1,10}$`)
+	signedInteger = regexp.MustCompile(`^-?[0-9]+$`)
+)
 
 type detail struct {
 	Detail string `json:"detail"`
@@ -37,6 +42,11 @@ type detail struct {
 type page struct {
 	Users     []User `json:"users"`
 	NextAfter *int32 `json:"next_after"`
+}
+
+type feed struct {
+	Posts      []FeedPost `json:"posts"`
+	NextBefore *int32     `json:"next_before"`
 }
 
 var notFoundBody = detail{Detail: "user not found"}
@@ -70,6 +80,31 @@ func userOr404(c *gin.Context, user *User, err error) {
 // parsePage reads after and limit: each at most once, plain digits, 0 <= after <= 2^31-1,
 // 1 <= limit <= 100; parameters it does not know are ignored.
 func parsePage(rawQuery string) (int32, int, string) {
+	return parseKeyset(rawQuery, "after", 0)
+}
+
+// parseFeed reads before and limit by the page's rules; without before, the newest post is first.
+func parseFeed(rawQuery string) (int32, int, string) {
+	return parseKeyset(rawQuery, "before", math.MaxInt32)
+}
+
+// parseQueries is TechEmpower's rule for n: its first value, clamped to 1..500; missing or not
+// an integer (an optional minus sign and ASCII digits) counts as 1. Never an error.
+func parseQueries(rawQuery string) int {
+	values, _ := url.ParseQuery(rawQuery)
+	given := values.Get("n")
+	if !signedInteger.MatchString(given) || strings.HasPrefix(given, "-") {
+		return 1
+	}
+	trimmed := strings.TrimLeft(given, "0")
+	if len(trimmed) > 3 {
+		return queriesMax
+	}
+	n, _ := strconv.Atoi("0" + trimmed)
+	return max(1, min(queriesMax, n))
+}
+
+func parseKeyset(rawQuery, key string, fallback int64) (int32, int, string) {
 	values, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return 0, 0, "the query string is malformed"
@@ -88,7 +123,7 @@ func parsePage(rawQuery string) (int32, int, string) {
 		n, _ := strconv.ParseInt(given[0], 10, 64)
 		return n, ""
 	}
-	after, problem := number("after", 0)
+	position, problem := number(key, fallback)
 	if problem != "" {
 		return 0, 0, problem
 	}
@@ -96,13 +131,13 @@ func parsePage(rawQuery string) (int32, int, string) {
 	if problem != "" {
 		return 0, 0, problem
 	}
-	if after > math.MaxInt32 {
-		return 0, 0, "after must be at most 2147483647"
+	if position > math.MaxInt32 {
+		return 0, 0, key + " must be at most 2147483647"
 	}
 	if limit < 1 || limit > pageLimitMax {
 		return 0, 0, "limit must be from 1 to 100"
 	}
-	return int32(after), int(limit), ""
+	return int32(position), int(limit), ""
 }
 
 // parseBio reads {"bio": "..."}: exactly that key (Go's JSON decoding would match keys
@@ -184,7 +219,7 @@ func hasLoneSurrogate(raw []byte) bool {
 	return false
 }
 
-func router(store Store) *gin.Engine {
+func router(store Store, users int32) *gin.Engine {
 	r := gin.New()
 	r.Use(gin.Recovery())
 	r.GET("/users", func(c *gin.Context) {
@@ -219,6 +254,54 @@ func router(store Store) *gin.Engine {
 			user, err := store.GetUser(c.Request.Context(), id)
 			userOr404(c, user, err)
 		}
+	})
+	r.GET("/users/:id/posts", func(c *gin.Context) {
+		id, ok := pathID(c)
+		if !ok {
+			return
+		}
+		found, err := store.UserPosts(c.Request.Context(), id)
+		switch {
+		case err != nil:
+			c.JSON(http.StatusInternalServerError, detail{Detail: "database error"})
+		case found == nil:
+			c.JSON(http.StatusNotFound, notFoundBody)
+		default:
+			c.JSON(http.StatusOK, found)
+		}
+	})
+	r.GET("/posts", func(c *gin.Context) {
+		before, limit, problem := parseFeed(c.Request.URL.RawQuery)
+		if problem != "" {
+			c.JSON(http.StatusBadRequest, detail{Detail: problem})
+			return
+		}
+		posts, err := store.Feed(c.Request.Context(), before, limit)
+		if err != nil {
+			c.JSON(http.StatusInternalServerError, detail{Detail: "database error"})
+			return
+		}
+		answer := feed{Posts: posts}
+		if len(posts) == limit {
+			answer.NextBefore = &posts[len(posts)-1].ID
+		}
+		c.JSON(http.StatusOK, answer)
+	})
+	// One single-row lookup per id, one after the other, through the variant's own lookup.
+	r.GET("/queries", func(c *gin.Context) {
+		n := parseQueries(c.Request.URL.RawQuery)
+		found := make([]User, 0, n)
+		for i := 0; i < n; i++ {
+			user, err := store.GetUser(c.Request.Context(), rand.Int32N(users)+1)
+			if err != nil {
+				c.JSON(http.StatusInternalServerError, detail{Detail: "database error"})
+				return
+			}
+			if user != nil {
+				found = append(found, *user)
+			}
+		}
+		c.JSON(http.StatusOK, found)
 	})
 	r.PATCH("/users/:id", func(c *gin.Context) {
 		id, ok := pathID(c)

@@ -33,13 +33,51 @@ type User struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Post is one of a user's posts as the contract shows it.
+type Post struct {
+	ID        int32     `json:"id"`
+	Title     string    `json:"title"`
+	CreatedAt time.Time `json:"created_at"`
+	Likes     int32     `json:"likes"`
+}
+
+// Author is the part of a user a feed shows beside each post.
+type Author struct {
+	ID       int32  `json:"id"`
+	Username string `json:"username"`
+	FullName string `json:"full_name"`
+}
+
+// FeedPost is a post with its author.
+type FeedPost struct {
+	Post
+	Author Author `json:"author"`
+}
+
+// UserPosts is GET /users/{id}/posts: the user, their post count, their latest posts.
+type UserPosts struct {
+	User      User   `json:"user"`
+	PostCount int64  `json:"post_count"`
+	Posts     []Post `json:"posts"`
+}
+
+const latestPosts = 10
+
 // The statements of the raw variant. pgx's default exec mode prepares and caches each per connection.
+// A user's posts and the feed are one JOIN each, as in the Python raw variant.
 const (
-	columns     = `id, username, email, full_name, bio, is_active, created_at`
-	lookupSQL   = `SELECT ` + columns + ` FROM users WHERE id = $1`
-	usernameSQL = `SELECT ` + columns + ` FROM users WHERE username = $1`
-	pageSQL     = `SELECT ` + columns + ` FROM users WHERE id > $1 ORDER BY id LIMIT $2`
-	editSQL     = `UPDATE users SET bio = $2 WHERE id = $1 RETURNING ` + columns
+	columns      = `id, username, email, full_name, bio, is_active, created_at`
+	lookupSQL    = `SELECT ` + columns + ` FROM users WHERE id = $1`
+	usernameSQL  = `SELECT ` + columns + ` FROM users WHERE username = $1`
+	pageSQL      = `SELECT ` + columns + ` FROM users WHERE id > $1 ORDER BY id LIMIT $2`
+	editSQL      = `UPDATE users SET bio = $2 WHERE id = $1 RETURNING ` + columns
+	userPostsSQL = `SELECT u.id, u.username, u.email, u.full_name, u.bio, u.is_active, u.created_at, c.post_count, ` +
+		`p.id, p.title, p.created_at, p.likes FROM users AS u ` +
+		`CROSS JOIN LATERAL (SELECT count(*) AS post_count FROM posts WHERE user_id = u.id) AS c ` +
+		`LEFT JOIN LATERAL (SELECT id, title, created_at, likes FROM posts WHERE user_id = u.id ` +
+		`ORDER BY created_at DESC, id DESC LIMIT 10) AS p ON true WHERE u.id = $1 ORDER BY p.created_at DESC, p.id DESC`
+	feedSQL = `SELECT p.id, p.title, p.created_at, p.likes, u.id, u.username, u.full_name ` +
+		`FROM posts AS p JOIN users AS u ON u.id = p.user_id WHERE p.id < $1 ORDER BY p.id DESC LIMIT $2`
 )
 
 // Store is the data-access side, kept apart from the HTTP glue as in the Python apps.
@@ -49,6 +87,8 @@ type Store interface {
 	GetByUsername(ctx context.Context, username string) (*User, error)
 	Page(ctx context.Context, after int32, limit int) ([]User, error)
 	SetBio(ctx context.Context, id int32, bio string) (*User, error)
+	UserPosts(ctx context.Context, id int32) (*UserPosts, error)
+	Feed(ctx context.Context, before int32, limit int) ([]FeedPost, error)
 	Close()
 }
 
@@ -97,6 +137,53 @@ func (s *rawStore) SetBio(ctx context.Context, id int32, bio string) (*User, err
 	return scanUser(s.pool.QueryRow(ctx, editSQL, id, bio))
 }
 
+func (s *rawStore) UserPosts(ctx context.Context, id int32) (*UserPosts, error) {
+	rows, err := s.pool.Query(ctx, userPostsSQL, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var found *UserPosts
+	for rows.Next() {
+		var u User
+		var count int64
+		var postID, likes *int32
+		var title *string
+		var created *time.Time
+		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.FullName, &u.Bio, &u.IsActive, &u.CreatedAt, &count,
+			&postID, &title, &created, &likes); err != nil {
+			return nil, err
+		}
+		if found == nil {
+			u.CreatedAt = u.CreatedAt.UTC()
+			found = &UserPosts{User: u, PostCount: count, Posts: make([]Post, 0, latestPosts)}
+		}
+		if postID != nil {
+			found.Posts = append(found.Posts, Post{ID: *postID, Title: *title, CreatedAt: created.UTC(), Likes: *likes})
+		}
+	}
+	return found, rows.Err()
+}
+
+func (s *rawStore) Feed(ctx context.Context, before int32, limit int) ([]FeedPost, error) {
+	rows, err := s.pool.Query(ctx, feedSQL, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	posts := make([]FeedPost, 0, limit)
+	for rows.Next() {
+		var p FeedPost
+		if err := rows.Scan(&p.ID, &p.Title, &p.CreatedAt, &p.Likes, &p.Author.ID, &p.Author.Username,
+			&p.Author.FullName); err != nil {
+			return nil, err
+		}
+		p.CreatedAt = p.CreatedAt.UTC()
+		posts = append(posts, p)
+	}
+	return posts, rows.Err()
+}
+
 func (s *rawStore) Close() { s.pool.Close() }
 
 // openPool opens a pool of exactly size connections, all of them before the first request.
@@ -131,6 +218,7 @@ func main() {
 	port := flag.Int("port", 8080, "port to listen on")
 	poolSize := flag.Int("pool-size", 16, "database connections, all opened at start-up")
 	variant := flag.String("variant", "raw", "data-access variant")
+	users := flag.Int("users", 10000, "the seed's user count: /queries draws its ids from 1..users")
 	flag.Parse()
 
 	url := os.Getenv("DATABASE_URL")
@@ -157,7 +245,7 @@ func main() {
 	}
 	defer store.Close()
 
-	server := &http.Server{Addr: fmt.Sprintf("%s:%d", *host, *port), Handler: router(store)}
+	server := &http.Server{Addr: fmt.Sprintf("%s:%d", *host, *port), Handler: router(store, int32(*users))}
 	go func() {
 		if err := server.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Fatalf("listen: %v", err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -59,6 +60,62 @@ func (s *gormStore) SetBio(ctx context.Context, id int32, bio string) (*User, er
 		return nil, err
 	}
 	return u, nil
+}
+
+// gormPost and gormAuthor map the posts table and the part of users a feed shows.
+type gormPost struct {
+	ID        int32
+	UserID    int32
+	Title     string
+	CreatedAt time.Time
+	Likes     int32
+	Author    gormAuthor `gorm:"foreignKey:UserID"`
+}
+
+func (gormPost) TableName() string { return "posts" }
+
+type gormAuthor struct {
+	ID       int32
+	Username string
+	FullName string
+}
+
+func (gormAuthor) TableName() string { return "users" }
+
+func (p gormPost) post() Post {
+	return Post{ID: p.ID, Title: p.Title, CreatedAt: p.CreatedAt.UTC(), Likes: p.Likes}
+}
+
+// UserPosts is what GORM's documentation leads to for a bounded part of a large has-many:
+// the user, then a Count and a query of the latest posts (three statements).
+func (s *gormStore) UserPosts(ctx context.Context, id int32) (*UserPosts, error) {
+	u, err := s.GetUser(ctx, id)
+	if u == nil || err != nil {
+		return nil, err
+	}
+	found := &UserPosts{User: *u, Posts: make([]Post, 0, latestPosts)}
+	db := s.db.WithContext(ctx)
+	if err := db.Model(&gormPost{}).Where("user_id = ?", id).Count(&found.PostCount).Error; err != nil {
+		return nil, err
+	}
+	var posts []gormPost
+	err = db.Where("user_id = ?", id).Order("created_at DESC, id DESC").Limit(latestPosts).Find(&posts).Error
+	for _, p := range posts {
+		found.Posts = append(found.Posts, p.post())
+	}
+	return found, err
+}
+
+// Feed loads each post's author with Joins, GORM's eager loading for a belongs-to: one statement.
+func (s *gormStore) Feed(ctx context.Context, before int32, limit int) ([]FeedPost, error) {
+	var posts []gormPost
+	err := s.db.WithContext(ctx).Joins("Author").Where("posts.id < ?", before).Order("posts.id DESC").Limit(limit).
+		Find(&posts).Error
+	found := make([]FeedPost, 0, len(posts))
+	for _, p := range posts {
+		found = append(found, FeedPost{Post: p.post(), Author: Author(p.Author)})
+	}
+	return found, err
 }
 
 func (s *gormStore) Close() { _ = s.sql.Close() }
