@@ -11,11 +11,12 @@ ARGS ?=
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
 
-# Every scenario (by-id, by-username, page, edit, mix) on the default cells, one run each:
-# 5 x 220 s budgets, about 19 minutes in all. Prints a matrix and an ORM-tax table per scenario.
+# Every scenario (by-id, by-username, page, edit, user-posts, feed, queries, mix) on the default
+# cells, one run each: 8 x 200 s budgets, about 28 minutes in all. Prints a matrix and an ORM-tax
+# table per scenario.
 bench-scenarios: setup
-	@echo "bench-scenarios: 5 scenarios, about 19 minutes"
-	$(DBBENCH) run --scenario all --budget 220 $(ARGS)
+	@echo "bench-scenarios: 8 scenarios, about 28 minutes"
+	$(DBBENCH) run --scenario all --budget 200 $(ARGS)
 
 bench-quick: setup
 	$(DBBENCH) run --quick $(ARGS)

@@ -59,7 +59,8 @@ class Variant:
     default: bool = False
     # The lookups per request it promises for each relationship endpoint it serves (the
     # verifier holds it to them); a variant without them does not serve those endpoints.
-    relations: dict[str, int] = field(default_factory=dict)
+    relations: dict[str, int | str] = field(default_factory=dict)
+    relations_only: bool = False  # elsewhere the same code as another variant: not measured there
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ class Cell:
         missing = [e for e in endpoints if e in RELATION_ENDPOINTS and e not in self.variant.relations]
         return (f"variant {self.variant.name} does not serve {', '.join(missing)} (not implemented for it yet)"
                 if missing else None)
+
+    def redundant(self, endpoints) -> str | None:
+        """Why measuring it here would measure another variant's code again, or None."""
+        if self.variant.relations_only and not any(e in RELATION_ENDPOINTS for e in endpoints):
+            return (f"{self.variant.name} differs from its base variant only in how it loads relationships: "
+                    f"measured on {' and '.join(RELATION_ENDPOINTS)} only")
+        return None
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,8 @@ def manifest() -> Manifest:
     data = tomllib.loads(MANIFEST.read_text())
     variants = {
         name: Variant(name=name, strategy=v["strategy"], summary=v["summary"], stack=v.get("stack"),
-                      default=v.get("default", False), relations=dict(v.get("relations", {})))
+                      default=v.get("default", False), relations=dict(v.get("relations", {})),
+                      relations_only=v.get("relations-only", False))
         for name, v in data["variants"].items()
     }
     frameworks = {

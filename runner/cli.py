@@ -259,6 +259,9 @@ def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, 
             table.add_row(cell.name, "[yellow]skipped[/]", escape(unserved))
             failed += 1
             continue
+        if cell.redundant(endpoints):
+            table.add_row(cell.name, "[yellow]skipped[/]", escape(cell.redundant(endpoints)))
+            continue
         err.print(f"verifying {cell.name} ...")
         try:
             verdict = verify_cell(cell, url, cell_url, args, endpoints, weights, users)

@@ -243,7 +243,7 @@ class Run:
             if not ok:
                 record.update(status="skipped", reason=detail)
                 continue
-            unserved = member.cell.unserved(scenario.endpoints)
+            unserved = member.cell.unserved(scenario.endpoints) or member.cell.redundant(scenario.endpoints)
             if unserved:
                 record.update(status="skipped", reason=unserved)
                 continue

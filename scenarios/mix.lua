@@ -1,12 +1,16 @@
 -- mix: a day of a user service, in the shares of DBBENCH_WEIGHTS (from scenarios/mix.toml).
 -- Lookups by id and by username go to hot users: rank r is drawn with probability about
 -- 1 / (r ln max_id) (Zipf with exponent 1), and ranks are spread over the id range by a
--- stride prime to max_id. Pages and edits are uniform (hot edits would measure row locks).
+-- stride prime to max_id; so do a user's posts. Feed pages are hot from the newest: page p
+-- (of 20 posts) is drawn with probability about 1 / (p ln pages). User pages and edits are
+-- uniform (hot edits would measure row locks).
 -- "missing" asks for ids beyond the table and usernames that do not exist: 404s that are
 -- expected answers; response() counts statuses so the runner can tell them from errors.
 local kinds, bounds, total = {}, {}, 0
 local stride = (max_id % 7919 == 0) and 7927 or 7919
 local log_span = math.log(max_id + 1)
+local feed_pages = math.max(1, math.floor(max_post_id / 20))
+local log_pages = math.log(feed_pages + 1)
 
 function init(args)
   math.randomseed(seed)
@@ -21,6 +25,11 @@ end
 local function hot_id()
   local rank = math.min(math.floor(math.exp(math.random() * log_span)), max_id)
   return (rank - 1) * stride % max_id + 1
+end
+
+local function hot_before()
+  local page = math.min(math.floor(math.exp(math.random() * log_pages)), feed_pages)
+  return max_post_id + 1 - (page - 1) * 20
 end
 
 local function pick()
@@ -39,6 +48,10 @@ function request()
     return wrk.format("GET", "/users/" .. hot_id())
   elseif kind == "by-username" then
     return wrk.format("GET", "/users/by-username/" .. names[hot_id()])
+  elseif kind == "user-posts" then
+    return wrk.format("GET", "/users/" .. hot_id() .. "/posts")
+  elseif kind == "feed" then
+    return wrk.format("GET", "/posts?before=" .. hot_before() .. "&limit=20")
   elseif kind == "page" then
     return wrk.format("GET", "/users?after=" .. math.random(0, max_id) .. "&limit=20")
   elseif kind == "edit" then

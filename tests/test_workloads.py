@@ -78,7 +78,8 @@ def test_every_scenario_file_loads_and_the_mix_adds_up():
         assert scenario.script.exists()
     mix = load.load_scenario("mix")
     assert sum(mix.weights.values()) == 100 and mix.writes
-    assert mix.endpoint_weights["by-id"] == 62.5 and mix.endpoint_weights["by-username"] == 17.5
+    assert mix.endpoint_weights["by-id"] == 42.5 and mix.endpoint_weights["by-username"] == 12.5
+    assert mix.endpoint_weights["feed"] == 20 and mix.endpoint_weights["user-posts"] == 15
     assert "DBBENCH_WEIGHTS" in mix.lua_environment()
 
 
@@ -148,7 +149,7 @@ def test_the_mix_runs_and_reports_what_it_sent(db_url, tmp_path):
     for cell in document["cells"]:
         assert cell["status"] == "ok", cell["reason"]
         for piece in cell["slices"]:
-            assert set(piece["sent"]) == {"by-id", "by-username", "page", "edit", "missing"}
+            assert set(piece["sent"]) == {"by-id", "by-username", "page", "edit", "missing", "user-posts", "feed"}
             assert piece["non_2xx"] == 0 and piece["statuses"].get("404", 0) > 0
     assert "## The mix" in result.stdout and "Latency per request kind is not shown" in result.stdout
     assert "## ORM tax (mix)" in result.stdout

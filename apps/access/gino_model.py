@@ -1,4 +1,4 @@
-"""The GINO model of the users table and the pool handling both GINO variants share.
+"""The GINO models of the users and posts tables and the pool handling both GINO variants share.
 
 Each GINO variant has its own Gino instance, so one variant's baked queries are never
 prepared on another variant's connections.
@@ -11,7 +11,7 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 from gino import Gino  # noqa: E402
 
-from apps.contract import BaseStore  # noqa: E402
+from apps.contract import POST_FIELDS, BaseStore  # noqa: E402
 
 
 def define_user(db: Gino):
@@ -27,6 +27,31 @@ def define_user(db: Gino):
         created_at = db.Column(db.DateTime(timezone=True), nullable=False)
 
     return User
+
+
+def define_post(db: Gino):
+    """GINO has no relationships: a post's author comes through a loader on a JOIN."""
+
+    class Post(db.Model):
+        __tablename__ = "posts"
+
+        id = db.Column(db.Integer, primary_key=True)
+        user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False)
+        created_at = db.Column(db.DateTime(timezone=True), nullable=False)
+        title = db.Column(db.Text, nullable=False)
+        body = db.Column(db.Text, nullable=False)
+        likes = db.Column(db.Integer, nullable=False)
+
+    return Post
+
+
+def post_dict(post) -> dict:
+    return {name: getattr(post, name) for name in POST_FIELDS}
+
+
+def feed_dict(post) -> dict:
+    author = post.author
+    return {**post_dict(post), "author": {"id": author.id, "username": author.username, "full_name": author.full_name}}
 
 
 class GinoStore(BaseStore):

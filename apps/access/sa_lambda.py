@@ -3,11 +3,15 @@
 Each lambda's code location is its cache key; the values it closes over are tracked as
 bound parameters. The edit is sa-orm's: a lambda load, the attribute set, a commit. The
 unit of work's UPDATE cannot be a lambda; SQLAlchemy caches its compiled form itself.
+The relationships are sa-orm's statements (three for a user's posts, a joinedload feed),
+each a lambda.
 """
 
-from sqlalchemy import lambda_stmt, select
+from sqlalchemy import func, lambda_stmt, select
+from sqlalchemy.orm import joinedload
 
-from apps.access.sa_model import SAStore, User, as_dict
+from apps.access.sa_model import Post, SAStore, User, as_dict, feed_dict, post_dict
+from apps.contract import LATEST_POSTS, UserPosts
 
 
 class Store(SAStore):
@@ -36,3 +40,22 @@ class Store(SAStore):
                 return None
             user.bio = bio
         return as_dict(user)
+
+    async def fetch_user_posts(self, user_id: int):
+        async with self.sessions() as session:
+            statement = lambda_stmt(lambda: select(User).where(User.id == user_id))
+            user = (await session.execute(statement)).scalar_one_or_none()
+            if user is None:
+                return None
+            count = (await session.execute(lambda_stmt(
+                lambda: select(func.count()).select_from(Post).where(Post.user_id == user_id)))).scalar_one()
+            posts = (await session.execute(lambda_stmt(
+                lambda: select(Post).where(Post.user_id == user_id).order_by(Post.created_at.desc(), Post.id.desc())
+                .limit(LATEST_POSTS)))).scalars()
+            return UserPosts(as_dict(user), count, [post_dict(post) for post in posts])
+
+    async def fetch_feed(self, before: int, limit: int):
+        async with self.sessions() as session:
+            statement = lambda_stmt(lambda: select(Post).where(Post.id < before).order_by(Post.id.desc()).limit(limit)
+                                    .options(joinedload(Post.author)))
+            return [feed_dict(post, post.author) for post in (await session.execute(statement)).scalars()]

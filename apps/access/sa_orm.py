@@ -3,11 +3,18 @@
 SQLAlchemy >= 1.4 caches the compiled SQL of every statement by default: this is the
 plain ORM code most people run, with that cache on. The edit loads the user, sets the
 attribute and commits: a read and the unit of work's UPDATE, in one transaction.
+
+Relationships as SQLAlchemy's loading guide recommends: a many-to-one (a feed post's author)
+eagerly with joinedload, one statement; a large one-to-many cut to a few rows (a user's
+latest posts) as a query of its own, with a count beside it: three statements, and never
+the hundreds of posts a prolific user has.
 """
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
-from apps.access.sa_model import SAStore, User, as_dict
+from apps.access.sa_model import Post, SAStore, User, as_dict, feed_dict, post_dict
+from apps.contract import LATEST_POSTS, UserPosts
 
 
 class Store(SAStore):
@@ -33,3 +40,19 @@ class Store(SAStore):
                 return None
             user.bio = bio
         return as_dict(user)
+
+    async def fetch_user_posts(self, user_id: int):
+        async with self.sessions() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                return None
+            count = await session.scalar(select(func.count()).select_from(Post).where(Post.user_id == user_id))
+            posts = await session.scalars(select(Post).where(Post.user_id == user_id)
+                                          .order_by(Post.created_at.desc(), Post.id.desc()).limit(LATEST_POSTS))
+            return UserPosts(as_dict(user), count, [post_dict(post) for post in posts])
+
+    async def fetch_feed(self, before: int, limit: int):
+        async with self.sessions() as session:
+            posts = await session.scalars(select(Post).where(Post.id < before).order_by(Post.id.desc()).limit(limit)
+                                          .options(joinedload(Post.author)))
+            return [feed_dict(post, post.author) for post in posts]
