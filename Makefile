@@ -35,7 +35,7 @@ bench-seed: setup
 	time $(DBBENCH) db seed --users 100000 $(ARGS)
 
 # Lessons (docs/lessons): each target measures its experiment again and renders the page.
-LESSONS := event-loop where-time-goes littles-law what-asyncio-buys pool-size processes orm-tax orm-tax-page-edit
+LESSONS := event-loop where-time-goes littles-law what-asyncio-buys pool-size processes orm-tax orm-tax-page-edit n-plus-one
 lessons: $(addprefix lesson-,$(LESSONS))
 
 lesson-%: setup

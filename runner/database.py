@@ -549,6 +549,7 @@ def _seed_in_one_transaction(url: str, users: int, fingerprint: str) -> tuple[st
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEED_LOCK_KEY,))
         conn.execute("SET LOCAL statement_timeout = 0")
         conn.execute("SET LOCAL work_mem = '256MB'")  # the posts' id order is one sort of every post
+        conn.execute("SET LOCAL maintenance_work_mem = '1GB'")  # keys, CLUSTER and the index: one sort each
         conn.execute("DROP TABLE IF EXISTS dbbench_seed")
         conn.execute("DROP TABLE IF EXISTS dbbench_seed_users")
         for table in reversed(SEED_TABLES):

@@ -25,6 +25,8 @@ from runner import report, results
 # Okabe & Ito's palette: told apart with any colour vision, and in grey print.
 STRATEGY_COLOURS = {"raw": "#0072B2", "orm": "#E69F00", "baked": "#009E73", "core": "#CC79A7"}
 OTHER_COLOUR = "#777777"
+# One colour per cell where a figure draws a line per cell: the same palette, in order.
+CELL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442")
 FAILED_COLOUR = "#B00020"
 PARTY_COLOURS = {"server": "#333333", "postgres": "#56B4E9", "wrk": "#C8C8C8", "oha": "#C8C8C8",
                  "proxy": "#F0E442"}

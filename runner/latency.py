@@ -33,7 +33,6 @@ SCHEMA_VERSION = 1
 STEPS = (25, 50, 75, 90, 100)
 SEARCH_PROBES = 4  # bisection runs after the steps; each halves every unresolved cell's bracket
 RESOLUTION = 0.05  # a cell's bracket is resolved once it is this narrow, relative to its upper end
-CELL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442")
 DEFAULT_SLICE_S = 5  # long enough for a p99.9 to rest on a few requests at the lowest step
 OBJECTIVE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)=(\d+(?:\.\d+)?)(ms|s)$")
 
@@ -284,7 +283,7 @@ def draw(document: dict) -> dict[str, Figure]:
         panels = figure.subplots(2, 1, sharex=True)
         for axes, key in zip(panels, ("p50", "p99"), strict=True):
             for index, (name, cells) in enumerate(lines.items()):
-                colour = CELL_COLOURS[index % len(CELL_COLOURS)]
+                colour = figures.CELL_COLOURS[index % len(figures.CELL_COLOURS)]
                 marker = sweep.MARKERS[frameworks.index(cells[0]["framework"]) % len(sweep.MARKERS)]
                 xs = [c["rate_target"] for c in cells]
                 ys = [c["open_loop"]["latency_ms"][key]["median"] for c in cells]
