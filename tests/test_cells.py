@@ -111,22 +111,18 @@ def test_a_gin_cell_without_go_says_so_and_the_rest_still_list(monkeypatch, caps
 
 
 def test_each_loading_strategy_sends_the_statements_it_promises(db_url):
-    """A feed page and a user's posts: joined one statement, selectin two, lazy one more per
-    distinct author on the page (N+1); the recommended sa-orm a count and a query of the latest
-    posts beside the user; raw one JOIN. The verifier holds each to its exact count."""
-    result = dbbench("verify", "--scenario", "user-posts,feed", "--frameworks", "fastapi", "--variants",
-                     "raw,sa-orm,sa-orm-lazy,sa-orm-selectin,sa-orm-joined", check=True, timeout=900)
+    """A feed page: joined one statement, selectin two, lazy one more per distinct author on the
+    page (N+1). The verifier holds each to its exact count (the mix test does so for every cell
+    and both relationship endpoints); here the counts are also read back."""
+    result = dbbench("verify", "--scenario", "feed", "--frameworks", "fastapi", "--variants",
+                     "sa-orm-lazy,sa-orm-selectin,sa-orm-joined", check=True, timeout=900)
     figures = statement_figures(result.stdout)
 
-    def lookups(cell: str, endpoint: str) -> float:
-        part = next(p for p in figures[cell].split("; ") if p.startswith(f"{endpoint}: "))
-        return float(part.split("lookup ")[1].split(",")[0])
+    def lookups(cell: str) -> float:
+        return float(figures[cell].split("lookup ")[1].split(",")[0])
 
-    assert lookups("fastapi/raw", "user-posts") == lookups("fastapi/raw", "feed") == 1
-    assert (lookups("fastapi/sa-orm", "user-posts"), lookups("fastapi/sa-orm", "feed")) == (3, 1)
-    assert (lookups("fastapi/sa-orm-joined", "user-posts"), lookups("fastapi/sa-orm-joined", "feed")) == (1, 1)
-    assert (lookups("fastapi/sa-orm-selectin", "user-posts"), lookups("fastapi/sa-orm-selectin", "feed")) == (2, 2)
-    assert lookups("fastapi/sa-orm-lazy", "user-posts") == 2 and lookups("fastapi/sa-orm-lazy", "feed") > 10
+    assert lookups("fastapi/sa-orm-joined") == 1 and lookups("fastapi/sa-orm-selectin") == 2
+    assert lookups("fastapi/sa-orm-lazy") > 10
 
 
 def test_a_loading_strategy_is_skipped_where_it_is_its_base_variants_code(db_url):
