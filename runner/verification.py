@@ -14,6 +14,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -60,6 +61,9 @@ VALUE_SAMPLE = 50
 PAGE_SAMPLE = 20
 EDIT_SAMPLE = 10
 STATEMENT_REQUESTS = 100  # exact counts: N requests must send k x N statements of each kind
+# Value checks and counted requests go 4 at a time: an answer and a count are per request
+# whatever the order, and one request at a time spent most of a verification waiting.
+CONCURRENCY = 4
 INT4_MAX = 2**31 - 1
 
 # Lookups and updates one request of an endpoint sends, by strategy (schema/http-contract.md,
@@ -282,6 +286,14 @@ class Verifier:
             failures.append(f"{method} {shorten(path)}: no answer ({type(exc).__name__})")
             return None
 
+    def request_all(self, client: httpx.Client, paths: list[str], failures: list[str], method: str = "GET",
+                    bodies: list[bytes] | None = None) -> list[httpx.Response | None]:
+        """Requests CONCURRENCY at a time (httpx's client is thread-safe); answers in the order of `paths`."""
+        with ThreadPoolExecutor(CONCURRENCY) as workers:
+            return list(workers.map(lambda path, body: self.request(client, path, failures, method,
+                                                                    "application/json", body),
+                                    paths, bodies or [b""] * len(paths)))
+
     def still_answers(self, client: httpx.Client, failures: list[str], after: str) -> None:
         last = self.request(client, "/users/1", failures)
         if last is None or last.status_code != 200:
@@ -295,7 +307,7 @@ class Verifier:
             count = self.count_connections(conn)
             if count >= self.expected_connections:
                 break
-            time.sleep(0.2)
+            time.sleep(0.05)
         failures = [] if count == self.expected_connections else [
             f"{count} database connections open after start-up, expected {self.expected_connections}"
         ]
@@ -373,10 +385,10 @@ class Verifier:
         ids = self.rng.sample(range(1, max_id + 1), min(VALUE_SAMPLE, max_id))
         rows = self.rows(conn, ids)
         failures: list[str] = []
-        for user_id in ids:
-            response = self.request(client, f"/users/{user_id}", failures)
+        paths = [f"/users/{user_id}" for user_id in ids]
+        for user_id, path, response in zip(ids, paths, self.request_all(client, paths, failures), strict=True):
             if response is not None:
-                self.user_failures(f"/users/{user_id}", response, rows.get(user_id), failures)
+                self.user_failures(path, response, rows.get(user_id), failures)
         verdict.add("values", failures, f"{len(ids)} random ids match the database field by field")
 
     def check_missing(self, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
@@ -413,9 +425,8 @@ class Verifier:
         ids = self.rng.sample(range(1, max_id + 1), min(VALUE_SAMPLE, max_id))
         rows = self.rows(conn, ids)
         failures: list[str] = []
-        for user_id in ids:
-            path = f"/users/by-username/{rows[user_id]['username']}"
-            response = self.request(client, path, failures)
+        paths = [f"/users/by-username/{rows[user_id]['username']}" for user_id in ids]
+        for user_id, path, response in zip(ids, paths, self.request_all(client, paths, failures), strict=True):
             if response is not None:
                 self.user_failures(path, response, rows[user_id], failures)
         verdict.add("by-username values", failures, f"{len(ids)} random usernames match the database")
@@ -443,12 +454,12 @@ class Verifier:
         cases += [(max(max_id - 5, 0), 20), (max(max_id - 20, 0), 20), (max_id, 20), (0, 1), (0, 100),
                   (self.rng.randint(0, max_id), 100), (None, None)]
         failures: list[str] = []
-        for after, limit in cases:
-            query = "" if after is None else f"?after={after}&limit={limit}"
+        paths = [f"/users?after={after}&limit={limit}" if after is not None else "/users" for after, limit in cases]
+        for (after, limit), path, response in zip(cases, paths, self.request_all(client, paths, failures),
+                                                  strict=True):
             want = conn.execute(ROWS_AFTER, (after or 0, limit or 20)).fetchall()
-            response = self.request(client, f"/users{query}", failures)
             if response is not None:
-                self.page_failures(f"/users{query}", response, [dict(zip(FIELDS, row, strict=True)) for row in want],
+                self.page_failures(path, response, [dict(zip(FIELDS, row, strict=True)) for row in want],
                                    limit or 20, failures)
         verdict.add("page values", failures,
                     f"{len(cases)} pages (random, the last ones, limits 1 to 100, the defaults) match the database "
@@ -565,9 +576,8 @@ class Verifier:
         ids += [1, max_id]
         rows = self.rows(conn, ids)
         failures: list[str] = []
-        for user_id in ids:
-            path = f"/users/{user_id}/posts"
-            response = self.request(client, path, failures)
+        paths = [f"/users/{user_id}/posts" for user_id in ids]
+        for user_id, path, response in zip(ids, paths, self.request_all(client, paths, failures), strict=True):
             if response is not None:
                 self.user_posts_failures(conn, path, response, rows.get(user_id), failures)
         verdict.add("user-posts values", failures,
@@ -633,14 +643,14 @@ class Verifier:
         cases += [(1, 20), (2, 20), (21, 20), (newest + 1, 1), (newest + 1, 100), (self.rng.randint(1, newest), 100),
                   (None, None), *[(row[0], 20) for row in repeated]]
         failures: list[str] = []
-        for before, limit in cases:
-            query = "" if before is None else f"?before={before}&limit={limit}"
+        paths = [f"/posts?before={before}&limit={limit}" if before is not None else "/posts" for before, limit in cases]
+        for (before, limit), path, response in zip(cases, paths, self.request_all(client, paths, failures),
+                                                   strict=True):
             want = [{**dict(zip(POST_FIELDS, row[:4], strict=True)),
                      "author": dict(zip(AUTHOR_FIELDS, row[4:], strict=True))}
                     for row in conn.execute(FEED, (before or INT4_MAX, limit or 20))]
-            response = self.request(client, f"/posts{query}", failures)
             if response is not None:
-                self.feed_failures(f"/posts{query}", response, want, limit or 20, failures)
+                self.feed_failures(path, response, want, limit or 20, failures)
         verdict.add("feed values", failures,
                     f"{len(cases)} feed pages (random, the last ones, limits 1 to 100, the default, repeated authors) "
                     "match the database post by post, authors and next_before included")
@@ -716,19 +726,32 @@ class Verifier:
             return {"lookup": int(promise) * len(paths), "update": 0}
         return {kind: count * len(paths) for kind, count in EXPECTED_STATEMENTS[endpoint][self.strategy].items()}
 
+    @staticmethod
+    def settle(conn) -> None:
+        """Wait for statements sent after the last answer (a pool's reset on release) to be
+        counted: until the count holds still for 0.1 s, at most 1 s."""
+        previous, deadline = None, time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            calls = conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                                 "WHERE query NOT ILIKE '%%pg_stat_statements%%'").fetchone()[0]
+            if calls == previous:
+                return
+            previous = calls
+            time.sleep(0.1)
+
     def check_statements(self, conn, client: httpx.Client, verdict: Verdict, endpoint: str, paths: list[str],
                          method: str = "GET") -> None:
         """N requests must execute the endpoint's lookups and updates exactly N times each;
         the rest is counted by kind."""
         name = "statements" if endpoint == "by-id" else f"statements ({endpoint})"
 
-        def send(path: str, serial: int, failures: list[str]) -> httpx.Response | None:
-            """GET, or PATCH with a bio never sent before (an ORM writes only what changed)."""
-            body = json.dumps({"bio": f"statement count {serial} {self.rng.randrange(10**9)}"}).encode()
-            return self.request(client, path, failures, method, "application/json", body)
+        def send_all(chosen: list[str], failures: list[str]) -> list[httpx.Response | None]:
+            """GETs, or PATCHes each with a bio never sent before (an ORM writes only what changed)."""
+            bodies = [json.dumps({"bio": f"statement count {serial} {self.rng.randrange(10**9)}"}).encode()
+                      for serial in range(len(chosen))]
+            return self.request_all(client, chosen, failures, method, bodies)
 
-        for serial, path in enumerate(paths[:20]):
-            send(path, serial, [])  # warm-up: prepared statements, caches
+        send_all(paths[:20], [])  # warm-up: prepared statements, caches
         expected = self.expected(conn, endpoint, paths)
         try:
             conn.execute("SELECT pg_stat_statements_reset()")
@@ -737,11 +760,10 @@ class Verifier:
             verdict.add(name, [f"pg_stat_statements is not usable here: {reason}"], "")
             return
         failures = []
-        for serial, path in enumerate(paths):
-            response = send(path, serial, failures)
+        for path, response in zip(paths, send_all(paths, failures), strict=True):
             if response is not None and response.status_code != 200:
                 failures.append(f"{method} {path}: status {response.status_code}")
-        time.sleep(0.3)
+        self.settle(conn)
         rows = conn.execute(
             "SELECT query, calls FROM pg_stat_statements "
             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
