@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 
@@ -130,7 +129,7 @@ def ladder_arg(value: str) -> list[int]:
 
 
 def pool_arg(value: str) -> int | str:
-    return "tuned" if value == "tuned" else positive_int(value)
+    return value if value in ("tuned", "rule") else positive_int(value)
 
 
 def positive_int(value: str) -> int:
@@ -334,7 +333,9 @@ def run_options(args, **overrides):
     )
     values.update(overrides)
     if values["pool_size"] == "tuned":
-        raise DbbenchError("--pool-size tuned is for dbbench run: give a number here")
+        raise DbbenchError("--pool-size tuned is for dbbench run: give a number or `rule` here")
+    if values["pool_size"] == "rule":
+        values["pool_size"] = None
     return RunOptions(**values)
 
 
@@ -392,16 +393,17 @@ def cmd_run(args) -> int:
     for number, scenario in enumerate(args.scenario, start=1):
         if len(args.scenario) > 1:
             err.print(f"scenario {number} of {len(args.scenario)}: {scenario}")
-        tuned = args.pool_size == "tuned"
+        tuned = args.pool_size == "tuned" and not args.target
         options = run_options(args, scenario=scenario, frameworks=args.frameworks, variants=args.variants,
                               everything=args.all, rounds=args.rounds, precision=args.precision,
                               users=args.users, quick=args.quick, target=args.target, fault=args.fault,
                               fault_s=args.fault_seconds, rate=args.rate, queries_n=args.queries,
-                              **({"pool_size": None} if tuned else {}))
+                              **({"pool_size": None} if args.pool_size == "tuned" else {}))
         if tuned:
             from runner import tune
 
-            options = dataclasses.replace(options, tuned_pools=tune.tuned_pools(options))
+            options = tune.with_tuned_pools(options, tune_missing=not (args.quick or args.rate), log=err.print,
+                                            budget_s=args.tune_budget)
         runner = Run(options)
         code = execute(runner)
         if code is not None:
@@ -412,7 +414,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    """One run per value of one parameter; one sweep.json, its report and figures."""
+    """The cells at each value of one parameter, paired where it can be; one sweep.json, its report
+    and figures."""
     from runner import sweep
 
     param, values = sweep.parse_param(args.param)
@@ -455,8 +458,10 @@ def cmd_tune(args) -> int:
         raise DbbenchError("tune measures one scenario at a time")
     if args.pool_size is not None:
         raise DbbenchError("tune chooses the pool size: drop --pool-size")
+    selected = cells.manifest().select(args.frameworks, args.variants, args.all)
     options = run_options(args, frameworks=args.frameworks, variants=args.variants, everything=args.all,
-                          rounds=args.rounds)
+                          rounds=args.rounds, slice_s=args.slice or tune.TUNE_SLICE_S,
+                          budget_s=args.budget or tune.budget_for(len(selected)), spend_budget=not args.rounds)
     path, chosen = tune.tune(options, args.ladder)
     print(tune.render(chosen))
     err.print(f"results: {path}; recorded in {tune.store()} for dbbench run --pool-size tuned")
@@ -641,8 +646,9 @@ def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float 
     parser.add_argument("--server-cpus", type=positive_int, default=1,
                         help="worker processes for Python servers, GOMAXPROCS for Go")
     parser.add_argument("--pool-size", type=pool_arg,
-                        help="per worker: a number, or `tuned` (run only: what dbbench tune chose); default: "
-                             "sized from --connections")
+                        help="per worker: a number; `rule` (the connections' share plus 12.5%%); or `tuned` (run "
+                             "only, its default: the pool dbbench tune chose for this load and machine, tuned first "
+                             "where none is recorded); default elsewhere: the rule")
     parser.add_argument("--seed", type=int, help="the shuffle seed (default: random, recorded)")
     add_out(parser)
     add_db_url(parser)
@@ -705,6 +711,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--variants", type=csv_list)
     run.add_argument("--all", action="store_true", help="every cell that can run here")
     add_measurement_args(run)
+    run.set_defaults(pool_size="tuned")
+    run.add_argument("--tune-budget", type=duration_arg,
+                     help="time for tuning the cells with no tuned pool recorded, before the run (default 50 s per "
+                          "cell, at least 100 s)")
     run.add_argument("--rounds", type=positive_int, help="exactly this many rounds (no precision target)")
     run.add_argument("--rate", type=rate_arg,
                      help="requests per second at a constant rate (oha, open loop; latency from each request's "
@@ -753,20 +763,23 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_parser.add_argument("--variants", type=csv_list)
     sweep_parser.add_argument("--all", action="store_true", help="every cell that can run here")
     add_measurement_args(sweep_parser)
-    sweep_parser.add_argument("--rounds", type=positive_int, help="exactly this many rounds per point")
-    sweep_parser.add_argument("--precision", type=precision_arg, help="target half-width per point (default 3%%)")
-    sweep_parser.add_argument("--quick", action="store_true", help="1 s slices, a 60 s budget per point")
+    sweep_parser.add_argument("--rounds", type=positive_int,
+                              help="exactly this many rounds (each point measured once per round)")
+    sweep_parser.add_argument("--precision", type=precision_arg,
+                              help="target half-width of every ratio (default 3%%)")
+    sweep_parser.add_argument("--quick", action="store_true",
+                              help="1 s slices, a 60 s budget (per point in a sequential sweep)")
     sweep_parser.set_defaults(func=cmd_sweep)
 
-    tune_parser = commands.add_parser("tune", help="sweep pool sizes per cell; record the smallest as good as the "
-                                                   "best, for run --pool-size tuned")
+    tune_parser = commands.add_parser("tune", help="measure pool sizes per cell, paired; record the smallest as good "
+                                                   "as the best, for run (its default --pool-size tuned)")
     tune_parser.add_argument("--frameworks", type=csv_list)
     tune_parser.add_argument("--variants", type=csv_list)
     tune_parser.add_argument("--all", action="store_true", help="every cell that can run here")
     tune_parser.add_argument("--ladder", type=ladder_arg, default=[4, 8, 16, 32],
                              help="pool sizes to try besides the rule's (4,8,16,32)")
-    add_measurement_args(tune_parser, budget_default=60)
-    tune_parser.add_argument("--rounds", type=positive_int, help="exactly this many rounds per pool size")
+    add_measurement_args(tune_parser)
+    tune_parser.add_argument("--rounds", type=positive_int, help="exactly this many rounds (every pool once per round)")
     tune_parser.set_defaults(func=cmd_tune)
 
     latency_parser = commands.add_parser(

@@ -42,14 +42,14 @@ def python_of(stack: str) -> Path:
     return env_dir(stack) / "bin" / "python"
 
 
-def _lock_digest(stack: str) -> str:
+def lock_digest(stack: str) -> str:
     return hashlib.sha256(lock_file(stack).read_bytes()).hexdigest()
 
 
 def is_ready(stack: str) -> bool:
     marker = env_dir(stack) / READY_MARKER
     try:
-        return marker.read_text().strip() == _lock_digest(stack)
+        return marker.read_text().strip() == lock_digest(stack)
     except OSError:
         return False
 
@@ -79,7 +79,7 @@ def ensure(stack: str) -> Path:
             if result.returncode != 0:
                 _failed_builds[stack] = f"building environment '{stack}' failed at '{argv[2]}': see {log}"
                 raise DbbenchError(_failed_builds[stack])
-    (target / READY_MARKER).write_text(_lock_digest(stack))
+    (target / READY_MARKER).write_text(lock_digest(stack))
     return python_of(stack)
 
 

@@ -12,7 +12,7 @@
 
 latency.json keeps every run's results document; the tables, the figure and the SLO
 ranking are rendered from it alone. Steps are measured one after another, so comparisons
-between steps are unpaired, as in a sweep.
+between steps are unpaired, as in a rate sweep.
 """
 
 from __future__ import annotations

@@ -54,11 +54,12 @@ def n_plus_one_numbers(document: dict) -> dict[str, str]:
                          ", ".join(f"{kind} {value:g}" for kind, value in cell["statements_per_request"].items()),
                          numbers[f"{key}_{latency}_trips"], numbers[f"{key}_{latency}_waiting_bound"],
                          numbers[f"{key}_{latency}_cpu_bound"]])
-    for point in document["points"]:
-        comparison = blocked(point["results"])
+    for value in document["values"]:
+        comparison = blocked(sweep.run_of(document, value))
         for variant in ("sa-orm-lazy", "sa-orm-selectin"):
-            found = comparison.ratio(f"fastapi/{variant}", "fastapi/sa-orm-joined")
-            numbers[f"{key_of(variant)}_over_joined_{point['value']}"] = fmt_ratio(found) if found else "—"
+            found = comparison.ratio(sweep.instance_name(document, f"fastapi/{variant}", value),
+                                     sweep.instance_name(document, "fastapi/sa-orm-joined", value))
+            numbers[f"{key_of(variant)}_over_joined_{value}"] = fmt_ratio(found) if found else "—"
     numbers["table"] = report.md_table(
         ["cell", "ms added per round trip", "RPS [95%]", "of its own at 0 ms", "statements per request (verified)",
          "round trips per request", "waiting bound N / (round trips × ms)", "CPU bound 10⁶ / server µs"], rows)

@@ -21,7 +21,7 @@ from string import Template
 import matplotlib
 from matplotlib.figure import Figure
 
-from runner import figures, paths, report, results, statistics, sweep, tune
+from runner import figures, paths, report, results, statistics, sweep
 from runner.errors import DbbenchError
 from runner.run import Run, RunOptions
 
@@ -265,9 +265,20 @@ POOL_VALUES = [2, HIKARI_POOL, 16, 72]  # 72: the rule's pool at 64 connections 
 POOL_LATENCIES = [0, 2]
 
 
+def within_best(points: list[tuple[int, dict]]) -> dict:
+    """How this lesson reads a sweep measured one pool after the other: the best median, and the
+    smallest pool whose median lies within the best's own 95% interval (or the best, where it
+    has none). Unpaired, so a weak reading; dbbench tune now measures the ladder paired."""
+    measured = [(pool, cell) for pool, cell in points if cell.get("rps_median") and cell["status"] == "ok"]
+    best_pool, best = max(measured, key=lambda point: point[1]["rps_median"])
+    floor = best["rps_ci95"][0] if best.get("rps_ci95") else best["rps_median"]
+    return {"pool": min(size for size, cell in measured if cell["rps_median"] >= floor), "best_pool": best_pool,
+            "best_rps": best["rps_median"]}
+
+
 def pool_numbers(document: dict) -> dict[str, str]:
     """Per added round trip and cell: RPS at each pool size, its share of the best, the smallest
-    pool within the best's interval (as dbbench tune chooses), and the pool Little's law asks
+    pool within the best's interval (the lesson's unpaired reading), and the pool Little's law asks
     for: the best RPS times the added round trip."""
     numbers: dict[str, str] = {}
     rows = []
@@ -275,7 +286,7 @@ def pool_numbers(document: dict) -> dict[str, str]:
         latency = entry["db_latency_ms"]
         for cell_name, points in sweep.series(entry["sweep"]).items():
             key = f"{key_of(cell_name)}_{latency}"
-            chosen = tune.choose(points)
+            chosen = within_best(points)
             numbers[f"{key}_tuned"] = str(chosen["pool"])
             numbers[f"{key}_best"] = f"{chosen['best_rps']:,.0f}"
             numbers[f"{key}_best_pool"] = str(chosen["best_pool"])
@@ -706,7 +717,7 @@ def runs_in(document: dict) -> list[dict]:
     if document.get("kind") == "runs":
         return document["runs"]
     if document.get("kind") in ("sweep", "sweeps"):
-        return [point["results"] for found in sweeps_of(document) for point in found["points"]]
+        return [found_run for found in sweeps_of(document) for found_run in sweep.runs(found)]
     return [document]
 
 

@@ -195,10 +195,13 @@ class Pinning:
         return cls(server=server, wrk=wrk, postgres=postgres, postmaster_pid=postmaster_pid,
                    note=f"pinned: server {server}, wrk {wrk}, PostgreSQL {postgres}")
 
-    def apply(self, server_processes: list[psutil.Process] | None) -> None:
-        """Pin the cell's processes, and our cluster's (new backends inherit the postmaster's)."""
+    def apply(self, server_processes: list[psutil.Process] | None, server_cpus: int | None = None) -> None:
+        """Pin the cell's processes (to its first `server_cpus` of the server's cores: a
+        server-cpus sweep's instance gets its own count), and our cluster's (new backends
+        inherit the postmaster's)."""
         pg = postgres_processes(self.postmaster_pid) if self.postgres else []
-        for cores, procs in ((self.server, server_processes or []), (self.postgres, pg)):
+        server = self.server[:server_cpus] if self.server and server_cpus else self.server
+        for cores, procs in ((server, server_processes or []), (self.postgres, pg)):
             set_affinity(procs, cores)
 
     def release(self) -> None:

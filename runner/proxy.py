@@ -10,6 +10,7 @@ dies with the CLI that started it, and its CPU time is measured as a party of it
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import time
@@ -58,13 +59,16 @@ def split_round_trip(latency_ms: int) -> dict[str, int]:
 
 @dataclass
 class Proxy:
-    """One toxiproxy server with one proxy in front of PostgreSQL."""
+    """One toxiproxy server with one proxy in front of PostgreSQL, and for a paired latency
+    sweep one more listener per added round trip (`listeners`: latency -> port)."""
 
     process: subprocess.Popen
     api: str
     port: int
     latency_ms: int
     version: str
+    upstream: str = ""
+    listeners: dict[int, int] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def start(cls, db_url: str, latency_ms: int, log_path: Path) -> Proxy:
@@ -76,21 +80,36 @@ class Proxy:
                 [str(binary()), "-host", "127.0.0.1", "-port", str(api_port)], stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, preexec_fn=supervise.die_with_parent(os.getpid()))
         api = f"http://127.0.0.1:{api_port}"
+        target = f"{upstream.hostname or '127.0.0.1'}:{upstream.port or 5432}"
         try:
             version = cls.wait_for_api(process, api, log_path)
-            cls.call("POST", f"{api}/proxies", {
-                "name": NAME, "listen": f"127.0.0.1:{listen_port}", "enabled": True,
-                "upstream": f"{upstream.hostname or '127.0.0.1'}:{upstream.port or 5432}"})
-            for stream, delay in split_round_trip(latency_ms).items():
-                if delay:
-                    cls.call("POST", f"{api}/proxies/{NAME}/toxics", {
-                        "name": f"latency-{stream}", "type": "latency", "stream": stream,
-                        "attributes": {"latency": delay, "jitter": 0}})
+            started = cls(process=process, api=api, port=listen_port, latency_ms=latency_ms, version=version,
+                          upstream=target)
+            started.create(NAME, listen_port, latency_ms)
         except BaseException:
             process.kill()
             process.wait()
             raise
-        return cls(process=process, api=api, port=listen_port, latency_ms=latency_ms, version=version)
+        started.listeners[latency_ms] = listen_port
+        return started
+
+    def create(self, name: str, port: int, latency_ms: int) -> None:
+        """A proxy listening on `port`, delaying each direction by half of `latency_ms`."""
+        self.call("POST", f"{self.api}/proxies", {"name": name, "listen": f"127.0.0.1:{port}", "enabled": True,
+                                                  "upstream": self.upstream})
+        for stream, delay in split_round_trip(latency_ms).items():
+            if delay:
+                self.call("POST", f"{self.api}/proxies/{name}/toxics", {
+                    "name": f"latency-{stream}", "type": "latency", "stream": stream,
+                    "attributes": {"latency": delay, "jitter": 0}})
+
+    def listener(self, latency_ms: int) -> int:
+        """The port of a listener adding `latency_ms`, created on first use."""
+        if latency_ms not in self.listeners:
+            port = database.free_port()
+            self.create(self.name_of(latency_ms), port, latency_ms)
+            self.listeners[latency_ms] = port
+        return self.listeners[latency_ms]
 
     @staticmethod
     def wait_for_api(process: subprocess.Popen, api: str, log_path: Path) -> str:
@@ -120,11 +139,16 @@ class Proxy:
     def set_enabled(self, enabled: bool) -> None:
         """Disabled, the proxy drops every connection it carries and refuses new ones: to the
         cells, PostgreSQL is gone; enabled again, it is back."""
-        self.call("POST", f"{self.api}/proxies/{NAME}", {"enabled": enabled})
+        for latency in self.listeners or {self.latency_ms: self.port}:
+            self.call("POST", f"{self.api}/proxies/{self.name_of(latency)}", {"enabled": enabled})
 
-    def url_for(self, db_url: str) -> str:
-        """What the cells connect to: the database URL through the proxy."""
-        return through(db_url, self.port)
+    def name_of(self, latency_ms: int) -> str:
+        return NAME if latency_ms == self.latency_ms else f"{NAME}-{latency_ms}ms"
+
+    def url_for(self, db_url: str, latency_ms: int | None = None) -> str:
+        """What the cells connect to: the database URL through the proxy (through the listener
+        adding `latency_ms`, when given)."""
+        return through(db_url, self.port if latency_ms is None else self.listener(latency_ms))
 
     def processes(self) -> list[psutil.Process]:
         try:
@@ -134,8 +158,11 @@ class Proxy:
 
     def describe(self) -> dict:
         """What the results record: never the upstream's credentials."""
-        return {"tool": "toxiproxy", "version": self.version, "latency_ms": self.latency_ms,
-                "per_direction_ms": split_round_trip(self.latency_ms)}
+        described = {"tool": "toxiproxy", "version": self.version, "latency_ms": self.latency_ms,
+                     "per_direction_ms": split_round_trip(self.latency_ms)}
+        if len(self.listeners) > 1:
+            described["listeners_ms"] = sorted(self.listeners)
+        return described
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -498,6 +498,26 @@ def verification_section(document: dict) -> Section:
         rows=rows)
 
 
+def ladder_text(ladder: dict | None) -> str:
+    """A tuned pool's evidence: each pool's paired ratio to the best, "4: 0.97 [0.90–1.05], 8: best"."""
+    if not ladder:
+        return "—"
+    return ", ".join(f"{pool}: " + ("best" if step["best"] else fmt_ratio(step)) for pool, step in ladder.items())
+
+
+def pools_section(document: dict) -> Section | None:
+    """Where a run was to use tuned pools: each cell's pool, why, and the tuning's ratios behind it."""
+    tuned = [c for c in document["cells"] if c.get("pool_ladder") or "tuned" in (c.get("pool_why") or "")]
+    if not tuned:
+        return None
+    rows = [[cell_name(c), str(c["pool_size"]), c.get("pool_why") or "—", ladder_text(c.get("pool_ladder"))]
+            for c in document["cells"]]
+    return Section("pools", "Pool sizes", before=[
+        "Each cell's pool per worker and why. A tuned pool was chosen by `dbbench tune` in a paired run of its own "
+        "(not on the slices ranked here): the ratios are each pool's throughput over the cell's best pool."],
+        header=["cell", "pool", "why", "ratio to the best pool, by pool [95%]"], rows=rows)
+
+
 def problems_section(document: dict) -> Section | None:
     problems = [f"{cell_name(c)}: {c['status']}: {c['reason']}" for c in document["cells"] if c.get("reason")]
     return Section("problems", "Failed or skipped", items=problems) if problems else None
@@ -511,7 +531,7 @@ def sections(document: dict) -> list[Section]:
     else:
         found = [matrix_section(document), orm_tax_section(document), mix_section(document),
                  ranking_section(document), cpu_section(document), cells_section(document),
-                 verification_section(document), problems_section(document)]
+                 pools_section(document), verification_section(document), problems_section(document)]
     return [section for section in found if section is not None]
 
 

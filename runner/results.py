@@ -116,14 +116,21 @@ def _comparison(kind: str, a: str, b: str, ratio: statistics.Ratio | None) -> di
 
 def comparisons(cells: list[dict], comparison: statistics.BlockedComparison, adjacent: list) -> list[dict]:
     """Every ratio the report shows, each with its interval: each cell's share of the reference,
-    each variant over its framework's raw (the ORM tax), and each ranked cell over the next."""
+    each variant over its framework's raw (the ORM tax), each ranked cell over the next, and in a
+    paired sweep each point over its cell's best point."""
     clean_cells = {c["name"]: c for c in cells if c["clean"]}
     found = []
-    reference = next((c["name"] for c in clean_cells.values() if c.get("reference") and c["variant"] == "raw"), None)
-    if reference:
-        for name in clean_cells:
-            if name != reference:
-                found.append(_comparison("reference", name, reference, comparison.ratio(name, reference)))
+    references: dict = {}
+    for cell in clean_cells.values():
+        if cell.get("reference") and cell["variant"] == "raw":
+            references.setdefault(point_value(cell), cell["name"])
+    for name, cell in clean_cells.items():
+        reference = references.get(point_value(cell))
+        if reference and name != reference:
+            found.append(_comparison("reference", name, reference, comparison.ratio(name, reference)))
+    for name, best in best_points(clean_cells.values()).items():
+        if name != best:
+            found.append(_comparison("point", name, best, comparison.ratio(name, best)))
     raws = {(c["framework"], instance_of(c)): c["name"] for c in clean_cells.values() if c["variant"] == "raw"}
     for name, cell in clean_cells.items():
         raw = raws.get((cell["framework"], instance_of(cell)))
@@ -132,6 +139,22 @@ def comparisons(cells: list[dict], comparison: statistics.BlockedComparison, adj
     for above, below, ratio in adjacent:
         found.append(_comparison("ranking", above, below, ratio))
     return found
+
+
+def point_value(cell: dict) -> int | None:
+    """The sweep point's value of a paired sweep's instance; None in any other run."""
+    return (cell.get("point") or {}).get("value")
+
+
+def best_points(cells) -> dict[str, str]:
+    """A paired sweep's instances: each one's name -> its cell's point with the highest median,
+    the reference its ratio is taken to."""
+    of: dict[str, list[dict]] = {}
+    for cell in cells:
+        if cell.get("point") and cell.get("rps_median"):
+            of.setdefault(cell["point"]["of"], []).append(cell)
+    return {cell["name"]: max(points, key=lambda c: c["rps_median"])["name"]
+            for points in of.values() for cell in points}
 
 
 def instance_of(cell: dict) -> str:
@@ -187,6 +210,8 @@ def finalize_runs_in(document: dict) -> dict:
         document["closed_loop"] = finalize(upgrade(document["closed_loop"]))
     for entry in [*document.get("points", []), *document.get("search", [])]:
         entry["results"] = finalize(upgrade(entry["results"]))
+    if document.get("results") is not None:  # a paired sweep: one run, its points as instances
+        document["results"] = finalize(upgrade(document["results"]))
     return document
 
 

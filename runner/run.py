@@ -96,6 +96,8 @@ class RunOptions:
     rate: float | None = None  # requests per second at a constant rate (oha), in place of wrk's closed loop
     rates: dict[str, float] | None = None  # a constant rate per cell name (dbbench latency's steps)
     queries_n: int = 20  # lookups per request of the queries scenario (TechEmpower's n)
+    points: tuple[str, list[int]] | None = None  # a paired sweep: (parameter, values), one instance per value
+    only: list[str] | None = None  # of the selected cells, only these (the untuned ones a run tunes first)
 
     @property
     def open_loop(self) -> bool:
@@ -138,35 +140,51 @@ class Plan:
 
 @dataclass(frozen=True)
 class Member:
-    """One cell of the run under its own name (an A/A calibration runs one cell twice)."""
+    """One cell of the run under its own name: an A/A calibration runs one cell twice, a paired
+    sweep once per point (`point`: the parameter and its value for this instance)."""
 
     name: str
     cell: cells.Cell
+    point: tuple[str, int] | None = None
 
 
-def members_of(selected: list[cells.Cell], instances: int) -> list[Member]:
+def members_of(selected: list[cells.Cell], instances: int,
+               points: tuple[str, list[int]] | None = None) -> list[Member]:
+    if points is not None:
+        param, values = points
+        return [Member(f"{cell.name} @{param}={value}", cell, (param, value)) for cell in selected for value in values]
     if instances == 1:
         return [Member(cell.name, cell) for cell in selected]
     return [Member(f"{cell.name} ({chr(ord('A') + i)})", cell) for cell in selected for i in range(instances)]
 
 
 def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
+    """What a member is run with: the options, with its sweep point's value in place of one."""
     cell = member.cell
-    processes = cell.processes(options.server_cpus)
-    if options.tuned_pools:
+    point = dict([member.point]) if member.point else {}
+    server_cpus = point.get("server-cpus", options.server_cpus)
+    connections = point.get("connections", plan.connections)
+    processes = cell.processes(server_cpus)
+    if "pool-size" in point:
+        pool, why = point["pool-size"], "the sweep's point"
+    elif options.tuned_pools and cell.name in options.tuned_pools:
         pool, why = options.tuned_pools[cell.name]["pool"], options.tuned_pools[cell.name]["why"]
     elif options.pool_size:
         pool, why = options.pool_size, "--pool-size"
     else:
-        pool = cells.pool_size_for(plan.connections, processes)
+        pool = cells.pool_size_for(connections, processes)
         why = "rule: each worker's share of the connections plus 12.5% (at least 4 more)"
     rate = options.rates.get(cell.name) if options.rates is not None else options.rate
     return {
         "name": member.name, "framework": cell.framework.name, "variant": cell.variant.name,
         "strategy": cell.variant.strategy, "kind": cell.framework.kind, "reference": cell.framework.reference,
         "server": f"remote, at {options.target}" if options.target else cell.framework.server,
-        "remote": options.target is not None, "scenario": plan.scenario.name, "connections": plan.connections,
-        "pool_size": pool, "pool_why": why, "workers": processes, "server_cpus": options.server_cpus, "status": "ok",
+        "remote": options.target is not None, "scenario": plan.scenario.name, "connections": connections,
+        "pool_size": pool, "pool_why": why, "workers": processes, "server_cpus": server_cpus,
+        "pool_ladder": (options.tuned_pools or {}).get(cell.name, {}).get("ladder") if not point else None,
+        "db_latency_ms": point.get("db-latency", options.db_latency_ms),
+        "point": {"param": member.point[0], "value": member.point[1], "of": cell.name} if member.point else None,
+        "status": "ok",
         "reason": None, "verification": None, "statements_per_request": {}, "slices": [],
         "rps_median": None, "rps_ci95": None, "rank": None, "rate_target": rate,
         **({"status": "skipped", "reason": "no rate was given for it"} if options.open_loop and rate is None else {}),
@@ -191,7 +209,9 @@ class Run:
         self.options = options
         self.plan = Plan.resolve(options)
         selected = cells.manifest().select(options.frameworks, options.variants, options.everything)
-        self.members = {m.name: m for m in members_of(selected, options.instances)}
+        if options.only is not None:
+            selected = [cell for cell in selected if cell.name in options.only]
+        self.members = {m.name: m for m in members_of(selected, options.instances, options.points)}
         self.records = {name: cell_record(m, self.plan, options) for name, m in self.members.items()}
         self.run_dir = results.new_run_dir(options.out or paths.REPO / "results")
         self.results_path = self.run_dir / "results.json"
@@ -266,7 +286,8 @@ class Run:
             base = QUICK_BUDGET_S if self.options.quick else DEFAULT_BUDGET_S
             self.plan.rule.budget_s = base * max(1.0, self.slots / DEFAULT_BUDGET_CELLS)
         self.postmaster_pid = database.EmbeddedCluster.default().postmaster_pid() if embedded else None
-        self.pinning = load.Pinning.plan(self.options.server_cpus, self.plan.scenario.threads, self.postmaster_pid)
+        most_cpus = max(self.records[name]["server_cpus"] for name in runnable)
+        self.pinning = load.Pinning.plan(most_cpus, self.plan.scenario.threads, self.postmaster_pid)
         self.document = self.new_document(runnable, available)
         return runnable
 
@@ -308,12 +329,19 @@ class Run:
                     "endpoints": list(plan.scenario.endpoints), "weights": plan.scenario.weights,
                     "writes": plan.scenario.writes, "restored": [self.restore_before],
                     "db_latency_ms": self.options.db_latency_ms, "proxy": None, "target": self.options.target,
-                    "faults": [], "open_loop": self.open_loop_meta(),
+                    "faults": [], "open_loop": self.open_loop_meta(), "sweep": self.sweep_meta(),
                     **({"queries_n": self.options.queries_n} if "queries" in plan.scenario.endpoints else {}),
                 },
             },
             "cells": list(self.records.values()),
         }
+
+    def sweep_meta(self) -> dict | None:
+        """A paired sweep: its parameter and values, each an instance of every selected cell."""
+        if self.options.points is None:
+            return None
+        param, values = self.options.points
+        return {"param": param, "values": values, "paired": True}
 
     def open_loop_meta(self) -> dict | None:
         if not self.options.open_loop:
@@ -394,13 +422,16 @@ class Run:
     def start_proxy(self) -> None:
         """toxiproxy between the cells and PostgreSQL when a round trip is to be added; the cells
         then connect through it (verification too, so a cell is checked as it is measured)."""
-        if not (self.options.db_latency_ms or self.options.fault or self.options.proxy):
+        latencies = sorted({record["db_latency_ms"] for record in self.records.values()})
+        if not (latencies != [0] or self.options.fault or self.options.proxy):
             return
         self.proxy = proxy.Proxy.start(self.url, self.options.db_latency_ms, self.run_dir / "logs" / "toxiproxy.log")
         self.cell_url = self.proxy.url_for(self.url)
+        for latency in latencies:
+            self.proxy.listener(latency)
         self.meta["proxy"] = self.proxy.describe()
         err.print(f"toxiproxy {self.proxy.version} between the cells and PostgreSQL: "
-                  f"+{self.options.db_latency_ms} ms per round trip"
+                  f"+{', '.join(map(str, latencies))} ms per round trip"
                   + (f"; --fault {self.options.fault} after round {FAULT_AFTER_ROUND}" if self.options.fault else ""))
 
     def fault_between_rounds(self, number: int, round_no: int, live: list[str],
@@ -502,11 +533,11 @@ class Run:
             slug = name.replace("/", "-").replace(" ", "").replace("(", "-").replace(")", "")
             process = cells.RemoteCell(self.members[name].cell, self.options.target) if self.options.target else \
                 cells.CellProcess(
-                    self.members[name].cell, port=database.free_port(), workers=self.options.server_cpus,
+                    self.members[name].cell, port=database.free_port(), workers=record["server_cpus"],
                     pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log",
                     users=self.max_id)
             try:
-                process.start(self.cell_url)
+                process.start(self.url_of(name))
             except DbbenchError as exc:
                 self.fail(name, None, f"start: {exc}")
                 continue
@@ -515,14 +546,14 @@ class Run:
             self.describe(f"group {number}: starting {name}")
             try:
                 process.wait_ready()
-                self.pinning.apply(process.processes())
+                self.pinning.apply(process.processes(), self.records[name]["server_cpus"])
                 if self.records[name]["verification"] is None and not self.verify(name, process):
                     continue
                 self.describe(f"group {number}: warming {name}")
                 for seconds in (self.plan.primer_s, self.plan.warmup_s):
                     if seconds:
                         load.run_wrk(process.base_url, duration_s=seconds, seed=self.plan.seed,
-                                     **self.load_args(process), **self.lua_args())
+                                     **self.load_args(name, process), **self.lua_args())
             except DbbenchError as exc:
                 self.fail(name, process, f"group {number} start: {exc}")
 
@@ -573,29 +604,37 @@ class Run:
         """One slice: wrk's closed loop, or oha at the cell's constant rate."""
         rate = self.records[name]["rate_target"]
         if rate is None:
-            return load.run_wrk(process.base_url, duration_s=self.plan.slice_s, seed=seed, **self.load_args(process),
-                                **self.lua_args())
-        return openloop.run_rate(process.base_url, rate=rate, duration_s=self.plan.slice_s, **self.load_args(process))
+            return load.run_wrk(process.base_url, duration_s=self.plan.slice_s, seed=seed,
+                                **self.load_args(name, process), **self.lua_args())
+        return openloop.run_rate(process.base_url, rate=rate, duration_s=self.plan.slice_s,
+                                 **self.load_args(name, process))
 
     def lua_args(self) -> dict:
         """What only wrk's scripts use: the feed's post ids, and /queries' lookups per request."""
         return dict(max_post_id=self.max_post_id, queries_n=self.options.queries_n)
 
-    def load_args(self, process: cells.CellProcess) -> dict:
-        return dict(scenario=self.plan.scenario, connections=self.plan.connections, max_id=self.max_id,
+    def url_of(self, name: str) -> str:
+        """The database URL a member's cell connects to: through the listener adding its round
+        trip when a proxy is in the path."""
+        if self.proxy is None:
+            return self.cell_url
+        return self.proxy.url_for(self.url, self.records[name]["db_latency_ms"])
+
+    def load_args(self, name: str, process: cells.CellProcess) -> dict:
+        return dict(scenario=self.plan.scenario, connections=self.records[name]["connections"], max_id=self.max_id,
                     server_processes=process.processes(), pinning=self.pinning, postmaster_pid=self.postmaster_pid,
                     usernames=self.usernames,
                     proxy_processes=self.proxy.processes() if self.proxy else None)
 
     def verify(self, name: str, process: cells.CellProcess) -> bool:
         record = self.records[name]
-        db_port = database.port_of(self.cell_url)
+        db_port = database.port_of(self.url_of(name))
         scenario = self.plan.scenario
         verdict = verification.Verifier(
             process.base_url, self.url, expected_connections=process.expected_connections,
             held_connections=lambda: process.database_connections(db_port), endpoints=scenario.endpoints,
             strategy=record["strategy"], weights=scenario.endpoint_weights,
-            db_latency_ms=self.options.db_latency_ms, relations=self.members[name].cell.variant.relations,
+            db_latency_ms=record["db_latency_ms"], relations=self.members[name].cell.variant.relations,
         ).run()
         record["verification"] = verdict.as_dict()
         record["statements_per_request"] = verdict.statements_per_request

@@ -1,10 +1,18 @@
-"""The sweep: the same cells measured at each value of one parameter, one full run per value.
+"""The sweep: the same cells measured at each value of one parameter.
 
-Every point is a `run` (the same slices, rounds, intervals, verification and metadata), so
-each point's figures have the rigour of any run; points are measured one after the other,
-so a comparison across points is unpaired (drift between them is not cancelled). sweep.json
-holds every point's results document, and is rewritten after each point; the figures plot
-each cell's throughput and latency against the parameter, from that file alone.
+Paired (pool size, connections, server CPUs, added latency): every point is an instance of
+its cell in one run, warm beside the others and measured in the same shuffled rounds, as the
+cells of a run are. Drift between points then cancels within each round, and each point's
+throughput is a blocked ratio to its cell's best point, with its interval. Each instance has
+its own pool, its own wrk connection count, its own worker count and affinity, or its own
+toxiproxy listener. Instances are grouped under max_connections and tied across groups
+through an anchor, as cells are (runner/schedule.py).
+
+Sequential (rate): a constant-rate point is a run of its own, one after the other; its
+figures have each point's own intervals, and a comparison across points is unpaired.
+
+sweep.json holds the run's results document (every slice raw) or every point's, and is
+rewritten as it goes; the report and figures are rendered from that file alone.
 """
 
 from __future__ import annotations
@@ -22,11 +30,15 @@ from runner.run import Run, RunOptions
 # The parameter as the command line names it, and the run option it sets.
 PARAMS = {"connections": "connections", "pool-size": "pool_size", "server-cpus": "server_cpus",
           "db-latency": "db_latency_ms", "rate": "rate"}
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a paired sweep holds one run ("results"), its points as instances
+PAIRED = ("connections", "pool-size", "server-cpus", "db-latency")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 SWEEP_CAPTION = ("One line per cell, coloured by strategy, a marker per framework; throughput whiskers are each "
-                 "point's 95% interval. Latency is wrk's, closed-loop; in a rate sweep it is oha's, at a constant "
+                 "point's own 95% interval. Latency is wrk's, closed-loop; in a rate sweep it is oha's, at a constant "
                  "rate, from each request's intended send time, and the throughput is the rate achieved.")
+RATIO_CAPTION = ("Each point's throughput over its cell's best point, measured paired (the points were warm "
+                 "instances in the same shuffled rounds): the ratio of blocked slices with its 95% interval; the "
+                 "best point sits at 1 without one.")
 
 
 def parse_param(text: str) -> tuple[str, list[int]]:
@@ -47,14 +59,42 @@ def parse_param(text: str) -> tuple[str, list[int]]:
 
 
 def sweep(options: RunOptions, param: str, values: list[int], out: Path | None) -> tuple[Path, dict]:
-    """One run per value, in the order given; sweep.json after each."""
+    """A paired sweep where the parameter allows, else one run per value; sweep.json as it goes."""
     directory = results.new_run_dir((out or options.out or paths.REPO / "results") / "sweep")
     path = directory / "sweep.json"
     document = {"kind": "sweep", "schema_version": SCHEMA_VERSION, "complete": False, "param": param,
-                "values": values, "started_at": metadata.utc_now(), "finished_at": None, "points": []}
+                "values": values, "paired": param in PAIRED, "started_at": metadata.utc_now(), "finished_at": None}
+    if document["paired"]:
+        paired(options, document, directory)
+    else:
+        sequential(options, document, directory)
+    return path, document
+
+
+def paired(options: RunOptions, document: dict, directory: Path) -> None:
+    """One run whose members are every cell at every value."""
+    path = directory / "sweep.json"
+    runner = Run(dataclasses.replace(options, out=directory / "run", points=(document["param"], document["values"])))
+    document["results"] = None
     try:
-        for value in values:
-            runner = Run(dataclasses.replace(options, out=directory / "points", **{PARAMS[param]: value}))
+        runner.execute()
+        document["complete"] = True
+    finally:
+        if runner.results_path.exists():
+            document["results"] = results.load(runner.results_path)
+        document["finished_at"] = metadata.utc_now()
+        results.write_json(document, path)
+        if document["results"]:
+            write_report(document, directory)
+
+
+def sequential(options: RunOptions, document: dict, directory: Path) -> None:
+    """One run per value, in the order given; sweep.json after each."""
+    path = directory / "sweep.json"
+    document["points"] = []
+    try:
+        for value in document["values"]:
+            runner = Run(dataclasses.replace(options, out=directory / "points", **{PARAMS[document["param"]]: value}))
             try:
                 runner.execute()
             finally:
@@ -67,17 +107,62 @@ def sweep(options: RunOptions, param: str, values: list[int], out: Path | None) 
         results.write_json(document, path)
         if document["points"]:
             write_report(document, directory)
-    return path, document
+
+
+def is_paired(document: dict) -> bool:
+    return document.get("results") is not None
+
+
+def runs(document: dict) -> list[dict]:
+    """The results documents a sweep holds: its one paired run, or a run per point."""
+    if is_paired(document):
+        return [document["results"]]
+    return [point["results"] for point in document.get("points", [])]
 
 
 def series(document: dict) -> dict[str, list[tuple[int, dict]]]:
     """Each cell's measured points, (value, cell record), in the sweep's order."""
     found: dict[str, list[tuple[int, dict]]] = {}
+    if is_paired(document):
+        order = {value: index for index, value in enumerate(document["values"])}
+        for cell in sorted(document["results"]["cells"], key=lambda c: order.get(c["point"]["value"], 0)):
+            if cell.get("rps_median") is not None:
+                found.setdefault(cell["point"]["of"], []).append((cell["point"]["value"], cell))
+        return found
     for point in document["points"]:
         for cell in point["results"]["cells"]:
             if cell.get("rps_median") is not None:
                 found.setdefault(cell["name"], []).append((point["value"], cell))
     return found
+
+
+def run_of(document: dict, value: int) -> dict:
+    """The results document that measured this value."""
+    if is_paired(document):
+        return document["results"]
+    return next(point["results"] for point in document["points"] if point["value"] == value)
+
+
+def instance_name(document: dict, cell_name: str, value: int) -> str:
+    """A cell's name at one point, as its results document names it."""
+    return f"{cell_name} @{document['param']}={value}" if is_paired(document) else cell_name
+
+
+def point_ratios(document: dict) -> dict[str, dict]:
+    """A paired sweep's instance name -> its comparison to its cell's best point (absent for the
+    best point itself, and in a sequential sweep)."""
+    if not is_paired(document):
+        return {}
+    return {c["a"]: c for c in document["results"].get("summary", {}).get("comparisons", []) if c["kind"] == "point"}
+
+
+def failures(document: dict) -> list[str]:
+    """Every cell or instance that did not finish, with why."""
+    if is_paired(document):
+        return [f"{cell['name']}: {cell['status']}: {cell['reason']}" for cell in document["results"]["cells"]
+                if cell.get("reason")]
+    return [f"{document['param']}={point['value']}: {cell['name']}: {cell['status']}: {cell['reason']}"
+            for point in document["points"] for cell in point["results"]["cells"] if cell.get("reason")]
 
 
 def draw(document: dict) -> dict[str, Figure]:
@@ -121,24 +206,61 @@ def draw(document: dict) -> dict[str, Figure]:
             axes.grid(color="#E5E5E5", linewidth=0.8)
             figures.legend_below(figure, axes.get_legend_handles_labels()[0])
             drawn[name] = figure
+        if is_paired(document):
+            drawn["sweep-ratio"] = draw_ratios(document, lines, frameworks)
     return drawn
 
 
+def draw_ratios(document: dict, lines: dict[str, list[tuple[int, dict]]], frameworks: list[str]) -> Figure:
+    """Each point over its cell's best point, with the paired ratio's interval."""
+    ratios = point_ratios(document)
+    figure = Figure(figsize=(figures.WIDTH_IN, 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    for cell_name, points in lines.items():
+        sample, colour = points[0][1], figures.colour_of(points[0][1])
+        xs = [value for value, _ in points]
+        ys = [(ratios.get(cell["name"]) or {}).get("ratio") or 1.0 for _, cell in points]
+        axes.plot(xs, ys, color=colour, marker=MARKERS[frameworks.index(sample["framework"]) % len(MARKERS)],
+                  label=cell_name, linewidth=1.5)
+        for x, y, (_, cell) in zip(xs, ys, points, strict=True):
+            interval = (ratios.get(cell["name"]) or {}).get("ci95")
+            if interval:
+                figures.whisker_vertical(axes, x, y, interval, colour)
+    axes.axhline(1.0, color="#888888", linewidth=0.8)
+    axes.set_title(f"Throughput over the cell's best point, against {document['param']} (paired)", loc="left")
+    axes.set_xlabel(document["param"])
+    axes.set_ylabel("ratio to the best point [95%]")
+    if min(document["values"]) > 0 and max(document["values"]) / min(document["values"]) >= 8:
+        axes.set_xscale("log", base=2)
+    axes.set_xticks(document["values"], [str(v) for v in document["values"]])
+    axes.grid(color="#E5E5E5", linewidth=0.8)
+    figures.legend_below(figure, axes.get_legend_handles_labels()[0])
+    return figure
+
+
 def table_section(document: dict) -> report.Section:
+    paired_sweep, ratios = is_paired(document), point_ratios(document)
     rows = []
     for cell_name, points in series(document).items():
         for value, cell in points:
             latency = cell.get("latency_ms") or {}
-            rows.append([cell_name, str(value), report.fmt_rps(cell["rps_median"]) + report.rps_interval(cell),
-                         f"{latency.get('p50', 0):.1f}", f"{latency.get('p99', 0):.1f}",
+            row = [cell_name, str(value), report.fmt_rps(cell["rps_median"]) + report.rps_interval(cell)]
+            if paired_sweep:
+                row.append(report.fmt_ratio(ratios[cell["name"]]) if cell["name"] in ratios else "best")
+            rows.append([*row, f"{latency.get('p50', 0):.1f}", f"{latency.get('p99', 0):.1f}",
                          str(cell.get("pool_size")), " ".join(f"`{flag}`" for flag in cell.get("flags") or [])])
-    failed = [f"{document['param']}={point['value']}: {cell['name']}: {cell['status']}: {cell['reason']}"
-              for point in document["points"] for cell in point["results"]["cells"] if cell.get("reason")]
-    return report.Section("sweep", f"Every point ({document['param']})", before=[
-        "Each point is a run of its own (median over slices [its 95% interval]); points were "
-        "measured one after the other, so differences between points are not paired."],
-        header=["cell", document["param"], "median RPS", "p50 ms", "p99 ms", "pool/worker", "flags"], rows=rows,
-        items=failed)
+    if paired_sweep:
+        before = ("Paired: every point was a warm instance of its cell, measured in the same shuffled rounds as the "
+                  "others. The ratio to the cell's best point is a blocked ratio with its 95% interval (drift "
+                  "between points cancels); the median RPS beside it has each point's own interval.")
+    else:
+        before = (f"Sequential ({document['param']} is not paired): each point is a run of its own (median over "
+                  "slices [its 95% interval]); points were measured one after the other, so differences between "
+                  "points are not paired.")
+    header = ["cell", document["param"], "median RPS", *(["ratio to best [95%]"] if paired_sweep else []),
+              "p50 ms", "p99 ms", "pool/worker", "flags"]
+    return report.Section("sweep", f"Every point ({document['param']})", before=[before], header=header, rows=rows,
+                          items=failures(document))
 
 
 def write_report(document: dict, directory: Path) -> None:
@@ -146,14 +268,15 @@ def write_report(document: dict, directory: Path) -> None:
     drawn = figures.guarded("the sweep's figures", lambda: draw(document), {})
     try:
         svgs = figures.write_files(drawn, directory)
-        first = document["points"][0]["results"]
+        first = runs(document)[0]
         facts = [("Sweep", f"{document['param']} = {', '.join(map(str, document['values']))}; "
                            f"{'complete' if document['complete'] else '**incomplete**'}, from "
                            f"{document['started_at']} to {document['finished_at'] or '—'}"),
                  *[(label, text) for label, text in report.facts(first) if label not in ("Run", "Stopped")]]
         section = table_section(document)
         placed = [(section, [page.figure_html(name, svg, title=f"{name.removeprefix('sweep-')} against "
-                                                                   f"{document['param']}", caption=SWEEP_CAPTION)
+                                                                   f"{document['param']}",
+                                              caption=RATIO_CAPTION if name == "sweep-ratio" else SWEEP_CAPTION)
                              for name, svg in svgs.items()])]
         (directory / "report.html").write_text(page.render_page(f"dbbench sweep: {document['param']}", facts, placed))
     except OSError as exc:

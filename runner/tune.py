@@ -1,60 +1,116 @@
-"""Tuned pool sizes: a pool-size sweep per cell, and the smallest pool that is as good as the best.
+"""Tuned pool sizes: a paired pool-size sweep per cell, and the smallest pool as good as the best.
 
-`dbbench tune` sweeps `pool-size` over a small ladder plus the rule's size, at the run's
-concurrency, with the same rigour as `run` (sweep.py). For each cell the best pool is the
-one with the highest median throughput, and the tuned pool is the smallest one whose median
-lies within the best's 95% interval: the data cannot tell it from the best, and a smaller
-pool holds fewer connections. The choice, with its evidence, is kept in the state
-directory, keyed by what it was measured for (cell, scenario, connections, server CPUs);
-`dbbench run --pool-size tuned` uses it, and its results say which pool each cell ran with
-and why.
+`dbbench tune` measures a ladder of pool sizes plus the rule's as warm instances of each cell
+in the same shuffled rounds (a paired sweep, sweep.py), so every pool's throughput is a
+blocked ratio to the cell's best pool with its 95% interval. The tuned pool is the smallest
+one whose ratio cannot be told from 1: the data cannot tell it from the best, and a smaller
+pool holds fewer connections. A pool whose ratio has no interval yet is not called as good.
+
+The choice and its evidence (the ladder's ratios) are kept in the state directory, keyed by
+everything that changes the answer: the cell and its lock file, the scenario, connections,
+server CPUs, the added round trip, the machine (CPU model and count) and the PostgreSQL
+settings. A run uses it when its key matches, and tunes first when none does. Tuning is its
+own run: the pool is chosen on slices other than those that rank the cell, since choosing
+and ranking on the same slices would favour the luckiest pool.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-from runner import cells, metadata, paths, results, sweep
+from runner import cells, database, environments, load, metadata, paths, report, results, sweep
 from runner.errors import DbbenchError
 from runner.run import Plan, RunOptions
+
+LADDER = [4, 8, 16, 32]
+TUNE_SLICE_S = 1  # at the same measured time, 1 s slices gave ratios ~1.8x narrower than 3 s here (issue #23)
+TUNE_BUDGET_PER_CELL_S = 50  # this much per cell tuned, start-up included (7 cells: about 6 min)
+TUNE_BUDGET_MIN_S = 100
+EQUIVALENT = 0.90  # "as good as the best": an interval containing 1 and a lower bound at 90% or more
+KEY_SETTINGS = ("server_version", "max_connections", "shared_buffers", "work_mem", "synchronous_commit",
+                "max_worker_processes")
+
+
+def budget_for(cells_tuned: int) -> float:
+    return max(TUNE_BUDGET_MIN_S, TUNE_BUDGET_PER_CELL_S * cells_tuned)
 
 
 def store() -> Path:
     return paths.state_home() / "tuned-pools.json"
 
 
-def key_of(cell_name: str, scenario: str, connections: int, server_cpus: int) -> str:
-    return f"{cell_name} {scenario} c{connections} cpus{server_cpus}"
+def cell_lock(cell: cells.Cell) -> str:
+    """The digest of what the cell's dependencies are pinned by: its stack's lock file, or Gin's go.sum."""
+    if cell.is_python:
+        return environments.lock_digest(cell.stack)
+    return hashlib.sha256((cells.GIN_DIR / "go.sum").read_bytes()).hexdigest()
 
 
-def choose(points: list[tuple[int, dict]]) -> dict:
-    """From a cell's (pool size, cell record) points: the best and the smallest as good."""
+def key_parts(cell: cells.Cell, scenario: str, connections: int, server_cpus: int, db_latency_ms: int,
+              machine: dict, postgres: dict) -> dict:
+    """Everything a tuned pool depends on, as the results' metadata records it."""
+    settings = postgres.get("settings", {})
+    return {"cell": cell.name, "lock": cell_lock(cell)[:16], "scenario": scenario, "connections": connections,
+            "server_cpus": server_cpus, "db_latency_ms": db_latency_ms, "cpu_model": machine.get("cpu_model"),
+            "cpu_count": machine.get("cpus_available") or machine.get("cpu_count"),
+            "postgres": {name: settings.get(name) for name in KEY_SETTINGS}}
+
+
+def key_of(parts: dict) -> str:
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{parts['cell']} {parts['scenario']} c{parts['connections']} {digest}"
+
+
+def choose(points: list[tuple[int, dict]], ratios: dict[str, dict]) -> dict:
+    """From a cell's (pool size, instance record) points and their ratios to the best point:
+    the best pool, and the smallest as good: its ratio's interval contains 1, and its lower end
+    is at EQUIVALENT or more, so that a pool a few noisy rounds merely failed to tell apart from
+    the best (an interval of [0.6-1.1], say) is not taken for one as good."""
     measured = [(pool, cell) for pool, cell in points if cell.get("rps_median") and cell["status"] == "ok"]
     if not measured:
         raise DbbenchError("no pool size was measured")
-    best_pool, best = max(measured, key=lambda point: point[1]["rps_median"])
-    floor = best["rps_ci95"][0] if best.get("rps_ci95") else best["rps_median"]
-    pool = min(size for size, cell in measured if cell["rps_median"] >= floor)
-    return {"pool": pool, "best_pool": best_pool, "best_rps": best["rps_median"], "best_ci95": best.get("rps_ci95"),
-            "rps_by_pool": {str(size): cell["rps_median"] for size, cell in measured}}
+    best_pool = next((pool for pool, cell in measured if cell["name"] not in ratios), None)
+    if best_pool is None:
+        best_pool = max(measured, key=lambda point: point[1]["rps_median"])[0]
+    ladder = {}
+    as_good = [best_pool]
+    for pool, cell in measured:
+        found = ratios.get(cell["name"])
+        ladder[str(pool)] = {"ratio": 1.0, "ci95": None, "best": True} if found is None else \
+            {"ratio": found["ratio"], "ci95": found["ci95"], "best": False}
+        if found is not None and found["ci95"] is not None and found["tie"] and found["ci95"][0] >= EQUIVALENT:
+            as_good.append(pool)
+    return {"pool": min(as_good), "best_pool": best_pool, "ladder": ladder,
+            "rps_by_pool": {str(pool): cell["rps_median"] for pool, cell in measured}}
 
 
 def tune(options: RunOptions, ladder: list[int]) -> tuple[Path, dict]:
-    """Sweep the ladder and the rule's pool for the selected cells; record each cell's choice."""
+    """A paired sweep of the ladder and the rule's pool for the selected cells; each cell's choice recorded."""
     plan = Plan.resolve(options)
     rule = cells.pool_size_for(plan.connections, options.server_cpus)
     values = sorted(set(ladder) | {rule})
     path, document = sweep.sweep(options, "pool-size", values, out=None)
+    if not sweep.is_paired(document):
+        raise DbbenchError(f"the pool-size sweep measured nothing: see {path}")
+    meta = document["results"]["metadata"]
+    ratios = sweep.point_ratios(document)
     chosen = {}
     for cell_name, points in sweep.series(document).items():
-        found = choose(points)
-        within = ("the smallest pool whose median is within the best's 95% interval" if found["best_ci95"] else
-                  "the best pool: too few slices for a 95% interval, so no smaller pool could be called as good")
-        found.update(rule_pool=rule, measured_at=document["started_at"], sweep=str(path),
-                     why=f"tuned: {within} (best {found['best_pool']}, ladder {', '.join(map(str, values))}) by "
-                         f"dbbench tune at {document['started_at']}")
-        chosen[key_of(cell_name, plan.scenario.name, plan.connections, options.server_cpus)] = found
+        cell = cells.manifest().cell(*cell_name.split("/", 1))
+        found = choose(points, ratios)
+        parts = key_parts(cell, plan.scenario.name, plan.connections, options.server_cpus, options.db_latency_ms,
+                          meta["machine"], meta["postgres"])
+        smaller = f"the smallest pool whose paired ratio to the best has a 95% interval within [{EQUIVALENT:.2f}, " \
+                  "and containing 1]" \
+            if found["pool"] != found["best_pool"] else "the best pool (no smaller one could be told as good)"
+        found.update(rule_pool=rule, measured_at=document["started_at"], sweep=str(path), key=parts,
+                     why=f"tuned: {smaller}; best {found['best_pool']}, ladder {', '.join(map(str, values))}, "
+                         f"by dbbench tune at {document['started_at']}")
+        chosen[key_of(parts)] = found
     if not chosen:
         raise DbbenchError(f"no cell was measured at any pool size: see {path}")
     recorded = load_store()
@@ -74,28 +130,60 @@ def load_store() -> dict:
         raise DbbenchError(f"cannot read {store()}: {exc}") from None
 
 
-def tuned_pools(options: RunOptions) -> dict[str, dict]:
-    """`run --pool-size tuned`: the recorded choice for every selected cell under this load, or
-    a one-line error naming the first cell that has none and how to make it."""
-    plan = Plan.resolve(options)
+def lookup(selected: list[cells.Cell], scenario: str, connections: int, server_cpus: int, db_latency_ms: int,
+           machine: dict, postgres: dict) -> tuple[dict[str, dict], list[cells.Cell]]:
+    """The recorded choice for each cell under this key, and the cells that have none."""
     recorded = load_store()
-    found = {}
-    for cell in cells.manifest().select(options.frameworks, options.variants, options.everything):
-        choice = recorded.get(key_of(cell.name, plan.scenario.name, plan.connections, options.server_cpus))
+    found, missing = {}, []
+    for cell in selected:
+        choice = recorded.get(key_of(key_parts(cell, scenario, connections, server_cpus, db_latency_ms, machine,
+                                               postgres)))
         if choice is None:
-            raise DbbenchError(f"no tuned pool for {cell.name} ({plan.scenario.name}, {plan.connections} connections, "
-                               f"{options.server_cpus} server CPU(s)): run dbbench tune with the same options first")
-        found[cell.name] = choice
-    return found
+            missing.append(cell)
+        else:
+            found[cell.name] = choice
+    return found, missing
+
+
+def with_tuned_pools(options: RunOptions, tune_missing: bool, log: Callable[[str], None],
+                     budget_s: float | None = None) -> RunOptions:
+    """`run`'s default: each selected cell at the pool recorded for this key. Cells with none
+    are tuned first, in a paired sweep of their own (`budget_s`, else TUNE_BUDGET_PER_CELL_S
+    each) written beside the run's results, unless `tune_missing` is off (--quick), when they
+    keep the rule's pool and say why."""
+    plan = Plan.resolve(options)
+    chosen = cells.manifest().select(options.frameworks, options.variants, options.everything)
+    selected = [cell for cell in chosen if cells.availability(cell)[0] and not (
+        cell.unserved(plan.scenario.endpoints) or cell.redundant(plan.scenario.endpoints))]
+    url, embedded = database.database_url(options.db_url)
+    database.ensure_seeded(url, options.users, log=log)
+    context = dict(scenario=plan.scenario.name, connections=plan.connections, server_cpus=options.server_cpus,
+                   db_latency_ms=options.db_latency_ms, machine=metadata.collect_machine(),
+                   postgres=metadata.collect_postgres(url, embedded))
+    found, missing = lookup(selected, **context)
+    if missing and tune_missing:
+        budget = budget_s or budget_for(len(missing))
+        log(f"no tuned pool recorded for {', '.join(cell.name for cell in missing)} at this load, machine and "
+            f"PostgreSQL: tuning first (a paired pool-size sweep, about {budget / 60:.1f} min; its slices are not "
+            "the ranking's)")
+        load.wrk_binary()
+        tune(dataclasses.replace(options, only=[cell.name for cell in missing], budget_s=budget, rounds=None,
+                                 precision=None, spend_budget=True, slice_s=options.slice_s or TUNE_SLICE_S,
+                                 seed=None), LADDER)
+        found, missing = lookup(selected, **context)
+    pools = {name: {"pool": choice["pool"], "why": choice["why"], "ladder": choice.get("ladder")}
+             for name, choice in found.items()}
+    for cell in missing:
+        rule = cells.pool_size_for(plan.connections, cell.processes(options.server_cpus))
+        pools[cell.name] = {"pool": rule, "why": "rule: no tuned pool recorded for this load and machine"
+                                                 + (" (a --quick run does not tune)" if not tune_missing else "")}
+    return dataclasses.replace(options, tuned_pools=pools)
 
 
 def render(chosen: dict) -> str:
-    from runner.report import md_table
-
-    rows = [[key.split(" ")[0], str(found["pool"]), str(found["best_pool"]), str(found["rule_pool"]),
-             ", ".join(f"{pool}: {rps:,.0f}" for pool, rps in found["rps_by_pool"].items())]
-            for key, found in chosen.items()]
+    rows = [[found["key"]["cell"], str(found["pool"]), str(found["best_pool"]), str(found["rule_pool"]),
+             report.ladder_text(found["ladder"])] for found in chosen.values()]
     stamp = metadata.utc_now()
-    return (f"# dbbench tune ({stamp})\n\nTuned: the smallest pool whose median RPS is within the best pool's "
-            "95% interval.\n\n" + md_table(["cell", "tuned pool", "best pool", "rule's pool", "median RPS by pool"],
-                                           rows) + "\n")
+    return (f"# dbbench tune ({stamp})\n\nTuned: the smallest pool whose paired ratio to the best pool has a 95% "
+            "interval containing 1.\n\n" + report.md_table(["cell", "tuned pool", "best pool", "rule's pool",
+                                                            "ratio to the best pool by pool [95%]"], rows) + "\n")

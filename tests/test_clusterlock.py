@@ -110,7 +110,8 @@ def test_a_killed_holders_lock_is_taken_over_and_said(other_home, monkeypatch):
 def test_a_run_after_a_killed_holder_records_the_takeover_in_its_results(db_url, state_home, tmp_path):
     record = {"pid": 999_999_999, "command": "dbbench run --all", "started_at": "2026-12-01T00:00:00Z", "host": "h"}
     (state_home / "cluster.lock").write_text(json.dumps(record))
-    result = dbbench("run", "--frameworks", "gin", "--variants", "raw", "--slice", "1", "--rounds", "2",
+    result = dbbench("run", "--pool-size", "rule",
+                     "--frameworks", "gin", "--variants", "raw", "--slice", "1", "--rounds", "2",
                      "--connections", "4", "--out", str(tmp_path), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "took over" in result.stderr and "pid 999999999" in result.stderr

@@ -128,7 +128,8 @@ def test_serve_leaves_nothing_behind_whatever_signal_ends_it(db_url, framework, 
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGKILL, -9)])
 def test_run_leaves_nothing_behind_whatever_signal_ends_it(db_url, tmp_path, signum, code):
     path = tmp_path / "latest" / "results.json"
-    cli = start_cli("run", "--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "2", "--rounds", "20",
+    cli = start_cli("run", "--pool-size", "rule",
+                    "--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "2", "--rounds", "20",
                     "--connections", "4", "--out", str(tmp_path))
     try:
         wait_until(lambda: sum(slices_so_far(path).values()) >= 1, 180, "a first slice", cli)
@@ -149,7 +150,8 @@ def test_run_leaves_nothing_behind_whatever_signal_ends_it(db_url, tmp_path, sig
 
 def test_a_cell_that_crashes_mid_run_is_recorded_and_the_other_goes_on(db_url, tmp_path):
     path = tmp_path / "latest" / "results.json"
-    cli = start_cli("run", "--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "1", "--rounds", "5",
+    cli = start_cli("run", "--pool-size", "rule",
+                    "--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "1", "--rounds", "5",
                     "--connections", "4", "--out", str(tmp_path))
     try:
         wait_until(lambda: min(slices_so_far(path).values() or [0]) >= 1, 180, "a slice of each cell", cli)
@@ -224,7 +226,8 @@ def restored_cluster(db_url):
 def run_then_stop_postgres(tmp_path: Path, rounds: int, wait_s: int) -> tuple[subprocess.Popen, Path]:
     """A run of gin/raw; once its first slice is stored, the embedded cluster is stopped."""
     path = tmp_path / "latest" / "results.json"
-    cli = start_cli("run", "--frameworks", "gin", "--variants", "raw", "--slice", "1", "--rounds", str(rounds),
+    cli = start_cli("run", "--pool-size", "rule",
+                    "--frameworks", "gin", "--variants", "raw", "--slice", "1", "--rounds", str(rounds),
                     "--connections", "4", "--out", str(tmp_path), env={"DBBENCH_DB_WAIT_S": str(wait_s)})
     wait_until(lambda: sum(slices_so_far(path).values()) >= 1, 120, "a first slice", cli)
     dbbench("db", "down", check=True)

@@ -27,7 +27,8 @@ def toxiproxy_processes() -> set[int]:
 def latency_run(db_url, tmp_path_factory):
     before = toxiproxy_processes()
     out = tmp_path_factory.mktemp("latency")
-    result = dbbench("run", "--frameworks", "fastapi,gin", "--variants", "raw", "--db-latency", str(LATENCY_MS),
+    result = dbbench("run", "--pool-size", "rule",
+                     "--frameworks", "fastapi,gin", "--variants", "raw", "--db-latency", str(LATENCY_MS),
                      "--slice", "1", "--rounds", "2", "--connections", "8", "--out", str(out), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert toxiproxy_processes() <= before, "the run left its toxiproxy running"
@@ -120,7 +121,8 @@ def test_a_cell_serving_elsewhere_is_measured_with_target_and_marked_remote(db_u
 
 
 def test_a_fault_in_a_measured_run_is_recorded_and_the_run_goes_on(db_url, tmp_path):
-    result = dbbench("run", "--frameworks", "fastapi,gin", "--variants", "raw", "--fault", "outage",
+    result = dbbench("run", "--pool-size", "rule",
+                     "--frameworks", "fastapi,gin", "--variants", "raw", "--fault", "outage",
                      "--fault-seconds", "2", "--slice", "1", "--rounds", "3", "--connections", "8",
                      "--out", str(tmp_path), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -141,7 +143,8 @@ def test_a_fault_in_a_measured_run_is_recorded_and_the_run_goes_on(db_url, tmp_p
 
 
 def test_proxy_at_zero_ms_puts_toxiproxy_in_the_path_without_latency(db_url, tmp_path):
-    result = dbbench("run", "--frameworks", "gin", "--variants", "raw", "--proxy", "--slice", "1", "--rounds", "1",
+    result = dbbench("run", "--pool-size", "rule",
+                     "--frameworks", "gin", "--variants", "raw", "--proxy", "--slice", "1", "--rounds", "1",
                      "--connections", "4", "--out", str(tmp_path), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     document = results.load(tmp_path / "latest")

@@ -19,7 +19,7 @@ from conftest import DBBENCH, REPO, dbbench
 
 from runner import cells, results, run, supervise
 
-TINY = ["--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "1", "--rounds", "3",
+TINY = ["--pool-size", "rule", "--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "1", "--rounds", "3",
         "--connections", "8"]
 
 
@@ -98,7 +98,8 @@ def test_metadata_says_what_ran_and_on_what(tiny_run):
 def test_a_password_in_the_database_url_never_reaches_the_results(db_url, tmp_path):
     port = db_url.rsplit(":", 1)[1].split("/")[0]
     secret_url = f"postgresql://dbbench:pw-never-stored@127.0.0.1:{port}/dbbench"
-    result = dbbench("run", "--frameworks", "gin", "--variants", "raw", "--slice", "1", "--rounds", "1",
+    result = dbbench("run", "--pool-size", "rule",
+                     "--frameworks", "gin", "--variants", "raw", "--slice", "1", "--rounds", "1",
                      "--connections", "4", "--out", str(tmp_path), env={"DATABASE_URL": secret_url})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pw-never-stored" not in result.stdout + result.stderr
@@ -170,7 +171,7 @@ def serving_processes() -> set[int]:
 def test_ctrl_c_keeps_finished_slices_and_stops_what_it_started(db_url, tmp_path):
     before = serving_processes()
     process = subprocess.Popen(
-        [*DBBENCH, "run", "--frameworks", "fastapi,sanic", "--variants", "raw", "--slice", "2",
+        [*DBBENCH, "run", "--pool-size", "rule", "--frameworks", "fastapi,sanic", "--variants", "raw", "--slice", "2",
          "--rounds", "30", "--connections", "4", "--out", str(tmp_path)],
         cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
@@ -237,7 +238,8 @@ def test_a_version_1_results_file_is_upgraded_and_compared_with_a_new_one(tiny_r
 def test_cells_that_do_not_fit_together_run_in_groups_joined_by_the_anchor(db_url, tmp_path):
     """At 200 connections each pool holds 225: two cells fit under max_connections, not three.
     Two groups, each with gin/raw; fastapi and sanic, never up together, compare through it."""
-    result = dbbench("run", "--frameworks", "fastapi,sanic,gin", "--variants", "raw", "--connections", "200",
+    result = dbbench("run", "--pool-size", "rule",
+                     "--frameworks", "fastapi,sanic,gin", "--variants", "raw", "--connections", "200",
                      "--slice", "1", "--rounds", "3", "--out", str(tmp_path), timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     document = results.load(tmp_path / "latest")

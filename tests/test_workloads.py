@@ -126,7 +126,8 @@ def test_a_write_scenario_puts_the_seed_back_and_records_the_seed_checksum(db_ur
     """The edit scenario changes bios under load; afterwards the table is the seed again,
     and results.json carries the seed's checksum, which compare relies on."""
     seeded = database.current_seed(db_url)
-    result = dbbench("run", "--scenario", "edit", "--frameworks", "fastapi,gin", "--variants", "raw",
+    result = dbbench("run", "--pool-size", "rule",
+                     "--scenario", "edit", "--frameworks", "fastapi,gin", "--variants", "raw",
                      "--slice", "1", "--rounds", "2", "--connections", "8", "--out", str(tmp_path), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     document = results.load(tmp_path / "latest" / "results.json")
@@ -142,7 +143,7 @@ def test_a_write_scenario_puts_the_seed_back_and_records_the_seed_checksum(db_ur
 
 
 def test_the_mix_runs_and_reports_what_it_sent(db_url, tmp_path):
-    result = dbbench("run", "--scenario", "mix", "--frameworks", "gin", "--variants", "raw,gorm",
+    result = dbbench("run", "--pool-size", "rule", "--scenario", "mix", "--frameworks", "gin", "--variants", "raw,gorm",
                      "--slice", "1", "--rounds", "2", "--connections", "8", "--out", str(tmp_path), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     document = results.load(tmp_path / "latest" / "results.json")
