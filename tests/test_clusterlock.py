@@ -117,7 +117,7 @@ def test_a_run_after_a_killed_holder_records_the_takeover_in_its_results(db_url,
     assert "took over" in result.stderr and "pid 999999999" in result.stderr
     lock = results.load(tmp_path / "latest")["metadata"]["cluster_lock"]
     assert lock["taken_over_from"] == record
-    assert lock["holder"]["command"].startswith("dbbench run --frameworks gin")
+    assert lock["holder"]["command"].startswith("dbbench run --pool-size rule --frameworks gin")
     assert lock["cluster"] == f"the embedded cluster in {state_home.resolve()}"
 
 

@@ -134,7 +134,7 @@ def test_a_run_without_a_tuned_pool_tunes_first_on_slices_of_its_own(db_url, tmp
     assert ladder["finished_at"] <= run["metadata"]["run"]["started_at"], "the pool is chosen before the run"
     assert ladder["results"]["metadata"]["run"]["shuffle_seed"] != run["metadata"]["run"]["shuffle_seed"]
     again = dbbench("run", "--frameworks", "gin", "--variants", "raw", "--connections", "7", "--quick",
-                    "--out", str(tmp_path / "again"), timeout=300)
+                    "--rounds", "1", "--out", str(tmp_path / "again"), timeout=300)
     assert again.returncode == 0 and "tuning first" not in again.stderr, "--quick never tunes"
     (cell,) = json.loads((tmp_path / "again" / "latest" / "results.json").read_text())["cells"]
     assert cell["pool_why"] == "rule: no tuned pool recorded for this load and machine (a --quick run does not tune)"
