@@ -73,15 +73,20 @@ def choose(points: list[tuple[int, dict]], ratios: dict[str, dict]) -> dict:
     measured = [(pool, cell) for pool, cell in points if cell.get("rps_median") and cell["status"] == "ok"]
     if not measured:
         raise DbbenchError("no pool size was measured")
-    best_pool = next((pool for pool, cell in measured if cell["name"] not in ratios), None)
+    names = {cell["name"] for _, cell in measured}
+    references = {found["b"] for name, found in ratios.items() if name in names}  # the point the ratios are to
+    best_pool = next((pool for pool, cell in measured if cell["name"] in references), None)
     if best_pool is None:
         best_pool = max(measured, key=lambda point: point[1]["rps_median"])[0]
     ladder = {}
     as_good = [best_pool]
     for pool, cell in measured:
         found = ratios.get(cell["name"])
-        ladder[str(pool)] = {"ratio": 1.0, "ci95": None, "best": True} if found is None else \
-            {"ratio": found["ratio"], "ci95": found["ci95"], "best": False}
+        if pool == best_pool:
+            ladder[str(pool)] = {"ratio": 1.0, "ci95": None, "best": True}
+        else:  # no ratio: the point was not clean (errors in its slices), and is shown as "—"
+            ladder[str(pool)] = {"ratio": (found or {}).get("ratio"), "ci95": (found or {}).get("ci95"),
+                                 "best": False}
         if found is not None and found["ci95"] is not None and found["tie"] and found["ci95"][0] >= EQUIVALENT:
             as_good.append(pool)
     return {"pool": min(as_good), "best_pool": best_pool, "ladder": ladder,
@@ -104,9 +109,9 @@ def tune(options: RunOptions, ladder: list[int]) -> tuple[Path, dict]:
         found = choose(points, ratios)
         parts = key_parts(cell, plan.scenario.name, plan.connections, options.server_cpus, options.db_latency_ms,
                           meta["machine"], meta["postgres"])
-        smaller = f"the smallest pool whose paired ratio to the best has a 95% interval within [{EQUIVALENT:.2f}, " \
-                  "and containing 1]" \
-            if found["pool"] != found["best_pool"] else "the best pool (no smaller one could be told as good)"
+        smaller = (f"the smallest pool as good as the best (its paired ratio's 95% interval holds 1 and starts at "
+                   f"{EQUIVALENT:.2f} or above)" if found["pool"] != found["best_pool"]
+                   else "the best pool (no smaller one was shown as good)")
         found.update(rule_pool=rule, measured_at=document["started_at"], sweep=str(path), key=parts,
                      why=f"tuned: {smaller}; best {found['best_pool']}, ladder {', '.join(map(str, values))}, "
                          f"by dbbench tune at {document['started_at']}")

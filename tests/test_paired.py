@@ -93,15 +93,19 @@ def test_series_and_ratios_of_a_paired_sweep_follow_the_values():
 
 
 def test_tune_takes_the_smallest_pool_as_good_as_the_best_and_not_one_merely_not_told_apart():
-    ratios = {"a @pool-size=4": {"ratio": 0.80, "ci95": [0.60, 1.05], "tie": True},  # wide: not shown as good
-              "a @pool-size=16": {"ratio": 0.97, "ci95": [0.93, 1.02], "tie": True},
-              "a @pool-size=32": {"ratio": 0.90, "ci95": [0.86, 0.95], "tie": False}}
-    points = [(pool, {"name": f"a @pool-size={pool}", "rps_median": 100.0, "status": "ok"}) for pool in (4, 8, 16, 32)]
+    best = "a @pool-size=8"
+    ratios = {"a @pool-size=4": {"b": best, "ratio": 0.80, "ci95": [0.60, 1.05], "tie": True},  # wide: not good
+              "a @pool-size=16": {"b": best, "ratio": 0.97, "ci95": [0.93, 1.02], "tie": True},
+              "a @pool-size=32": {"b": best, "ratio": 0.90, "ci95": [0.86, 0.95], "tie": False}}
+    points = [(pool, {"name": f"a @pool-size={pool}", "rps_median": 100.0 - pool, "status": "ok"})
+              for pool in (4, 8, 16, 32)]
     found = tune.choose(points, ratios)
-    assert found["best_pool"] == 8 and found["pool"] == 8
-    ratios["a @pool-size=4"] = {"ratio": 0.99, "ci95": [0.95, 1.04], "tie": True}
+    assert found["best_pool"] == 8 and found["pool"] == 8, "the best is the ratios' reference, not the top median"
+    ratios["a @pool-size=4"] = {"b": best, "ratio": 0.99, "ci95": [0.95, 1.04], "tie": True}
     assert tune.choose(points, ratios)["pool"] == 4
     assert tune.choose(points, ratios)["ladder"]["8"] == {"ratio": 1.0, "ci95": None, "best": True}
+    del ratios["a @pool-size=32"]  # not clean: no ratio, and never the best
+    assert tune.choose(points, ratios)["ladder"]["32"]["ratio"] is None
 
 
 def test_the_tuned_pool_key_changes_with_each_of_its_parts():
