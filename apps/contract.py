@@ -6,8 +6,9 @@ The contract itself is written down in schema/http-contract.md.
 from __future__ import annotations
 
 import importlib
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +55,9 @@ class Settings:
     pool_size: int
     dsn: str
     users: int = 10_000  # /queries draws its ids from 1..users (the seed's ids are contiguous)
+    # The cell's driver settings from apps/cells.toml (psycopg's prepare_threshold), recorded
+    # with its results: set on purpose, never a library default by accident.
+    options: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,6 +66,7 @@ class Settings:
             pool_size=int(os.environ["DBBENCH_POOL_SIZE"]),
             dsn=os.environ["DATABASE_URL"],
             users=int(os.environ.get("DBBENCH_USERS", "10000")),
+            options=json.loads(os.environ.get("DBBENCH_CELL_SETTINGS", "{}")),
         )
 
     def export(self) -> None:
@@ -69,6 +74,7 @@ class Settings:
         os.environ["DBBENCH_POOL_SIZE"] = str(self.pool_size)
         os.environ["DATABASE_URL"] = self.dsn
         os.environ["DBBENCH_USERS"] = str(self.users)
+        os.environ["DBBENCH_CELL_SETTINGS"] = json.dumps(self.options)
 
 
 def can_be_a_row(user_id: int) -> bool:

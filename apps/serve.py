@@ -6,6 +6,7 @@ in the environment.
 
 import argparse
 import importlib
+import json
 import os
 import sys
 
@@ -25,9 +26,10 @@ def main() -> int:
         print("apps.serve: DATABASE_URL is not set", file=sys.stderr)
         return 2
     Settings(variant=args.variant, pool_size=args.pool_size, dsn=os.environ["DATABASE_URL"],
-             users=int(os.environ.get("DBBENCH_USERS", "10000"))).export()
+             users=int(os.environ.get("DBBENCH_USERS", "10000")),
+             options=json.loads(os.environ.get("DBBENCH_CELL_SETTINGS", "{}"))).export()
     os.environ["DBBENCH_SERVER_PID"] = str(os.getpid())  # its workers' parent (apps/lifeline/sitecustomize.py)
-    framework = importlib.import_module(f"apps.frameworks.{args.framework}")
+    framework = importlib.import_module(f"apps.frameworks.{args.framework.replace('-', '_')}")
     framework.serve(args.host, args.port, args.workers)
     return 0
 

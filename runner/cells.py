@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import re
@@ -48,6 +49,8 @@ class Framework:
     default: bool = False
     reference: bool = False
     stack: str | None = None
+    settings: dict = field(default_factory=dict)  # driver settings its server needs (prepare_threshold)
+    legacy: str | None = None  # why it is kept although unmaintained
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class Variant:
     # verifier holds it to them); a variant without them does not serve those endpoints.
     relations: dict[str, int | str] = field(default_factory=dict)
     relations_only: bool = False  # elsewhere the same code as another variant: not measured there
+    settings: dict = field(default_factory=dict)  # driver settings set on purpose and recorded (prepare_threshold)
+    legacy: str | None = None  # why it is kept although unmaintained
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,16 @@ class Cell:
     def processes(self, server_cpus: int) -> int:
         """Python servers get one worker process per CPU; Go gets GOMAXPROCS in one process."""
         return server_cpus if self.is_python else 1
+
+    @property
+    def settings(self) -> dict:
+        """The driver settings it runs with: the variant's, and its framework's over them."""
+        return {**self.variant.settings, **self.framework.settings}
+
+    @property
+    def legacy(self) -> str | None:
+        """Why it is kept although part of it is unmaintained, or None."""
+        return self.variant.legacy or self.framework.legacy
 
     @property
     def stack(self) -> str | None:
@@ -146,14 +161,15 @@ def manifest() -> Manifest:
     variants = {
         name: Variant(name=name, strategy=v["strategy"], summary=v["summary"], stack=v.get("stack"),
                       default=v.get("default", False), relations=dict(v.get("relations", {})),
-                      relations_only=v.get("relations-only", False))
+                      relations_only=v.get("relations-only", False), settings=dict(v.get("settings", {})),
+                      legacy=v.get("legacy"))
         for name, v in data["variants"].items()
     }
     frameworks = {
         name: Framework(
             name=name, kind=f["kind"], server=f["server"], variants=tuple(f["variants"]),
             malformed=f["malformed"], default=f.get("default", False), reference=f.get("reference", False),
-            stack=f.get("stack"),
+            stack=f.get("stack"), settings=dict(f.get("settings", {})), legacy=f.get("legacy"),
         )
         for name, f in data["frameworks"].items()
     }
@@ -299,7 +315,7 @@ class CellProcess:
             ]
             lifeline = os.pathsep.join(filter(None, [str(LIFELINE_DIR), os.environ.get("PYTHONPATH")]))
             return argv, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": lifeline,
-                          "DBBENCH_USERS": str(self.users)}
+                          "DBBENCH_USERS": str(self.users), "DBBENCH_CELL_SETTINGS": json.dumps(self.cell.settings)}
         argv = [
             str(gin_binary()), "--host", self.host, "--port", str(self.port),
             "--pool-size", str(self.pool_size), "--variant", self.cell.variant.name, "--users", str(self.users),

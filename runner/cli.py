@@ -186,13 +186,19 @@ def seeded_url(db_url: str | None) -> tuple[str, int]:
 
 def cmd_list(args) -> int:
     table = Table("framework", "variant", "strategy", "server", "runs here", box=None)
+    legacy = {}
     for cell in cells.manifest().cells():
         ok, detail = cells.availability(cell)
+        if cell.legacy:
+            legacy.setdefault(cell.legacy, []).append(cell.name)
         table.add_row(
-            cell.framework.name, cell.variant.name, cell.variant.strategy, cell.framework.server,
-            escape(("yes: " if ok else "no: ") + detail),
+            cell.framework.name, cell.variant.name + (" (legacy)" if cell.legacy else ""), cell.variant.strategy,
+            cell.framework.server, escape(("yes: " if ok else "no: ") + detail),
         )
-    Console(width=200).print(table)
+    console = Console(width=200)
+    console.print(table)
+    for why, names in legacy.items():
+        console.print(escape(f"legacy ({len(names)} cells): {why}"))
     return 0
 
 

@@ -180,7 +180,7 @@ def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
         "strategy": cell.variant.strategy, "kind": cell.framework.kind, "reference": cell.framework.reference,
         "server": f"remote, at {options.target}" if options.target else cell.framework.server,
         "remote": options.target is not None, "scenario": plan.scenario.name, "connections": connections,
-        "pool_size": pool, "pool_why": why, "workers": processes, "server_cpus": server_cpus,
+        "settings": cell.settings, "legacy": cell.legacy, "pool_size": pool, "pool_why": why, "workers": processes, "server_cpus": server_cpus,
         "pool_ladder": (options.tuned_pools or {}).get(cell.name, {}).get("ladder") if not point else None,
         "db_latency_ms": point.get("db-latency", options.db_latency_ms),
         "point": {"param": member.point[0], "value": member.point[1], "of": cell.name} if member.point else None,

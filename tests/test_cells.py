@@ -20,6 +20,8 @@ def test_list_shows_every_declared_cell():
                     if line.split()[:2] == [cell.framework.name, cell.variant.name]), None)
         assert row is not None, f"{cell.name} missing from dbbench list"
         assert " yes: " in row or " no: " in row
+        assert ("(legacy)" in row) == bool(cell.legacy), row
+    assert "legacy (" in listing and "unmaintained" in listing, "the listing says why the legacy cells are kept"
 
 
 def test_every_cell_passes_verification_of_every_endpoint(db_url):

@@ -1,42 +1,23 @@
 """raw for synchronous frameworks: a psycopg 3 connection pool and parameterized statements.
 
-psycopg prepares a statement on a connection once it has run a few times
-(prepare_threshold), so at steady state these are prepared statements too. Autocommit:
-the edit's `UPDATE ... RETURNING` commits by itself, as asyncpg's does.
+psycopg prepares a statement on a connection once it has run prepare_threshold times (set
+in apps/cells.toml and recorded with each result), so at steady state these are prepared
+statements too. Autocommit: the edit's `UPDATE ... RETURNING` commits by itself, as
+asyncpg's does.
 """
 
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from apps.contract import (
-    EDIT_SQL,
-    FEED_SQL,
-    LOOKUP_SQL,
-    PAGE_SQL,
-    USER_POSTS_SQL,
-    USERNAME_SQL,
-    SyncBaseStore,
-    feed_from_rows,
-    user_posts_from_rows,
-)
-
-
-def psycopg_placeholders(statement: str) -> str:
-    """asyncpg's $1, $2 as psycopg's %s (the parameters are passed in the same order)."""
-    return statement.replace("$1", "%s").replace("$2", "%s")
-
-
-SYNC_LOOKUP_SQL, SYNC_USERNAME_SQL, SYNC_PAGE_SQL, SYNC_USER_POSTS_SQL, SYNC_FEED_SQL = map(
-    psycopg_placeholders, (LOOKUP_SQL, USERNAME_SQL, PAGE_SQL, USER_POSTS_SQL, FEED_SQL))
-# EDIT_SQL takes (id, bio) as $1, $2 but uses $2 first: psycopg gets them by name.
-SYNC_EDIT_SQL = EDIT_SQL.replace("$1", "%(id)s").replace("$2", "%(bio)s")
+from apps.access import psycopg_statements as sql
+from apps.access.psycopg_statements import connection_options
+from apps.contract import SyncBaseStore, feed_from_rows, user_posts_from_rows
 
 
 class Store(SyncBaseStore):
     def open(self) -> None:
         size = self.settings.pool_size
         self.pool = ConnectionPool(self.settings.dsn, min_size=size, max_size=size, open=True,
-                                   kwargs={"autocommit": True, "row_factory": dict_row})
+                                   kwargs=connection_options(self.settings))
         self.pool.wait(timeout=60)
 
     def close(self) -> None:
@@ -47,22 +28,22 @@ class Store(SyncBaseStore):
             return conn.execute(statement, params).fetchone()
 
     def fetch(self, user_id: int):
-        return self.one(SYNC_LOOKUP_SQL, (user_id,))
+        return self.one(sql.LOOKUP, (user_id,))
 
     def fetch_by_username(self, username: str):
-        return self.one(SYNC_USERNAME_SQL, (username,))
+        return self.one(sql.USERNAME, (username,))
 
     def fetch_page(self, after: int, limit: int):
         with self.pool.connection() as conn:
-            return conn.execute(SYNC_PAGE_SQL, (after, limit)).fetchall()
+            return conn.execute(sql.PAGE, (after, limit)).fetchall()
 
     def update_bio(self, user_id: int, bio: str):
-        return self.one(SYNC_EDIT_SQL, {"id": user_id, "bio": bio})
+        return self.one(sql.EDIT, {"id": user_id, "bio": bio})
 
     def fetch_user_posts(self, user_id: int):
         with self.pool.connection() as conn:
-            return user_posts_from_rows(conn.execute(SYNC_USER_POSTS_SQL, (user_id,)).fetchall())
+            return user_posts_from_rows(conn.execute(sql.USER_POSTS, (user_id,)).fetchall())
 
     def fetch_feed(self, before: int, limit: int):
         with self.pool.connection() as conn:
-            return feed_from_rows(conn.execute(SYNC_FEED_SQL, (before, limit)).fetchall())
+            return feed_from_rows(conn.execute(sql.FEED, (before, limit)).fetchall())

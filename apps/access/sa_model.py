@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 (asyncio, asyncpg dialect): the users and posts models and the engine the sa-*
+"""SQLAlchemy 2 (asyncio; asyncpg dialect unless a variant names psycopg): the users and posts models and the engine the sa-*
 variants share.
 
 The pool is opened at full size at start-up (SQLAlchemy's pool is lazy by default), with
@@ -66,20 +66,26 @@ def latest_of(user: User, posts: list[Post]) -> UserPosts:
     return UserPosts(as_dict(user), len(posts), [post_dict(post) for post in newest])
 
 
-def asyncpg_url(dsn: str) -> str:
+def dialect_url(dsn: str, driver: str) -> str:
+    """The DSN with SQLAlchemy's dialect and driver in its scheme."""
     scheme, rest = dsn.split("://", 1)
-    return f"postgresql+asyncpg://{rest}" if scheme in ("postgres", "postgresql") else dsn
+    return f"postgresql+{driver}://{rest}" if scheme in ("postgres", "postgresql") else dsn
 
 
 class SAStore(BaseStore):
-    """A Store on an AsyncEngine; `engine_options` lets a variant change only its engine."""
+    """A Store on an AsyncEngine; `engine_options` and `driver` let a variant change only its
+    engine. psycopg's prepare_threshold comes from apps/cells.toml, so it is set on purpose."""
 
     engine_options: dict = {}
+    driver = "asyncpg"
 
     async def open(self) -> None:
         size = self.settings.pool_size
+        connect_args = ({"prepare_threshold": self.settings.options["prepare_threshold"]}
+                        if self.driver == "psycopg" else {})
         self.engine = create_async_engine(
-            asyncpg_url(self.settings.dsn), pool_size=size, max_overflow=0, **self.engine_options
+            dialect_url(self.settings.dsn, self.driver), pool_size=size, max_overflow=0, connect_args=connect_args,
+            **self.engine_options,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         connections = [await self.engine.connect() for _ in range(size)]

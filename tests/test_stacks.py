@@ -1,0 +1,63 @@
+"""The 2026 stacks (#24): psycopg 3 as a driver, set and recorded on purpose."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from runner import database, environments
+from runner.cells import manifest
+
+PROBE = Path(__file__).with_name("psycopg_prepare_probe.py")
+RUNS = 20
+# Planning tracked, and every plan generic: an unprepared statement is planned at each run,
+# a prepared one once per connection. So the plans PostgreSQL counts tell the two apart.
+PLANNING_SEEN = "options=-c%20pg_stat_statements.track_planning%3Don%20-c%20plan_cache_mode%3Dforce_generic_plan"
+
+
+def plans_of_lookups(db_url: str, variant: str, threshold: int | None) -> tuple[int, int]:
+    """(calls, plans) of the id lookups RUNS requests' worth of a variant sent, at this threshold."""
+    with database.connect(db_url) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+    python = environments.ensure("sa2")
+    separator = "&" if "?" in db_url else "?"
+    result = subprocess.run(
+        [str(python), str(PROBE), variant, "none" if threshold is None else str(threshold), str(RUNS)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "DATABASE_URL": db_url + separator + PLANNING_SEEN, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    with database.connect(db_url) as conn:
+        calls, plans = conn.execute(
+            "SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(plans), 0) FROM pg_stat_statements "
+            "WHERE query ILIKE '%FROM users%' AND query NOT ILIKE '%pg_stat_statements%'").fetchone()
+    return int(calls), int(plans)
+
+
+def test_psycopg_runs_a_statement_unprepared_until_its_declared_threshold(db_url):
+    declared = manifest().variants["raw-psycopg"].settings["prepare_threshold"]
+    assert plans_of_lookups(db_url, "raw-psycopg", declared) == (RUNS, declared + 1), \
+        "the first runs at the declared threshold are unprepared (planned each time), then one prepared plan"
+    assert plans_of_lookups(db_url, "raw-psycopg", 0) == (RUNS, 1), "threshold 0: prepared from the first run"
+    assert plans_of_lookups(db_url, "raw-psycopg", None) == (RUNS, RUNS), "no threshold: never prepared"
+
+
+@pytest.mark.parametrize("variant", ["sa-orm-psycopg", "sa-core-psycopg"])
+def test_under_sqlalchemys_pool_psycopg_never_keeps_a_prepared_statement(db_url, variant):
+    """SQLAlchemy's pool rolls a connection back when it is returned, and psycopg forgets its
+    prepared statements and its counts at every rollback: the threshold is never reached, so
+    every lookup is planned, whatever the setting. Part of the driver's price, shown here."""
+    declared = manifest().variants[variant].settings["prepare_threshold"]
+    assert plans_of_lookups(db_url, variant, declared) == (RUNS, RUNS)
+    assert plans_of_lookups(db_url, variant, 0) == (RUNS, RUNS), "prepared at each checkout, forgotten at each return"
+
+
+def test_every_psycopg_cell_declares_its_threshold():
+    """A psycopg cell without one would run at the library's default without saying so."""
+    for cell in manifest().cells():
+        uses_psycopg = "psycopg" in cell.variant.name or cell.framework.kind == "python-sync"
+        if uses_psycopg:
+            assert isinstance(cell.settings.get("prepare_threshold"), int), cell.name
