@@ -209,6 +209,19 @@ class UserPosts:
     posts: list[dict[str, Any]]
 
 
+def as_dict(user: Any) -> dict[str, Any]:
+    """A user object of any ORM as the contract's fields (attributes named as the columns)."""
+    return {name: getattr(user, name) for name in FIELDS}
+
+
+def post_dict(post: Any) -> dict[str, Any]:
+    return {name: getattr(post, name) for name in POST_FIELDS}
+
+
+def feed_dict(post: Any, author: Any) -> dict[str, Any]:
+    return {**post_dict(post), "author": {"id": author.id, "username": author.username, "full_name": author.full_name}}
+
+
 def user_posts_from_rows(rows: list) -> UserPosts | None:
     """USER_POSTS_SQL's rows (mappings) as UserPosts: the user from the first row, a post from
     every row that has one."""

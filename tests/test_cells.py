@@ -95,10 +95,10 @@ def test_serve_runs_a_cell_until_interrupted(db_url):
 
 
 def test_multi_worker_servers_open_a_full_pool_in_every_worker(db_url):
-    """Servers without a worker manager of their own (aiohttp, Tornado) and gunicorn's gthread:
+    """Servers without a worker manager of their own (aiohttp, Tornado), gunicorn's gthread and granian:
     every worker opens its whole pool at start-up (the verifier counts the connections)."""
-    result = dbbench("verify", "--frameworks", "aiohttp,tornado,flask", "--variants", "raw", "--workers", "2",
-                     "--pool-size", "3")
+    result = dbbench("verify", "--frameworks", "aiohttp,tornado,flask,fastapi-granian", "--variants", "raw",
+                     "--workers", "2", "--pool-size", "3")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

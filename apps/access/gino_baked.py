@@ -9,8 +9,8 @@ The relationships are gino-orm's statements, baked; the feed's loader goes on at
 
 from gino import Gino
 
-from apps.access.gino_model import GinoStore, define_post, define_user, feed_dict, post_dict
-from apps.contract import LATEST_POSTS, UserPosts
+from apps.access.gino_model import GinoStore, define_post, define_user, gino_feed_dict
+from apps.contract import LATEST_POSTS, UserPosts, post_dict
 
 db = Gino()
 User = define_user(db)
@@ -59,4 +59,4 @@ class Store(GinoStore):
         return UserPosts(user.to_dict(), count, [post_dict(post) for post in posts])
 
     async def fetch_feed(self, before: int, limit: int):
-        return [feed_dict(post) for post in await feed_page.load(with_author).all(before=before, limit=limit)]
+        return [gino_feed_dict(post) for post in await feed_page.load(with_author).all(before=before, limit=limit)]

@@ -11,7 +11,7 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 from gino import Gino  # noqa: E402
 
-from apps.contract import POST_FIELDS, BaseStore  # noqa: E402
+from apps.contract import BaseStore, feed_dict  # noqa: E402
 
 
 def define_user(db: Gino):
@@ -45,13 +45,9 @@ def define_post(db: Gino):
     return Post
 
 
-def post_dict(post) -> dict:
-    return {name: getattr(post, name) for name in POST_FIELDS}
-
-
-def feed_dict(post) -> dict:
-    author = post.author
-    return {**post_dict(post), "author": {"id": author.id, "username": author.username, "full_name": author.full_name}}
+def gino_feed_dict(post) -> dict:
+    """A feed entry from a post whose loader attached its author."""
+    return feed_dict(post, post.author)
 
 
 class GinoStore(BaseStore):

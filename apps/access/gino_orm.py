@@ -7,8 +7,8 @@ a JOIN (one statement); a user's posts are the user, a count and the latest post
 
 from gino import Gino
 
-from apps.access.gino_model import GinoStore, define_post, define_user, feed_dict, post_dict
-from apps.contract import LATEST_POSTS, UserPosts
+from apps.access.gino_model import GinoStore, define_post, define_user, gino_feed_dict
+from apps.contract import LATEST_POSTS, UserPosts, post_dict
 
 db = Gino()
 User = define_user(db)
@@ -48,4 +48,4 @@ class Store(GinoStore):
 
     async def fetch_feed(self, before: int, limit: int):
         query = Post.join(User).select().where(Post.id < before).order_by(Post.id.desc()).limit(limit)
-        return [feed_dict(post) for post in await query.gino.load(Post.load(author=User)).all()]
+        return [gino_feed_dict(post) for post in await query.gino.load(Post.load(author=User)).all()]

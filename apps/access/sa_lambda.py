@@ -10,8 +10,8 @@ each a lambda.
 from sqlalchemy import func, lambda_stmt, select
 from sqlalchemy.orm import joinedload
 
-from apps.access.sa_model import Post, SAStore, User, as_dict, feed_dict, post_dict
-from apps.contract import LATEST_POSTS, UserPosts
+from apps.access.sa_model import Post, SAStore, User
+from apps.contract import LATEST_POSTS, UserPosts, as_dict, feed_dict, post_dict
 
 
 class Store(SAStore):

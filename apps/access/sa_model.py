@@ -1,5 +1,5 @@
-"""SQLAlchemy 2 (asyncio; asyncpg dialect unless a variant names psycopg): the users and posts models and the engine the sa-*
-variants share.
+"""SQLAlchemy 2 (asyncio; asyncpg dialect unless a variant names psycopg): the users and posts
+models and the engine the sa-* variants share.
 
 The pool is opened at full size at start-up (SQLAlchemy's pool is lazy by default), with
 no overflow, so the pool size means what it says. User.posts and Post.author are plain
@@ -16,7 +16,7 @@ from sqlalchemy import DateTime, ForeignKey
 from sqlalchemy.ext.asyncio import AsyncAttrs, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from apps.contract import FIELDS, LATEST_POSTS, POST_FIELDS, BaseStore, UserPosts
+from apps.contract import LATEST_POSTS, BaseStore, UserPosts, as_dict, post_dict
 
 
 class Base(AsyncAttrs, DeclarativeBase):
@@ -46,18 +46,6 @@ class Post(Base):
     body: Mapped[str]
     likes: Mapped[int]
     author: Mapped[User] = relationship(back_populates="posts")
-
-
-def as_dict(user: User) -> dict:
-    return {name: getattr(user, name) for name in FIELDS}
-
-
-def post_dict(post: Post) -> dict:
-    return {name: getattr(post, name) for name in POST_FIELDS}
-
-
-def feed_dict(post: Post, author: User) -> dict:
-    return {**post_dict(post), "author": {"id": author.id, "username": author.username, "full_name": author.full_name}}
 
 
 def latest_of(user: User, posts: list[Post]) -> UserPosts:

@@ -10,7 +10,8 @@ else is sa-orm's code.
 from sqlalchemy import select
 
 from apps.access import sa_orm
-from apps.access.sa_model import Post, User, feed_dict, latest_of
+from apps.access.sa_model import Post, User, latest_of
+from apps.contract import feed_dict
 
 
 class Store(sa_orm.Store):

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from apps.access import sa_orm
-from apps.access.sa_model import Post, User, feed_dict, latest_of
+from apps.access.sa_model import Post, User, latest_of
+from apps.contract import feed_dict
 
 
 class Store(sa_orm.Store):

@@ -39,7 +39,9 @@ class Service(App):
     async def users(self, *segments):
         method = self.request.method
         if not segments:
-            return (await answers.page(self.store, self.query_string())) if method == "GET" else (405, METHOD_NOT_ALLOWED)
+            if method != "GET":
+                return 405, METHOD_NOT_ALLOWED
+            return await answers.page(self.store, self.query_string())
         if segments[0] == "by-username" and len(segments) == 2 and method == "GET":
             return await answers.by_username(self.store, segments[1])
         user_id = user_id_of(segments[0])
