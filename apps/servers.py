@@ -17,6 +17,53 @@ def uvicorn_serve(factory: str, host: str, port: int, workers: int) -> None:
     )
 
 
+def gunicorn_serve(create_app, host: str, port: int, workers: int) -> None:
+    """A WSGI app on gunicorn's gthread worker, one thread per pooled connection (threads = the
+    pool size), access log off; the app is created in each worker after the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    from apps.contract import Settings
+
+    class Gunicorn(BaseApplication):
+        def load_config(self):
+            threads = Settings.from_env().pool_size
+            for key, value in {
+                "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
+                "accesslog": None, "loglevel": "warning", "preload_app": False, "keepalive": 75,
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return create_app()
+
+    Gunicorn().run()
+
+
+def with_lifespan(app, store):
+    """An ASGI app whose framework has no lifespan (Django): the store opens at start-up and
+    closes at shutdown here, and every other scope goes to the app."""
+
+    async def serve(scope, receive, send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await store.open()
+                except Exception as error:  # noqa: BLE001 - reported to the server, which stops
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await store.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return serve
+
+
 def forked(workers: int, serve_one) -> None:
     """Run serve_one() in `workers` processes sharing the port (SO_REUSEPORT); one runs in-process.
 

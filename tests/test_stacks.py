@@ -61,3 +61,15 @@ def test_every_psycopg_cell_declares_its_threshold():
         uses_psycopg = "psycopg" in cell.variant.name or cell.framework.kind == "python-sync"
         if uses_psycopg:
             assert isinstance(cell.settings.get("prepare_threshold"), int), cell.name
+
+
+def test_the_contract_table_gives_every_framework_its_malformed_id_status():
+    """schema/http-contract.md's table of malformed-id answers covers every framework, Django's
+    and MicroPie's included, with the status cells.toml holds the verifier to."""
+    table = {}
+    for line in (REPO / "schema" / "http-contract.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.lstrip().startswith("|") and len(cells) == 3 and cells[1].isdigit():
+            table[cells[0].lower()] = int(cells[1])
+    for framework in manifest().frameworks.values():
+        assert table.get(framework.name) == framework.malformed, framework.name

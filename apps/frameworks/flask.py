@@ -8,10 +8,10 @@ as JSON. The page, by-username and edit answers come from apps/answers.py.
 """
 
 from flask import Flask, request
-from gunicorn.app.base import BaseApplication
 
 from apps import answers
-from apps.contract import NOT_FOUND, Settings, as_json, open_sync_store
+from apps.contract import NOT_FOUND, as_json, open_sync_store
+from apps.servers import gunicorn_serve
 
 
 def respond(answer: answers.Answer):
@@ -62,24 +62,5 @@ def create_app() -> Flask:
     return app
 
 
-class Gunicorn(BaseApplication):
-    """gunicorn configured in code; the app is created in each worker after the fork."""
-
-    def __init__(self, options: dict):
-        self.options = options
-        super().__init__()
-
-    def load_config(self):
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        return create_app()
-
-
 def serve(host: str, port: int, workers: int) -> None:
-    threads = Settings.from_env().pool_size
-    Gunicorn({
-        "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
-        "accesslog": None, "loglevel": "warning", "preload_app": False, "keepalive": 75,
-    }).run()
+    gunicorn_serve(create_app, host, port, workers)
