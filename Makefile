@@ -6,7 +6,7 @@ AUDIT := .venvs/audit
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: latency open-loop lessons bench-db bench-scenarios bench-quick bench-all bench-seed db-up db-down test lint audit system browser setup clean
+.PHONY: latency open-loop lessons bench-db bench-scenarios bench-stacks bench-quick bench-all bench-seed db-up db-down test lint audit system browser setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
@@ -18,6 +18,14 @@ bench-db: setup
 bench-scenarios: setup
 	@echo "bench-scenarios: 8 scenarios, about 28 minutes"
 	$(DBBENCH) run --scenario all --budget 200 $(ARGS)
+
+# The stacks a FastAPI team weighs in 2026 (apps/presets.toml, preset stacks): 14 cells and a
+# table of the price of each choice (driver, ORM, server, framework, sync or async), each a
+# paired ratio with its interval. It uses the pools `dbbench tune --preset stacks` recorded,
+# else the rule, and its report says which.
+bench-stacks: setup
+	@echo "bench-stacks: 14 cells, about 11 minutes"
+	$(DBBENCH) run --preset stacks --budget 480 $(ARGS)
 
 bench-quick: setup
 	$(DBBENCH) run --quick $(ARGS)

@@ -51,6 +51,7 @@ class Framework:
     stack: str | None = None
     settings: dict = field(default_factory=dict)  # driver settings its server needs (prepare_threshold)
     legacy: str | None = None  # why it is kept although unmaintained
+    note: str | None = None  # what its figures include that others' do not (the report says it)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def manifest() -> Manifest:
         name: Framework(
             name=name, kind=f["kind"], server=f["server"], variants=tuple(f["variants"]),
             malformed=f["malformed"], default=f.get("default", False), reference=f.get("reference", False),
-            stack=f.get("stack"), settings=dict(f.get("settings", {})), legacy=f.get("legacy"),
+            stack=f.get("stack"), settings=dict(f.get("settings", {})), legacy=f.get("legacy"), note=f.get("note"),
         )
         for name, f in data["frameworks"].items()
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from runner import cells, database, proxy, supervise
+from runner import cells, database, presets, proxy, supervise
 from runner.errors import DbbenchError
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -400,16 +401,17 @@ def cmd_run(args) -> int:
         if len(args.scenario) > 1:
             err.print(f"scenario {number} of {len(args.scenario)}: {scenario}")
         tuned = args.pool_size == "tuned" and not args.target
-        options = run_options(args, scenario=scenario, frameworks=args.frameworks, variants=args.variants,
-                              everything=args.all, rounds=args.rounds, precision=args.precision,
+        chosen = presets.selection(args.preset, args.frameworks, args.variants, args.all)
+        options = run_options(args, scenario=scenario, **chosen, rounds=args.rounds, precision=args.precision,
                               users=args.users, quick=args.quick, target=args.target, fault=args.fault,
                               fault_s=args.fault_seconds, rate=args.rate, queries_n=args.queries,
                               **({"pool_size": None} if args.pool_size == "tuned" else {}))
         if tuned:
             from runner import tune
 
-            options = tune.with_tuned_pools(options, tune_missing=not (args.quick or args.rate), log=err.print,
-                                            budget_s=args.tune_budget)
+            preset_tunes = args.preset is None or presets.preset(args.preset).tune
+            options = tune.with_tuned_pools(options, tune_missing=not (args.quick or args.rate) and preset_tunes,
+                                            log=err.print, budget_s=args.tune_budget)
         runner = Run(options)
         code = execute(runner)
         if code is not None:
@@ -464,10 +466,10 @@ def cmd_tune(args) -> int:
         raise DbbenchError("tune measures one scenario at a time")
     if args.pool_size is not None:
         raise DbbenchError("tune chooses the pool size: drop --pool-size")
-    selected = cells.manifest().select(args.frameworks, args.variants, args.all)
-    options = run_options(args, frameworks=args.frameworks, variants=args.variants, everything=args.all,
-                          rounds=args.rounds, slice_s=args.slice or tune.TUNE_SLICE_S,
-                          budget_s=args.budget or tune.budget_for(len(selected)), spend_budget=not args.rounds)
+    options = run_options(args, **presets.selection(args.preset, args.frameworks, args.variants, args.all),
+                          rounds=args.rounds, slice_s=args.slice or tune.TUNE_SLICE_S, spend_budget=not args.rounds)
+    options = dataclasses.replace(options, preset=None,
+                                  budget_s=args.budget or tune.budget_for(len(options.selected_cells())))
     path, chosen = tune.tune(options, args.ladder)
     print(tune.render(chosen))
     err.print(f"results: {path}; recorded in {tune.store()} for dbbench run --pool-size tuned")
@@ -632,6 +634,11 @@ def confidence_arg(value: str) -> float:
     return number
 
 
+def add_preset_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", help="a named selection of cells from apps/presets.toml (stacks: the 2026 "
+                                         "choices, with the price of each)")
+
+
 def add_out(parser: argparse.ArgumentParser) -> None:
     """--out, checked (made, and written to) before the command starts anything."""
     from runner import paths
@@ -716,6 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frameworks", type=csv_list)
     run.add_argument("--variants", type=csv_list)
     run.add_argument("--all", action="store_true", help="every cell that can run here")
+    add_preset_arg(run)
     add_measurement_args(run)
     run.set_defaults(pool_size="tuned")
     run.add_argument("--tune-budget", type=duration_arg,
@@ -782,6 +790,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--frameworks", type=csv_list)
     tune_parser.add_argument("--variants", type=csv_list)
     tune_parser.add_argument("--all", action="store_true", help="every cell that can run here")
+    add_preset_arg(tune_parser)
     tune_parser.add_argument("--ladder", type=ladder_arg, default=[4, 8, 16, 32],
                              help="pool sizes to try besides the rule's (4,8,16,32)")
     add_measurement_args(tune_parser)

@@ -473,7 +473,7 @@ def cells_section(document: dict) -> Section:
             str(sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c))),
         ])
     note = OPEN_LOOP_NOTE if results.is_open_loop(document) else LATENCY_NOTE
-    return Section("cells", "Cells", rows=rows, after=[note], header=[
+    return Section("cells", "Cells", rows=rows, after=[note, *cell_notes(document["cells"])], header=[
         "cell", "status", "pool/worker", "workers", "statements per request", "latency p50/p90/p99 ms",
         f"CPU cores server/{generator}/PG", "CV", "slices used/taken", "errors"])
 
@@ -518,6 +518,41 @@ def pools_section(document: dict) -> Section | None:
         header=["cell", "pool", "why", "ratio to the best pool, by pool [95%]"], rows=rows)
 
 
+def price_reading(found: dict) -> str:
+    """What a price's interval allows one to say, in words."""
+    if found.get("ratio") is None:
+        return "not measured: a cell of the pair failed, was skipped or had unclean slices"
+    if found.get("tie") or not found.get("ci95"):
+        return "cannot be told apart in this run"
+    low, high = found["ci95"]
+    if high < 1:
+        return f"{1 - high:.0%} to {1 - low:.0%} less throughput"
+    return f"{low - 1:.0%} to {high - 1:.0%} more throughput"
+
+
+def prices_section(document: dict) -> Section | None:
+    """A preset's prices: each choice as a paired ratio of two cells measured in the same rounds."""
+    preset = document["metadata"]["run"].get("preset")
+    found = [c for c in document.get("summary", {}).get("comparisons", []) if c["kind"] == "price"]
+    if not preset or not found:
+        return None
+    rows = [[c["choice"], c["question"], f"{c['a']} over {c['b']}", fmt_ratio(c), price_reading(c)] for c in found]
+    return Section("prices", "Price of each choice", before=[
+        f"Preset `{preset['name']}`: {preset['summary']}. Each price is the chosen cell's throughput over the one "
+        "it replaces, paired (the geometric mean of within-round ratios) with its 95% interval."],
+        header=["choice", "question", "cells", "ratio [95%]", "reading"], rows=rows)
+
+
+def cell_notes(cells: list[dict]) -> list[str]:
+    """Why a legacy cell is kept, and what a cell's figures include that others' do not."""
+    notes: dict[str, list[str]] = {}
+    for cell in cells:
+        for text in (f"legacy: {cell['legacy']}" if cell.get("legacy") else None, cell.get("note")):
+            if text:
+                notes.setdefault(text, []).append(cell_name(cell))
+    return [f"{', '.join(names)}: {text}." for text, names in notes.items()]
+
+
 def problems_section(document: dict) -> Section | None:
     problems = [f"{cell_name(c)}: {c['status']}: {c['reason']}" for c in document["cells"] if c.get("reason")]
     return Section("problems", "Failed or skipped", items=problems) if problems else None
@@ -529,7 +564,7 @@ def sections(document: dict) -> list[Section]:
         found = [open_loop_section(document), cpu_section(document), cells_section(document),
                  verification_section(document), problems_section(document)]
     else:
-        found = [matrix_section(document), orm_tax_section(document), mix_section(document),
+        found = [matrix_section(document), prices_section(document), orm_tax_section(document), mix_section(document),
                  ranking_section(document), cpu_section(document), cells_section(document),
                  pools_section(document), verification_section(document), problems_section(document)]
     return [section for section in found if section is not None]

@@ -93,7 +93,8 @@ def finalize(document: dict) -> dict:
     order = [adjacent[0][0], *(below for _, below, _ in adjacent)] if adjacent else list(ranks)
     document["summary"] = {
         "ranking": order,
-        "comparisons": [] if is_open_loop(document) else comparisons(document["cells"], comparison, adjacent),
+        "comparisons": [] if is_open_loop(document) else comparisons(
+            document["cells"], comparison, adjacent, (run.get("preset") or {}).get("prices", [])),
         "smallest_detectable": _rounded(comparison.smallest_detectable(blocks)),
         "noise": noise_summary(document["cells"]),
     }
@@ -114,10 +115,11 @@ def _comparison(kind: str, a: str, b: str, ratio: statistics.Ratio | None) -> di
             "tie": not ratio.excludes_one()}
 
 
-def comparisons(cells: list[dict], comparison: statistics.BlockedComparison, adjacent: list) -> list[dict]:
+def comparisons(cells: list[dict], comparison: statistics.BlockedComparison, adjacent: list,
+                prices: list[dict] = ()) -> list[dict]:
     """Every ratio the report shows, each with its interval: each cell's share of the reference,
-    each variant over its framework's raw (the ORM tax), each ranked cell over the next, and in a
-    paired sweep each point over its cell's best point."""
+    each variant over its framework's raw (the ORM tax), each ranked cell over the next, in a
+    paired sweep each point over its cell's best point, and a preset's prices (its pairs of cells)."""
     clean_cells = {c["name"]: c for c in cells if c["clean"]}
     found = []
     references: dict = {}
@@ -138,6 +140,10 @@ def comparisons(cells: list[dict], comparison: statistics.BlockedComparison, adj
             found.append(_comparison("orm-tax", name, raw, comparison.ratio(name, raw)))
     for above, below, ratio in adjacent:
         found.append(_comparison("ranking", above, below, ratio))
+    for price in prices:
+        ratio = comparison.ratio(price["a"], price["b"]) if {price["a"], price["b"]} <= set(clean_cells) else None
+        found.append({**_comparison("price", price["a"], price["b"], ratio),
+                      "choice": price["choice"], "question": price["question"]})
     return found
 
 

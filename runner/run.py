@@ -41,6 +41,7 @@ from runner import (
     openloop,
     page,
     paths,
+    presets,
     proxy,
     report,
     results,
@@ -98,10 +99,17 @@ class RunOptions:
     queries_n: int = 20  # lookups per request of the queries scenario (TechEmpower's n)
     points: tuple[str, list[int]] | None = None  # a paired sweep: (parameter, values), one instance per value
     only: list[str] | None = None  # of the selected cells, only these (the untuned ones a run tunes first)
+    preset: str | None = None  # apps/presets.toml: its cells, and the paired prices its report shows
 
     @property
     def open_loop(self) -> bool:
         return self.rate is not None or self.rates is not None
+
+    def selected_cells(self) -> list[cells.Cell]:
+        """The cells --frameworks, --variants and --all name, narrowed to `only` (a preset's cells,
+        or the untuned ones a run tunes first)."""
+        selected = cells.manifest().select(self.frameworks, self.variants, self.everything)
+        return selected if self.only is None else [cell for cell in selected if cell.name in self.only]
 
 
 @dataclass
@@ -180,7 +188,7 @@ def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
         "strategy": cell.variant.strategy, "kind": cell.framework.kind, "reference": cell.framework.reference,
         "server": f"remote, at {options.target}" if options.target else cell.framework.server,
         "remote": options.target is not None, "scenario": plan.scenario.name, "connections": connections,
-        "settings": cell.settings, "legacy": cell.legacy,
+        "settings": cell.settings, "legacy": cell.legacy, "note": cell.framework.note,
         "pool_size": pool, "pool_why": why, "workers": processes, "server_cpus": server_cpus,
         "pool_ladder": (options.tuned_pools or {}).get(cell.name, {}).get("ladder") if not point else None,
         "db_latency_ms": point.get("db-latency", options.db_latency_ms),
@@ -209,9 +217,7 @@ class Run:
     def __init__(self, options: RunOptions):
         self.options = options
         self.plan = Plan.resolve(options)
-        selected = cells.manifest().select(options.frameworks, options.variants, options.everything)
-        if options.only is not None:
-            selected = [cell for cell in selected if cell.name in options.only]
+        selected = options.selected_cells()
         self.members = {m.name: m for m in members_of(selected, options.instances, options.points)}
         self.records = {name: cell_record(m, self.plan, options) for name, m in self.members.items()}
         self.run_dir = results.new_run_dir(options.out or paths.REPO / "results")
@@ -331,11 +337,19 @@ class Run:
                     "writes": plan.scenario.writes, "restored": [self.restore_before],
                     "db_latency_ms": self.options.db_latency_ms, "proxy": None, "target": self.options.target,
                     "faults": [], "open_loop": self.open_loop_meta(), "sweep": self.sweep_meta(),
+                    "preset": self.preset_meta(),
                     **({"queries_n": self.options.queries_n} if "queries" in plan.scenario.endpoints else {}),
                 },
             },
             "cells": list(self.records.values()),
         }
+
+    def preset_meta(self) -> dict | None:
+        """The preset a run measures, with the prices (pairs of cells) its report shows."""
+        if self.options.preset is None:
+            return None
+        chosen = presets.preset(self.options.preset)
+        return {"name": chosen.name, "summary": chosen.summary, "prices": [p.as_dict() for p in chosen.prices]}
 
     def sweep_meta(self) -> dict | None:
         """A paired sweep: its parameter and values, each an instance of every selected cell."""

@@ -157,7 +157,7 @@ def with_tuned_pools(options: RunOptions, tune_missing: bool, log: Callable[[str
     each) written beside the run's results, unless `tune_missing` is off (--quick), when they
     keep the rule's pool and say why."""
     plan = Plan.resolve(options)
-    chosen = cells.manifest().select(options.frameworks, options.variants, options.everything)
+    chosen = options.selected_cells()
     selected = [cell for cell in chosen if cells.availability(cell)[0] and not (
         cell.unserved(plan.scenario.endpoints) or cell.redundant(plan.scenario.endpoints))]
     url, embedded = database.database_url(options.db_url)
@@ -172,9 +172,9 @@ def with_tuned_pools(options: RunOptions, tune_missing: bool, log: Callable[[str
             f"PostgreSQL: tuning first (a paired pool-size sweep, about {budget / 60:.1f} min; its slices are not "
             "the ranking's)")
         load.wrk_binary()
-        tune(dataclasses.replace(options, only=[cell.name for cell in missing], budget_s=budget, rounds=None,
-                                 precision=None, spend_budget=True, slice_s=options.slice_s or TUNE_SLICE_S,
-                                 seed=None), LADDER)
+        tune(dataclasses.replace(options, only=[cell.name for cell in missing], preset=None, budget_s=budget,
+                                 rounds=None, precision=None, spend_budget=True,
+                                 slice_s=options.slice_s or TUNE_SLICE_S, seed=None), LADDER)
         found, missing = lookup(selected, **context)
     pools = {name: {"pool": choice["pool"], "why": choice["why"], "ladder": choice.get("ladder")}
              for name, choice in found.items()}

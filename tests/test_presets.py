@@ -1,0 +1,88 @@
+"""Presets (apps/presets.toml): named selections of cells and the prices their reports show."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from conftest import dbbench
+
+from runner import presets, report, results, statistics
+from runner.cells import manifest
+from runner.errors import DbbenchError
+
+
+def test_every_preset_names_declared_cells_and_prices_between_them():
+    chosen = presets.preset("stacks")
+    declared = {cell.name for cell in manifest().cells()}
+    assert set(chosen.cells) <= declared and len(chosen.cells) == 14
+    assert {p.choice for p in chosen.prices} >= {"driver", "ORM", "server", "sync or async"}
+    assert all({p.a, p.b} <= set(chosen.cells) for p in chosen.prices)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[presets.x]\nsummary = "s"\ncells = ["fastapi/nope"]\n', "preset x names 'fastapi/nope'"),
+    ('[presets.x]\nsummary = "s"\ncells = ["fastapi/raw"]\n[[presets.x.prices]]\nchoice = "c"\nquestion = "q"\n'
+     'a = "fastapi/raw"\nb = "gin/raw"\n', "names gin/raw, which is not one of its cells"),
+])
+def test_a_preset_with_a_mistake_is_a_one_line_error(tmp_path, monkeypatch, text, message):
+    (tmp_path / "presets.toml").write_text(text)
+    monkeypatch.setattr(presets, "PRESETS_FILE", tmp_path / "presets.toml")
+    presets.presets.cache_clear()
+    try:
+        with pytest.raises(DbbenchError, match=message) as raised:
+            presets.presets()
+        assert "\n" not in str(raised.value)
+    finally:
+        presets.presets.cache_clear()
+
+
+def test_a_preset_selects_exactly_its_cells_and_cannot_be_mixed_with_flags():
+    chosen = presets.selection("stacks", None, None, False)
+    from runner.run import RunOptions
+
+    picked = RunOptions(**chosen).selected_cells()
+    assert sorted(cell.name for cell in picked) == sorted(presets.preset("stacks").cells), \
+        "fastapi-granian/sa-orm is in neither list of the preset, though its framework and variant are"
+    with pytest.raises(DbbenchError, match="cannot go with"):
+        presets.selection("stacks", ["gin"], None, False)
+    result = dbbench("run", "--preset", "stacks", "--all")
+    assert result.returncode != 0 and "cannot go with" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_prices_are_paired_ratios_with_intervals_and_a_reading():
+    """A drifting machine: both cells move together from round to round, the chosen one at 0.8 of
+    the other. The price recovers 0.8; a pair with a failed cell has no price and says so."""
+    rng = random.Random(7)
+    blocks = {"fastapi/raw": {}, "fastapi/raw-psycopg": {}}
+    for round_ in range(8):
+        level = 1000 * math.exp(rng.gauss(0, 0.3))
+        blocks["fastapi/raw"][(0, round_)] = level * math.exp(rng.gauss(0, 0.02))
+        blocks["fastapi/raw-psycopg"][(0, round_)] = 0.8 * level * math.exp(rng.gauss(0, 0.02))
+    cells = [{"name": name, "framework": name.split("/")[0], "variant": name.split("/")[1], "clean": True}
+             for name in blocks] + [{"name": "micropie/raw", "framework": "micropie", "variant": "raw",
+                                     "clean": False}]
+    prices = [{"choice": "driver", "question": "psycopg", "a": "fastapi/raw-psycopg", "b": "fastapi/raw"},
+              {"choice": "framework", "question": "MicroPie", "a": "micropie/raw", "b": "fastapi/raw"}]
+    found = [c for c in results.comparisons(cells, statistics.BlockedComparison(blocks), [], prices)
+             if c["kind"] == "price"]
+    driver, framework = found
+    assert driver["ci95"][0] < 0.8 < driver["ci95"][1] and driver["ci95"][1] < 0.85, driver
+    assert framework["ratio"] is None
+    document = {"metadata": {"run": {"preset": {"name": "stacks", "summary": "s", "prices": prices}}},
+                "summary": {"comparisons": found}}
+    section = report.prices_section(document)
+    assert section.rows[0][2] == "fastapi/raw-psycopg over fastapi/raw"
+    assert "less throughput" in section.rows[0][4] and "not measured" in section.rows[1][4]
+
+
+def test_the_report_says_why_legacy_cells_are_kept_and_what_a_cell_note_adds():
+    records = [{"name": f"fastapi/{v}", "framework": "fastapi", "variant": v, "legacy": cell.legacy,
+                "note": None} for v, cell in (("gino-orm", manifest().cell("fastapi", "gino-orm")),
+                                               ("gino-baked", manifest().cell("fastapi", "gino-baked")))]
+    records.append({"name": "django/django-orm", "framework": "django", "variant": "django-orm", "legacy": None,
+                    "note": manifest().frameworks["django"].note})
+    notes = report.cell_notes(records)
+    assert len(notes) == 2 and "fastapi/gino-orm, fastapi/gino-baked: legacy: GINO is unmaintained" in notes[0]
+    assert "sync_to_async" in notes[1]
