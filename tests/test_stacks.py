@@ -73,3 +73,16 @@ def test_the_contract_table_gives_every_framework_its_malformed_id_status():
             table[cells[0].lower()] = int(cells[1])
     for framework in manifest().frameworks.values():
         assert table.get(framework.name) == framework.malformed, framework.name
+
+
+@pytest.mark.parametrize("stack, package", [("django", "Django"), ("sa2", "tortoise-orm"), ("sa2", "piccolo"),
+                                            ("sa2", "sqlmodel"), ("gino", "granian")])
+def test_a_stacks_lock_installs_into_its_own_environment_and_its_versions_are_recorded(stack, package):
+    from runner import metadata
+
+    pinned = dict(line.split("==") for line in environments.lock_file(stack).read_text().splitlines()
+                  if line and not line.startswith("#"))
+    environments.ensure(stack)
+    assert environments.python_of(stack).parent.parent == environments.env_dir(stack)
+    recorded = metadata.collect_stacks({stack})[stack]["packages"]
+    assert recorded[package] == pinned[package], "the results record the version the lock pins"
