@@ -409,9 +409,8 @@ def cmd_run(args) -> int:
         if tuned:
             from runner import tune
 
-            preset_tunes = args.preset is None or presets.preset(args.preset).tune
-            options = tune.with_tuned_pools(options, tune_missing=not (args.quick or args.rate) and preset_tunes,
-                                            log=err.print, budget_s=args.tune_budget)
+            options = tune.with_tuned_pools(options, log=err.print, budget_s=args.tune_budget,
+                                            no_tuning=why_not_tuned(args))
         runner = Run(options)
         code = execute(runner)
         if code is not None:
@@ -419,6 +418,17 @@ def cmd_run(args) -> int:
         print(report.render_markdown(results.load(runner.results_path)))
         err.print(f"results: {runner.results_path} (and results.md, report.html and figures/ beside it)")
     return 0
+
+
+def why_not_tuned(args) -> str | None:
+    """Why a run that uses tuned pools does not tune its untuned cells first, or None."""
+    if args.quick:
+        return "a --quick run does not tune"
+    if args.rate:
+        return "a constant-rate run does not tune"
+    if args.preset and not presets.preset(args.preset).tune:
+        return f"preset {args.preset} does not tune: `dbbench tune --preset {args.preset}` records its pools"
+    return None
 
 
 def cmd_sweep(args) -> int:

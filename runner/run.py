@@ -82,6 +82,7 @@ class RunOptions:
     server_cpus: int = 1
     pool_size: int | None = None
     tuned_pools: dict[str, dict] | None = None  # cell name: {"pool", "why"}, from dbbench tune
+    untuned_why: str | None = None  # why the cells with no tuned pool got the rule's
     db_url: str | None = None
     users: int | None = None
     out: Path | None = None
@@ -181,7 +182,7 @@ def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
         pool, why = options.pool_size, "--pool-size"
     else:
         pool = cells.pool_size_for(connections, processes)
-        why = "rule: each worker's share of the connections plus 12.5% (at least 4 more)"
+        why = options.untuned_why or "rule: each worker's share of the connections plus 12.5% (at least 4 more)"
     rate = options.rates.get(cell.name) if options.rates is not None else options.rate
     return {
         "name": member.name, "framework": cell.framework.name, "variant": cell.variant.name,

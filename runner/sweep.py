@@ -11,8 +11,10 @@ through an anchor, as cells are (runner/schedule.py).
 Sequential (rate): a constant-rate point is a run of its own, one after the other; its
 figures have each point's own intervals, and a comparison across points is unpaired.
 
-sweep.json holds the run's results document (every slice raw) or every point's, and is
-rewritten as it goes; the report and figures are rendered from that file alone.
+sweep.json holds the paired run's results document (every slice raw; written when the run
+ends, while the run's own results.json beside it is rewritten after every slice), or every
+sequential point's (rewritten after each point); the report and figures are rendered from
+that file alone.
 """
 
 from __future__ import annotations
@@ -181,30 +183,17 @@ def draw(document: dict) -> dict[str, Figure]:
         ):
             figure = Figure(figsize=(figures.WIDTH_IN, 4.2), layout="constrained")
             axes = figure.add_subplot()
-            for cell_name, points in lines.items():
-                sample = points[0][1]
-                xs = [value for value, _ in points]
-                ys = [value_of(cell) for _, cell in points]
-                axes.plot(xs, ys, color=figures.colour_of(sample), marker=MARKERS[
-                    frameworks.index(sample["framework"]) % len(MARKERS)], label=cell_name, linewidth=1.5)
-                for x, (_, cell) in zip(xs, points, strict=True):
-                    interval = interval_of(cell)
-                    if interval:
-                        figures.whisker_vertical(axes, x, value_of(cell), interval, figures.colour_of(sample))
+            plot_points(axes, lines, frameworks, value_of, interval_of)
             axes.set_title(f"{title} against {document['param']}", loc="left")
             axes.set_xlabel(document["param"] + {"db-latency": " (ms added per round trip)",
                                                  "rate": " (requests per second offered)"}.get(document["param"], ""))
             axes.set_ylabel("requests per second" if name == "sweep-throughput" else "milliseconds (log scale)")
-            if min(document["values"]) > 0 and max(document["values"]) / min(document["values"]) >= 8:
-                axes.set_xscale("log", base=2)
-            axes.set_xticks(document["values"], [str(v) for v in document["values"]])
             if log_y:
                 axes.set_yscale("log")
             else:
                 axes.set_ylim(bottom=0)
                 axes.yaxis.set_major_formatter(figures.FuncFormatter(lambda value, _: f"{value:,.0f}"))
-            axes.grid(color="#E5E5E5", linewidth=0.8)
-            figures.legend_below(figure, axes.get_legend_handles_labels()[0])
+            finish_axes(figure, axes, document["values"])
             drawn[name] = figure
         if is_paired(document):
             drawn["sweep-ratio"] = draw_ratios(document, lines, frameworks)
@@ -216,26 +205,38 @@ def draw_ratios(document: dict, lines: dict[str, list[tuple[int, dict]]], framew
     ratios = point_ratios(document)
     figure = Figure(figsize=(figures.WIDTH_IN, 4.2), layout="constrained")
     axes = figure.add_subplot()
-    for cell_name, points in lines.items():
-        sample, colour = points[0][1], figures.colour_of(points[0][1])
-        xs = [value for value, _ in points]
-        ys = [(ratios.get(cell["name"]) or {}).get("ratio") or 1.0 for _, cell in points]
-        axes.plot(xs, ys, color=colour, marker=MARKERS[frameworks.index(sample["framework"]) % len(MARKERS)],
-                  label=cell_name, linewidth=1.5)
-        for x, y, (_, cell) in zip(xs, ys, points, strict=True):
-            interval = (ratios.get(cell["name"]) or {}).get("ci95")
-            if interval:
-                figures.whisker_vertical(axes, x, y, interval, colour)
+    plot_points(axes, lines, frameworks, lambda cell: (ratios.get(cell["name"]) or {}).get("ratio") or 1.0,
+                lambda cell: (ratios.get(cell["name"]) or {}).get("ci95"))
     axes.axhline(1.0, color="#888888", linewidth=0.8)
     axes.set_title(f"Throughput over the cell's best point, against {document['param']} (paired)", loc="left")
     axes.set_xlabel(document["param"])
     axes.set_ylabel("ratio to the best point [95%]")
-    if min(document["values"]) > 0 and max(document["values"]) / min(document["values"]) >= 8:
+    finish_axes(figure, axes, document["values"])
+    return figure
+
+
+def plot_points(axes, lines: dict[str, list[tuple[int, dict]]], frameworks: list[str], y_of, interval_of) -> None:
+    """One line per cell (coloured by strategy, marked by framework), each point's interval a whisker."""
+    for cell_name, points in lines.items():
+        sample, colour = points[0][1], figures.colour_of(points[0][1])
+        xs = [value for value, _ in points]
+        ys = [y_of(cell) for _, cell in points]
+        axes.plot(xs, ys, color=colour, marker=MARKERS[frameworks.index(sample["framework"]) % len(MARKERS)],
+                  label=cell_name, linewidth=1.5)
+        for x, y, (_, cell) in zip(xs, ys, points, strict=True):
+            interval = interval_of(cell)
+            if interval:
+                figures.whisker_vertical(axes, x, y, interval, colour)
+
+
+def finish_axes(figure: Figure, axes, values: list[int]) -> None:
+    """The parameter's axis (log 2 where its values span 8x or more, a tick at each), the grid and
+    the legend below: the same for every sweep figure."""
+    if min(values) > 0 and max(values) / min(values) >= 8:
         axes.set_xscale("log", base=2)
-    axes.set_xticks(document["values"], [str(v) for v in document["values"]])
+    axes.set_xticks(values, [str(v) for v in values])
     axes.grid(color="#E5E5E5", linewidth=0.8)
     figures.legend_below(figure, axes.get_legend_handles_labels()[0])
-    return figure
 
 
 def table_section(document: dict) -> report.Section:

@@ -150,12 +150,12 @@ def lookup(selected: list[cells.Cell], scenario: str, connections: int, server_c
     return found, missing
 
 
-def with_tuned_pools(options: RunOptions, tune_missing: bool, log: Callable[[str], None],
-                     budget_s: float | None = None) -> RunOptions:
+def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: float | None = None,
+                     no_tuning: str | None = None) -> RunOptions:
     """`run`'s default: each selected cell at the pool recorded for this key. Cells with none
     are tuned first, in a paired sweep of their own (`budget_s`, else TUNE_BUDGET_PER_CELL_S
-    each) written beside the run's results, unless `tune_missing` is off (--quick), when they
-    keep the rule's pool and say why."""
+    each) written beside the run's results, unless there is a reason not to (`no_tuning`:
+    --quick, a constant rate, a preset), when they keep the rule's pool and say why."""
     plan = Plan.resolve(options)
     chosen = options.selected_cells()
     selected = [cell for cell in chosen if cells.availability(cell)[0] and not (
@@ -166,7 +166,7 @@ def with_tuned_pools(options: RunOptions, tune_missing: bool, log: Callable[[str
                    db_latency_ms=options.db_latency_ms, machine=metadata.collect_machine(),
                    postgres=metadata.collect_postgres(url, embedded))
     found, missing = lookup(selected, **context)
-    if missing and tune_missing:
+    if missing and no_tuning is None:
         budget = budget_s or budget_for(len(missing))
         log(f"no tuned pool recorded for {', '.join(cell.name for cell in missing)} at this load, machine and "
             f"PostgreSQL: tuning first (a paired pool-size sweep, about {budget / 60:.1f} min; its slices are not "
@@ -178,11 +178,9 @@ def with_tuned_pools(options: RunOptions, tune_missing: bool, log: Callable[[str
         found, missing = lookup(selected, **context)
     pools = {name: {"pool": choice["pool"], "why": choice["why"], "ladder": choice.get("ladder")}
              for name, choice in found.items()}
-    for cell in missing:
-        rule = cells.pool_size_for(plan.connections, cell.processes(options.server_cpus))
-        pools[cell.name] = {"pool": rule, "why": "rule: no tuned pool recorded for this load and machine"
-                                                 + (" (a --quick run does not tune)" if not tune_missing else "")}
-    return dataclasses.replace(options, tuned_pools=pools)
+    untuned = ("rule: no tuned pool recorded for this load and machine"
+               + (f" ({no_tuning})" if no_tuning else "")) if missing else None
+    return dataclasses.replace(options, tuned_pools=pools, untuned_why=untuned)
 
 
 def render(chosen: dict) -> str:
