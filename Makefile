@@ -56,8 +56,9 @@ db-up: setup
 db-down: setup
 	$(DBBENCH) db down
 
-# The tests also open the HTML report in a headless Chromium and drive cells at a constant
-# rate with oha: the bootstrap installs the one and builds the other.
+# The tests also open the HTML report in a headless Chromium, drive cells at a constant rate
+# with oha, and run the cluster commands over SSH between network namespaces: the bootstrap
+# installs Chromium and OpenSSH and builds oha.
 test: browser $(VENV)/.ready
 	$(VENV)/bin/python -m pytest $(ARGS)
 
@@ -88,7 +89,7 @@ system:
 	@bash runner/bootstrap.sh
 
 browser:
-	@bash runner/bootstrap.sh --browser --open-loop
+	@bash runner/bootstrap.sh --browser --open-loop --ssh
 
 open-loop:
 	@bash runner/bootstrap.sh --open-loop

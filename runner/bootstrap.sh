@@ -4,7 +4,9 @@
 # With --browser (what `make test` asks for), also a headless Chromium: the tests open the
 # HTML report in it. `make bench-db` does not need one. Then toxiproxy (--db-latency) is
 # built once from the Go module proxy into .dbbench/bin. With --open-loop (`make test` and
-# `make latency`), also oha, the constant-rate load generator, built once with cargo.
+# `make latency`), also oha, the constant-rate load generator, built once with cargo. With
+# --ssh (`make test`, and every host of `dbbench cluster`), OpenSSH's server and client: the
+# cluster commands reach their hosts through Ansible over SSH.
 # As root, whatever is missing is installed through apt; otherwise one message names the
 # exact command. A second run finds everything and returns at once.
 set -euo pipefail
@@ -56,16 +58,21 @@ pg_has_stat_statements || missing+=(postgresql)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 have runuser || missing+=(util-linux)
 usable_go >/dev/null || have go || missing+=(golang-go)
-want_browser=no want_open_loop=no
+want_browser=no want_open_loop=no want_ssh=no
 for flag in "$@"; do
   case "$flag" in
     --browser) want_browser=yes ;;
     --open-loop) want_open_loop=yes ;;
-    *) echo "dbbench: bootstrap.sh: unknown option $flag (known: --browser, --open-loop)" >&2; exit 2 ;;
+    --ssh) want_ssh=yes ;;
+    *) echo "dbbench: bootstrap.sh: unknown option $flag (known: --browser, --open-loop, --ssh)" >&2; exit 2 ;;
   esac
 done
 if [ "$want_browser" = yes ]; then
   have chromium || have chromium-browser || missing+=(chromium)
+fi
+if [ "$want_ssh" = yes ]; then
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  have ssh || missing+=(openssh-client)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -856,6 +856,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("b")
     cmp.add_argument("--force", action="store_true", help="compare runs from different machines or data sets")
     cmp.set_defaults(func=cmd_compare)
+
+    from runner.cluster import commands as cluster_commands
+
+    cluster_commands.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,58 @@
+"""Each host's clock offset from the controller, over the same SSH Ansible uses.
+
+NTP's idea on one connection: read the host's clock between two of ours, several times on
+one open SSH channel, and keep the sample with the shortest round trip. The offset is
+the host's time less the midpoint of ours; it is known to within half that round trip.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+
+from runner.cluster.inventory import Host
+from runner.errors import DbbenchError
+
+SAMPLES = 8
+# On the host: answer each line read with its clock, on one SSH channel kept open, so that a
+# sample's round trip is the network's, not the cost of opening a session.
+ECHO_CLOCK = "import sys, time\nfor _ in sys.stdin:\n    print(repr(time.time()), flush=True)"
+
+
+@dataclass(frozen=True)
+class Offset:
+    seconds: float  # the host's clock less the controller's
+    uncertainty_s: float  # half the round trip of the sample it comes from
+
+    def as_dict(self) -> dict:
+        return {"offset_s": round(self.seconds, 6), "uncertainty_s": round(self.uncertainty_s, 6)}
+
+
+def offset_of(host: Host) -> Offset:
+    import shlex
+
+    echo = subprocess.Popen([*host.ssh_argv(), f"python3 -u -c {shlex.quote(ECHO_CLOCK)}"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        best: Offset | None = None
+        for sample in range(SAMPLES + 1):
+            sent = time.time()
+            echo.stdin.write("\n")
+            echo.stdin.flush()
+            answer = echo.stdout.readline()
+            received = time.time()
+            if not answer:
+                detail = (echo.stderr.read().strip().splitlines() or ["no answer"])[-1]
+                raise DbbenchError(f"host {host.name}: reading its clock over ssh failed: {detail}")
+            found = Offset(float(answer) - (sent + received) / 2, (received - sent) / 2)
+            if sample and (best is None or found.uncertainty_s < best.uncertainty_s):  # the first opens the way
+                best = found
+        return best
+    finally:
+        echo.stdin.close()
+        try:
+            echo.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            echo.kill()
+            echo.wait()
