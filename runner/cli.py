@@ -76,16 +76,26 @@ def add_lock_args(parser: argparse.ArgumentParser, measures=True) -> None:
 
 
 def cmd_db_up(args) -> int:
-    if args.port is not None:
+    exposure = database.Exposure.parse(args.listen, args.allow or []) if args.listen else None
+    if args.allow and not args.listen:
+        raise DbbenchError("--allow goes with --listen ADDR: the address the allowed hosts reach")
+    if args.port is not None or exposure is not None:
         if args.db_url or os.environ.get("DATABASE_URL"):
-            raise DbbenchError("--port is for the embedded cluster; it cannot go with --db-url or DATABASE_URL")
-        url, embedded = database.EmbeddedCluster.default().up(args.port), True
+            raise DbbenchError("--port and --listen are for the embedded cluster; they cannot go with --db-url or "
+                               "DATABASE_URL")
+        cluster = database.EmbeddedCluster.default()
+        url, embedded = cluster.up(args.port, exposure), True
     else:
         url, embedded = database.database_url(args.db_url)
     info = database.ensure_seeded(url, args.users, log=err.print)
     where = "embedded cluster" if embedded else "external server"
     verb = "seeded" if info.seeded else "already seeded"
     err.print(f"{where}: {info.users:,} users and {info.posts:,} posts {verb}, checksum {info.checksum}")
+    if exposure is not None:
+        err.print(f"listening on {exposure.address} for {', '.join(exposure.allowed)} with scram-sha-256; "
+                  f"the password is in {cluster.password_file} (readable by its owner alone)")
+        print(cluster.exposed_url(exposure))
+        return 0
     print(database.mask_url(url) if not embedded else url)
     return 0
 
@@ -690,6 +700,10 @@ def build_parser() -> argparse.ArgumentParser:
     up = db_commands.add_parser("up", help="make sure a seeded database is up; print its URL last")
     up.add_argument("--users", type=users_arg, default=database.DEFAULT_USERS)
     up.add_argument("--port", type=port_arg, help="port for the embedded cluster (default: a free one)")
+    up.add_argument("--listen", metavar="ADDR",
+                    help="also listen on this address (the db host's), for --allow alone, with a password")
+    up.add_argument("--allow", type=csv_list, metavar="CIDR,...",
+                    help="the addresses or networks (the app hosts) that may connect on --listen")
     add_db_url(up)
     up.set_defaults(func=cmd_db_up)
     seed = db_commands.add_parser("seed", help="(re)create the schema and seed; print the checksum")

@@ -3,6 +3,11 @@
 The embedded cluster is a throwaway: created with initdb under the state home, started
 with pg_ctl on a free loopback port with trust authentication, reused on the next call.
 PostgreSQL refuses to run as root, so as root it runs as the `postgres` system user.
+
+Exposed (`db up --listen ADDR --allow CIDR`, the db host of `dbbench cluster`), it also
+listens on that one address, where only the allowed networks may connect, with
+scram-sha-256 and a password generated for it, kept in a file only its owner can read;
+loopback keeps trust for this host's own dbbench commands.
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 import getpass
 import glob
 import hashlib
+import ipaddress
 import json
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -38,6 +45,45 @@ SEED_FORMAT = 3
 SEED_LOCK_KEY = 7_301_994
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 CONNECT_TIMEOUT_S = 5
+SECRET_FILE_NAME = "db-password"  # noqa: S105 - a file name: the exposed cluster's password, mode 0600
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """The one address the embedded cluster listens on beyond loopback, and the networks
+    (the app hosts) that may connect there."""
+
+    address: str
+    allowed: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, address: str, allowed: list[str]) -> Exposure:
+        try:
+            listen = ipaddress.ip_address(address)
+        except ValueError:
+            raise DbbenchError(f"--listen {address!r} is not an IP address") from None
+        if listen.is_unspecified or listen.is_loopback:
+            raise DbbenchError(f"--listen {address}: give the one address the app hosts reach, not {address}")
+        if not allowed:
+            raise DbbenchError("--listen needs --allow: the app hosts' addresses or networks (CIDR)")
+        networks = []
+        for item in allowed:
+            try:
+                network = ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise DbbenchError(f"--allow {item!r} is not an address or a network (CIDR)") from None
+            if network.prefixlen == 0:
+                raise DbbenchError(f"--allow {item}: every address is too wide; name the app hosts")
+            networks.append(str(network))
+        return cls(str(listen), tuple(networks))
+
+    def hba_text(self) -> str:
+        return "".join([
+            "# Written by dbbench: trust on loopback for this host's own dbbench commands, and the\n"
+            "# benchmark database, with a password (scram-sha-256), from the allowed networks alone.\n",
+            f"host all {DB_USER} 127.0.0.1/32 trust\n",
+            *[f"host {DB_NAME} {DB_USER} {network} scram-sha-256\n" for network in self.allowed],
+        ])
 
 
 def mask_url(url: str) -> str:
@@ -302,12 +348,17 @@ class EmbeddedCluster:
         with conf.open("a") as handle:
             handle.write("\ninclude 'dbbench.conf'\n")
 
-    def _write_conf(self, port: int) -> None:
-        """Write the benchmark settings plus this cluster's port into the data dir."""
-        target = self.data_dir / "dbbench.conf"
-        target.write_text(self._conf_text_for(port))
-        if running_as_root():
-            shutil.chown(target, "postgres", "postgres")
+    def _write_conf(self, port: int, exposure: Exposure | None = None) -> None:
+        """Write the benchmark settings plus this cluster's port into the data dir, and who may
+        connect from where (pg_hba.conf: loopback alone, unless exposed)."""
+        written = [(self.data_dir / "dbbench.conf", self._conf_text_for(port, exposure)),
+                   (self.data_dir / "pg_hba.conf", (exposure.hba_text() if exposure else
+                                                    f"# Written by dbbench: loopback alone.\n"
+                                                    f"host all {DB_USER} 127.0.0.1/32 trust\n"))]
+        for target, text in written:
+            target.write_text(text)
+            if running_as_root():
+                shutil.chown(target, "postgres", "postgres")
 
     def _applied_settings_digest(self) -> str | None:
         try:
@@ -345,10 +396,10 @@ class EmbeddedCluster:
             return remembered
         return free_port()
 
-    def start(self, requested_port: int | None = None) -> int:
+    def start(self, requested_port: int | None = None, exposure: Exposure | None = None) -> int:
         bins = server_binaries()
         port = self._choose_port(requested_port)
-        self._write_conf(port)
+        self._write_conf(port, exposure)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         result = self._run(
             [
@@ -379,8 +430,9 @@ class EmbeddedCluster:
             raise DbbenchError(f"pg_ctl stop failed: {(result.stderr or result.stdout).strip()}")
         return True
 
-    def up(self, requested_port: int | None = None) -> str:
-        """Make sure the cluster runs with the current settings; return its URL."""
+    def up(self, requested_port: int | None = None, exposure: Exposure | None = None) -> str:
+        """Make sure the cluster runs with the current settings (exposed or not); return its
+        loopback URL."""
         if not self.is_initialized():
             self.initialize()
         port = self.running_port()
@@ -389,24 +441,51 @@ class EmbeddedCluster:
                 f"the embedded cluster already runs on port {port}: 'dbbench db down' first to move it"
             )
         if port is not None:
-            expected = hashlib.sha256(self._conf_text_for(port).encode()).hexdigest()
+            expected = hashlib.sha256(self._conf_text_for(port, exposure).encode()).hexdigest()
             if self._applied_settings_digest() != expected:
                 self.stop()
                 port = None
         if port is None:
-            port = self.start(requested_port)
+            port = self.start(requested_port, exposure)
         self._ensure_database(port)
+        if exposure is not None:
+            self._set_password(port)
         return self.url(port)
 
-    def _conf_text_for(self, port: int) -> str:
-        """What _write_conf writes, so a settings change is noticed and applied."""
+    @property
+    def password_file(self) -> Path:
+        return self.home / SECRET_FILE_NAME
+
+    def _set_password(self, port: int) -> None:
+        """The role's password for connections beyond loopback: generated once, kept in a file
+        only its owner reads, set again at each start so that the two always agree."""
+        if not self.password_file.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(24) + "\n")
+        password = self.password_file.read_text().strip()
+        with connect(self.url(port)) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(DB_USER),
+                                                                          sql.Literal(password)))
+
+    def exposed_url(self, exposure: Exposure) -> str:
+        """The URL the app hosts use, without its password (that is in password_file)."""
+        return f"postgresql://{DB_USER}@{exposure.address}:{self.port}/{DB_NAME}"
+
+    def _conf_text_for(self, port: int, exposure: Exposure | None = None) -> str:
+        """What _write_conf writes (and, exposed, the pg_hba.conf it needs), so that a change of
+        either is noticed and applied."""
+        listen = "127.0.0.1" + (f", {exposure.address}" if exposure else "")
         return settings_file().read_text() + (
             "\n# Set by dbbench for the embedded cluster.\n"
-            "listen_addresses = '127.0.0.1'\n"
+            f"listen_addresses = '{listen}'\n"
             f"port = {port}\n"
             "unix_socket_directories = ''\n"
             "logging_collector = off\n"
-        )
+            "password_encryption = 'scram-sha-256'\n"
+        ) + ("\n# pg_hba.conf, as written beside this file:\n"
+             + "".join(f"# {line}" for line in exposure.hba_text().splitlines(True)) if exposure else "")
 
     def _ensure_database(self, port: int) -> None:
         admin_url = f"postgresql://{DB_USER}@127.0.0.1:{port}/postgres"

@@ -134,6 +134,11 @@ class Hosts:
         return subprocess.run([IP, "netns", "exec", self.controller, *argv], capture_output=True, text=True,
                               timeout=timeout, **kwargs)
 
+    def run_on(self, name: str, argv: list[str], timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+        """A command on one host (in its namespace), as if run there by hand."""
+        return subprocess.run([IP, "netns", "exec", self.namespaces[name], *argv], capture_output=True, text=True,
+                              timeout=timeout, **kwargs)
+
     def pids(self, name: str) -> list[int]:
         """Processes running in a host's namespace."""
         done = subprocess.run([IP, "netns", "pids", self.namespaces[name]], capture_output=True, text=True,

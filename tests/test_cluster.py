@@ -4,6 +4,7 @@ its own sshd, reached through real SSH and real Ansible (tests/netns.py)."""
 from __future__ import annotations
 
 import os
+import sys
 
 import netns
 import pytest
@@ -51,3 +52,44 @@ def test_an_inventory_without_a_role_is_a_one_line_error(tmp_path):
                          "    app:\n      hosts:\n        app1:\n")
     result = dbbench("cluster", "check", "-i", str(inventory))
     assert result.returncode != 0 and "group 'load' is missing or empty" in result.stderr, result.stderr
+
+
+CONNECT = "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=5).close()"
+
+
+def test_a_database_beyond_loopback_admits_the_app_host_with_its_password_and_no_one_else(hosts, tmp_path_factory):
+    """`db up --listen --allow` on the db host: scram with a generated password, kept in a file its
+    owner alone reads and never printed; pg_hba admits the app host's address alone."""
+    home = tmp_path_factory.mktemp("db-host")
+    env = {**os.environ, "DBBENCH_HOME": str(home)}
+    db, app = netns.HOSTS["db1"], netns.HOSTS["app1"]
+    try:
+        up = hosts.run_on("db1", [*DBBENCH, "db", "up", "--users", "1000", "--listen", db, "--allow", app], env=env)
+        assert up.returncode == 0, up.stderr
+        password_file = home / "db-password"
+        password = password_file.read_text().strip()
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        assert password not in up.stdout + up.stderr, "the password is never printed"
+        url = up.stdout.strip().splitlines()[-1]
+        assert url.startswith(f"postgresql://dbbench@{db}:")
+        with_password = url.replace("dbbench@", f"dbbench:{password}@", 1)
+        python = [sys.executable, "-c", CONNECT]
+        admitted = hosts.run_on("app1", [*python, with_password], timeout=60)
+        assert admitted.returncode == 0, admitted.stderr
+        without = hosts.run_on("app1", [*python, url], timeout=60)
+        assert without.returncode != 0 and "password" in without.stderr
+        elsewhere = hosts.run_on("load1", [*python, with_password], timeout=60)
+        assert elsewhere.returncode != 0 and "no pg_hba.conf entry" in elsewhere.stderr
+    finally:
+        hosts.run_on("db1", [*DBBENCH, "db", "down"], env=env)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--listen", "0.0.0.0", "--allow", "198.18.0.12"], "give the one address"),  # noqa: S104 - refused
+    (["--listen", "198.18.0.11"], "--listen needs --allow"),
+    (["--listen", "198.18.0.11", "--allow", "0.0.0.0/0"], "every address is too wide"),
+    (["--allow", "198.18.0.12"], "--allow goes with --listen"),
+])
+def test_exposing_the_database_refuses_what_would_open_it_wide(args, message):
+    result = dbbench("db", "up", *args)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
