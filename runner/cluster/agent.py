@@ -1,0 +1,193 @@
+"""The agent dbbench runs on the db and load hosts of a cluster run.
+
+Ansible starts it (`python -m runner.cluster.agent`); it listens on its host's own address
+for the run on the app host, which alone may call it (by address) and must present the
+run's token (read from a file its owner alone reads; never printed). It does what has to
+happen on its host: it runs wrk (load host), and it samples its parties' CPU every SAMPLE_S
+against its own clock (PostgreSQL's on the db host), with the host's steal, keeping every
+sample in a JSON-lines file for the results. Asked for the CPU between two instants of its
+clock (the run corrects for the offset it measured with /time), it answers from the samples
+around them. It stops, its children with it, when told to, or when no request came for
+--lease seconds: a run whose controller was killed leaves nothing running here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import hmac
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import psutil
+
+from runner import database, load
+from runner.errors import DbbenchError
+
+SAMPLE_S = 0.1
+KEEP_SAMPLES = 20_000  # about half an hour of samples in memory; the file keeps them all
+WINDOW_WAIT_S = 2.0  # how long a window ending just now waits for the sample after it
+
+
+def party_processes(role: str) -> dict[str, list[psutil.Process]]:
+    """Whose CPU this host samples: PostgreSQL's on the db host (our embedded cluster's
+    postmaster and backends). wrk's own CPU comes exactly from its exit (wait4)."""
+    if role != "db":
+        return {}
+    postmaster = database.EmbeddedCluster.default().postmaster_pid()
+    return {"postgres": load.postgres_processes(postmaster) if postmaster else []}
+
+
+@dataclass
+class Sample:
+    time: float
+    parties: dict[str, dict[int, float]]
+    steal: float
+    busy: float
+
+
+@dataclass
+class Sampler:
+    role: str
+    log: Path
+    samples: list[Sample] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> Sample:
+        times = psutil.cpu_times()
+        parties = {name: load.cpu_seconds(procs) for name, procs in party_processes(self.role).items()}
+        found = Sample(time.time(), parties, getattr(times, "steal", 0.0), times.user + times.nice + times.system)
+        with self.lock:
+            self.samples.append(found)
+            del self.samples[:-KEEP_SAMPLES]
+        with self.log.open("a") as handle:
+            handle.write(json.dumps({"time": round(found.time, 4), "steal_s": found.steal, "busy_s": found.busy,
+                                     **{f"{name}_s": round(sum(seconds.values()), 3)
+                                        for name, seconds in found.parties.items()}}) + "\n")
+        return found
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(SAMPLE_S):
+            self.take()
+
+    def window(self, start: float, end: float) -> dict:
+        """CPU of each party, the host's steal (a share of all its CPUs' time) and the cores
+        busy, between the last sample at or before `start` and the first at or after `end`."""
+        deadline = time.monotonic() + WINDOW_WAIT_S
+        while True:
+            with self.lock:
+                times = [sample.time for sample in self.samples]
+                before = self.samples[max(bisect.bisect_right(times, start) - 1, 0)] if self.samples else None
+                after_index = bisect.bisect_left(times, end)
+                after = self.samples[after_index] if after_index < len(self.samples) else None
+            if before is not None and after is not None and after.time > before.time:
+                break
+            if time.monotonic() > deadline:
+                raise DbbenchError(f"no samples around {start:.3f}–{end:.3f} on this host")
+            time.sleep(SAMPLE_S)
+        wall = after.time - before.time
+        cores = psutil.cpu_count() or 1
+        return {"from": before.time, "to": after.time,
+                "parties": {name: round(load.used_cpu(before.parties.get(name, {}), seconds), 3)
+                            for name, seconds in after.parties.items()},
+                "steal": round((after.steal - before.steal) / (wall * cores), 4),
+                "busy_cores": round((after.busy - before.busy) / wall, 3)}
+
+
+class Agent:
+    def __init__(self, args):
+        self.args = args
+        self.token = Path(args.token_file).read_text().strip()
+        self.sampler = Sampler(args.role, Path(args.samples))
+        self.stop = threading.Event()
+        self.last_request = time.monotonic()
+        self.usernames: Path | None = None
+
+    def handle(self, path: str, body: dict) -> dict:
+        self.last_request = time.monotonic()
+        if path == "/time":
+            return {"time": time.time()}
+        if path == "/cpu":
+            return self.sampler.window(float(body["from"]), float(body["to"]))
+        if path == "/usernames":
+            self.usernames = Path(self.args.samples).with_name("usernames.txt")
+            self.usernames.write_text("\n".join(body["names"]) + "\n")
+            return {"count": len(body["names"])}
+        if path == "/wrk":
+            scenario = load.load_scenario(body.pop("scenario"))
+            return load.run_wrk(scenario=scenario, server_processes=None, usernames=self.usernames, **body)
+        if path == "/stop":
+            self.stop.set()
+            return {"stopping": True}
+        raise DbbenchError(f"no such request: {path}")
+
+    def watch_lease(self) -> None:
+        while not self.stop.wait(1.0):
+            if time.monotonic() - self.last_request > self.args.lease:
+                self.stop.set()
+
+
+def handler_for(agent: Agent):
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            if agent.args.allow and self.client_address[0] not in agent.args.allow:
+                return self.answer(403, {"error": "not from the app host"})
+            given = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            if not hmac.compare_digest(given.encode(), agent.token.encode()):
+                return self.answer(401, {"error": "wrong or missing token"})
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+                return self.answer(200, agent.handle(self.path, body))
+            except (DbbenchError, KeyError, TypeError, ValueError) as error:
+                return self.answer(400, {"error": str(error)})
+
+        def answer(self, status: int, document: dict) -> None:
+            data = json.dumps(document).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="runner.cluster.agent")
+    parser.add_argument("--role", choices=("db", "load"), required=True)
+    parser.add_argument("--listen", required=True, help="this host's address")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token-file", required=True)
+    parser.add_argument("--allow", action="append", default=[], help="the app host's address")
+    parser.add_argument("--lease", type=float, default=30.0, help="seconds without a request before it stops")
+    parser.add_argument("--samples", required=True, help="the JSON-lines file of this host's samples")
+    parser.add_argument("--pid-file")
+    args = parser.parse_args(argv)
+    if args.pid_file:
+        Path(args.pid_file).write_text(f"{os.getpid()}\n")
+    agent = Agent(args)
+    agent.sampler.take()
+    server = ThreadingHTTPServer((args.listen, args.port), handler_for(agent))
+    server.daemon_threads = True
+    for target in (lambda: agent.sampler.run(agent.stop), agent.watch_lease, server.serve_forever):
+        threading.Thread(target=target, daemon=True).start()
+    agent.stop.wait()
+    server.shutdown()
+    for child in psutil.Process().children(recursive=True):
+        child.kill()
+    if args.pid_file:
+        Path(args.pid_file).unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

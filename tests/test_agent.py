@@ -1,0 +1,64 @@
+"""The cluster agent (runner/cluster/agent.py) on loopback: its token, its clock, its CPU
+windows from its own samples, and its lease."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from conftest import REPO
+
+from runner import database
+
+
+@pytest.fixture
+def agent(tmp_path, db_url, state_home):
+    token = tmp_path / "token"
+    token.write_text("a-token-for-this-test\n")
+    token.chmod(0o600)
+    port = database.free_port()
+    samples = tmp_path / "db1.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner.cluster.agent", "--role", "db", "--listen", "127.0.0.1", "--port", str(port),
+         "--token-file", str(token), "--allow", "127.0.0.1", "--lease", "3", "--samples", str(samples)],
+        cwd=REPO, env={"DBBENCH_HOME": str(state_home), "PATH": "/usr/bin:/bin"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.post(f"{url}/time", timeout=1)
+            break
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, "the agent did not answer"
+            time.sleep(0.1)
+    yield url, process, samples
+    process.kill()
+    process.wait()
+
+
+def call(url: str, path: str, body: dict | None = None, token: str = "a-token-for-this-test") -> httpx.Response:
+    return httpx.post(f"{url}{path}", json=body or {}, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def test_the_agent_answers_only_with_the_token_and_samples_postgres_on_its_own_clock(agent, db_url):
+    url, process, samples = agent
+    assert call(url, "/time", token="wrong").status_code == 401
+    assert httpx.post(f"{url}/time", timeout=5).status_code == 401
+    with database.connect(db_url) as conn:  # a backend that lives across the window, as a pool's do
+        before = call(url, "/time").json()["time"]
+        assert abs(before - time.time()) < 1
+        conn.execute("SELECT count(*) FROM generate_series(1, 3000000)")
+        after = call(url, "/time").json()["time"]
+        window = call(url, "/cpu", {"from": before, "to": after}).json()
+    assert window["parties"]["postgres"] > 0.05, window
+    assert window["from"] <= before and window["to"] >= after and 0 <= window["steal"] <= 1
+    assert samples.read_text().count("\n") >= 3, "every sample is kept in its host's file"
+
+
+def test_the_agent_stops_when_its_lease_runs_out(agent):
+    url, process, _ = agent
+    call(url, "/time")
+    assert process.wait(timeout=15) == 0, "no request for 3 s: it stopped by itself"
