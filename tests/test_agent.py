@@ -17,7 +17,7 @@ from runner import database
 @pytest.fixture
 def agent(tmp_path, db_url, state_home):
     token = tmp_path / "token"
-    token.write_text("a-token-for-this-test\n")
+    token.write_text(TEST_TOKEN + "\n")
     token.chmod(0o600)
     port = database.free_port()
     samples = tmp_path / "db1.jsonl"
@@ -39,13 +39,16 @@ def agent(tmp_path, db_url, state_home):
     process.wait()
 
 
-def call(url: str, path: str, body: dict | None = None, token: str = "a-token-for-this-test") -> httpx.Response:
-    return httpx.post(f"{url}{path}", json=body or {}, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+TEST_TOKEN = "a-token-for-this-test"  # noqa: S105 - made for this test's agent alone
+
+
+def call(url: str, path: str, body: dict | None = None, bearer: str = TEST_TOKEN) -> httpx.Response:
+    return httpx.post(f"{url}{path}", json=body or {}, headers={"Authorization": f"Bearer {bearer}"}, timeout=10)
 
 
 def test_the_agent_answers_only_with_the_token_and_samples_postgres_on_its_own_clock(agent, db_url):
     url, process, samples = agent
-    assert call(url, "/time", token="wrong").status_code == 401
+    assert call(url, "/time", bearer="wrong").status_code == 401
     assert httpx.post(f"{url}/time", timeout=5).status_code == 401
     with database.connect(db_url) as conn:  # a backend that lives across the window, as a pool's do
         before = call(url, "/time").json()["time"]
