@@ -105,14 +105,15 @@ class Hosts:
         self.inventory.write_text(self.inventory_text())
         self.wait_for_ssh()
 
-    def inventory_text(self, hosts: dict[str, str] | None = None) -> str:
+    def inventory_text(self, hosts: dict[str, str] | None = None, host_vars: dict[str, dict] | None = None) -> str:
         known = self.workdir / "known_hosts"
         lines = ["all:", "  vars:", "    ansible_user: root", f"    ansible_ssh_private_key_file: {self.key}",
                  f'    ansible_ssh_common_args: "-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={known}"',
                  "    ansible_python_interpreter: /usr/bin/python3", "  children:"]
         for name, address in (hosts or HOSTS).items():
             lines += [f"    {ROLES.get(name, 'db')}:", "      hosts:", f"        {name}:",
-                      f"          ansible_host: {address}"]
+                      f"          ansible_host: {address}",
+                      *[f"          {key}: {value}" for key, value in (host_vars or {}).get(name, {}).items()]]
         return "\n".join(lines) + "\n"
 
     def wait_for_ssh(self) -> None:
@@ -138,6 +139,22 @@ class Hosts:
         """A command on one host (in its namespace), as if run there by hand."""
         return subprocess.run([IP, "netns", "exec", self.namespaces[name], *argv], capture_output=True, text=True,
                               timeout=timeout, **kwargs)
+
+    def leftovers(self, name: str) -> list[str]:
+        """What runs in a host's namespace besides its sshd: `name (pid)` of each."""
+        import psutil
+
+        ours = {self.sshd[name].pid}
+        found = []
+        for pid in self.pids(name):
+            try:
+                process = psutil.Process(pid)
+                if pid in ours or process.ppid() in ours and process.name() == "sshd":
+                    continue
+                found.append(f"{process.name()} ({pid})")
+            except psutil.NoSuchProcess:
+                continue
+        return found
 
     def pids(self, name: str) -> list[int]:
         """Processes running in a host's namespace."""

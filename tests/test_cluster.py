@@ -8,7 +8,7 @@ import sys
 
 import netns
 import pytest
-from conftest import DBBENCH, dbbench
+from conftest import DBBENCH, REPO, dbbench
 
 WHY_NOT = netns.why_not()
 pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=f"cluster tests skipped: {WHY_NOT}")
@@ -93,3 +93,41 @@ def test_a_database_beyond_loopback_admits_the_app_host_with_its_password_and_no
 def test_exposing_the_database_refuses_what_would_open_it_wide(args, message):
     result = dbbench("db", "up", *args)
     assert result.returncode != 0 and message in result.stderr, result.stderr
+
+
+AGENT_TIME = ("import httpx, sys; response = httpx.post(sys.argv[1], "
+              "headers={'Authorization': 'Bearer ' + sys.argv[2]}, timeout=5); print(response.status_code)")
+
+
+def test_up_starts_the_database_and_the_agents_and_down_leaves_nothing_running(hosts, tmp_path_factory):
+    """`cluster up` over real SSH and Ansible (the checkout already on the hosts' shared file
+    system): PostgreSQL on the db host for the app host alone, the agents answering the app
+    host alone, no secret in the controller's output; `cluster down`: nothing left running."""
+    base = tmp_path_factory.mktemp("cluster-homes")
+    homes = {name: base / name for name in netns.HOSTS}
+    inventory = base / "hosts.yml"
+    inventory.write_text(hosts.inventory_text(host_vars={
+        name: {"dbbench_dir": str(REPO), "dbbench_deploy": "false", "dbbench_home": str(home)}
+        for name, home in homes.items()}))
+    controller = base / "controller"
+    try:
+        up = cluster(hosts, "up", "-i", str(inventory), "--users", "1000", state_home=controller)
+        assert up.returncode == 0, up.stdout + up.stderr
+        password = (homes["app1"] / "cluster-db-password").read_text().strip()
+        token = (homes["app1"] / "agent-token").read_text().strip()
+        assert password not in up.stdout + up.stderr and token not in up.stdout + up.stderr
+        assert (homes["app1"] / "cluster-db-password").stat().st_mode & 0o777 == 0o600
+        url = next(word for word in up.stdout.split() if word.startswith("postgresql://")).rstrip("(")
+        admitted = hosts.run_on("app1", [sys.executable, "-c", CONNECT,
+                                         url.replace("dbbench@", f"dbbench:{password}@", 1)], timeout=60)
+        assert admitted.returncode == 0, admitted.stderr
+        db_agent = f"http://{netns.HOSTS['db1']}:7841/time"
+        assert hosts.run_on("app1", [sys.executable, "-c", AGENT_TIME, db_agent, token]).stdout.strip() == "200"
+        assert hosts.run_on("load1", [sys.executable, "-c", AGENT_TIME, db_agent, token]).stdout.strip() == "403"
+        assert hosts.run_on("app1", [sys.executable, "-c", AGENT_TIME, db_agent, "guess"]).stdout.strip() == "401"
+    finally:
+        down = cluster(hosts, "down", "-i", str(inventory), state_home=controller)
+    assert down.returncode == 0, down.stdout + down.stderr
+    for name in netns.HOSTS:
+        assert hosts.leftovers(name) == [], f"{name} still runs something after down"
+    assert not (homes["app1"] / "agent-token").exists() and not (homes["app1"] / "cluster-db-password").exists()

@@ -18,6 +18,7 @@ import bisect
 import hmac
 import json
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -175,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.pid_file:
         Path(args.pid_file).write_text(f"{os.getpid()}\n")
     agent = Agent(args)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: agent.stop.set())
     agent.sampler.take()
     server = ThreadingHTTPServer((args.listen, args.port), handler_for(agent))
     server.daemon_threads = True

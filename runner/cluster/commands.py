@@ -40,6 +40,29 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_up(args) -> int:
+    """The checkout and its bootstrap on every host, PostgreSQL on the db host, the agents."""
+    from runner.cluster import hosts, inventory
+
+    found = inventory.load(args.inventory)
+    found.require_checkout_dirs()
+    where = hosts.up(found, args.users)
+    out.print(escape(f"up: {found.layout()}; PostgreSQL at {where['database_url']} (its password is on the db and "
+                     f"app hosts alone); agents at {', '.join(where['agents'].values())}"))
+    return 0
+
+
+def cmd_down(args) -> int:
+    """Every agent and what it started, then PostgreSQL; the run's secrets removed."""
+    from runner.cluster import hosts, inventory
+
+    found = inventory.load(args.inventory)
+    found.require_checkout_dirs()
+    hosts.down(found)
+    out.print(escape(f"down: nothing of dbbench runs on {', '.join(host.name for host in found.hosts)}"))
+    return 0
+
+
 def cpu_model(fact: dict) -> str:
     """The model name among Ansible's ansible_processor entries (index, vendor, model, ...)."""
     names = [entry for entry in fact.get("ansible_processor", []) if isinstance(entry, str) and " " in entry]
@@ -48,11 +71,18 @@ def cpu_model(fact: dict) -> str:
 
 def add_parser(commands) -> None:
     cluster = commands.add_parser("cluster", help="database, cells and load on hosts of their own, via Ansible")
-    actions = cluster.add_subparsers(dest="cluster_command", required=True, metavar="{check}",
+    actions = cluster.add_subparsers(dest="cluster_command", required=True, metavar="{check,up,down}",
                                      parser_class=type(cluster))
     check = actions.add_parser("check", help="each host's reachability, versions, CPU, cores and clock offset")
     add_inventory(check)
     check.set_defaults(func=cmd_check)
+    up = actions.add_parser("up", help="the checkout and bootstrap on every host, PostgreSQL on db, the agents")
+    add_inventory(up)
+    up.add_argument("--users", type=int, default=100_000, help="users to seed on the db host (100,000)")
+    up.set_defaults(func=cmd_up)
+    down = actions.add_parser("down", help="stop everything dbbench started on every host")
+    add_inventory(down)
+    down.set_defaults(func=cmd_down)
 
 
 def add_inventory(parser: argparse.ArgumentParser) -> None:

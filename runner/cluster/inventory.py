@@ -22,6 +22,7 @@ class Host:
     address: str
     roles: tuple[str, ...]
     ssh: dict = field(default_factory=dict)  # user, port, key, options: how Ansible reaches it
+    vars: dict = field(default_factory=dict)  # its dbbench_* variables (dbbench_dir, dbbench_home, dbbench_deploy)
 
     def ssh_argv(self) -> list[str]:
         """`ssh ... user@address`: the same user, port, key and options as Ansible, batch mode."""
@@ -44,6 +45,13 @@ class Inventory:
 
     def role(self, role: str) -> Host:
         return next(host for host in self.hosts if role in host.roles)
+
+    def require_checkout_dirs(self) -> None:
+        """up and down need to know where the checkout lives on each host."""
+        missing = [host.name for host in self.hosts if not str(host.vars.get("dbbench_dir", "")).startswith("/")]
+        if missing:
+            raise DbbenchError(f"inventory {self.path}: set dbbench_dir (an absolute path: where the checkout lives) "
+                               f"for {', '.join(missing)}")
 
     def layout(self) -> str:
         """`db on db1 (198.18.0.11), app on app1 (...), load on load1 (...)`."""
@@ -82,5 +90,6 @@ def load(path: str | Path) -> Inventory:
             ssh={"user": found.get("ansible_user"), "port": found.get("ansible_port"),
                  "key": found.get("ansible_ssh_private_key_file") or found.get("ansible_private_key_file"),
                  "options": " ".join(filter(None, (found.get("ansible_ssh_common_args"),
-                                                   found.get("ansible_ssh_extra_args"))))}))
+                                                   found.get("ansible_ssh_extra_args"))))},
+            vars={key: value for key, value in found.items() if key.startswith("dbbench_")}))
     return Inventory(path=path.resolve(), hosts=tuple(hosts))
