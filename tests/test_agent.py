@@ -12,6 +12,7 @@ import pytest
 from conftest import REPO
 
 from runner import database
+from runner.errors import DbbenchError
 
 
 @pytest.fixture
@@ -65,3 +66,31 @@ def test_the_agent_stops_when_its_lease_runs_out(agent):
     url, process, _ = agent
     call(url, "/time")
     assert process.wait(timeout=15) == 0, "no request for 3 s: it stopped by itself"
+
+
+def test_the_app_hosts_client_reads_the_agents_clock_and_its_cpu_windows(agent, db_url):
+    from runner.cluster.remote import AgentClient
+
+    url, _, _ = agent
+    client = AgentClient("db1", url, TEST_TOKEN)
+    client.measure_offset()
+    assert abs(client.offset_s) < 0.05 and client.uncertainty_s < 0.05, "one clock, read over loopback"
+    with database.connect(db_url) as conn:
+        start = time.time()
+        conn.execute("SELECT count(*) FROM generate_series(1, 3000000)")
+        window = client.window(start, time.time())
+    assert window["parties"]["postgres"] > 0.05 and window["from"] <= start + client.uncertainty_s
+    wrong = AgentClient("db1", url, "not-the-token")
+    with pytest.raises(DbbenchError, match="refused /time: 401"):
+        wrong.call("/time")
+
+
+def test_the_heartbeat_holds_the_lease_and_the_agent_stops_once_it_ends(agent, monkeypatch):
+    from runner.cluster import remote
+
+    url, process, _ = agent
+    monkeypatch.setattr(remote, "HEARTBEAT_S", 1.0)
+    with remote.Heartbeat([remote.AgentClient("db1", url, TEST_TOKEN)]):
+        time.sleep(5)
+        assert process.poll() is None, "a 3 s lease held for 5 s by the heartbeat"
+    assert process.wait(timeout=15) == 0, "the heartbeat ended: the lease ran out"
