@@ -24,7 +24,7 @@ bench-scenarios: setup
 # paired ratio with its interval. It uses the pools `dbbench tune --preset stacks` recorded,
 # else the rule, and its report says which.
 bench-stacks: setup
-	@echo "bench-stacks: 14 cells, about 11 minutes"
+	@echo "bench-stacks: 14 cells, about 9 minutes"
 	$(DBBENCH) run --preset stacks --budget 480 $(ARGS)
 
 bench-quick: setup

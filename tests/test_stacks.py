@@ -58,7 +58,7 @@ def test_under_sqlalchemys_pool_psycopg_never_keeps_a_prepared_statement(db_url,
 def test_every_psycopg_cell_declares_its_threshold():
     """A psycopg cell without one would run at the library's default without saying so."""
     for cell in manifest().cells():
-        uses_psycopg = "psycopg" in cell.variant.name or cell.framework.kind == "python-sync"
+        uses_psycopg = "psycopg" in cell.variant.name or cell.stack in ("sync", "django")
         if uses_psycopg:
             assert isinstance(cell.settings.get("prepare_threshold"), int), cell.name
 
