@@ -1,4 +1,4 @@
-"""The `dbbench cluster` command group: check (and, as they are built, run and down).
+"""The `dbbench cluster` command group: check, up and down (run is still to be built).
 
 Its own module, so that cli.py only registers it; nothing here imports Ansible until a
 cluster command runs.
