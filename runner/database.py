@@ -19,7 +19,6 @@ import ipaddress
 import json
 import os
 import pwd
-import secrets
 import shutil
 import socket
 import subprocess
@@ -459,12 +458,7 @@ class EmbeddedCluster:
     def _set_password(self, port: int) -> None:
         """The role's password for connections beyond loopback: generated once, kept in a file
         only its owner reads, set again at each start so that the two always agree."""
-        if not self.password_file.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_urlsafe(24) + "\n")
-        password = self.password_file.read_text().strip()
+        password = paths.secret(self.password_file, 24)
         with connect(self.url(port)) as conn:
             conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(DB_USER),
                                                                           sql.Literal(password)))

@@ -1,6 +1,7 @@
 """Where things live: the repository, the state directory, the environments."""
 
 import os
+import secrets
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,3 +40,14 @@ def built_version(name: str) -> str:
         return found.with_name(f"{name}.version").read_text().strip() if found else "unknown"
     except OSError:
         return "unknown"
+
+
+def secret(path: Path, nbytes: int) -> str:
+    """A random secret kept in `path`, made on first use in a file only its owner can read
+    (created that way, never widened afterwards), and the same one every time after."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(nbytes) + "\n")
+    return path.read_text().strip()

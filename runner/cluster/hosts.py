@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import secrets
 import shutil
 import subprocess
 import tarfile
@@ -52,13 +50,7 @@ def checkout_tarball() -> Path:
 
 def token() -> str:
     """The agents' token for this controller, made once and kept in a file its owner alone reads."""
-    path = paths.state_home() / TOKEN_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
-    return path.read_text().strip()
+    return paths.secret(paths.state_home() / TOKEN_FILE, 32)
 
 
 def up(inventory: Inventory, users: int) -> dict:
