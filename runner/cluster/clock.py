@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from runner.cluster.inventory import Host
@@ -25,8 +26,19 @@ class Offset:
     seconds: float  # the host's clock less the controller's
     uncertainty_s: float  # half the round trip of the sample it comes from
 
-    def as_dict(self) -> dict:
-        return {"offset_s": round(self.seconds, 6), "uncertainty_s": round(self.uncertainty_s, 6)}
+
+def fastest(read_clock: Callable[[], float], samples: int = SAMPLES) -> Offset:
+    """The offset from the round trip that took least time among `samples` reads of a clock.
+    One read more is taken first and left out: it opens the way (a channel, a connection)."""
+    best: Offset | None = None
+    for sample in range(samples + 1):
+        sent = time.time()
+        theirs = read_clock()
+        received = time.time()
+        found = Offset(theirs - (sent + received) / 2, (received - sent) / 2)
+        if sample and (best is None or found.uncertainty_s < best.uncertainty_s):
+            best = found
+    return best
 
 
 def offset_of(host: Host) -> Offset:
@@ -34,21 +46,18 @@ def offset_of(host: Host) -> Offset:
 
     echo = subprocess.Popen([*host.ssh_argv(), f"python3 -u -c {shlex.quote(ECHO_CLOCK)}"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def read_clock() -> float:
+        echo.stdin.write("\n")
+        echo.stdin.flush()
+        answer = echo.stdout.readline()
+        if not answer:
+            detail = (echo.stderr.read().strip().splitlines() or ["no answer"])[-1]
+            raise DbbenchError(f"host {host.name}: reading its clock over ssh failed: {detail}")
+        return float(answer)
+
     try:
-        best: Offset | None = None
-        for sample in range(SAMPLES + 1):
-            sent = time.time()
-            echo.stdin.write("\n")
-            echo.stdin.flush()
-            answer = echo.stdout.readline()
-            received = time.time()
-            if not answer:
-                detail = (echo.stderr.read().strip().splitlines() or ["no answer"])[-1]
-                raise DbbenchError(f"host {host.name}: reading its clock over ssh failed: {detail}")
-            found = Offset(float(answer) - (sent + received) / 2, (received - sent) / 2)
-            if sample and (best is None or found.uncertainty_s < best.uncertainty_s):  # the first opens the way
-                best = found
-        return best
+        return fastest(read_clock)
     finally:
         echo.stdin.close()
         try:

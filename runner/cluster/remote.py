@@ -1,22 +1,22 @@
 """The app host's side of a cluster run: calling the agents on the db and load hosts.
 
-Each call carries the controller's token. The agent's clock is read NTP-style (the fastest
-of a few round trips), so that a slice's start and end on this host's clock can be asked
-of the agent on its own clock. A heartbeat keeps the agents' lease while the run does
-things that do not call them (building an environment, verifying a cell).
+Each call carries the controller's token. The agent's clock is read as the controller reads
+each host's over SSH (clock.fastest: the fastest of a few round trips), so that a slice's
+start and end on this host's clock can be asked of the agent on its own clock. A heartbeat
+keeps the agents' lease while the run does things that do not call them (building an
+environment, verifying a cell).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 
 import httpx
 
+from runner.cluster import clock
 from runner.errors import DbbenchError
 
-TIME_SAMPLES = 8
 HEARTBEAT_S = 5.0
 
 
@@ -42,15 +42,8 @@ class AgentClient:
         return response.json()
 
     def measure_offset(self) -> None:
-        best = None
-        for _ in range(TIME_SAMPLES):
-            sent = time.time()
-            theirs = self.call("/time")["time"]
-            received = time.time()
-            sample = (theirs - (sent + received) / 2, (received - sent) / 2)
-            if best is None or sample[1] < best[1]:
-                best = sample
-        self.offset_s, self.uncertainty_s = best
+        found = clock.fastest(lambda: self.call("/time")["time"])
+        self.offset_s, self.uncertainty_s = found.seconds, found.uncertainty_s
 
     def window(self, start: float, end: float) -> dict:
         """The host's CPU by party, steal and busy cores between two instants of our clock."""
