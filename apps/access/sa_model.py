@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey
-from sqlalchemy.ext.asyncio import AsyncAttrs, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncAttrs, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from apps.contract import LATEST_POSTS, BaseStore, UserPosts, as_dict, post_dict
@@ -61,11 +61,13 @@ def dialect_url(dsn: str, driver: str) -> str:
 
 
 class SAStore(BaseStore):
-    """A Store on an AsyncEngine; `engine_options` and `driver` let a variant change only its
-    engine. psycopg's prepare_threshold comes from apps/cells.toml, so it is set on purpose."""
+    """A Store on an AsyncEngine; `engine_options`, `driver` and `session_class` let a variant
+    change only its engine or its sessions. psycopg's prepare_threshold comes from
+    apps/cells.toml, so it is set on purpose."""
 
     engine_options: dict = {}
     driver = "asyncpg"
+    session_class = AsyncSession  # SQLModel's own subclass in the sqlmodel variant
 
     async def open(self) -> None:
         size = self.settings.pool_size
@@ -75,7 +77,7 @@ class SAStore(BaseStore):
             dialect_url(self.settings.dsn, self.driver), pool_size=size, max_overflow=0, connect_args=connect_args,
             **self.engine_options,
         )
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(self.engine, class_=self.session_class, expire_on_commit=False)
         connections = [await self.engine.connect() for _ in range(size)]
         for connection in connections:
             await connection.close()

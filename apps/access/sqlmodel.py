@@ -11,13 +11,12 @@ latest posts are a query of their own, with a count beside it.
 from datetime import datetime
 
 from sqlalchemy import DateTime, func
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import joinedload
 from sqlmodel import Field, Relationship, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from apps.access.sa_model import dialect_url
-from apps.contract import LATEST_POSTS, BaseStore, UserPosts, as_dict, feed_dict, post_dict
+from apps.access.sa_model import SAStore
+from apps.contract import LATEST_POSTS, UserPosts, as_dict, feed_dict, post_dict
 
 
 class User(SQLModel, table=True):
@@ -45,17 +44,10 @@ class Post(SQLModel, table=True):
     author: User = Relationship(back_populates="posts")
 
 
-class Store(BaseStore):
-    async def open(self) -> None:
-        size = self.settings.pool_size
-        self.engine = create_async_engine(dialect_url(self.settings.dsn, "asyncpg"), pool_size=size, max_overflow=0)
-        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        connections = [await self.engine.connect() for _ in range(size)]
-        for connection in connections:
-            await connection.close()
+class Store(SAStore):
+    """sa-orm's engine and pool, with SQLModel's AsyncSession (which adds `exec`)."""
 
-    async def close(self) -> None:
-        await self.engine.dispose()
+    session_class = AsyncSession
 
     async def fetch(self, user_id: int):
         async with self.sessions() as session:
