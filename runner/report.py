@@ -198,15 +198,31 @@ def facts(document: dict) -> list[tuple[str, str]]:
         ("Scenario", " ".join(scenario_lines(document))),
         ("Code", f"commit {(project.get('git_commit') or '?')[:12]}{' (dirty)' if project.get('git_dirty') else ''}"),
         ("Data", f"{dataset.get('users') or 0:,} users (checksum {dataset.get('checksum')})"),
-        ("PostgreSQL", f"{pg['settings'].get('server_version', '?')}"
-                       f"{' (embedded)' if pg.get('embedded') else ' (external: its CPU is not measured)'}"),
+        ("PostgreSQL", f"{pg['settings'].get('server_version', '?')} {postgres_place(meta)}"),
+        *[("Hosts", hosts_text(meta["hosts"]))] * bool(meta.get("hosts")),
         ("Network", network_text(run)),
         *[("Fault", fault_text(entry)) for entry in run.get("faults") or []],
         ("Load", load_text(document)),
-        ("Machine", f"{machine['cpu_count']} × {machine['cpu_model']}, kernel {machine['kernel']}"),
+        ("App host" if meta.get("hosts") else "Machine",
+         f"{machine['cpu_count']} × {machine['cpu_model']}, kernel {machine['kernel']}"),
         ("CPU placement", run["pinning"]),
     ]
     return found + method_facts(document)
+
+
+def postgres_place(meta: dict) -> str:
+    if meta.get("hosts"):
+        db = next(host for host in meta["hosts"] if "db" in host["roles"])
+        return f"(on the db host {db['name']}: its CPU from that host's own sampler)"
+    return "(embedded)" if meta["postgres"].get("embedded") else "(external: its CPU is not measured)"
+
+
+def hosts_text(hosts: list[dict]) -> str:
+    """A cluster run's layout: what ran where, on what, and each host's clock against the controller's."""
+    return "; ".join(
+        f"{host['name']} ({host['address']}) ran {' and '.join(host['runs'])}: {host['cores']} × {host['cpu_model']}, "
+        f"kernel {host['kernel']}, clock {host['clock_offset_ms']:+.1f} ms (±{host['clock_uncertainty_ms']:.1f})"
+        for host in hosts)
 
 
 def load_text(document: dict) -> str:
@@ -222,6 +238,9 @@ def load_text(document: dict) -> str:
 
 
 def network_text(run: dict) -> str:
+    if run.get("cluster"):
+        return (f"three hosts ({run['cluster']['layout']}): the cells reach PostgreSQL, and wrk the cells, over the "
+                "network")
     if run.get("target"):
         return (f"the cell serves on another host ({run['target']}): measured and verified from here; its CPU "
                 "time and its way to PostgreSQL are on its own host, unknown here")

@@ -229,6 +229,7 @@ class Run:
         self.progress: Progress | None = None
         self.task = None
         self.proxy: proxy.Proxy | None = None
+        self.cell_host = "127.0.0.1"  # where the cells listen: a cluster run's app host's address
 
     @property
     def meta(self) -> dict:
@@ -294,10 +295,13 @@ class Run:
             base = QUICK_BUDGET_S if self.options.quick else DEFAULT_BUDGET_S
             self.plan.rule.budget_s = base * max(1.0, self.slots / DEFAULT_BUDGET_CELLS)
         self.postmaster_pid = database.EmbeddedCluster.default().postmaster_pid() if embedded else None
-        most_cpus = max(self.records[name]["server_cpus"] for name in runnable)
-        self.pinning = load.Pinning.plan(most_cpus, self.plan.scenario.threads, self.postmaster_pid)
+        self.pinning = self.plan_pinning(max(self.records[name]["server_cpus"] for name in runnable))
         self.document = self.new_document(runnable, available)
         return runnable
+
+    def plan_pinning(self, server_cpus: int) -> load.Pinning:
+        """Disjoint cores for the cells, wrk and our PostgreSQL, where this host has enough."""
+        return load.Pinning.plan(server_cpus, self.plan.scenario.threads, self.postmaster_pid)
 
     def choose_anchor(self, runnable: list[str]) -> str:
         """The reference (Gin raw) where it runs, so that shares of it are measured directly."""
@@ -551,7 +555,7 @@ class Run:
                 cells.CellProcess(
                     self.members[name].cell, port=database.free_port(), workers=record["server_cpus"],
                     pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log",
-                    users=self.max_id)
+                    users=self.max_id, host=self.cell_host)
             try:
                 process.start(self.url_of(name))
             except DbbenchError as exc:
@@ -568,8 +572,7 @@ class Run:
                 self.describe(f"group {number}: warming {name}")
                 for seconds in (self.plan.primer_s, self.plan.warmup_s):
                     if seconds:
-                        load.run_wrk(process.base_url, duration_s=seconds, seed=self.plan.seed,
-                                     **self.load_args(name, process), **self.lua_args())
+                        self.closed_loop(name, process, seconds, self.plan.seed)
             except DbbenchError as exc:
                 self.fail(name, process, f"group {number} start: {exc}")
 
@@ -600,11 +603,11 @@ class Run:
         except DbbenchError as exc:
             self.fail(name, process, f"group {number} round {round_no}: {exc}")
             return None
-        measured_cpu = sum(value for value in result["cpu_seconds"].values() if value)
+        measured_cpu = self.local_cpu(result["cpu_seconds"])
         entry = {"group": number, "round": round_no, "position": position, "repeat": repeat,
                  "started_s": started_s, **result}
         entry["noise"] = probe.finish(measured_cpu)
-        entry["disturbed"] = noise.disturbed(entry["noise"])
+        entry["disturbed"] = self.disturbed(entry)
         if result["errors"] or result["non_2xx"]:
             entry["database"] = "reachable" if database.reachable(self.url) else "unreachable"
         record["slices"].append(entry)
@@ -620,10 +623,24 @@ class Run:
         """One slice: wrk's closed loop, or oha at the cell's constant rate."""
         rate = self.records[name]["rate_target"]
         if rate is None:
-            return load.run_wrk(process.base_url, duration_s=self.plan.slice_s, seed=seed,
-                                **self.load_args(name, process), **self.lua_args())
+            return self.closed_loop(name, process, self.plan.slice_s, seed)
         return openloop.run_rate(process.base_url, rate=rate, duration_s=self.plan.slice_s,
                                  **self.load_args(name, process))
+
+    def closed_loop(self, name: str, process: cells.CellProcess, duration_s: int, seed: int) -> dict:
+        """wrk against a cell for a while: a slice, or its warm-up."""
+        return load.run_wrk(process.base_url, duration_s=duration_s, seed=seed,
+                            **self.load_args(name, process), **self.lua_args())
+
+    @staticmethod
+    def local_cpu(cpu_seconds: dict) -> float:
+        """The CPU this host's measured parties used in a slice, which host noise is told apart from."""
+        return sum(value for value in cpu_seconds.values() if value)
+
+    @staticmethod
+    def disturbed(entry: dict) -> bool:
+        """Whether host noise spoiled a slice, so that it is measured again while the budget allows."""
+        return noise.disturbed(entry["noise"])
 
     def lua_args(self) -> dict:
         """What only wrk's scripts use: the feed's post ids, and /queries' lookups per request."""

@@ -1,4 +1,4 @@
-"""Process supervision: what we start dies with us, and SIGTERM stops us like Ctrl-C.
+"""Process supervision: what we start dies with us, and SIGTERM or SIGHUP stops us like Ctrl-C.
 
 A child in a session of its own (so that its workers can be stopped as one group) would
 outlive a CLI that is killed outright. The kernel's parent-death signal closes that gap:
@@ -19,8 +19,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM: the command stops what it started, keeps what it finished, and
-    exits 128 + the signal's number (130 for SIGINT, 143 for SIGTERM)."""
+    """Ctrl-C, SIGTERM or SIGHUP: the command stops what it started, keeps what it finished,
+    and exits 128 + the signal's number (130 for SIGINT, 143 for SIGTERM)."""
 
     def __init__(self, signum: int = signal.SIGINT):
         super().__init__(signal.Signals(signum).name)
@@ -54,8 +54,9 @@ def raise_if_interrupted() -> None:
 
 @contextmanager
 def stop_on_signals():
-    """SIGTERM and SIGINT raise Interrupted in the main thread while the block runs."""
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
+    """SIGTERM, SIGINT and SIGHUP (the terminal or SSH connection gone: a cluster run's app
+    host) raise Interrupted in the main thread while the block runs."""
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
         yield
     finally:

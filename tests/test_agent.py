@@ -94,3 +94,15 @@ def test_the_heartbeat_holds_the_lease_and_the_agent_stops_once_it_ends(agent, m
         time.sleep(5)
         assert process.poll() is None, "a 3 s lease held for 5 s by the heartbeat"
     assert process.wait(timeout=15) == 0, "the heartbeat ended: the lease ran out"
+
+
+def test_a_partys_cpu_counter_keeps_what_exited_processes_used():
+    """A backend that exits between samples keeps the CPU it was last seen with; a pid taken by
+    a new process (its time starts again near 0) does not take any back."""
+    from runner.cluster.agent import PartyCounter
+
+    counter = PartyCounter()
+    assert counter.update({10: 1.0, 11: 2.0}) == 3.0
+    assert counter.update({10: 1.5}) == 3.5, "11 exited: its 2.0 s stay counted"
+    assert counter.update({10: 0.25, 12: 0.5}) == 4.25, "10 is a new process now: the old one's 1.5 s stay"
+    assert counter.update({10: 0.5, 12: 1.0}) == 5.0

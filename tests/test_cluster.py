@@ -3,8 +3,13 @@ its own sshd, reached through real SSH and real Ansible (tests/netns.py)."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import netns
 import pytest
@@ -99,16 +104,23 @@ AGENT_TIME = ("import httpx, sys; response = httpx.post(sys.argv[1], "
               "headers={'Authorization': 'Bearer ' + sys.argv[2]}, timeout=5); print(response.status_code)")
 
 
-def test_up_starts_the_database_and_the_agents_and_down_leaves_nothing_running(hosts, tmp_path_factory):
-    """`cluster up` over real SSH and Ansible (the checkout already on the hosts' shared file
-    system): PostgreSQL on the db host for the app host alone, the agents answering the app
-    host alone, no secret in the controller's output; `cluster down`: nothing left running."""
-    base = tmp_path_factory.mktemp("cluster-homes")
+def shared_checkout(hosts, base: Path) -> tuple[Path, dict[str, Path]]:
+    """An inventory whose hosts use this checkout (on their shared file system), each with a
+    state home of its own under `base`; the inventory's path and the homes."""
     homes = {name: base / name for name in netns.HOSTS}
     inventory = base / "hosts.yml"
     inventory.write_text(hosts.inventory_text(host_vars={
         name: {"dbbench_dir": str(REPO), "dbbench_deploy": "false", "dbbench_home": str(home)}
         for name, home in homes.items()}))
+    return inventory, homes
+
+
+def test_up_starts_the_database_and_the_agents_and_down_leaves_nothing_running(hosts, tmp_path_factory):
+    """`cluster up` over real SSH and Ansible (the checkout already on the hosts' shared file
+    system): PostgreSQL on the db host for the app host alone, the agents answering the app
+    host alone, no secret in the controller's output; `cluster down`: nothing left running."""
+    base = tmp_path_factory.mktemp("cluster-homes")
+    inventory, homes = shared_checkout(hosts, base)
     controller = base / "controller"
     try:
         up = cluster(hosts, "up", "-i", str(inventory), "--users", "1000", state_home=controller)
@@ -131,3 +143,93 @@ def test_up_starts_the_database_and_the_agents_and_down_leaves_nothing_running(h
     for name in netns.HOSTS:
         assert hosts.leftovers(name) == [], f"{name} still runs something after down"
     assert not (homes["app1"] / "agent-token").exists() and not (homes["app1"] / "cluster-db-password").exists()
+
+
+def postgres_seconds_at(samples: list[dict], instant: float) -> float:
+    """PostgreSQL's CPU counter in an agent's samples file at an instant, read linearly between samples."""
+    after = next(index for index, sample in enumerate(samples) if sample["time"] >= instant)
+    low, high = samples[max(after - 1, 0)], samples[after]
+    share = 0.0 if high["time"] <= low["time"] else (instant - low["time"]) / (high["time"] - low["time"])
+    return low["postgres_s"] + (high["postgres_s"] - low["postgres_s"]) * share
+
+
+def test_a_cluster_run_measures_each_party_on_its_own_host_and_leaves_nothing_running(hosts, tmp_path_factory):
+    """`cluster run` end to end: PostgreSQL sees the cells from the app host's address, each
+    slice's PostgreSQL CPU is what the db host's own samples say over the slice, the results
+    carry the three hosts and the agents' raw samples, no secret is in them, and nothing is
+    left running on any host."""
+    base = tmp_path_factory.mktemp("cluster-run")
+    inventory, homes = shared_checkout(hosts, base)
+    done = cluster(hosts, "run", "-i", str(inventory), "--frameworks", "gin,fastapi", "--variants", "raw",
+                   "--quick", "--rounds", "2", "--users", "1000", "--out", str(base / "results"),
+                   state_home=base / "controller", timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for name in netns.HOSTS:
+        assert hosts.leftovers(name) == [], f"{name} still runs something after the run"
+    run_dir = (base / "results" / "latest").resolve()
+    document = json.loads((run_dir / "results.json").read_text())
+    meta = document["metadata"]
+    assert {host["name"]: host["runs"] for host in meta["hosts"]} == \
+        {"db1": ["postgres"], "app1": ["cells"], "load1": ["wrk"]}
+    assert meta["run"]["cluster"]["client_addrs"] == {"1": [netns.HOSTS["app1"]]}
+    ranked = [cell for cell in document["cells"] if cell["rank"] is not None]
+    assert sorted(cell["name"] for cell in ranked) == ["fastapi/raw", "gin/raw"], document["cells"]
+    offset = next(host for host in meta["hosts"] if host["name"] == "db1")["offset_from_app_ms"] / 1000
+    samples = [json.loads(line) for line in (run_dir / "hosts" / "db1-db-samples.jsonl").read_text().splitlines()]
+    assert (run_dir / "hosts" / "load1-load-samples.jsonl").exists()
+    for cell in ranked:
+        for piece in cell["slices"]:
+            cpu, db = piece["cpu_seconds"], piece["hosts"]["db1"]
+            assert cpu["server"] > 0 and cpu["wrk"] > 0 and cpu["postgres"] > 0, piece
+            from_samples = postgres_seconds_at(samples, db["to"] + offset) - \
+                postgres_seconds_at(samples, db["from"] + offset)
+            assert abs(from_samples - cpu["postgres"]) < 0.02, (from_samples, piece)
+    assert "Hosts**: db1 (198.18.0.11) ran postgres" in (run_dir / "results.md").read_text()
+    password = (homes["db1"] / "db-password").read_text().strip()
+    kept = [path.read_bytes() for path in run_dir.rglob("*") if path.is_file()]
+    assert not any(password.encode() in data for data in kept) and password not in done.stdout + done.stderr
+
+
+def app_run_has_slices(home: Path) -> bool:
+    try:
+        found = json.loads((home / "cluster-results" / "latest" / "results.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return any(cell["slices"] for cell in found["cells"])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_a_cluster_run_stopped_mid_run_leaves_nothing_running_on_any_host(hosts, tmp_path_factory, signum):
+    """Ctrl-C: the controller stops everything on every host itself and keeps the finished
+    slices. kill -9: its ssh dies with it, the run on the app host stops its cells, and
+    `cluster down` stops the rest, within 15 s."""
+    base = tmp_path_factory.mktemp("cluster-stop")
+    inventory, homes = shared_checkout(hosts, base)
+    argv = [netns.IP, "netns", "exec", hosts.controller, *DBBENCH, "cluster", "run", "-i", str(inventory),
+            "--frameworks", "gin,fastapi", "--variants", "raw", "--quick", "--rounds", "200", "--users", "1000",
+            "--out", str(base / "results")]
+    env = {**os.environ, "DBBENCH_HOME": str(base / "controller")}
+    controller = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=env)
+    try:
+        deadline = time.monotonic() + 600
+        while not app_run_has_slices(homes["app1"]):
+            assert controller.poll() is None, controller.communicate()
+            assert time.monotonic() < deadline, "the run on the app host measured no slice in 600 s"
+            time.sleep(0.5)
+        os.kill(controller.pid, signum)
+        output, errors = controller.communicate(timeout=180)
+    finally:
+        if controller.poll() is None:
+            controller.kill()
+    if signum == signal.SIGINT:
+        assert controller.returncode == 130, errors[-2000:]
+        kept = json.loads(((base / "results" / "latest").resolve() / "results.json").read_text())
+        assert not kept["complete"] and any(cell["slices"] for cell in kept["cells"])
+    else:
+        down = cluster(hosts, "down", "-i", str(inventory), state_home=base / "controller")
+        assert down.returncode == 0, down.stdout + down.stderr
+    deadline = time.monotonic() + 15
+    while any(hosts.leftovers(name) for name in netns.HOSTS) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert {name: hosts.leftovers(name) for name in netns.HOSTS} == {name: [] for name in netns.HOSTS}

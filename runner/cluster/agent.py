@@ -47,9 +47,27 @@ def party_processes(role: str) -> dict[str, list[psutil.Process]]:
 @dataclass
 class Sample:
     time: float
-    parties: dict[str, dict[int, float]]
+    parties: dict[str, float]  # each party's CPU seconds since the agent started (PartyCounter)
     steal: float
     busy: float
+
+
+@dataclass
+class PartyCounter:
+    """A party's CPU seconds as a counter that never goes back: its live processes' times plus
+    the last sampled times of those that exited. A pool that drops connections (a request
+    cancelled mid-query, say) and opens new ones would otherwise lose, or take back, the
+    CPU of the backends that went away."""
+
+    live: dict[int, float] = field(default_factory=dict)
+    exited: float = 0.0
+
+    def update(self, seconds: dict[int, float]) -> float:
+        for pid, last in self.live.items():
+            if pid not in seconds or seconds[pid] < last:  # gone, or its pid taken by a new process
+                self.exited += last
+        self.live = dict(seconds)
+        return self.exited + sum(seconds.values())
 
 
 @dataclass
@@ -57,19 +75,21 @@ class Sampler:
     role: str
     log: Path
     samples: list[Sample] = field(default_factory=list)
+    counters: dict[str, PartyCounter] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self) -> Sample:
         times = psutil.cpu_times()
-        parties = {name: load.cpu_seconds(procs) for name, procs in party_processes(self.role).items()}
+        parties = {name: self.counters.setdefault(name, PartyCounter()).update(load.cpu_seconds(procs))
+                   for name, procs in party_processes(self.role).items()}
         found = Sample(time.time(), parties, getattr(times, "steal", 0.0), times.user + times.nice + times.system)
         with self.lock:
             self.samples.append(found)
             del self.samples[:-KEEP_SAMPLES]
         with self.log.open("a") as handle:
             handle.write(json.dumps({"time": round(found.time, 4), "steal_s": found.steal, "busy_s": found.busy,
-                                     **{f"{name}_s": round(sum(seconds.values()), 3)
-                                        for name, seconds in found.parties.items()}}) + "\n")
+                                     **{f"{name}_s": round(seconds, 3) for name, seconds in found.parties.items()}})
+                         + "\n")
         return found
 
     def run(self, stop: threading.Event) -> None:
@@ -78,26 +98,39 @@ class Sampler:
 
     def window(self, start: float, end: float) -> dict:
         """CPU of each party, the host's steal (a share of all its CPUs' time) and the cores
-        busy, between the last sample at or before `start` and the first at or after `end`."""
+        busy between two instants of this host's clock, each counter read between the two
+        samples around the instant (linear between them: they are SAMPLE_S apart)."""
         deadline = time.monotonic() + WINDOW_WAIT_S
         while True:
             with self.lock:
-                times = [sample.time for sample in self.samples]
-                before = self.samples[max(bisect.bisect_right(times, start) - 1, 0)] if self.samples else None
-                after_index = bisect.bisect_left(times, end)
-                after = self.samples[after_index] if after_index < len(self.samples) else None
-            if before is not None and after is not None and after.time > before.time:
+                samples = list(self.samples)
+            times = [sample.time for sample in samples]
+            if samples and times[0] <= start and times[-1] >= end:
                 break
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or (samples and times[0] > start):
                 raise DbbenchError(f"no samples around {start:.3f}–{end:.3f} on this host")
             time.sleep(SAMPLE_S)
-        wall = after.time - before.time
+        first, last = at(samples, times, start), at(samples, times, end)
+        wall = max(end - start, 1e-6)
         cores = psutil.cpu_count() or 1
-        return {"from": before.time, "to": after.time,
-                "parties": {name: round(load.used_cpu(before.parties.get(name, {}), seconds), 3)
-                            for name, seconds in after.parties.items()},
-                "steal": round((after.steal - before.steal) / (wall * cores), 4),
-                "busy_cores": round((after.busy - before.busy) / wall, 3)}
+        return {"from": start, "to": end,
+                "parties": {name: round(seconds - first.parties.get(name, 0.0), 3)
+                            for name, seconds in last.parties.items()},
+                "steal": round((last.steal - first.steal) / (wall * cores), 4),
+                "busy_cores": round((last.busy - first.busy) / wall, 3)}
+
+
+def at(samples: list[Sample], times: list[float], instant: float) -> Sample:
+    """The counters at an instant, read linearly between the samples before and after it."""
+    after = min(bisect.bisect_left(times, instant), len(samples) - 1)
+    low, high = samples[max(after - 1, 0)], samples[after]
+    share = 0.0 if high.time <= low.time else (instant - low.time) / (high.time - low.time)
+
+    def between(a: float, b: float) -> float:
+        return a + (b - a) * share
+
+    return Sample(instant, {name: between(low.parties.get(name, 0.0), value) for name, value in high.parties.items()},
+                  between(low.steal, high.steal), between(low.busy, high.busy))
 
 
 class Agent:
@@ -175,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.pid_file:
         Path(args.pid_file).write_text(f"{os.getpid()}\n")
+    Path(args.samples).write_text("")  # this agent's samples alone: a run fetches them
     agent = Agent(args)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: agent.stop.set())

@@ -1,4 +1,4 @@
-"""The `dbbench cluster` command group: check, up and down (run is still to be built).
+"""The `dbbench cluster` command group: check, up, run and down.
 
 Its own module, so that cli.py only registers it; nothing here imports Ansible until a
 cluster command runs.
@@ -12,31 +12,25 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from runner.errors import DbbenchError
+
 out = Console(width=200, highlight=False)
 
 
 def cmd_check(args) -> int:
     """Reachability, versions, each host's CPU model and core count, and its clock offset."""
-    from runner.cluster import ansible, clock, inventory
+    from runner.cluster import hosts, inventory
 
-    hosts = inventory.load(args.inventory)
-    found = ansible.run("check", hosts)
-    facts = {name: result.get("ansible_facts", {}) for name, result in found["facts"].items()}
+    found = inventory.load(args.inventory)
     table = Table("host", "roles", "address", "CPU", "cores", "kernel", "OS", "python", "dbbench checkout",
                   "clock offset", box=None)
-    for host in hosts.hosts:
-        fact = facts.get(host.name, {})
-        offset = clock.offset_of(host)
-        checkout = found["checkout"].get(host.name, {})
-        table.add_row(
-            host.name, ",".join(host.roles), host.address, escape(cpu_model(fact)),
-            str(fact.get("ansible_processor_vcpus", "?")), str(fact.get("ansible_kernel", "?")),
-            f"{fact.get('ansible_distribution', '?')} {fact.get('ansible_distribution_version', '')}".strip(),
-            str(fact.get("ansible_python_version", "?")),
-            checkout.get("stdout") if checkout.get("rc") == 0 else "not deployed",
-            f"{offset.seconds * 1000:+.1f} ms (±{offset.uncertainty_s * 1000:.1f})")
+    for host in hosts.describe(found):
+        table.add_row(host["name"], ",".join(host["roles"]), host["address"], escape(host["cpu_model"]),
+                      str(host["cores"]), host["kernel"], host["os"], host["python"],
+                      host["checkout"] or "not deployed",
+                      f"{host['clock_offset_ms']:+.1f} ms (±{host['clock_uncertainty_ms']:.1f})")
     out.print(table)
-    out.print(escape(f"layout: {hosts.layout()}"))
+    out.print(escape(f"layout: {found.layout()}"))
     return 0
 
 
@@ -63,15 +57,46 @@ def cmd_down(args) -> int:
     return 0
 
 
-def cpu_model(fact: dict) -> str:
-    """The model name among Ansible's ansible_processor entries (index, vendor, model, ...)."""
-    names = [entry for entry in fact.get("ansible_processor", []) if isinstance(entry, str) and " " in entry]
-    return names[0] if names else "?"
+def cmd_run(args) -> int:
+    """Up, the run on the app host, down; the results here, as `dbbench run` writes them."""
+    from pathlib import Path
+
+    from runner import paths, presets, report, results
+    from runner.cluster import controller, inventory
+    from runner.run import RunOptions
+
+    found = inventory.load(args.inventory)
+    found.require_checkout_dirs()
+    if len(args.scenario) > 1:
+        raise DbbenchError("a cluster run measures one scenario at a time")
+    if args.pool_size == "tuned":
+        raise DbbenchError("a cluster run does not tune yet: give --pool-size N, or `rule` (the default)")
+    options = RunOptions(
+        **presets.selection(args.preset, args.frameworks, args.variants, args.all), scenario=args.scenario[0],
+        connections=args.connections, slice_s=args.slice, budget_s=args.budget, rounds=args.rounds,
+        precision=args.precision, server_cpus=args.server_cpus, seed=args.seed, quick=args.quick,
+        queries_n=args.queries, pool_size=None if args.pool_size in (None, "rule") else args.pool_size)
+    kept = Path(args.out) if args.out else paths.REPO / "results"
+    run_dir, code = controller.run(found, options, args.users, kept)
+    if run_dir is None:
+        raise DbbenchError(f"the run on {found.role('app').name} ended (exit {code}) before it wrote any result")
+    print(report.render_markdown(results.load(run_dir / "results.json")))
+    out.print(escape(f"results: {run_dir} (with each agent's samples in hosts/)"))
+    if code != 0:
+        raise DbbenchError(f"the run on {found.role('app').name} ended with exit {code}: what it finished is in "
+                           f"{run_dir}")
+    return 0
+
+
+def cmd_app_run(args) -> int:
+    from runner.cluster import app_side
+
+    return app_side.cmd_app_run(args)
 
 
 def add_parser(commands) -> None:
     cluster = commands.add_parser("cluster", help="database, cells and load on hosts of their own, via Ansible")
-    actions = cluster.add_subparsers(dest="cluster_command", required=True, metavar="{check,up,down}",
+    actions = cluster.add_subparsers(dest="cluster_command", required=True, metavar="{check,up,run,down}",
                                      parser_class=type(cluster))
     check = actions.add_parser("check", help="each host's reachability, versions, CPU, cores and clock offset")
     add_inventory(check)
@@ -80,6 +105,14 @@ def add_parser(commands) -> None:
     add_inventory(up)
     up.add_argument("--users", type=int, default=100_000, help="users to seed on the db host (100,000)")
     up.set_defaults(func=cmd_up)
+    run = actions.add_parser("run", help="up, verify and measure with the cells on app, wrk on load and "
+                                         "PostgreSQL on db; down; results/<time>/ here")
+    add_inventory(run)
+    add_run_args(run)
+    run.set_defaults(func=cmd_run)
+    app_run = actions.add_parser("app-run")  # what `run` starts on the app host over SSH
+    app_run.add_argument("--plan", required=True)
+    app_run.set_defaults(func=cmd_app_run)
     down = actions.add_parser("down", help="stop everything dbbench started on every host")
     add_inventory(down)
     down.set_defaults(func=cmd_down)
@@ -88,3 +121,30 @@ def add_parser(commands) -> None:
 def add_inventory(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--inventory", required=True,
                         help="an Ansible inventory (YAML or INI) with the groups db, app and load")
+
+
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """`dbbench run`'s options that a cluster run takes: the database, the cells and wrk are
+    where the inventory puts them, so --db-url, --target, --db-latency and --fault are not."""
+    from runner import cli, database
+
+    parser.add_argument("--frameworks", type=cli.csv_list)
+    parser.add_argument("--variants", type=cli.csv_list)
+    parser.add_argument("--all", action="store_true", help="every cell")
+    cli.add_preset_arg(parser)
+    parser.add_argument("--scenario", type=cli.scenarios_arg, default=["by-id"], help="scenarios/NAME.toml (by-id)")
+    parser.add_argument("--connections", type=cli.positive_int, help="wrk connections (default: the scenario's)")
+    parser.add_argument("--slice", type=cli.positive_int, help="seconds per measured slice (the scenario's)")
+    parser.add_argument("--budget", type=cli.duration_arg, help="time for verifying and measuring, e.g. 5.5m")
+    parser.add_argument("--rounds", type=cli.positive_int, help="exactly this many rounds (no precision target)")
+    parser.add_argument("--precision", type=cli.precision_arg, help="target half-width of every ratio (3%%)")
+    parser.add_argument("--server-cpus", type=cli.positive_int, default=1,
+                        help="worker processes for Python servers, GOMAXPROCS for Go, on the app host")
+    parser.add_argument("--pool-size", type=cli.pool_arg, default="rule",
+                        help="per worker: a number, or `rule` (the connections' share plus 12.5%%; the default)")
+    parser.add_argument("--seed", type=int, help="the shuffle seed (default: random, recorded)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 s slices, a 60 s budget")
+    parser.add_argument("--queries", type=cli.queries_arg, default=20, help="lookups per /queries request (20)")
+    parser.add_argument("--users", type=cli.users_arg, default=database.DEFAULT_USERS,
+                        help="users to seed on the db host")
+    cli.add_out(parser)

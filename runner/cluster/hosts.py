@@ -48,6 +48,36 @@ def checkout_tarball() -> Path:
     return target
 
 
+def describe(inventory: Inventory) -> list[dict]:
+    """What each host is, from its own facts (Ansible's setup module), and its clock's offset
+    from ours: for `cluster check`, and for a run's metadata.hosts."""
+    from runner.cluster import clock
+
+    found = ansible.run("check", inventory)
+    described = []
+    for host in inventory.hosts:
+        fact = (found["facts"].get(host.name) or {}).get("ansible_facts", {})
+        checkout = found["checkout"].get(host.name, {})
+        offset = clock.offset_of(host)
+        described.append({
+            "name": host.name, "roles": list(host.roles), "address": host.address,
+            "cpu_model": cpu_model(fact), "cores": fact.get("ansible_processor_vcpus", "?"),
+            "kernel": str(fact.get("ansible_kernel", "?")),
+            "os": f"{fact.get('ansible_distribution', '?')} {fact.get('ansible_distribution_version', '')}".strip(),
+            "python": str(fact.get("ansible_python_version", "?")),
+            "checkout": checkout.get("stdout") if checkout.get("rc") == 0 else None,
+            "clock_offset_ms": round(offset.seconds * 1000, 3),
+            "clock_uncertainty_ms": round(offset.uncertainty_s * 1000, 3),
+        })
+    return described
+
+
+def cpu_model(fact: dict) -> str:
+    """The model name among Ansible's ansible_processor entries (index, vendor, model, ...)."""
+    names = [entry for entry in fact.get("ansible_processor", []) if isinstance(entry, str) and " " in entry]
+    return names[0] if names else "?"
+
+
 def token() -> str:
     """The agents' token for this controller, made once and kept in a file its owner alone reads."""
     return paths.secret(paths.state_home() / TOKEN_FILE, 32)
