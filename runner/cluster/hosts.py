@@ -1,6 +1,6 @@
 """Bringing the hosts up and down with the shipped playbooks (up.yml, down.yml).
 
-up: the checkout copied to every host (a tarball of its tracked and unignored files; a host
+up: the checkout copied to every host (a tarball of its tracked files; a host
 with `dbbench_deploy: false` already has it, on a shared file system), its bootstrap (`make
 setup`, what `make bench-db` installs), PostgreSQL on the db host listening on its address
 for the app host alone, with a password that goes from the db host to the app host and
@@ -29,9 +29,9 @@ TOKEN_FILE = "cluster-token"  # noqa: S105 - a file name, under the state home, 
 
 
 def checkout_tarball() -> Path:
-    """The checkout's tracked and unignored files as a tarball named by its content."""
+    """The checkout's tracked files (as they are in the working tree) as a tarball named by its content."""
     git = shutil.which("git")
-    listed = subprocess.run([git or "git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=paths.REPO,
+    listed = subprocess.run([git or "git", "ls-files", "-z", "-c"], cwd=paths.REPO,
                             capture_output=True, timeout=60) if git else None
     if listed is None or listed.returncode != 0:
         raise DbbenchError("dbbench cluster copies the checkout with git: this is not a git checkout")
