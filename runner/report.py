@@ -283,8 +283,20 @@ def method_facts(document: dict) -> list[tuple[str, str]]:
             f"steal median {noise['steal_median']:.1%}, worst {noise['steal_worst']:.1%}; CPU used outside the "
             f"measurement, median {noise['outside_cores_median']:.2f} cores; {noise['disturbed']} of "
             f"{noise['slices']} slices disturbed ({noise['repeated']} measured again); smallest detectable "
-            "difference " + (f"about ±{detectable:.1%}" if detectable is not None else "—"))))
+            "difference " + (f"about ±{detectable:.1%}" if detectable is not None else "—")
+            + other_hosts_noise(document))))
     return found
+
+
+def other_hosts_noise(document: dict) -> str:
+    """A cluster run's db and load hosts: their steal over the slices, from their own agents."""
+    steal: dict[str, list[float]] = {}
+    for cell in document["cells"]:
+        for piece in cell["slices"]:
+            for host, found in (piece.get("hosts") or {}).items():
+                steal.setdefault(f"{host} ({found['role']})", []).append(found["steal"])
+    return "".join(f"; {host}: steal median {statistics.median(values):.1%}, worst {max(values):.1%}"
+                   for host, values in sorted(steal.items()))
 
 
 FLAGS_NOTE = (

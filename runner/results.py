@@ -59,6 +59,8 @@ def finalize(document: dict) -> dict:
     run = document["metadata"]["run"]
     cores = machine.get("cpus_available") or machine.get("cpu_count") or 1
     threads = run.get("wrk_threads", 1)
+    db_cores = next((host["cores"] for host in document["metadata"].get("hosts") or []
+                     if host["roles"] == ["db"] and isinstance(host["cores"], int)), None)
     blocks: dict[str, dict] = {}
     for cell in document["cells"]:
         used = used_slices(cell)
@@ -72,7 +74,7 @@ def finalize(document: dict) -> dict:
         cell["cpu_cores"] = statistics.cpu_utilisation(used)
         cell["cpu_us_per_request"] = statistics.cpu_per_request(used)
         cell["open_loop"] = statistics.open_loop_summary(used)
-        flags = statistics.busy_flags(used, threads, cores, cell["server_cpus"]) if used else []
+        flags = statistics.busy_flags(used, threads, cores, cell["server_cpus"], db_cores) if used else []
         if cell["open_loop"] and not cell["open_loop"]["held"]:
             flags.insert(0, "rate-not-held")
         if any(s["errors"] or s["non_2xx"] for s in used):

@@ -125,15 +125,16 @@ def percentile_medians(rounds: list[dict]) -> dict[str, float]:
 LOAD_GENERATORS = ("wrk", "oha")  # closed-loop, constant-rate
 
 
-def busy_flags(rounds: list[dict], wrk_threads: int, cores: int, server_cpus: int) -> list[str]:
+def busy_flags(rounds: list[dict], wrk_threads: int, cores: int, server_cpus: int,
+               db_cores: int | None = None) -> list[str]:
     """client-bound: the load generator (wrk, or oha at a constant rate) used >= 90% of its
-    threads; db-bound: PostgreSQL used >= 90% of the cores left to it. Either way the figure
-    says little about the framework."""
+    threads; db-bound: PostgreSQL used >= 90% of the cores left to it (`db_cores`: a db host
+    of its own). Either way the figure says little about the framework."""
     flags = []
     generator = next((g for g in LOAD_GENERATORS if rounds and g in rounds[0]["cpu_seconds"]), "wrk")
     for label, party, capacity in (
         ("client-bound", generator, wrk_threads),
-        ("db-bound", "postgres", max(1, cores - server_cpus - wrk_threads)),
+        ("db-bound", "postgres", db_cores or max(1, cores - server_cpus - wrk_threads)),
     ):
         loads = [r["cpu_seconds"][party] / r["duration_s"] for r in rounds
                  if r["cpu_seconds"].get(party) is not None and r["duration_s"]]
