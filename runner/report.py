@@ -199,7 +199,7 @@ def facts(document: dict) -> list[tuple[str, str]]:
         ("Code", f"commit {(project.get('git_commit') or '?')[:12]}{' (dirty)' if project.get('git_dirty') else ''}"),
         ("Data", f"{dataset.get('users') or 0:,} users (checksum {dataset.get('checksum')})"),
         ("PostgreSQL", f"{pg['settings'].get('server_version', '?')} {postgres_place(meta)}"),
-        *[("Hosts", hosts_text(meta["hosts"]))] * bool(meta.get("hosts")),
+        *([("Hosts", hosts_text(meta["hosts"]))] if meta.get("hosts") else []),
         ("Network", network_text(run)),
         *[("Fault", fault_text(entry)) for entry in run.get("faults") or []],
         ("Load", load_text(document)),
