@@ -490,9 +490,9 @@ def cmd_tune(args) -> int:
                           rounds=args.rounds, slice_s=args.slice or tune.TUNE_SLICE_S, spend_budget=not args.rounds)
     options = dataclasses.replace(options, preset=None,
                                   budget_s=args.budget or tune.budget_for(len(options.selected_cells())))
-    path, chosen = tune.tune(options, args.ladder)
+    kept, chosen = tune.tune(options, args.ladder, err.print)
     print(tune.render(chosen))
-    err.print(f"results: {path}; recorded in {tune.store()} for dbbench run --pool-size tuned")
+    err.print(f"results: {', '.join(map(str, kept))}; recorded in {tune.store()} for dbbench run --pool-size tuned")
     return 0
 
 

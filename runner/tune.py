@@ -65,11 +65,13 @@ def key_of(parts: dict) -> str:
     return f"{parts['cell']} {parts['scenario']} c{parts['connections']} {digest}"
 
 
-def choose(points: list[tuple[int, dict]], ratios: dict[str, dict]) -> dict:
+def choose(points: list[tuple[int, dict]], ratios: dict[str, dict], rule_pool: int | None = None) -> dict:
     """From a cell's (pool size, instance record) points and their ratios to the best point:
     the best pool, and the smallest as good: its ratio's interval contains 1, and its lower end
     is at EQUIVALENT or more, so that a pool a few noisy rounds merely failed to tell apart from
-    the best (an interval of [0.6-1.1], say) is not taken for one as good."""
+    the best (an interval of [0.6-1.1], say) is not taken for one as good. When no other pool
+    is as good and the best cannot be told from the rule's pool either, the ladder is
+    inconclusive: the best is then only the luckiest, and the rule's pool is kept."""
     measured = [(pool, cell) for pool, cell in points if cell.get("rps_median") and cell["status"] == "ok"]
     if not measured:
         raise DbbenchError("no pool size was measured")
@@ -89,41 +91,67 @@ def choose(points: list[tuple[int, dict]], ratios: dict[str, dict]) -> dict:
                                  "best": False}
         if found is not None and found["ci95"] is not None and found["tie"] and found["ci95"][0] >= EQUIVALENT:
             as_good.append(pool)
-    return {"pool": min(as_good), "best_pool": best_pool, "ladder": ladder,
-            "rps_by_pool": {str(pool): cell["rps_median"] for pool, cell in measured}}
+    rule_ratio = next((ratios.get(cell["name"]) for pool, cell in measured if pool == rule_pool), None)
+    inconclusive = as_good == [best_pool] and rule_pool not in (None, best_pool) and rule_ratio is not None \
+        and rule_ratio["ci95"] is not None and rule_ratio["tie"]
+    return {"pool": rule_pool if inconclusive else min(as_good), "best_pool": best_pool, "ladder": ladder,
+            "inconclusive": inconclusive, "rps_by_pool": {str(pool): cell["rps_median"] for pool, cell in measured}}
 
 
-def tune(options: RunOptions, ladder: list[int]) -> tuple[Path, dict]:
-    """A paired sweep of the ladder and the rule's pool for the selected cells; each cell's choice recorded."""
+def tune(options: RunOptions, ladder: list[int], log: Callable[[str], None]) -> tuple[list[Path], dict]:
+    """Each selected cell's ladder and the rule's pool in a paired sweep of its own, the budget
+    shared equally; each cell's choice recorded. One cell at a time keeps all of its pools in
+    one group, so every ratio is measured within rounds, never through an anchor."""
     plan = Plan.resolve(options)
     rule = cells.pool_size_for(plan.connections, options.server_cpus)
     values = sorted(set(ladder) | {rule})
-    path, document = sweep.sweep(options, "pool-size", values, out=None)
-    if not sweep.is_paired(document):
-        raise DbbenchError(f"the pool-size sweep measured nothing: see {path}")
-    meta = document["results"]["metadata"]
-    ratios = sweep.point_ratios(document)
-    chosen = {}
-    for cell_name, points in sweep.series(document).items():
-        cell = cells.manifest().cell(*cell_name.split("/", 1))
-        found = choose(points, ratios)
-        parts = key_parts(cell, plan.scenario.name, plan.connections, options.server_cpus, options.db_latency_ms,
-                          meta["machine"], meta["postgres"])
-        smaller = (f"the smallest pool as good as the best (its paired ratio's 95% interval holds 1 and starts at "
-                   f"{EQUIVALENT:.2f} or above)" if found["pool"] != found["best_pool"]
-                   else "the best pool (no smaller one was shown as good)")
-        found.update(rule_pool=rule, measured_at=document["started_at"], sweep=str(path), key=parts,
-                     why=f"tuned: {smaller}; best {found['best_pool']}, ladder {', '.join(map(str, values))}, "
-                         f"by dbbench tune at {document['started_at']}")
-        chosen[key_of(parts)] = found
+    selected = options.selected_cells()
+    share = options.budget_s / len(selected) if options.budget_s else None
+    chosen, kept = {}, []
+    for number, cell in enumerate(selected, start=1):
+        if len(selected) > 1:
+            log(f"tuning {number} of {len(selected)}: {cell.name}")
+        path, document = sweep.sweep(dataclasses.replace(options, only=[cell.name], budget_s=share),
+                                     "pool-size", values, out=None)
+        kept.append(path)
+        if not sweep.is_paired(document):
+            log(f"{cell.name}: the pool-size sweep measured nothing (see {path}); it keeps the rule")
+            continue
+        found = choose_for(cell, document, plan, options, values, rule, path)
+        if found is not None:
+            chosen[key_of(found["key"])] = found
+            document["tuned"] = {key_of(found["key"]): found}
+            results.write_json(document, path)
     if not chosen:
-        raise DbbenchError(f"no cell was measured at any pool size: see {path}")
+        raise DbbenchError(f"no cell was measured at any pool size: see {', '.join(map(str, kept))}")
     recorded = load_store()
     recorded.update(chosen)
     results.write_json(recorded, store())
-    document["tuned"] = chosen
-    results.write_json(document, path)
-    return path, chosen
+    return kept, chosen
+
+
+def choose_for(cell: cells.Cell, document: dict, plan: Plan, options: RunOptions, values: list[int], rule: int,
+               path: Path) -> dict | None:
+    """A cell's choice from its own sweep, with its evidence and its key."""
+    meta = document["results"]["metadata"]
+    points = sweep.series(document).get(cell.name)
+    if not points:
+        return None
+    found = choose(points, sweep.point_ratios(document), rule)
+    parts = key_parts(cell, plan.scenario.name, plan.connections, options.server_cpus, options.db_latency_ms,
+                      meta["machine"], meta["postgres"])
+    if found["inconclusive"]:
+        reason = (f"the rule's pool: the ladder could not tell the best ({found['best_pool']}) from it, nor any "
+                  "smaller pool from the best")
+    elif found["pool"] != found["best_pool"]:
+        reason = (f"the smallest pool as good as the best (its paired ratio's 95% interval holds 1 and starts at "
+                  f"{EQUIVALENT:.2f} or above)")
+    else:
+        reason = "the best pool (no smaller one was shown as good, and the rule's was shown worse)"
+    found.update(rule_pool=rule, measured_at=document["started_at"], sweep=str(path), key=parts,
+                 why=f"tuned: {reason}; best {found['best_pool']}, ladder {', '.join(map(str, values))}, "
+                     f"by dbbench tune at {document['started_at']}")
+    return found
 
 
 def load_store() -> dict:
@@ -174,7 +202,7 @@ def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: 
         load.wrk_binary()
         tune(dataclasses.replace(options, only=[cell.name for cell in missing], preset=None, budget_s=budget,
                                  rounds=None, precision=None, spend_budget=True,
-                                 slice_s=options.slice_s or TUNE_SLICE_S, seed=None), LADDER)
+                                 slice_s=options.slice_s or TUNE_SLICE_S, seed=None), LADDER, log)
         found, missing = lookup(selected, **context)
     pools = {name: {"pool": choice["pool"], "why": choice["why"], "ladder": choice.get("ladder")}
              for name, choice in found.items()}
@@ -188,5 +216,7 @@ def render(chosen: dict) -> str:
              report.ladder_text(found["ladder"])] for found in chosen.values()]
     stamp = metadata.utc_now()
     return (f"# dbbench tune ({stamp})\n\nTuned: the smallest pool whose paired ratio to the best pool has a 95% "
-            "interval containing 1.\n\n" + report.md_table(["cell", "tuned pool", "best pool", "rule's pool",
+            f"interval containing 1 and starting at {EQUIVALENT:.2f} or above; the rule's pool where the ladder is "
+            "inconclusive (the best cannot be told from the rule's, and no smaller pool is shown as good).\n\n"
+            + report.md_table(["cell", "tuned pool", "best pool", "rule's pool",
                                                             "ratio to the best pool by pool [95%]"], rows) + "\n")
