@@ -7,6 +7,7 @@ cluster command runs.
 from __future__ import annotations
 
 import argparse
+import signal
 
 from rich.console import Console
 from rich.markup import escape
@@ -82,6 +83,9 @@ def cmd_run(args) -> int:
         raise DbbenchError(f"the run on {found.role('app').name} ended (exit {code}) before it wrote any result")
     print(report.render_markdown(results.load(run_dir / "results.json")))
     out.print(escape(f"results: {run_dir} (with each agent's samples in hosts/)"))
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGHUP):
+        out.print(f"interrupted on {found.role('app').name}: everything stopped; its finished slices are above")
+        return code
     if code != 0:
         raise DbbenchError(f"the run on {found.role('app').name} ended with exit {code}: what it finished is in "
                            f"{run_dir}")

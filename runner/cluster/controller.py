@@ -48,29 +48,44 @@ def run(inventory: Inventory, options: RunOptions, users: int, out: Path) -> tup
         raise DbbenchError(f"--server-cpus {options.server_cpus} is more than the {cores} cores of the app host "
                            f"{app.name}")
     err.print(f"layout: {inventory.layout()}; bringing the hosts up (checkout, bootstrap, PostgreSQL, agents)")
-    where = hosts.up(inventory, users)
-    plan = {
-        "options": {key: value for key, value in asdict(options).items() if key not in ("db_url", "out")},
-        "database_url": where["database_url"], "app_address": app.address, "layout": inventory.layout(),
-        "agents": {role: {"host": inventory.role(role).name, "url": url} for role, url in where["agents"].items()},
-        "hosts": described,
-    }
-    code, interrupted = None, None
+    code, stopped = None, None
     try:
+        where = hosts.up(inventory, users)
+        plan = {
+            "options": {key: value for key, value in asdict(options).items() if key not in ("db_url", "out")},
+            "database_url": where["database_url"], "app_address": app.address, "layout": inventory.layout(),
+            "agents": {role: {"host": inventory.role(role).name, "url": url}
+                       for role, url in where["agents"].items()},
+            "hosts": described,
+        }
         code = on_app_host(app, plan)
-    except KeyboardInterrupt as exc:
-        interrupted = exc
-    finally:
-        err.print("stopping everything on every host")
-        try:
-            hosts.down(inventory)
-        finally:
-            run_dir = fetch(inventory, out)
-    if interrupted is not None:
+    except (KeyboardInterrupt, DbbenchError) as exc:
+        stopped = exc
+    run_dir = wind_down(inventory, out, stopped)
+    if stopped is not None:
         if run_dir is not None:
-            err.print(f"interrupted: finished slices kept in {run_dir / 'results.json'}")
-        raise interrupted
+            err.print(f"finished slices kept in {run_dir / 'results.json'}")
+        raise stopped
     return run_dir, code
+
+
+def wind_down(inventory: Inventory, out: Path, stopped: BaseException | None) -> Path | None:
+    """down, then the results fetched, whatever stopped the run. Where something already
+    stopped it, a failure here is a warning, so that the first cause is the one reported."""
+    err.print("stopping everything on every host")
+
+    def tolerated(step: str, action):
+        try:
+            return action()
+        except DbbenchError as exc:
+            if stopped is None:
+                raise
+            again = f" (run `dbbench cluster down -i {inventory.path}` again)" if step == "down" else ""
+            err.print(f"dbbench: warning: {step}: {exc}{again}")
+            return None
+
+    tolerated("down", lambda: hosts.down(inventory))
+    return tolerated("fetch", lambda: fetch(inventory, out))
 
 
 def on_app_host(app: Host, plan: dict) -> int:
