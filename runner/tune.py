@@ -31,6 +31,7 @@ TUNE_SLICE_S = 1  # at the same measured time, 1 s slices gave ratios ~1.8x narr
 TUNE_BUDGET_PER_CELL_S = 50  # this much per cell tuned, start-up included (7 cells: about 6 min)
 TUNE_BUDGET_MIN_S = 100
 EQUIVALENT = 0.90  # "as good as the best": an interval containing 1 and a lower bound at 90% or more
+METHOD = 2  # 2: one paired sweep per cell, the rule's pool where inconclusive; choices made otherwise are not reused
 KEY_SETTINGS = ("server_version", "max_connections", "shared_buffers", "work_mem", "synchronous_commit",
                 "max_worker_processes")
 
@@ -54,7 +55,8 @@ def key_parts(cell: cells.Cell, scenario: str, connections: int, server_cpus: in
               machine: dict, postgres: dict) -> dict:
     """Everything a tuned pool depends on, as the results' metadata records it."""
     settings = postgres.get("settings", {})
-    return {"cell": cell.name, "lock": cell_lock(cell)[:16], "scenario": scenario, "connections": connections,
+    return {"cell": cell.name, "method": METHOD, "lock": cell_lock(cell)[:16], "scenario": scenario,
+            "connections": connections,
             "server_cpus": server_cpus, "db_latency_ms": db_latency_ms, "cpu_model": machine.get("cpu_model"),
             "cpu_count": machine.get("cpus_available") or machine.get("cpu_count"),
             "postgres": {name: settings.get(name) for name in KEY_SETTINGS}}
