@@ -9,7 +9,7 @@ from runner.errors import DbbenchError
 def test_by_id_scenario_is_declared_with_its_script():
     scenario = load.load_scenario("by-id")
     assert scenario.script.exists()
-    assert scenario.connections == 64 and scenario.slice_s == 3
+    assert scenario.connections == 64 and scenario.slice_s == 1
     assert "by-id" in load.scenario_names()
 
 
