@@ -101,6 +101,7 @@ class RunOptions:
     points: tuple[str, list[int]] | None = None  # a paired sweep: (parameter, values), one instance per value
     only: list[str] | None = None  # of the selected cells, only these (the untuned ones a run tunes first)
     preset: str | None = None  # apps/presets.toml: its cells, and the paired prices its report shows
+    short_warmup: bool = False  # 1 s of warm-up and no primer per instance: tuning's many instances of one cell
 
     @property
     def open_loop(self) -> bool:
@@ -140,8 +141,8 @@ class Plan:
             scenario=scenario,
             connections=options.connections or scenario.connections,
             slice_s=options.slice_s or (1 if quick else scenario.slice_s),
-            warmup_s=1 if quick else scenario.warmup_s,
-            primer_s=0 if quick else scenario.primer_s,
+            warmup_s=1 if quick or options.short_warmup else scenario.warmup_s,
+            primer_s=0 if quick or options.short_warmup else scenario.primer_s,
             rule=schedule.StoppingRule(budget_s=budget, precision=precision, rounds=rounds),
             seed=options.seed if options.seed is not None else random.SystemRandom().randrange(2**31),
         )
