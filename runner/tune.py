@@ -152,6 +152,8 @@ def choose_for(cell: cells.Cell, document: dict, plan: Plan, options: RunOptions
     elif found["pool"] != found["best_pool"]:
         reason = (f"the smallest pool as good as the best (its paired ratio's 95% interval holds 1 and starts at "
                   f"{EQUIVALENT:.2f} or above)")
+    elif found["pool"] == rule:
+        reason = "the best pool, the rule's (no smaller one was shown as good)"
     else:
         reason = "the best pool (no smaller one was shown as good, and the rule's was shown worse)"
     found.update(rule_pool=rule, measured_at=document["started_at"], sweep=str(path), key=parts,
