@@ -30,6 +30,7 @@ TOKEN_FILE = "agent-token"  # noqa: S105 - a file name, mode 0600
 PID_FILE = "cluster-run.pid"  # down.yml stops the run by it
 LAST_RUN_FILE = "cluster-last-run"  # where the run's results are, for fetch.yml
 RESULTS_DIR = "cluster-results"
+PARTIES = {"db": "postgres", "app": "cells", "load": "wrk"}  # what runs on a host of each role
 CLIENT_BACKENDS = ("SELECT DISTINCT host(client_addr) FROM pg_stat_activity WHERE backend_type = 'client backend' "
                    "AND client_addr IS NOT NULL AND pid <> pg_backend_pid() ORDER BY 1")
 
@@ -127,9 +128,6 @@ class ClusterRun(Run):
         """This host's noise, or steal on the db or load host beyond the same threshold."""
         return noise.disturbed(entry["noise"]) or any(
             host["steal"] > noise.DISTURBED_STEAL for host in (entry.get("hosts") or {}).values())
-
-
-PARTIES = {"db": "postgres", "app": "cells", "load": "wrk"}
 
 
 def cmd_app_run(args) -> int:
