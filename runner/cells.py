@@ -364,6 +364,16 @@ class CellProcess:
         except psutil.NoSuchProcess:
             return []
 
+    def rss_mib(self) -> float:
+        """Resident memory of the cell's whole process tree, MiB: what its threads or tasks cost."""
+        total = 0
+        for proc in self.processes():
+            try:
+                total += proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return round(total / 2**20, 2)
+
     def database_connections(self, db_port: int) -> int:
         """Established TCP connections from the cell's processes to the database's port: its
         pools, told apart from those of the other cells that are up at the same time."""
@@ -426,6 +436,9 @@ class RemoteCell:
         wait_answering(self.base_url, timeout, f"the remote cell at {self.base_url} did not answer", self.log_tail)
 
     def processes(self) -> None:
+        return None
+
+    def rss_mib(self) -> None:
         return None
 
     def database_connections(self, db_port: int) -> int:

@@ -606,7 +606,7 @@ class Run:
             return None
         measured_cpu = self.local_cpu(result["cpu_seconds"])
         entry = {"group": number, "round": round_no, "position": position, "repeat": repeat,
-                 "started_s": started_s, **result}
+                 "started_s": started_s, **result, "server_rss_mib": process.rss_mib()}
         entry["noise"] = probe.finish(measured_cpu)
         entry["disturbed"] = self.disturbed(entry)
         if result["errors"] or result["non_2xx"]:

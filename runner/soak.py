@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 from rich.console import Console
 from scipy import stats
 
@@ -42,16 +41,6 @@ class SoakOptions:
     server_cpus: int
     db_url: str | None
     out: Path | None
-
-
-def rss_mib(processes: list[psutil.Process]) -> float:
-    total = 0
-    for proc in processes:
-        try:
-            total += proc.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return round(total / 2**20, 2)
 
 
 def memory_trend(samples: list[dict]) -> dict:
@@ -88,7 +77,7 @@ def soak_cell(cell: cells.Cell, options: SoakOptions, url: str, max_id: int, log
                 result = load.run_wrk(process.base_url, scenario, options.connections, seconds, max_id,
                                       seed=len(record["samples"]) + 1, server_processes=process.processes())
                 record["samples"].append({
-                    "t_s": round(time.monotonic() - began, 2), "rss_mib": rss_mib(process.processes()),
+                    "t_s": round(time.monotonic() - began, 2), "rss_mib": process.rss_mib(),
                     "db_connections": process.database_connections(db_port), "rps": result["rps"],
                     "requests": result["requests"], "errors": result["errors"],
                     "errors_by_kind": result["errors_by_kind"], "non_2xx": result["non_2xx"],
