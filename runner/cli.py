@@ -337,12 +337,15 @@ def check_server_cpus(server_cpus: int) -> None:
                            f"us: choose 1 to {cores_here()}")
 
 
-def run_options(args, **overrides):
+def run_options(args, *, here: bool = True, **overrides):
+    """RunOptions from the options every measuring command shares; `here` when the servers run on
+    this host, whose cores --server-cpus is checked against."""
     from pathlib import Path
 
     from runner.run import RunOptions
 
-    check_server_cpus(args.server_cpus)
+    if here:
+        check_server_cpus(args.server_cpus)
     values = dict(
         scenario=args.scenario[0], connections=args.connections, slice_s=args.slice, budget_s=args.budget,
         server_cpus=args.server_cpus, pool_size=args.pool_size, db_url=args.db_url,
@@ -667,8 +670,16 @@ def add_out(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(out_default=paths.REPO / "results")
 
 
-def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float | None = None) -> None:
-    """What every measuring command shares with `run`."""
+def add_selection_args(parser: argparse.ArgumentParser) -> None:
+    """Which cells: by framework and variant, every one, or a preset."""
+    parser.add_argument("--frameworks", type=csv_list)
+    parser.add_argument("--variants", type=csv_list)
+    parser.add_argument("--all", action="store_true", help="every cell that can run here")
+    add_preset_arg(parser)
+
+
+def add_shared_measurement_args(parser: argparse.ArgumentParser, budget_default: float | None = None) -> None:
+    """What every measuring command shares with `run`, on this host or across hosts (cluster run)."""
     parser.add_argument("--scenario", type=scenarios_arg, default=["by-id"],
                         help="scenarios/NAME.toml; run takes a list or all, one run each (default by-id)")
     parser.add_argument("--connections", type=positive_int, help="wrk connections (default: the scenario's)")
@@ -684,6 +695,21 @@ def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float 
                              "where none is recorded); default elsewhere: the rule")
     parser.add_argument("--seed", type=int, help="the shuffle seed (default: random, recorded)")
     add_out(parser)
+
+
+def add_run_precision_args(parser: argparse.ArgumentParser) -> None:
+    """How long a run measures, and what its scenarios ask: run's own, which a cluster run shares."""
+    parser.add_argument("--rounds", type=positive_int, help="exactly this many rounds (no precision target)")
+    parser.add_argument("--precision", type=precision_arg,
+                        help="target half-width of every ratio's interval, e.g. 3%% (default 3%%)")
+    parser.add_argument("--queries", type=queries_arg, default=20,
+                        help="lookups per request in the queries scenario, 1 to 500 (TechEmpower's n; default 20)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 s slices, a 60 s budget")
+
+
+def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float | None = None) -> None:
+    """What every measuring command on this host shares with `run`: the above, the database, the proxy, the lock."""
+    add_shared_measurement_args(parser, budget_default)
     add_db_url(parser)
     add_db_latency(parser)
     parser.add_argument("--proxy", action="store_true",
@@ -744,25 +770,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=cmd_verify)
 
     run = commands.add_parser("run", help="verify and measure the matrix; write results/<time>/")
-    run.add_argument("--frameworks", type=csv_list)
-    run.add_argument("--variants", type=csv_list)
-    run.add_argument("--all", action="store_true", help="every cell that can run here")
-    add_preset_arg(run)
+    add_selection_args(run)
     add_measurement_args(run)
     run.set_defaults(pool_size="tuned")
     run.add_argument("--tune-budget", type=duration_arg,
                      help="time for tuning the cells with no tuned pool recorded, before the run (default 50 s per "
                           "cell, at least 100 s)")
-    run.add_argument("--rounds", type=positive_int, help="exactly this many rounds (no precision target)")
+    add_run_precision_args(run)
     run.add_argument("--rate", type=rate_arg,
                      help="requests per second at a constant rate (oha, open loop; latency from each request's "
                           "intended send time) in place of wrk's closed loop; 3 rounds unless --rounds or --budget")
-    run.add_argument("--precision", type=precision_arg,
-                     help="target half-width of every ratio's interval, e.g. 3%% (default 3%%)")
     run.add_argument("--users", type=users_arg, help="re-seed with this many users if needed")
-    run.add_argument("--queries", type=queries_arg, default=20,
-                     help="lookups per request in the queries scenario, 1 to 500 (TechEmpower's n; default 20)")
-    run.add_argument("--quick", action="store_true", help="a smoke run: 1 s slices, a 60 s budget")
     run.add_argument("--fault", choices=("reset", "outage"),
                      help="after round 2, drop every database connection (reset) or cut PostgreSQL off (outage); "
                           "record each cell's recovery and go on")

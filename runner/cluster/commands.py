@@ -62,9 +62,8 @@ def cmd_run(args) -> int:
     """Up, the run on the app host, down; the results here, as `dbbench run` writes them."""
     from pathlib import Path
 
-    from runner import paths, presets, report, results
+    from runner import cli, paths, presets, report, results
     from runner.cluster import controller, inventory
-    from runner.run import RunOptions
 
     found = inventory.load(args.inventory)
     found.require_checkout_dirs()
@@ -72,11 +71,10 @@ def cmd_run(args) -> int:
         raise DbbenchError("a cluster run measures one scenario at a time")
     if args.pool_size == "tuned":
         raise DbbenchError("a cluster run does not tune yet: give --pool-size N, or `rule` (the default)")
-    options = RunOptions(
-        **presets.selection(args.preset, args.frameworks, args.variants, args.all), scenario=args.scenario[0],
-        connections=args.connections, slice_s=args.slice, budget_s=args.budget, rounds=args.rounds,
-        precision=args.precision, server_cpus=args.server_cpus, seed=args.seed, quick=args.quick,
-        queries_n=args.queries, pool_size=None if args.pool_size in (None, "rule") else args.pool_size)
+    options = cli.run_options(args, here=False, **presets.selection(args.preset, args.frameworks, args.variants,
+                                                                     args.all),
+                              scenario=args.scenario[0], rounds=args.rounds, precision=args.precision,
+                              quick=args.quick, queries_n=args.queries)
     kept = Path(args.out) if args.out else paths.REPO / "results"
     run_dir, code = controller.run(found, options, args.users, kept)
     if run_dir is None:
@@ -129,26 +127,12 @@ def add_inventory(parser: argparse.ArgumentParser) -> None:
 
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """`dbbench run`'s options that a cluster run takes: the database, the cells and wrk are
-    where the inventory puts them, so --db-url, --target, --db-latency and --fault are not."""
+    where the inventory puts them, so --db-url, --target, --db-latency, --proxy and --fault are not."""
     from runner import cli, database
 
-    parser.add_argument("--frameworks", type=cli.csv_list)
-    parser.add_argument("--variants", type=cli.csv_list)
-    parser.add_argument("--all", action="store_true", help="every cell")
-    cli.add_preset_arg(parser)
-    parser.add_argument("--scenario", type=cli.scenarios_arg, default=["by-id"], help="scenarios/NAME.toml (by-id)")
-    parser.add_argument("--connections", type=cli.positive_int, help="wrk connections (default: the scenario's)")
-    parser.add_argument("--slice", type=cli.positive_int, help="seconds per measured slice (the scenario's)")
-    parser.add_argument("--budget", type=cli.duration_arg, help="time for verifying and measuring, e.g. 5.5m")
-    parser.add_argument("--rounds", type=cli.positive_int, help="exactly this many rounds (no precision target)")
-    parser.add_argument("--precision", type=cli.precision_arg, help="target half-width of every ratio (3%%)")
-    parser.add_argument("--server-cpus", type=cli.positive_int, default=1,
-                        help="worker processes for Python servers, GOMAXPROCS for Go, on the app host")
-    parser.add_argument("--pool-size", type=cli.pool_arg, default="rule",
-                        help="per worker: a number, or `rule` (the connections' share plus 12.5%%; the default)")
-    parser.add_argument("--seed", type=int, help="the shuffle seed (default: random, recorded)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 s slices, a 60 s budget")
-    parser.add_argument("--queries", type=cli.queries_arg, default=20, help="lookups per /queries request (20)")
+    cli.add_selection_args(parser)
+    cli.add_shared_measurement_args(parser)
+    cli.add_run_precision_args(parser)
     parser.add_argument("--users", type=cli.users_arg, default=database.DEFAULT_USERS,
                         help="users to seed on the db host")
-    cli.add_out(parser)
+    parser.set_defaults(db_url=None, db_latency=0, proxy=False)
