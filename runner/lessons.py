@@ -21,7 +21,7 @@ from string import Template
 import matplotlib
 from matplotlib.figure import Figure
 
-from runner import figures, paths, report, results, statistics, sweep
+from runner import figures, paths, report, results, statistics, sweep, tune
 from runner.errors import DbbenchError
 from runner.run import Run, RunOptions
 
@@ -47,6 +47,22 @@ def per_slice(cell: dict, party: str) -> statistics.Estimate | None:
 
 def key_of(name: str) -> str:
     return name.replace("/", "_").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One paired sweep of a lesson that measures several: its label in the text, the parameter
+    and values, and the run options it sets (the network path: toxiproxy or not, the ms added)."""
+
+    label: str
+    param: str
+    values: list[int]
+    proxy: bool = False
+    db_latency_ms: int = 0
+    pool_size: int | None = None
+    slice_s: int | None = None
+    budget_s: float | None = None
+
 
 
 # ----------------------------------------------------------------- one event loop is one core
@@ -97,71 +113,135 @@ def event_loop_figure(document: dict) -> Figure:
 
 # ----------------------------------------------------------------- what asyncio buys
 
+# At 64 connections, the round trip toxiproxy adds; then at +5 ms, wrk's connections up to 1,024.
+# A pool of 48 per cell (flask: 48 threads) covers Little's law at these rates (about 2,000
+# requests/s x 10 ms, two round trips, is 20 in flight) and lets all 12 instances fit under
+# max_connections in one group; a thread per connection at 1,024 would need more connections
+# than PostgreSQL allows here.
+ASYNCIO_POOL = 48
+ASYNCIO_SWEEPS = [Part("latency", "db-latency", [0, 1, 5], proxy=True, budget_s=150),
+                  Part("connections", "connections", [16, 64, 256, 1024], proxy=True, db_latency_ms=5,
+                       pool_size=ASYNCIO_POOL, slice_s=2, budget_s=240)]
+
+
+def part_of(document: dict, label: str) -> dict:
+    """One of a lesson's several sweeps, by its label."""
+    for entry in document["sweeps"]:
+        if entry.get("label") == label:
+            return entry
+    raise DbbenchError(f"the lesson's results hold no sweep {label!r}: measure the lesson again")
+
+
+def ratio_between(comparison: statistics.BlockedComparison, a: str, b: str) -> dict | None:
+    """a's throughput over b's, paired within rounds, as the report's comparisons hold it."""
+    found = comparison.ratio(a, b)
+    return None if found is None else {**found.as_dict(), "tie": not found.excludes_one()}
+
+
+def median_of(cell: dict, field: str) -> float | None:
+    return statistics.median([piece[field] for piece in results.used_slices(cell) if piece.get(field) is not None])
+
+
+ASYNC_CELLS = ("fastapi/raw", "sanic/raw")
+THREADED_CELL = "flask/raw"
+
 
 def asyncio_numbers(document: dict) -> dict[str, str]:
-    """Per cell and added round trip: RPS, the share of its own loopback RPS it kept, the server's
-    CPU per request and the cores it used."""
+    """The latency sweep: per cell and added round trip, RPS, its paired ratio to the cell's best
+    point, the server's and the proxy's CPU per request. The connections sweep at +5 ms: per cell
+    and N, RPS, its ratio to the best N, p99 and the server's resident memory; per N, each asyncio
+    cell over flask/raw, paired."""
     numbers: dict[str, str] = {}
+    latency = part_of(document, "latency")
+    ratios = paired(latency["sweep"], "what-asyncio-buys")
     rows = []
-    for cell_name, points in sweep.series(document).items():
+    below = []
+    for cell_name, points in sweep.series(latency["sweep"]).items():
         key = key_of(cell_name)
-        first = points[0][1]["rps_median"]
-        for latency, cell in points:
+        for added, cell in points:
+            found = ratios.get(cell["name"])
             measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
             numbers.update({
-                f"{key}_{latency}_rps": fmt_interval(measured),
-                f"{key}_{latency}_kept": f"{cell['rps_median'] / first:.0%}",
-                f"{key}_{latency}_us": fmt_interval(per_slice(cell, "server")),
-                f"{key}_{latency}_cores": f"{cell['cpu_cores']['server']:.2f}",
-                f"{key}_{latency}_proxy_us": fmt_interval(per_slice(cell, "proxy")),
-                f"{key}_{latency}_p50": f"{cell['latency_ms']['p50']:.1f}",
-                f"{key}_{latency}_little_ms": f"{cell['connections'] / cell['rps_median'] * 1000:.1f}",
+                f"{key}_{added}_rps": fmt_interval(measured), f"{key}_{added}_share": share_text(found),
+                f"{key}_{added}_verdict": verdict(found),
+                f"{key}_{added}_us": fmt_interval(per_slice(cell, "server")),
+                f"{key}_{added}_cores": f"{cell['cpu_cores']['server']:.2f}",
+                f"{key}_{added}_proxy_us": fmt_interval(per_slice(cell, "proxy")),
+                f"{key}_{added}_little_ms": f"{cell['connections'] / cell['rps_median'] * 1000:.1f}",
             })
-            rows.append([cell_name, str(latency), numbers[f"{key}_{latency}_rps"], numbers[f"{key}_{latency}_kept"],
-                         numbers[f"{key}_{latency}_us"], numbers[f"{key}_{latency}_cores"],
-                         numbers[f"{key}_{latency}_proxy_us"], numbers[f"{key}_{latency}_p50"]])
-    found: dict[str, list[str]] = {"apart": [], "overlap": [], "unknown": []}
-    for cell_name, points in sweep.series(document).items():
-        first, last = (statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
-                       for cell in (points[0][1], points[-1][1]))
-        found[statistics.separation(first, last)].append(cell_name)
-    values = document["values"]
-    ends = f"the 95% intervals at {values[0]} and {values[-1]} ms"
-    told = [f"{ends} do not overlap for {', '.join(found['apart'])}: there the latency did change the throughput"
-            if found["apart"] else
-            f"{ends} overlap for {', '.join(found['overlap']) if found['unknown'] else 'every cell'}: no difference "
-            "in throughput can be told" if found["overlap"] else None,
-            f"{', '.join(found['unknown'])} had too few slices at one end for a 95% interval of the median, so no "
-            "difference in throughput can be told there" if found["unknown"] else None]
-    numbers["hidden"] = "; ".join(part for part in told if part)
-    numbers["table"] = report.md_table(["cell", "ms added per round trip", "RPS [95%]", "of its own at the first "
-                                        "value", "server CPU µs per request [95%]", "server cores used",
-                                        "toxiproxy CPU µs per request [95%]", "p50 ms"], rows)
+            rows.append([cell_name, str(added), numbers[f"{key}_{added}_rps"], numbers[f"{key}_{added}_share"],
+                         numbers[f"{key}_{added}_us"], numbers[f"{key}_{added}_cores"],
+                         numbers[f"{key}_{added}_proxy_us"], f"{cell['latency_ms']['p50']:.1f}"])
+        if numbers[f"{key}_{points[-1][0]}_verdict"] == "below the best":
+            below.append(cell_name)
+    numbers["hidden"] = (f"at +{latency['values'][-1]} ms, {', '.join(below)} fell below its best point, paired"
+                         if below else f"at +{latency['values'][-1]} ms no cell fell below its best point, paired: "
+                                       "no cost of the waiting can be told")
+    numbers["widest_latency"] = widest(ratios)
+    numbers["table"] = report.md_table(["cell", "ms added per round trip", "RPS [95%]",
+                                        "over the cell's best point, paired [95%]", "server CPU µs per request [95%]",
+                                        "server cores used", "toxiproxy CPU µs per request [95%]", "p50 ms"], rows)
+    numbers.update(concurrency_numbers(part_of(document, "connections")))
+    return numbers
+
+
+def concurrency_numbers(entry: dict) -> dict[str, str]:
+    """The connections sweep at a fixed added round trip: where threads and the event loop part ways."""
+    numbers: dict[str, str] = {"far_ms": str(entry["db_latency_ms"]), "far_pool": str(entry["pool_size"]),
+                               # Little's law on the threads: each holds a request for at least the round trip.
+                               "far_thread_bound": f"{entry['pool_size'] / entry['db_latency_ms'] * 1000:,.0f}"}
+    found_sweep = entry["sweep"]
+    ratios = paired(found_sweep, "what-asyncio-buys")
+    comparison = blocked(found_sweep["results"])
+    lines = sweep.series(found_sweep)
+    rows = []
+    for cell_name, points in lines.items():
+        key = key_of(cell_name)
+        for n, cell in points:
+            found = ratios.get(cell["name"])
+            memory = median_of(cell, "server_rss_mib")
+            numbers.update({f"{key}_n{n}_share": share_text(found), f"{key}_n{n}_verdict": verdict(found),
+                            f"{key}_n{n}_p99": f"{cell['latency_ms']['p99']:,.0f}",
+                            f"{key}_n{n}_mib": "—" if memory is None else f"{memory:,.0f}",
+                            f"{key}_n{n}_rps": f"{cell['rps_median']:,.0f}"})
+            rows.append([cell_name, str(n), numbers[f"{key}_n{n}_rps"], numbers[f"{key}_n{n}_share"],
+                         numbers[f"{key}_n{n}_p99"], numbers[f"{key}_n{n}_mib"]])
+    threaded = dict(lines.get(THREADED_CELL, []))
+    parted = []
+    for cell_name in ASYNC_CELLS:
+        key = key_of(cell_name)
+        for n, cell in lines.get(cell_name, []):
+            against = ratio_between(comparison, cell["name"], threaded[n]["name"]) if n in threaded else None
+            numbers[f"{key}_n{n}_over_flask"] = report.fmt_ratio(against) if against else "—"
+            if against and against.get("ci95") and not against["tie"]:
+                parted.append(f"{cell_name} at {n} ({numbers[f'{key}_n{n}_over_flask']})")
+    numbers["parted"] = ("the asyncio cells' throughput was told apart from flask/raw's at: " + "; ".join(parted)
+                         if parted else "at no N was an asyncio cell's throughput told apart from flask/raw's")
+    numbers["widest_connections"] = widest(ratios)
+    numbers["far_table"] = report.md_table(["cell", "connections N", "median RPS",
+                                            "over the cell's best N, paired [95%]", "p99 ms (wrk, closed loop)",
+                                            "server resident memory, MiB"], rows)
     return numbers
 
 
 def asyncio_figure(document: dict) -> Figure:
+    """Left: each cell's throughput over its best point as the round trip grows; right: over its
+    best N as the connections grow at the far round trip. Both paired."""
     figure = Figure(figsize=(figures.WIDTH_IN, 3.8), layout="constrained")
-    left, right = figure.subplots(1, 2)
-    for index, (cell_name, points) in enumerate(sweep.series(document).items()):
-        colour = figures.colour_of(points[0][1]) if points[0][1]["kind"] != "python-sync" else "#D55E00"
-        marker = sweep.MARKERS[index % len(sweep.MARKERS)]
-        xs = [latency for latency, _ in points]
-        left.plot(xs, [cell["rps_median"] for _, cell in points], marker=marker, color=colour, label=cell_name)
-        for latency, cell in points:
-            if cell.get("rps_ci95"):
-                figures.whisker_vertical(left, latency, cell["rps_median"], cell["rps_ci95"], colour)
-        first = points[0][1]["rps_median"]
-        right.plot(xs, [cell["rps_median"] / first for _, cell in points], marker=marker, color=colour,
-                   label=cell_name)
-    for axes in (left, right):
-        swept_axis(axes, document["values"], "ms added per round trip to PostgreSQL (toxiproxy)")
-        axes.set_ylim(bottom=0)
-    left.set_title("Throughput", loc="left")
-    left.set_ylabel("requests per second")
-    right.set_title("Share of its own throughput at the first value", loc="left")
-    right.yaxis.set_major_formatter(figures.FuncFormatter(lambda value, _: f"{value:.0%}"))
-    figures.legend_below(figure, left.get_legend_handles_labels()[0])
+    panels = figure.subplots(1, 2)
+    for axes, label, title in ((panels[0], "latency", "ms added per round trip to PostgreSQL (toxiproxy)"),
+                               (panels[1], "connections", "connections (at the far round trip)")):
+        entry = part_of(document, label)
+        ratios = sweep.point_ratios(entry["sweep"])
+        for index, (cell_name, points) in enumerate(sweep.series(entry["sweep"]).items()):
+            colour = figures.colour_of(points[0][1]) if points[0][1]["kind"] != "python-sync" else "#D55E00"
+            ratio_panel(axes, points, ratios, colour, sweep.MARKERS[index % len(sweep.MARKERS)], cell_name)
+        swept_axis(axes, entry["values"], title, log2=label == "connections")
+    panels[0].set_title("Throughput over the cell's best round trip", loc="left")
+    panels[0].set_ylabel("ratio to the best point [95%] (paired)")
+    panels[1].set_title(f"Throughput over the cell's best N, at +{part_of(document, 'connections')['db_latency_ms']} "
+                        "ms", loc="left")
+    figures.legend_below(figure, panels[0].get_legend_handles_labels()[0])
     return figure
 
 
@@ -196,6 +276,19 @@ def time_goes_figure(document: dict) -> Figure:
     return figures.cpu(document)
 
 
+def ratio_panel(axes, points: list[tuple[int, dict]], ratios: dict[str, dict], colour: str, marker: str,
+                label: str) -> None:
+    """A cell's points as paired ratios to its best point, each with its interval's whisker."""
+    shares = [(value, ratios.get(cell["name"])) for value, cell in points]
+    axes.plot([value for value, _ in shares], [found["ratio"] if found else 1.0 for _, found in shares],
+              marker=marker, color=colour, label=label)
+    for value, found in shares:
+        if found and found.get("ci95"):
+            figures.whisker_vertical(axes, value, found["ratio"], found["ci95"], colour)
+    axes.axhline(1.0, color="#888888", linewidth=0.8)
+    axes.yaxis.set_major_formatter(figures.FuncFormatter(lambda share, _: f"{share:.0%}"))
+
+
 def swept_axis(axes, values: list[int], label: str, log2: bool = False) -> None:
     """The swept parameter on x, each value a tick."""
     if log2:
@@ -207,29 +300,41 @@ def swept_axis(axes, values: list[int], label: str, log2: bool = False) -> None:
 
 # ----------------------------------------------------------------- concurrency and Little's law
 
+LITTLE_CONNECTIONS = [1, 4, 16, 64, 256]
+LITTLE_POOL = 32  # one pool for every point, so that all ten instances fit under max_connections in one group
+
 
 def littles_law_numbers(document: dict) -> dict[str, str]:
-    """Per cell and concurrency N: RPS, wrk's mean latency, and Little's N / RPS beside it;
-    per cell, the knee: the smallest N reaching 90% of its highest throughput."""
+    """Per cell and concurrency N: RPS, its paired ratio to the cell's best N, wrk's mean latency,
+    and Little's N / RPS beside it; per cell, the knee: the smallest N whose throughput cannot
+    be told from the best."""
     numbers: dict[str, str] = {}
     rows = []
+    ratios = paired(document, "littles-law")
+    numbers["widest"] = widest(ratios)
     for cell_name, points in sweep.series(document).items():
         key = key_of(cell_name)
-        top = max(cell["rps_median"] for _, cell in points)
-        numbers[f"{key}_top"] = f"{top:,.0f}"
-        numbers[f"{key}_knee"] = str(min(n for n, cell in points if cell["rps_median"] >= 0.9 * top))
-        numbers[f"{key}_last_share"] = f"{points[-1][1]['rps_median'] / top:.0%}"
+        best_n, best = max(points, key=lambda point: point[1]["rps_median"])
+        numbers[f"{key}_top"] = f"{best['rps_median']:,.0f}"
+        numbers[f"{key}_best_n"] = str(best_n)
+        numbers[f"{key}_knee"] = str(min(n for n, cell in points
+                                         if verdict(ratios.get(cell["name"])) in ("the best", "cannot be told from "
+                                                                                              "the best")))
         for connections, cell in points:
             measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
             mean_ms = cell["latency_ms"]["mean"]
             predicted_ms = connections / cell["rps_median"] * 1000
+            found = ratios.get(cell["name"])
             numbers.update({f"{key}_{connections}_rps": fmt_interval(measured),
+                            f"{key}_{connections}_share": share_text(found),
+                            f"{key}_{connections}_verdict": verdict(found),
                             f"{key}_{connections}_mean_ms": f"{mean_ms:.2f}",
                             f"{key}_{connections}_little_ms": f"{predicted_ms:.2f}"})
-            rows.append([cell_name, str(connections), numbers[f"{key}_{connections}_rps"], f"{mean_ms:.2f}",
-                         f"{predicted_ms:.2f}", f"{mean_ms / predicted_ms:.2f}"])
-    numbers["table"] = report.md_table(["cell", "connections N", "RPS [95%]", "wrk's mean latency, ms",
-                                        "N / RPS, ms", "measured / Little"], rows)
+            rows.append([cell_name, str(connections), numbers[f"{key}_{connections}_rps"],
+                         numbers[f"{key}_{connections}_share"], f"{mean_ms:.2f}", f"{predicted_ms:.2f}",
+                         f"{mean_ms / predicted_ms:.2f}"])
+    numbers["table"] = report.md_table(["cell", "connections N", "RPS [95%]", "over the cell's best N, paired [95%]",
+                                        "wrk's mean latency, ms", "N / RPS, ms", "measured / Little"], rows)
     return numbers
 
 
@@ -240,16 +345,15 @@ def littles_law_figure(document: dict) -> Figure:
         colour = figures.colour_of(points[0][1])
         marker = "s" if points[0][1].get("reference") else "o"
         ns = [n for n, _ in points]
-        left.plot(ns, [cell["rps_median"] for _, cell in points], marker=marker, color=colour, label=cell_name)
+        ratio_panel(left, points, sweep.point_ratios(document), colour, marker, cell_name)
         right.plot(ns, [cell["latency_ms"]["mean"] for _, cell in points], marker=marker, color=colour,
                    label=f"{cell_name}: wrk's mean")
         right.plot(ns, [n / cell["rps_median"] * 1000 for n, cell in points], linestyle="--", color=colour,
                    label=f"{cell_name}: N / RPS")
     for axes in (left, right):
         swept_axis(axes, document["values"], "connections (closed-loop concurrency)", log2=True)
-    left.set_ylim(bottom=0)
-    left.set_title("Throughput against concurrency", loc="left")
-    left.set_ylabel("requests per second")
+    left.set_title("Throughput over the cell's best N (paired)", loc="left")
+    left.set_ylabel("ratio to the best N [95%]")
     right.set_yscale("log")
     right.set_title("Latency, measured and by Little's law", loc="left")
     right.set_ylabel("ms (log scale)")
@@ -262,69 +366,113 @@ def littles_law_figure(document: dict) -> Figure:
 
 HIKARI_POOL = 5  # HikariCP's "About Pool Sizing": cores x 2 + spindles, for this machine's 2 cores and 1 disk
 POOL_VALUES = [2, HIKARI_POOL, 16, 72]  # 72: the rule's pool at 64 connections (64 + 12.5%)
-POOL_LATENCIES = [0, 2]
+POOL_BUDGET_S = 200  # per sweep: three sweeps of 8 instances, about 11 minutes in all
+# Loopback without toxiproxy and with it (so that the pool's effect is told from the proxy's), then +2 ms.
+POOL_SWEEPS = [Part("direct", "pool-size", POOL_VALUES), Part("0", "pool-size", POOL_VALUES, proxy=True),
+               Part("2", "pool-size", POOL_VALUES, proxy=True, db_latency_ms=2)]
 
 
-def within_best(points: list[tuple[int, dict]]) -> dict:
-    """How this lesson reads a sweep measured one pool after the other: the best median, and the
-    smallest pool whose median lies within the best's own 95% interval (or the best, where it
-    has none). Unpaired, so a weak reading; dbbench tune now measures the ladder paired."""
-    measured = [(pool, cell) for pool, cell in points if cell.get("rps_median") and cell["status"] == "ok"]
-    best_pool, best = max(measured, key=lambda point: point[1]["rps_median"])
-    floor = best["rps_ci95"][0] if best.get("rps_ci95") else best["rps_median"]
-    return {"pool": min(size for size, cell in measured if cell["rps_median"] >= floor), "best_pool": best_pool,
-            "best_rps": best["rps_median"]}
+def paired(found: dict, lesson_name: str) -> dict[str, dict]:
+    """A paired sweep's ratios of each point to its cell's best point, by instance name; a sweep
+    measured one point after the other has none, and the lesson's text needs them."""
+    if not sweep.is_paired(found):
+        raise DbbenchError(f"lesson {lesson_name}: its results were measured one point after the other; "
+                           f"run `make lesson-{lesson_name}` to measure them paired")
+    return sweep.point_ratios(found)
+
+
+def share_text(found: dict | None) -> str:
+    """A point's throughput over its cell's best point: 93% [88–98%], or "the best"."""
+    return "the best" if found is None else report.fmt_ratio(found, percent=True).removesuffix(" (tie)")
+
+
+def verdict(found: dict | None) -> str:
+    """What a point's paired ratio to the best says, in words."""
+    if found is None:
+        return "the best"
+    if found.get("ci95") is None:
+        return "no interval (too few rounds)"
+    return "cannot be told from the best" if found["tie"] else "below the best"
+
+
+def widest(ratios: dict[str, dict]) -> str:
+    """The widest half-width of a sweep's paired ratios, as ±%."""
+    widths = [found["half_width"] for found in ratios.values() if found.get("half_width") is not None]
+    return f"±{max(widths):.1%}" if widths else "no interval"
+
+
+PATH_TITLES = {"direct": "loopback, no proxy", "0": "loopback through toxiproxy (+0 ms)",
+               "2": "toxiproxy adding 2 ms per round trip"}
 
 
 def pool_numbers(document: dict) -> dict[str, str]:
-    """Per added round trip and cell: RPS at each pool size, its share of the best, the smallest
-    pool within the best's interval (the lesson's unpaired reading), and the pool Little's law asks
-    for: the best RPS times the added round trip."""
+    """Per network path and cell: each pool's paired ratio to the cell's best pool, what it says,
+    the pool `dbbench tune` would choose from it, and Little's law on the pool (the best RPS times
+    the added round trip; each pool's hold time, pool / RPS)."""
     numbers: dict[str, str] = {}
     rows = []
     for entry in document["sweeps"]:
-        latency = entry["db_latency_ms"]
+        label, latency = entry["label"], entry["db_latency_ms"]
+        ratios = paired(entry["sweep"], "pool-size")
+        numbers[f"widest_{label}"] = widest(ratios)
         for cell_name, points in sweep.series(entry["sweep"]).items():
-            key = f"{key_of(cell_name)}_{latency}"
-            chosen = within_best(points)
-            numbers[f"{key}_tuned"] = str(chosen["pool"])
-            numbers[f"{key}_best"] = f"{chosen['best_rps']:,.0f}"
-            numbers[f"{key}_best_pool"] = str(chosen["best_pool"])
-            numbers[f"{key}_in_flight"] = f"{chosen['best_rps'] * latency / 1000:.1f}"
+            key = f"{key_of(cell_name)}_{label}"
+            chosen = tune.choose(points, ratios, rule_pool=POOL_VALUES[-1])
+            best = dict(points)[chosen["best_pool"]]
+            numbers.update({f"{key}_best": f"{best['rps_median']:,.0f}", f"{key}_best_pool": str(chosen["best_pool"]),
+                            f"{key}_tuned": str(chosen["pool"]) + (" (inconclusive: the rule's pool kept)"
+                                                                   if chosen["inconclusive"] else ""),
+                            f"{key}_in_flight": f"{best['rps_median'] * latency / 1000:.1f}"})
+            below = []
             for pool, cell in points:
+                found = ratios.get(cell["name"])
                 measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
-                numbers[f"{key}_{pool}_rps"] = fmt_interval(measured)
-                numbers[f"{key}_{pool}_share"] = f"{cell['rps_median'] / chosen['best_rps']:.0%}"
-                # Little's law on the pool: with every connection busy, each was held pool / RPS.
-                numbers[f"{key}_{pool}_hold_ms"] = f"{pool / cell['rps_median'] * 1000:.1f}"
-                rows.append([cell_name, str(latency), str(pool), numbers[f"{key}_{pool}_rps"],
-                             numbers[f"{key}_{pool}_share"], "tuned" if pool == chosen["pool"] else ""])
-    numbers["table"] = report.md_table(["cell", "ms added per round trip", "pool per worker", "RPS [95%]",
-                                        "of the cell's best here", "smallest within the best's interval"], rows)
+                numbers.update({f"{key}_{pool}_rps": fmt_interval(measured), f"{key}_{pool}_share": share_text(found),
+                                f"{key}_{pool}_verdict": verdict(found),
+                                # Little's law on the pool: with every connection busy, each was held pool / RPS.
+                                f"{key}_{pool}_hold_ms": f"{pool / cell['rps_median'] * 1000:.1f}"})
+                if found is not None and found.get("ci95") is not None and not found["tie"]:
+                    below.append(str(pool))
+                rows.append([cell_name, PATH_TITLES.get(label, label), str(pool), numbers[f"{key}_{pool}_rps"],
+                             numbers[f"{key}_{pool}_share"], "tune's choice" if pool == chosen["pool"] else ""])
+            numbers[f"{key}_below"] = ", ".join(below) if below else "none"
+    numbers["table"] = report.md_table(["cell", "path to PostgreSQL", "pool per worker", "RPS [95%]",
+                                        "over the cell's best pool, paired [95%]", ""], rows)
+    numbers["proxy_reading"] = "; ".join(proxy_reading(numbers, name) for name in ("fastapi/raw", "gin/raw"))
     return numbers
 
 
+def proxy_reading(numbers: dict[str, str], cell_name: str) -> str:
+    """Whether the rule's pool fell below the best with the proxy, without it, on both paths or on neither."""
+    rule = POOL_VALUES[-1]
+    direct, proxied = (numbers.get(f"{key_of(cell_name)}_{label}_{rule}_verdict") == "below the best"
+                       for label in ("direct", "0"))
+    if direct and proxied:
+        return f"for {cell_name} the rule's {rule} fell below the best on both paths: the cost is the pool's"
+    if proxied:
+        return (f"for {cell_name} it fell below the best through the proxy only: the cost belongs to the proxy "
+                "sharing the two cores, not to the pool")
+    if direct:
+        return f"for {cell_name} it fell below the best without the proxy only"
+    return f"for {cell_name} no cost of the rule's {rule} can be told on either path"
+
+
 def pool_figure(document: dict) -> Figure:
+    """Per path, each pool's paired ratio to its cell's best pool, with its interval."""
     figure = Figure(figsize=(figures.WIDTH_IN, 3.8), layout="constrained")
     panels = figure.subplots(1, len(document["sweeps"]), sharey=True)
     for axes, entry in zip(panels, document["sweeps"], strict=True):
+        ratios = sweep.point_ratios(entry["sweep"])
         for index, (cell_name, points) in enumerate(sweep.series(entry["sweep"]).items()):
             colour = figures.colour_of(points[0][1]) if not points[0][1].get("reference") else "#555555"
-            pools = [pool for pool, _ in points]
-            axes.plot(pools, [cell["rps_median"] for _, cell in points], marker=sweep.MARKERS[index], color=colour,
-                      label=cell_name)
-            for pool, cell in points:
-                if cell.get("rps_ci95"):
-                    figures.whisker_vertical(axes, pool, cell["rps_median"], cell["rps_ci95"], colour)
-        for pool, text in ((HIKARI_POOL, "HikariCP"), (72, "rule")):
+            ratio_panel(axes, points, ratios, colour, sweep.MARKERS[index], cell_name)
+        for pool, text in ((HIKARI_POOL, "HikariCP"), (POOL_VALUES[-1], "rule")):
             axes.axvline(pool, color="#999999", linestyle=":", linewidth=1)
-            axes.text(pool, 0, f" {text}", fontsize=8, color="#555555", va="bottom")
-        swept_axis(axes, document["values"], "pool size per worker", log2=True)
-        axes.set_ylim(bottom=0)
-        added = entry["db_latency_ms"]
-        axes.set_title("loopback (toxiproxy, +0 ms)" if not added else f"+{added} ms per round trip", loc="left")
-    panels[0].set_ylabel("requests per second")
-    panels[0].yaxis.set_major_formatter(figures.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+            axes.text(pool, 0.02, f" {text}", fontsize=8, color="#555555", va="bottom",
+                      transform=axes.get_xaxis_transform())
+        swept_axis(axes, entry["values"], "pool size per worker", log2=True)
+        axes.set_title(PATH_TITLES.get(entry["label"], entry["label"]), loc="left", fontsize=9)
+    panels[0].set_ylabel("throughput over the cell's best pool [95%]")
     figures.legend_below(figure, panels[0].get_legend_handles_labels()[0])
     return figure
 
@@ -334,9 +482,10 @@ def pool_figure(document: dict) -> Figure:
 
 def processes_numbers(document: dict) -> dict[str, str]:
     """Per cell and worker count: RPS, the cores each party used and their sum; per cell, the
-    second worker's gain (a ratio of medians of two unpaired points)."""
+    second worker's gain, a paired ratio with its interval."""
     numbers: dict[str, str] = {}
     rows = []
+    ratios = paired(document, "processes")
     for cell_name, points in sweep.series(document).items():
         key = key_of(cell_name)
         for workers, cell in points:
@@ -350,17 +499,36 @@ def processes_numbers(document: dict) -> dict[str, str]:
             rows.append([cell_name, str(workers), numbers[f"{key}_{workers}_rps"],
                          *[numbers[f"{key}_{workers}_{party}_cores"] for party in ("server", "postgres", "wrk")],
                          numbers[f"{key}_{workers}_total_cores"]])
-        numbers[f"{key}_gain"] = f"{points[-1][1]['rps_median'] / points[0][1]['rps_median']:.2f}"
-        first, last = (statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
-                       for cell in (points[0][1], points[-1][1]))
-        numbers[f"{key}_verdict"] = {
-            "apart": "the two intervals do not overlap",
-            "overlap": "the two intervals overlap: a difference the data cannot tell",
-            "unknown": "too few slices for a 95% interval of the median at one end: a difference the data cannot "
-                       "tell"}[statistics.separation(first, last)]
+        gain = last_over_first(points, ratios)
+        numbers[f"{key}_gain"] = report.fmt_ratio(gain).removesuffix(" (tie)") if gain else "—"
+        numbers[f"{key}_verdict"] = gain_verdict(gain)
     numbers["table"] = report.md_table(["cell", "workers", "RPS [95%]", "server cores", "PostgreSQL cores",
                                         "wrk cores", "all three"], rows)
     return numbers
+
+
+def last_over_first(points: list[tuple[int, dict]], ratios: dict[str, dict]) -> dict | None:
+    """A two-point sweep's second point over its first, from their paired ratio to the better of
+    the two (inverted, with its interval, where the second is the better)."""
+    (_, first), (_, last) = points[0], points[-1]
+    if last["name"] in ratios:
+        return ratios[last["name"]]
+    found = ratios.get(first["name"])
+    if found is None or found.get("ratio") is None:
+        return None
+    ci = found.get("ci95")
+    return {**found, "ratio": 1 / found["ratio"], "ci95": [1 / ci[1], 1 / ci[0]] if ci else None}
+
+
+def gain_verdict(found: dict | None) -> str:
+    if found is None or found.get("ci95") is None:
+        return "too few rounds for an interval: a difference the data cannot tell"
+    low, high = found["ci95"]
+    if low > 1:
+        return "its interval lies above 1: a gain"
+    if high < 1:
+        return "its interval lies below 1: a loss"
+    return "its interval contains 1: a difference the data cannot tell"
 
 
 def processes_figure(document: dict) -> Figure:
@@ -369,12 +537,7 @@ def processes_figure(document: dict) -> Figure:
     lines = sweep.series(document)
     for index, (cell_name, points) in enumerate(lines.items()):
         colour = figures.colour_of(points[0][1]) if not points[0][1].get("reference") else "#555555"
-        workers = [n for n, _ in points]
-        left.plot(workers, [cell["rps_median"] for _, cell in points], marker=sweep.MARKERS[index], color=colour,
-                  label=cell_name)
-        for n, cell in points:
-            if cell.get("rps_ci95"):
-                figures.whisker_vertical(left, n, cell["rps_median"], cell["rps_ci95"], colour)
+        ratio_panel(left, points, sweep.point_ratios(document), colour, sweep.MARKERS[index], cell_name)
     names = list(lines)
     width = 0.8 / max(1, len(document["values"]))
     for offset, workers in enumerate(document["values"]):
@@ -394,10 +557,8 @@ def processes_figure(document: dict) -> Figure:
     right.set_ylabel("cores used (median over slices)")
     right.set_title("Cores used, by worker count (on top)", loc="left")
     swept_axis(left, document["values"], "worker processes (GOMAXPROCS for Go)")
-    left.set_ylim(bottom=0)
-    left.set_title("Throughput", loc="left")
-    left.set_ylabel("requests per second")
-    left.yaxis.set_major_formatter(figures.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    left.set_title("Throughput over the cell's best worker count (paired)", loc="left")
+    left.set_ylabel("ratio to the best [95%]")
     figures.legend_below(figure, left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0])
     return figure
 
@@ -604,19 +765,21 @@ def scenario_experiment(options: RunOptions, scenarios: tuple[str, ...]) -> Call
     return experiment
 
 
-def sweeps_by_latency(options: RunOptions, param: str, values: list[int],
-                      latencies: list[int]) -> Callable[[Path], Path]:
-    """The same sweep at each added round trip, toxiproxy in the path at every one (so that they
-    differ in the latency only); one file holding every sweep."""
+def several_sweeps(options: RunOptions, parts: list[Part]) -> Callable[[Path], Path]:
+    """Paired sweeps one after the other; one file holding every sweep, written after each."""
 
     def experiment(out: Path) -> Path:
-        document = {"kind": "sweeps", "param": param, "values": values, "sweeps": []}
-        for latency in latencies:
-            found = sweep.sweep(dataclasses.replace(options, out=out, db_latency_ms=latency, proxy=True), param, values,
-                                out=None)[1]
-            document["sweeps"].append({"db_latency_ms": latency, "sweep": found})
+        document = {"kind": "sweeps", "sweeps": []}
         target = out / "sweeps.json"
-        results.write_json(document, target)
+        for part in parts:
+            settings = dict(proxy=part.proxy, db_latency_ms=part.db_latency_ms, pool_size=part.pool_size)
+            timing = {name: value for name, value in (("slice_s", part.slice_s), ("budget_s", part.budget_s))
+                      if value is not None}
+            found = sweep.sweep(dataclasses.replace(options, out=out, **settings, **timing), part.param, part.values,
+                                out=None)[1]
+            document["sweeps"].append({"label": part.label, "param": part.param, "values": part.values,
+                                       **settings, "sweep": found})
+            results.write_json(document, target)
         return target
 
     return experiment
@@ -646,23 +809,21 @@ LESSONS = {
         time_goes_numbers, time_goes_figure),
     "littles-law": Lesson(
         "littles-law", "What does more concurrency buy a closed-loop benchmark, and what does it cost?",
-        sweep_experiment(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], budget_s=45),
-                         "connections", [1, 4, 16, 64, 256]),
+        sweep_experiment(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], budget_s=150,
+                                    pool_size=LITTLE_POOL), "connections", LITTLE_CONNECTIONS),
         littles_law_numbers, littles_law_figure),
     "what-asyncio-buys": Lesson(
         "what-asyncio-buys", "What does asyncio buy when the database is across a network?",
-        sweep_experiment(RunOptions(frameworks=["flask", "fastapi", "sanic"], variants=["raw"], budget_s=80,
-                                    proxy=True),
-                         "db-latency", [0, 1, 5]),
+        several_sweeps(RunOptions(frameworks=["flask", "fastapi", "sanic"], variants=["raw"]), ASYNCIO_SWEEPS),
         asyncio_numbers, asyncio_figure),
     "pool-size": Lesson(
         "pool-size", "How big should the connection pool be: at least the connections, or small?",
-        sweeps_by_latency(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], slice_s=2, rounds=4),
-                          "pool-size", POOL_VALUES, POOL_LATENCIES),
+        several_sweeps(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], budget_s=POOL_BUDGET_S),
+                       POOL_SWEEPS),
         pool_numbers, pool_figure),
     "processes": Lesson(
         "processes", "What does a second worker process buy on two cores?",
-        sweep_experiment(RunOptions(frameworks=["fastapi", "sanic", "gin"], variants=["raw"], budget_s=75),
+        sweep_experiment(RunOptions(frameworks=["fastapi", "sanic", "gin"], variants=["raw"], budget_s=120),
                          "server-cpus", [1, 2]),
         processes_numbers, processes_figure),
     "orm-tax": Lesson(
