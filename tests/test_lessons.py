@@ -100,3 +100,29 @@ def test_a_lesson_page_rewritten_by_an_earlier_lesson_does_not_make_the_code_dir
     assert metadata.collect_project()["git_dirty"] is False
     (tmp_path / "runner/run.py").write_text("two\n")
     assert metadata.collect_project()["git_dirty"] is True
+
+
+def test_a_sweep_lesson_measured_one_point_after_another_asks_to_be_measured_paired(tmp_path, monkeypatch):
+    """Its claims are paired ratios: from sequential points the page would have none to read."""
+    shutil.copytree(lessons.LESSONS_DIR / "littles-law", tmp_path / "littles-law")
+    monkeypatch.setattr(lessons, "LESSONS_DIR", tmp_path)
+    source = tmp_path / "littles-law" / "results.json"
+    document = json.loads(source.read_text())
+    run = document.pop("results")
+    document["points"] = [{"value": value, "results": run} for value in document["values"]]
+    source.write_text(json.dumps(document))
+    with pytest.raises(DbbenchError, match=r"one point after the other; run `make lesson-littles-law`"):
+        lessons.render(lessons.lesson("littles-law"))
+
+
+def test_a_second_worker_s_gain_is_its_paired_ratio_turned_round_when_it_was_the_best():
+    """The sweep stores each point over its cell's best; the lesson asks for two over one."""
+    one, two = {"name": "a @server-cpus=1"}, {"name": "a @server-cpus=2"}
+    over_two = {"a @server-cpus=1": {"ratio": 0.8, "ci95": [0.5, 1.0], "tie": True}}
+    gain = lessons.last_over_first([(1, one), (2, two)], over_two)
+    assert gain["ratio"] == pytest.approx(1.25) and gain["ci95"] == pytest.approx([1.0, 2.0])
+    assert "contains 1" in lessons.gain_verdict(gain)
+    over_one = {"a @server-cpus=2": {"ratio": 0.9, "ci95": [0.85, 0.95], "tie": False}}
+    assert lessons.last_over_first([(1, one), (2, two)], over_one)["ratio"] == 0.9
+    assert "below 1: a loss" in lessons.gain_verdict(over_one["a @server-cpus=2"])
+    assert "above 1: a gain" in lessons.gain_verdict({"ratio": 1.3, "ci95": [1.1, 1.5]})

@@ -48,6 +48,7 @@ def test_results_validate_and_every_cell_is_clean(tiny_run):
             assert set(measured["latency_ms"]) >= {"p50", "p90", "p99"}
             assert measured["wrk_args"][:4] == ["wrk", "-t1", "-c8", "-d1s"]
             assert 0 <= measured["noise"]["steal"] <= 1 and measured["noise"]["outside_cores"] >= 0
+            assert measured["server_rss_mib"] > 1, "the server's resident memory, its whole process tree"
         assert cell["statements_per_request"]["lookup"] == 1
         assert cell["pool_size"] == cells.pool_size_for(8, 1)
         assert cell["verification"]["ok"] is True
