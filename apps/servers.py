@@ -19,16 +19,19 @@ def uvicorn_serve(factory: str, host: str, port: int, workers: int) -> None:
 
 def gunicorn_serve(create_app, host: str, port: int, workers: int) -> None:
     """A WSGI app on gunicorn's gthread worker, one thread per pooled connection (threads = the
-    pool size), access log off; the app is created in each worker after the fork."""
+    pool size), access log off; the app is created in each worker after the fork. The open
+    connections a worker takes (worker_connections) come from the cell's settings: at gunicorn's
+    default, a gthread worker holding 1,000 stops polling, and the 1,001st waits unserved."""
     from gunicorn.app.base import BaseApplication
 
     from apps.contract import Settings
 
     class Gunicorn(BaseApplication):
         def load_config(self):
-            threads = Settings.from_env().pool_size
+            settings = Settings.from_env()
             for key, value in {
-                "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
+                "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": settings.pool_size,
+                "worker_connections": settings.options["worker_connections"],
                 "accesslog": None, "loglevel": "warning", "preload_app": False, "keepalive": 75,
             }.items():
                 self.cfg.set(key, value)

@@ -63,6 +63,17 @@ def test_every_psycopg_cell_declares_its_threshold():
             assert isinstance(cell.settings.get("prepare_threshold"), int), cell.name
 
 
+def test_every_gunicorn_cell_takes_more_open_connections_than_the_lessons_send():
+    """gunicorn's default worker_connections (1,000) would stall a gthread worker at the 1,024
+    connections of "What asyncio buys"; the cells set it on purpose, and it is recorded."""
+    from runner import lessons
+
+    most = max(value for part in lessons.ASYNCIO_SWEEPS if part.param == "connections" for value in part.values)
+    for cell in manifest().cells():
+        if "gunicorn" in cell.framework.server:
+            assert cell.settings.get("worker_connections", 0) > most, cell.name
+
+
 def test_the_contract_table_gives_every_framework_its_malformed_id_status():
     """schema/http-contract.md's table of malformed-id answers covers every framework, Django's
     and MicroPie's included, with the status cells.toml holds the verifier to."""
