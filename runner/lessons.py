@@ -494,10 +494,13 @@ def processes_numbers(document: dict) -> dict[str, str]:
             cores = cell["cpu_cores"]
             total = sum(value for value in cores.values() if value is not None)
             measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
+            outside = statistics.median([piece["noise"]["outside_cores"] for piece in results.used_slices(cell)
+                                         if piece.get("noise")])
             numbers.update({f"{key}_{workers}_rps": fmt_interval(measured),
                             **{f"{key}_{workers}_{party}_cores": f"{cores[party]:.2f}"
                                for party in ("server", "postgres", "wrk")},
-                            f"{key}_{workers}_total_cores": f"{total:.2f}"})
+                            f"{key}_{workers}_total_cores": f"{total:.2f}",
+                            f"{key}_{workers}_outside_cores": "—" if outside is None else f"{outside:.2f}"})
             rows.append([cell_name, str(workers), numbers[f"{key}_{workers}_rps"],
                          *[numbers[f"{key}_{workers}_{party}_cores"] for party in ("server", "postgres", "wrk")],
                          numbers[f"{key}_{workers}_total_cores"]])
