@@ -64,7 +64,6 @@ class Part:
     budget_s: float | None = None
 
 
-
 # ----------------------------------------------------------------- one event loop is one core
 
 
