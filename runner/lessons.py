@@ -332,6 +332,9 @@ def littles_law_numbers(document: dict) -> dict[str, str]:
             rows.append([cell_name, str(connections), numbers[f"{key}_{connections}_rps"],
                          numbers[f"{key}_{connections}_share"], f"{mean_ms:.2f}", f"{predicted_ms:.2f}",
                          f"{mean_ms / predicted_ms:.2f}"])
+        numbers[f"{key}_below_past"] = ", ".join(
+            str(n) for n, cell in points if n > best_n and verdict(ratios.get(cell["name"])) == "below the best"
+        ) or "none"
     numbers["table"] = report.md_table(["cell", "connections N", "RPS [95%]", "over the cell's best N, paired [95%]",
                                         "wrk's mean latency, ms", "N / RPS, ms", "measured / Little"], rows)
     return numbers
