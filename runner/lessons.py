@@ -178,6 +178,7 @@ def asyncio_numbers(document: dict) -> dict[str, str]:
                          if below else f"at +{latency['values'][-1]} ms no cell fell below its best point, paired: "
                                        "no cost of the waiting can be told")
     numbers["widest_latency"] = widest(ratios)
+    numbers["near_pool"] = str(latency["pool_size"])
     numbers["table"] = report.md_table(["cell", "ms added per round trip", "RPS [95%]",
                                         "over the cell's best point, paired [95%]", "server CPU µs per request [95%]",
                                         "server cores used", "toxiproxy CPU µs per request [95%]", "p50 ms"], rows)
