@@ -19,6 +19,7 @@ import ipaddress
 import json
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -227,10 +228,39 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+LISTEN_PORTS_FROM = 10000  # listeners' ports are drawn from here up to the ephemeral range
+EPHEMERAL_DEFAULT = (32768, 60999)
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel gives outgoing connections as their source ports."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return EPHEMERAL_DEFAULT
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port for a listener (a cell, toxiproxy, PostgreSQL), outside the ephemeral range.
+    A port the kernel picks for bind(0) comes from that range, where an outgoing connection (a
+    pool opening its connections) can take it between the pick and the listener's bind: a paired
+    sweep of twelve instances lost one to "address already in use" that way."""
+    low, high = ephemeral_range()
+    choices = [(LISTEN_PORTS_FROM, low - 1), (high + 1, 65535)]
+    span = max(choices, key=lambda bounds: bounds[1] - bounds[0])
+    if span[1] - span[0] < 100:  # an ephemeral range that leaves no room: the kernel's pick, as before
+        span = (0, 0)
+    chooser = random.SystemRandom()
+    for _ in range(100):
+        port = chooser.randint(*span)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise DbbenchError(f"no free port found between {span[0]} and {span[1]}")
 
 
 def running_as_root() -> bool:

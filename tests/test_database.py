@@ -243,3 +243,11 @@ def test_a_normal_user_runs_the_cluster_directly():
     finally:
         subprocess.run([*command, "db", "down"], cwd=REPO, env=env, capture_output=True, timeout=120)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_listeners_port_is_never_one_an_outgoing_connection_could_take_first():
+    """bind(0) picks from the ephemeral range, where a pool's outgoing connections get their
+    source ports: a cell given such a port lost it to one before it could listen."""
+    low, high = database.ephemeral_range()
+    ports = {database.free_port() for _ in range(50)}
+    assert all(not low <= port <= high for port in ports) and len(ports) > 1
