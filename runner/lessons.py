@@ -204,7 +204,9 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
             numbers.update({f"{key}_n{n}_share": share_text(found), f"{key}_n{n}_verdict": verdict(found),
                             f"{key}_n{n}_p99": f"{cell['latency_ms']['p99']:,.0f}",
                             f"{key}_n{n}_mib": "—" if memory is None else f"{memory:,.0f}",
-                            f"{key}_n{n}_rps": f"{cell['rps_median']:,.0f}"})
+                            f"{key}_n{n}_rps": f"{cell['rps_median']:,.0f}",
+                            # Little's law: how long each request spent in the system, against the slice
+                            f"{key}_n{n}_little_s": f"{n / cell['rps_median']:.1f}"})
             rows.append([cell_name, str(n), numbers[f"{key}_n{n}_rps"], numbers[f"{key}_n{n}_share"],
                          numbers[f"{key}_n{n}_p99"], numbers[f"{key}_n{n}_mib"]])
     threaded = dict(lines.get(THREADED_CELL, []))
@@ -219,6 +221,7 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
     numbers["parted"] = ("the asyncio cells' throughput was told apart from flask/raw's at: " + "; ".join(parted)
                          if parted else "at no N was an asyncio cell's throughput told apart from flask/raw's")
     numbers["widest_connections"] = widest(ratios)
+    numbers["far_slice_s"] = str(found_sweep["results"]["metadata"]["run"]["slice_s"])
     numbers["far_table"] = report.md_table(["cell", "connections N", "median RPS",
                                             "over the cell's best N, paired [95%]", "p99 ms (wrk, closed loop)",
                                             "server resident memory, MiB"], rows)
