@@ -892,6 +892,9 @@ def build_parser() -> argparse.ArgumentParser:
     from runner.cluster import commands as cluster_commands
 
     cluster_commands.add_parser(commands)
+    from runner import environments
+
+    environments.add_parser(commands)
     return parser
 
 

@@ -95,3 +95,22 @@ def installed_packages(stack: str) -> dict[str, str]:
         return {item["name"]: item["version"] for item in json.loads(result.stdout)}
     except (ValueError, KeyError, TypeError):
         return {}
+
+
+def cmd_build(args) -> int:
+    """Every stack's environment (or the ones named), built now rather than at first use: `make
+    test` builds them while the bootstrap builds oha, instead of one by one inside the tests."""
+    from runner.cells import manifest
+
+    for stack in args.stacks or list(manifest().stacks):
+        ensure(stack)
+        err.print(f"environment '{stack}': ready")
+    return 0
+
+
+def add_parser(commands) -> None:
+    env = commands.add_parser("env", help="the Python environments of the cells' stacks")
+    actions = env.add_subparsers(dest="env_command", required=True, parser_class=type(env))
+    build = actions.add_parser("build", help="build every stack's environment that is missing or stale")
+    build.add_argument("stacks", nargs="*", metavar="STACK", help="only these (default: every stack)")
+    build.set_defaults(func=cmd_build)

@@ -132,3 +132,9 @@ def test_a_loading_strategy_is_skipped_where_it_is_its_base_variants_code(db_url
                      check=True, timeout=300)
     row = next(line for line in result.stdout.splitlines() if line.startswith(" fastapi/sa-orm-lazy"))
     assert " skipped " in row and "measured on user-posts and feed only" in row
+
+
+def test_building_an_unknown_stack_is_a_one_line_error():
+    result = dbbench("env", "build", "nosuch")
+    assert result.returncode != 0 and "unknown stack 'nosuch'" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
