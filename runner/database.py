@@ -246,21 +246,19 @@ def free_port() -> int:
     A port the kernel picks for bind(0) comes from that range, where an outgoing connection (a
     pool opening its connections) can take it between the pick and the listener's bind: a paired
     sweep of twelve instances lost one to "address already in use" that way."""
-    low, high = ephemeral_range()
-    choices = [(LISTEN_PORTS_FROM, low - 1), (high + 1, 65535)]
-    span = max(choices, key=lambda bounds: bounds[1] - bounds[0])
-    if span[1] - span[0] < 100:  # an ephemeral range that leaves no room: the kernel's pick, as before
-        span = (0, 0)
+    ephemeral_low, ephemeral_high = ephemeral_range()
+    choices = [(LISTEN_PORTS_FROM, ephemeral_low - 1), (ephemeral_high + 1, 65535)]
+    low, high = max(choices, key=lambda bounds: bounds[1] - bounds[0])
+    if high - low < 100:  # an ephemeral range that leaves no room: the kernel's pick, as before
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
     chooser = random.SystemRandom()
     for _ in range(100):
-        port = chooser.randint(*span)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise DbbenchError(f"no free port found between {span[0]} and {span[1]}")
+        port = chooser.randint(low, high)
+        if port_is_free(port):
+            return port
+    raise DbbenchError(f"no free port found between {low} and {high}")
 
 
 def running_as_root() -> bool:
