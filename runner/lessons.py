@@ -494,7 +494,8 @@ def processes_numbers(document: dict) -> dict[str, str]:
     second worker's gain, a paired ratio with its interval."""
     numbers: dict[str, str] = {}
     rows = []
-    ratios = paired(document, "processes")
+    paired(document, "processes")
+    comparison = blocked(document["results"])
     for cell_name, points in sweep.series(document).items():
         key = key_of(cell_name)
         for workers, cell in points:
@@ -511,25 +512,12 @@ def processes_numbers(document: dict) -> dict[str, str]:
             rows.append([cell_name, str(workers), numbers[f"{key}_{workers}_rps"],
                          *[numbers[f"{key}_{workers}_{party}_cores"] for party in ("server", "postgres", "wrk")],
                          numbers[f"{key}_{workers}_total_cores"]])
-        gain = last_over_first(points, ratios)
+        gain = ratio_between(comparison, points[-1][1]["name"], points[0][1]["name"])
         numbers[f"{key}_gain"] = report.fmt_ratio(gain).removesuffix(" (tie)") if gain else "—"
         numbers[f"{key}_verdict"] = gain_verdict(gain)
     numbers["table"] = report.md_table(["cell", "workers", "RPS [95%]", "server cores", "PostgreSQL cores",
                                         "wrk cores", "all three"], rows)
     return numbers
-
-
-def last_over_first(points: list[tuple[int, dict]], ratios: dict[str, dict]) -> dict | None:
-    """A two-point sweep's second point over its first, from their paired ratio to the better of
-    the two (inverted, with its interval, where the second is the better)."""
-    (_, first), (_, last) = points[0], points[-1]
-    if last["name"] in ratios:
-        return ratios[last["name"]]
-    found = ratios.get(first["name"])
-    if found is None or found.get("ratio") is None:
-        return None
-    ci = found.get("ci95")
-    return {**found, "ratio": 1 / found["ratio"], "ci95": [1 / ci[1], 1 / ci[0]] if ci else None}
 
 
 def gain_verdict(found: dict | None) -> str:

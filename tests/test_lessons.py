@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from conftest import REPO
 
-from runner import lessons
+from runner import lessons, report, sweep
 from runner.errors import DbbenchError
 
 
@@ -115,14 +115,23 @@ def test_a_sweep_lesson_measured_one_point_after_another_asks_to_be_measured_pai
         lessons.render(lessons.lesson("littles-law"))
 
 
-def test_a_second_worker_s_gain_is_its_paired_ratio_turned_round_when_it_was_the_best():
-    """The sweep stores each point over its cell's best; the lesson asks for two over one."""
-    one, two = {"name": "a @server-cpus=1"}, {"name": "a @server-cpus=2"}
-    over_two = {"a @server-cpus=1": {"ratio": 0.8, "ci95": [0.5, 1.0], "tie": True}}
-    gain = lessons.last_over_first([(1, one), (2, two)], over_two)
-    assert gain["ratio"] == pytest.approx(1.25) and gain["ci95"] == pytest.approx([1.0, 2.0])
-    assert "contains 1" in lessons.gain_verdict(gain)
-    over_one = {"a @server-cpus=2": {"ratio": 0.9, "ci95": [0.85, 0.95], "tie": False}}
-    assert lessons.last_over_first([(1, one), (2, two)], over_one)["ratio"] == 0.9
-    assert "below 1: a loss" in lessons.gain_verdict(over_one["a @server-cpus=2"])
+def test_a_second_worker_s_gain_is_two_over_one_whichever_of_the_two_was_the_best():
+    """The sweep stores each point over its cell's best; the lesson states two workers over one,
+    which is that stored ratio where two was not the best, and its inverse where it was."""
+    document = lessons.load(lessons.LESSONS_DIR / "processes" / "results.json")
+    numbers = lessons.processes_numbers(document)
+    stored = sweep.point_ratios(document)
+    inverted = 0
+    for cell_name, points in sweep.series(document).items():
+        one, two = points[0][1]["name"], points[-1][1]["name"]
+        if two in stored:
+            want = stored[two]
+        else:
+            low, high = stored[one]["ci95"]
+            want, inverted = {"ratio": 1 / stored[one]["ratio"], "ci95": [1 / high, 1 / low]}, inverted + 1
+        shown = report.fmt_ratio(want).removesuffix(" (tie)")
+        assert numbers[f"{lessons.key_of(cell_name)}_gain"] == shown, cell_name
+    assert inverted, "the committed run has a cell whose second worker was its best: the inverse is checked"
+    assert "contains 1" in lessons.gain_verdict({"ratio": 1.25, "ci95": [0.9, 1.6]})
+    assert "below 1: a loss" in lessons.gain_verdict({"ratio": 0.9, "ci95": [0.85, 0.95]})
     assert "above 1: a gain" in lessons.gain_verdict({"ratio": 1.3, "ci95": [1.1, 1.5]})
