@@ -159,11 +159,10 @@ def asyncio_numbers(document: dict) -> dict[str, str]:
     for cell_name, points in sweep.series(latency["sweep"]).items():
         key = key_of(cell_name)
         for added, cell in points:
-            found = ratios.get(cell["name"])
             measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
             numbers.update({
-                f"{key}_{added}_rps": fmt_interval(measured), f"{key}_{added}_share": share_text(found),
-                f"{key}_{added}_verdict": verdict(found),
+                f"{key}_{added}_rps": fmt_interval(measured), f"{key}_{added}_share": share_text(cell, ratios),
+                f"{key}_{added}_verdict": verdict(cell, ratios),
                 f"{key}_{added}_us": fmt_interval(per_slice(cell, "server")),
                 f"{key}_{added}_cores": f"{cell['cpu_cores']['server']:.2f}",
                 f"{key}_{added}_proxy_us": fmt_interval(per_slice(cell, "proxy")),
@@ -172,7 +171,7 @@ def asyncio_numbers(document: dict) -> dict[str, str]:
             rows.append([cell_name, str(added), numbers[f"{key}_{added}_rps"], numbers[f"{key}_{added}_share"],
                          numbers[f"{key}_{added}_us"], numbers[f"{key}_{added}_cores"],
                          numbers[f"{key}_{added}_proxy_us"], f"{cell['latency_ms']['p50']:.1f}"])
-        if numbers[f"{key}_{points[-1][0]}_verdict"] == "below the best":
+        if below_best(points[-1][1], ratios):
             below.append(cell_name)
     numbers["hidden"] = (f"at +{latency['values'][-1]} ms, {', '.join(below)} fell below its best point, paired"
                          if below else f"at +{latency['values'][-1]} ms no cell fell below its best point, paired: "
@@ -199,9 +198,9 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
     for cell_name, points in lines.items():
         key = key_of(cell_name)
         for n, cell in points:
-            found = ratios.get(cell["name"])
             memory = median_of(cell, "server_rss_mib")
-            numbers.update({f"{key}_n{n}_share": share_text(found), f"{key}_n{n}_verdict": verdict(found),
+            numbers.update({f"{key}_n{n}_share": share_text(cell, ratios),
+                            f"{key}_n{n}_verdict": verdict(cell, ratios),
                             f"{key}_n{n}_p99": f"{cell['latency_ms']['p99']:,.0f}",
                             f"{key}_n{n}_mib": "—" if memory is None else f"{memory:,.0f}",
                             f"{key}_n{n}_rps": f"{cell['rps_median']:,.0f}",
@@ -321,25 +320,21 @@ def littles_law_numbers(document: dict) -> dict[str, str]:
         best_n, best = max(points, key=lambda point: point[1]["rps_median"])
         numbers[f"{key}_top"] = f"{best['rps_median']:,.0f}"
         numbers[f"{key}_best_n"] = str(best_n)
-        numbers[f"{key}_knee"] = str(min(n for n, cell in points
-                                         if verdict(ratios.get(cell["name"])) in ("the best", "cannot be told from "
-                                                                                              "the best")))
+        numbers[f"{key}_knee"] = str(min(n for n, cell in points if level_with_best(cell, ratios)))
         for connections, cell in points:
             measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
             mean_ms = cell["latency_ms"]["mean"]
             predicted_ms = connections / cell["rps_median"] * 1000
-            found = ratios.get(cell["name"])
             numbers.update({f"{key}_{connections}_rps": fmt_interval(measured),
-                            f"{key}_{connections}_share": share_text(found),
-                            f"{key}_{connections}_verdict": verdict(found),
+                            f"{key}_{connections}_share": share_text(cell, ratios),
+                            f"{key}_{connections}_verdict": verdict(cell, ratios),
                             f"{key}_{connections}_mean_ms": f"{mean_ms:.2f}",
                             f"{key}_{connections}_little_ms": f"{predicted_ms:.2f}"})
             rows.append([cell_name, str(connections), numbers[f"{key}_{connections}_rps"],
                          numbers[f"{key}_{connections}_share"], f"{mean_ms:.2f}", f"{predicted_ms:.2f}",
                          f"{mean_ms / predicted_ms:.2f}"])
         numbers[f"{key}_below_past"] = ", ".join(
-            str(n) for n, cell in points if n > best_n and verdict(ratios.get(cell["name"])) == "below the best"
-        ) or "none"
+            str(n) for n, cell in points if n > best_n and below_best(cell, ratios)) or "none"
     numbers["table"] = report.md_table(["cell", "connections N", "RPS [95%]", "over the cell's best N, paired [95%]",
                                         "wrk's mean latency, ms", "N / RPS, ms", "measured / Little"], rows)
     return numbers
@@ -390,18 +385,36 @@ def paired(found: dict, lesson_name: str) -> dict[str, dict]:
     return sweep.point_ratios(found)
 
 
-def share_text(found: dict | None) -> str:
+def share_text(cell: dict, ratios: dict[str, dict]) -> str:
     """A point's throughput over its cell's best point: 93% [88–98%], or "the best"."""
+    if not cell.get("clean"):
+        return "not measured cleanly"
+    found = ratios.get(cell["name"])
     return "the best" if found is None else report.fmt_ratio(found, percent=True).removesuffix(" (tie)")
 
 
-def verdict(found: dict | None) -> str:
-    """What a point's paired ratio to the best says, in words."""
+def verdict(cell: dict, ratios: dict[str, dict]) -> str:
+    """What a point's paired ratio to its cell's best point says, in words."""
+    if not cell.get("clean"):
+        return f"not measured cleanly ({cell.get('status', 'failed')})"
+    found = ratios.get(cell["name"])
     if found is None:
         return "the best"
     if found.get("ci95") is None:
-        return "no interval (too few rounds)"
+        return "no interval (too few rounds shared with the best)"
     return "cannot be told from the best" if found["tie"] else "below the best"
+
+
+def level_with_best(cell: dict, ratios: dict[str, dict]) -> bool:
+    """The best point itself, or one whose interval of the ratio to it holds 1."""
+    found = ratios.get(cell["name"])
+    return bool(cell.get("clean")) and (found is None or (found.get("ci95") is not None and found["tie"]))
+
+
+def below_best(cell: dict, ratios: dict[str, dict]) -> bool:
+    """A point whose whole interval of the ratio to its cell's best lies under 1."""
+    found = ratios.get(cell["name"])
+    return bool(cell.get("clean")) and found is not None and found.get("ci95") is not None and not found["tie"]
 
 
 def widest(ratios: dict[str, dict]) -> str:
@@ -434,13 +447,13 @@ def pool_numbers(document: dict) -> dict[str, str]:
                             f"{key}_in_flight": f"{best['rps_median'] * latency / 1000:.1f}"})
             below = []
             for pool, cell in points:
-                found = ratios.get(cell["name"])
                 measured = statistics.estimate([piece["rps"] for piece in results.used_slices(cell)])
-                numbers.update({f"{key}_{pool}_rps": fmt_interval(measured), f"{key}_{pool}_share": share_text(found),
-                                f"{key}_{pool}_verdict": verdict(found),
+                numbers.update({f"{key}_{pool}_rps": fmt_interval(measured),
+                                f"{key}_{pool}_share": share_text(cell, ratios),
+                                f"{key}_{pool}_verdict": verdict(cell, ratios),
                                 # Little's law on the pool: with every connection busy, each was held pool / RPS.
                                 f"{key}_{pool}_hold_ms": f"{pool / cell['rps_median'] * 1000:.1f}"})
-                if found is not None and found.get("ci95") is not None and not found["tie"]:
+                if below_best(cell, ratios):
                     below.append(str(pool))
                 rows.append([cell_name, PATH_TITLES.get(label, label), str(pool), numbers[f"{key}_{pool}_rps"],
                              numbers[f"{key}_{pool}_share"], "tune's choice" if pool == chosen["pool"] else ""])

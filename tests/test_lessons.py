@@ -135,3 +135,19 @@ def test_a_second_worker_s_gain_is_two_over_one_whichever_of_the_two_was_the_bes
     assert "contains 1" in lessons.gain_verdict({"ratio": 1.25, "ci95": [0.9, 1.6]})
     assert "below 1: a loss" in lessons.gain_verdict({"ratio": 0.9, "ci95": [0.85, 0.95]})
     assert "above 1: a gain" in lessons.gain_verdict({"ratio": 1.3, "ci95": [1.1, 1.5]})
+
+
+def test_a_point_not_measured_cleanly_or_without_an_interval_is_neither_level_with_the_best_nor_below_it():
+    """The knee and "below the best" read the paired ratio, never a missing one as "the best"."""
+    ratios = {"a @n=2": {"ratio": 0.8, "ci95": [0.7, 0.9], "tie": False},
+              "a @n=3": {"ratio": 0.97, "ci95": [0.9, 1.05], "tie": True},
+              "a @n=4": {"ratio": 0.9, "ci95": None, "tie": True}}
+    points = [{"name": f"a @n={n}", "clean": True} for n in (1, 2, 3, 4)] + [
+        {"name": "a @n=5", "clean": False, "status": "failed"}]
+    assert [lessons.verdict(point, ratios) for point in points] == [
+        "the best", "below the best", "cannot be told from the best",
+        "no interval (too few rounds shared with the best)", "not measured cleanly (failed)"]
+    assert [lessons.level_with_best(point, ratios) for point in points] == [True, False, True, False, False]
+    assert [lessons.below_best(point, ratios) for point in points] == [False, True, False, False, False]
+    assert lessons.share_text(points[0], ratios) == "the best"
+    assert lessons.share_text(points[4], ratios) == "not measured cleanly"
