@@ -353,7 +353,7 @@ def run_options(args, *, here: bool = True, **overrides):
     )
     values.update(overrides)
     if values["pool_size"] == "tuned":
-        raise DbbenchError("--pool-size tuned is for dbbench run: give a number or `rule` here")
+        raise DbbenchError("--pool-size tuned is for `dbbench run` on this machine: give a number or `rule` here")
     if values["pool_size"] == "rule":
         values["pool_size"] = None
     return RunOptions(**values)
@@ -670,11 +670,11 @@ def add_out(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(out_default=paths.REPO / "results")
 
 
-def add_selection_args(parser: argparse.ArgumentParser) -> None:
-    """Which cells: by framework and variant, every one, or a preset."""
+def add_selection_args(parser: argparse.ArgumentParser, where: str = "here") -> None:
+    """Which cells: by framework and variant, every one (that can run `where`), or a preset."""
     parser.add_argument("--frameworks", type=csv_list)
     parser.add_argument("--variants", type=csv_list)
-    parser.add_argument("--all", action="store_true", help="every cell that can run here")
+    parser.add_argument("--all", action="store_true", help=f"every cell that can run {where}")
     add_preset_arg(parser)
 
 

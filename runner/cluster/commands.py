@@ -69,8 +69,6 @@ def cmd_run(args) -> int:
     found.require_checkout_dirs()
     if len(args.scenario) > 1:
         raise DbbenchError("a cluster run measures one scenario at a time")
-    if args.pool_size == "tuned":
-        raise DbbenchError("a cluster run does not tune yet: give --pool-size N, or `rule` (the default)")
     options = cli.run_options(args, here=False, **presets.selection(args.preset, args.frameworks, args.variants,
                                                                      args.all),
                               scenario=args.scenario[0], rounds=args.rounds, precision=args.precision,
@@ -130,7 +128,7 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
     where the inventory puts them, so --db-url, --target, --db-latency, --proxy and --fault are not."""
     from runner import cli, database
 
-    cli.add_selection_args(parser)
+    cli.add_selection_args(parser, where="on the app host")
     cli.add_shared_measurement_args(parser)
     cli.add_run_precision_args(parser)
     parser.add_argument("--users", type=cli.users_arg, default=database.DEFAULT_USERS,
