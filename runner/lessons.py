@@ -456,10 +456,10 @@ def pool_numbers(document: dict) -> dict[str, str]:
                 if below_best(cell, ratios):
                     below.append(str(pool))
                 rows.append([cell_name, PATH_TITLES.get(label, label), str(pool), numbers[f"{key}_{pool}_rps"],
-                             numbers[f"{key}_{pool}_share"], "tune's choice" if pool == chosen["pool"] else ""])
+                             numbers[f"{key}_{pool}_share"], "yes" if pool == chosen["pool"] else ""])
             numbers[f"{key}_below"] = ", ".join(below) if below else "none"
     numbers["table"] = report.md_table(["cell", "path to PostgreSQL", "pool per worker", "RPS [95%]",
-                                        "over the cell's best pool, paired [95%]", ""], rows)
+                                        "over the cell's best pool, paired [95%]", "tune's choice"], rows)
     numbers["proxy_reading"] = "; ".join(proxy_reading(numbers, name) for name in ("fastapi/raw", "gin/raw"))
     return numbers
 
