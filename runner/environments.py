@@ -2,11 +2,14 @@
 
 The stacks conflict (GINO needs SQLAlchemy 1.3, later stacks need 2.x), so each gets its
 own environment under .venvs/, created on first use and reused while its lock file is
-unchanged. A build that did not finish leaves no ready marker and is redone.
+unchanged. A build that did not finish leaves no ready marker and is redone. Commands on
+other state homes share .venvs/, so a build holds a lock file beside the environment: a second
+command that needs it waits for the first build, then uses it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -61,8 +64,17 @@ def ensure(stack: str) -> Path:
     if stack in _failed_builds:
         raise DbbenchError(_failed_builds[stack])
     target = env_dir(stack)
-    log = target.parent / f"{stack}.log"
     target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f"{stack}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_ready(stack):  # another command may have built it while this one waited
+            build(stack)
+    return python_of(stack)
+
+
+def build(stack: str) -> None:
+    target = env_dir(stack)
+    log = target.parent / f"{stack}.log"
     shutil.rmtree(target, ignore_errors=True)
     err.print(f"building environment '{stack}' from {lock_file(stack).relative_to(paths.REPO)} (once) ...")
     steps = [
@@ -80,7 +92,6 @@ def ensure(stack: str) -> Path:
                 _failed_builds[stack] = f"building environment '{stack}' failed at '{argv[2]}': see {log}"
                 raise DbbenchError(_failed_builds[stack])
     (target / READY_MARKER).write_text(lock_digest(stack))
-    return python_of(stack)
 
 
 def installed_packages(stack: str) -> dict[str, str]:

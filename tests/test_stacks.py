@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,22 @@ def test_a_stacks_lock_installs_into_its_own_environment_and_its_versions_are_re
     assert environments.python_of(stack).parent.parent == environments.env_dir(stack)
     recorded = metadata.collect_stacks({stack})[stack]["packages"]
     assert recorded[package] == pinned[package], "the results record the version the lock pins"
+
+
+def test_two_commands_that_need_one_missing_environment_build_it_once(tmp_path, monkeypatch):
+    """Commands on two state homes share .venvs/: the second waits for the first's build, then
+    uses it, rather than building over it."""
+    monkeypatch.setenv("DBBENCH_VENVS", str(tmp_path))
+    builds = []
+
+    def slow_build(stack: str) -> None:
+        builds.append(stack)
+        time.sleep(0.5)
+        environments.env_dir(stack).mkdir(parents=True)
+        (environments.env_dir(stack) / environments.READY_MARKER).write_text(environments.lock_digest(stack))
+
+    monkeypatch.setattr(environments, "build", slow_build)
+    with ThreadPoolExecutor(2) as pool:
+        pythons = list(pool.map(environments.ensure, ["sa2", "sa2"]))
+    assert builds == ["sa2"], "the second command built the environment again"
+    assert pythons == [environments.python_of("sa2")] * 2
