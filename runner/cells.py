@@ -216,6 +216,11 @@ def find_go() -> tuple[str | None, str]:
     return None, f"needs Go {needed} or newer ({found}; run 'bash runner/bootstrap.sh' as root)"
 
 
+# How the Gin app is built, and its Go tests run: the same flags, so that `go test` reuses the
+# build's compiled packages (a -trimpath build shares none with a test run without it).
+GO_BUILD_ENV = {"GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly -trimpath"}
+
+
 def gin_binary() -> Path:
     """Build the Gin app once per source version; later calls reuse the binary."""
     go, detail = find_go()
@@ -230,8 +235,8 @@ def gin_binary() -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [go, "build", "-trimpath", "-o", str(target), "."], cwd=GIN_DIR, capture_output=True, text=True,
-        timeout=600, env={**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"},
+        [go, "build", "-o", str(target), "."], cwd=GIN_DIR, capture_output=True, text=True,
+        timeout=600, env={**os.environ, **GO_BUILD_ENV},
     )
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()

@@ -160,5 +160,5 @@ def test_the_gin_input_rules_pass_their_go_tests():
     go, detail = cells.find_go()
     assert go is not None, detail
     result = subprocess.run([go, "test", "./..."], cwd=REPO / "apps" / "gin", capture_output=True, text=True,
-                            timeout=600, env={**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"})
+                            timeout=600, env={**os.environ, **cells.GO_BUILD_ENV})
     assert result.returncode == 0, result.stdout + result.stderr
