@@ -3,7 +3,10 @@
 Results come back through a small stdout callback of our own (callbacks/dbbench_json.py),
 by task and host. Secrets (the run's
 database password) go in a vars file readable by this user alone, deleted at once, and the
-tasks that use them are no_log: never on a command line, never in output.
+tasks that use them are no_log: never on a command line, never in output. Pipelining sends
+each module over the task's one SSH command instead of copying it to a temporary file first
+(no play uses become, so no requiretty stands in its way): `cluster up` and `down` took 40 s
+where they took 56.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def run(name: str, inventory: Inventory, variables: dict | None = None, secrets:
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "dbbench_json", "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
            "ANSIBLE_HOME": str(home),
            "ANSIBLE_LOCAL_TEMP": str(home / "tmp"), "ANSIBLE_RETRY_FILES_ENABLED": "false",
-           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_SSH_CONTROL_PATH_DIR": str(home / "cp")}
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_SSH_CONTROL_PATH_DIR": str(home / "cp"), "ANSIBLE_PIPELINING": "true"}
     argv = [ansible_playbook(), "-i", str(inventory.path), str(PLAYBOOKS / f"{name}.yml")]
     with tempfile.TemporaryDirectory(prefix="dbbench-ansible-") as tmp:
         for index, values in enumerate(filter(None, (variables, secrets))):
