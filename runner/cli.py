@@ -253,36 +253,71 @@ def cmd_verify(args) -> int:
     endpoints = tuple(e for e in load.ENDPOINTS if any(e in scenario.endpoints for scenario in scenarios))
     weights = scenarios[0].endpoint_weights if len(scenarios) == 1 else None
     url, users = seeded_url(args.db_url)
+    kept = VerdictsFile(args.json, {"kind": "verify", "scenarios": args.scenario, "endpoints": list(endpoints),
+                                    "database": database.mask_url(url), "cells": {}}) if args.json else None
     with proxy.between(url, args.db_latency, cells.paths.state_home() / "logs" / "verify-toxiproxy.log") as (
             cell_url, _):
-        failed = verify_cells(selected, url, cell_url, args, endpoints, weights, users)
+        failed = verify_cells(selected, url, cell_url, args, endpoints, weights, users, kept)
     return 1 if failed else 0
 
 
+class VerdictsFile:
+    """verify --json: each cell's verdict written as soon as it is known, so an interrupted
+    session keeps what it checked; the file is written once before any cell starts, so a path
+    that cannot be written is an error before anything runs."""
+
+    def __init__(self, path: str, document: dict):
+        from pathlib import Path
+
+        self.path, self.document = Path(path), document
+        self.write()
+
+    def add(self, name: str, verdict: str, detail: str, found=None) -> None:
+        self.document["cells"][name] = {"verdict": verdict, "detail": detail, **(found.as_dict() if found else {})}
+        self.write()
+
+    def write(self) -> None:
+        import json
+
+        try:
+            self.path.write_text(json.dumps(self.document, indent=1) + "\n")
+        except OSError as exc:
+            raise DbbenchError(f"cannot write --json {self.path}: {exc.strerror or exc}") from None
+
+
 def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, ...],
-                 weights: dict[str, float] | None, users: int) -> int:
-    """Verify each cell in turn, print the table; the number that did not pass."""
+                 weights: dict[str, float] | None, users: int, kept: VerdictsFile | None = None) -> int:
+    """Verify each cell in turn, print the table (and keep each verdict, with --json); the
+    number that did not pass."""
     table = Table("cell", "verdict", "statements per request / first failure", box=None)
     failed = 0
+
+    def row(name: str, verdict: str, detail: str, found=None) -> None:
+        style = {"pass": "green", "FAIL": "red", "skipped": "yellow"}[verdict]
+        detail = database.scrub(detail, url)
+        table.add_row(name, f"[{style}]{verdict}[/]", escape(detail))
+        if kept is not None:
+            kept.add(name, verdict, detail, found)
+
     for cell in selected:
         ok, detail = cells.availability(cell)
         if not ok:
-            table.add_row(cell.name, "[yellow]skipped[/]", escape(detail))
+            row(cell.name, "skipped", detail)
             failed += 1
             continue
         unserved = cell.unserved(endpoints)
         if unserved:
-            table.add_row(cell.name, "[yellow]skipped[/]", escape(unserved))
+            row(cell.name, "skipped", unserved)
             failed += 1
             continue
         if cell.redundant(endpoints):
-            table.add_row(cell.name, "[yellow]skipped[/]", escape(cell.redundant(endpoints)))
+            row(cell.name, "skipped", cell.redundant(endpoints))
             continue
         err.print(f"verifying {cell.name} ...")
         try:
             verdict = verify_cell(cell, url, cell_url, args, endpoints, weights, users)
         except DbbenchError as exc:
-            table.add_row(cell.name, "[red]FAIL[/]", escape(str(exc)))
+            row(cell.name, "FAIL", str(exc))
             failed += 1
             continue
         if verdict.ok:
@@ -291,9 +326,9 @@ def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, 
                 for endpoint, figures in verdict.by_endpoint.items())
             if verdict.round_trip_ms is not None:
                 shown += f"; lookup p50 {verdict.round_trip_ms:.1f} ms (+{args.db_latency} ms round trip)"
-            table.add_row(cell.name, "[green]pass[/]", shown)
+            row(cell.name, "pass", shown, verdict)
         else:
-            table.add_row(cell.name, "[red]FAIL[/]", escape(verdict.first_failure or ""))
+            row(cell.name, "FAIL", verdict.first_failure or "", verdict)
             failed += 1
     Console(width=200).print(table)
     return failed
@@ -764,6 +799,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--pool-size", type=positive_int, default=8)
     verify.add_argument("--scenario", type=scenarios_arg, default=["by-id"],
                         help="check the endpoints of these scenarios (a list, or all; default by-id)")
+    verify.add_argument("--json", metavar="FILE",
+                        help="also write each cell's verdict here: its checks, and the statements it sent by endpoint")
     add_db_url(verify)
     add_db_latency(verify)
     add_lock_args(verify)

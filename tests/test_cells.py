@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -49,31 +50,46 @@ def two_halves() -> tuple[list[str], list[str]]:
     return halves
 
 
-def test_every_cell_passes_verification_of_every_endpoint(db_url, second_cluster):
-    """All cells on the mix, whose endpoints are every scenario's: values, 404s, malformed input,
-    bad pages and edits, statements, pool. Two verify sessions at once, one per cluster, take
-    about 60% of one session's time on two cores."""
-    second_env, second_url = second_cluster
-    checksum = database.current_seed(db_url).checksum
-    assert database.current_seed(second_url).checksum == checksum, "the two clusters hold one seed"
-    sessions = [subprocess.Popen([*DBBENCH, "verify", "--scenario", "mix", "--frameworks", ",".join(half)],
+@pytest.fixture(scope="module")
+def every_cell_verified(db_url, second_cluster, tmp_path_factory):
+    """All cells on the mix, whose endpoints are every scenario's, in two verify sessions at
+    once, one per cluster (about 60% of one session's time on two cores): each session's exit
+    code and output, and every cell's verdict from their --json files."""
+    second_env, _ = second_cluster
+    kept = tmp_path_factory.mktemp("verdicts")
+    sessions = [subprocess.Popen([*DBBENCH, "verify", "--scenario", "mix", "--frameworks", ",".join(half),
+                                  "--json", str(kept / f"{index}.json")],
                                  cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  env={**os.environ, **env})
-                for half, env in zip(two_halves(), ({}, second_env), strict=True)]
+                for index, (half, env) in enumerate(zip(two_halves(), ({}, second_env), strict=True))]
     try:
-        outputs = [session.communicate(timeout=2400) for session in sessions]
+        outputs = [(*session.communicate(timeout=2400), session.returncode) for session in sessions]
     finally:
         for session in sessions:
             if session.poll() is None:
                 session.kill()
                 session.wait()
-    for session, (stdout, stderr) in zip(sessions, outputs, strict=True):
-        assert session.returncode == 0, stdout + stderr
-    shown = outputs[0][0] + outputs[1][0]
+    verdicts = {}
+    for index in range(len(sessions)):
+        verdicts.update(json.loads((kept / f"{index}.json").read_text())["cells"])
+    return outputs, verdicts
+
+
+def test_every_cell_passes_verification_of_every_endpoint(db_url, second_cluster, every_cell_verified):
+    """Values, 404s, malformed input, bad pages and edits, statements, pool: every cell passes,
+    and the edits leave both clusters' tables as the seed made them."""
+    _, second_url = second_cluster
+    checksum = database.current_seed(db_url).checksum
+    assert database.current_seed(second_url).checksum == checksum, "the two clusters hold one seed"
+    outputs, verdicts = every_cell_verified
+    for stdout, stderr, code in outputs:
+        assert code == 0, stdout + stderr
+    shown = "".join(stdout for stdout, _, _ in outputs)
     for cell in cells.manifest().cells():
         row = next(line for line in shown.splitlines() if line.split()[:1] == [cell.name])
         assert " pass " in row + " ", row
         assert "update 0.05" in row, row
+        assert verdicts[cell.name]["verdict"] == "pass" and verdicts[cell.name]["ok"], verdicts[cell.name]
     for url in (db_url, second_url):
         assert database.table_checksum(url) == checksum, "the verifier left edited rows behind"
 
@@ -88,18 +104,18 @@ def statement_figures(output: str) -> dict[str, str]:
     return figures
 
 
-def test_each_strategy_writes_with_the_statements_its_users_make(db_url):
+def test_each_strategy_writes_with_the_statements_its_users_make(every_cell_verified):
     """raw and Core: one UPDATE ... RETURNING; an ORM, baked or not: a load and an update."""
-    result = dbbench("verify", "--scenario", "edit", "--frameworks", "fastapi,gin", check=True, timeout=600)
-    figures = statement_figures(result.stdout)
+    _, verdicts = every_cell_verified
+    edit = {name: found["statements_by_endpoint"]["edit"] for name, found in verdicts.items()}
     for name in ("fastapi/raw", "gin/raw"):
-        assert "update 1" in figures[name] and "lookup" not in figures[name], figures[name]
-    assert set(figures["fastapi/sa-core"].split(", ")) == {"transaction 2", "update 1"}
+        assert edit[name]["update"] == 1 and "lookup" not in edit[name], edit[name]
+    assert edit["fastapi/sa-core"] == {"transaction": 2, "update": 1}
     for name in ("fastapi/gino-orm", "fastapi/gino-baked", "fastapi/sa-orm-nocache", "fastapi/sa-orm",
                  "fastapi/sa-lambda", "gin/gorm"):
-        assert "lookup 1" in figures[name] and "update 1" in figures[name], figures[name]
-    assert "pool reset 8" in figures["fastapi/gino-orm"], "a GINO edit checks a connection out twice"
-    assert "pool reset 4" in figures["fastapi/raw"]
+        assert edit[name]["lookup"] == 1 and edit[name]["update"] == 1, edit[name]
+    assert edit["fastapi/gino-orm"]["pool reset"] == 8, "a GINO edit checks a connection out twice"
+    assert edit["fastapi/raw"]["pool reset"] == 4
 
 
 def test_unknown_names_are_one_line_errors():
@@ -179,3 +195,9 @@ def test_building_an_unknown_stack_is_a_one_line_error():
     result = dbbench("env", "build", "nosuch")
     assert result.returncode != 0 and "unknown stack 'nosuch'" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_verdicts_file_that_cannot_be_written_is_a_one_line_error_before_any_cell_starts(db_url, tmp_path):
+    result = dbbench("verify", "--frameworks", "gin", "--variants", "raw", "--json", str(tmp_path / "no" / "v.json"))
+    assert result.returncode != 0 and "cannot write --json" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "verifying" not in result.stderr
