@@ -110,7 +110,7 @@ def installed_packages(stack: str) -> dict[str, str]:
 
 def cmd_build(args) -> int:
     """Every stack's environment (or the ones named), built now rather than at first use: `make
-    test` builds them while the bootstrap builds oha, instead of one by one inside the tests."""
+    test` builds them before the tests, instead of one by one inside them."""
     from runner.cells import manifest
 
     for stack in args.stacks or list(manifest().stacks):

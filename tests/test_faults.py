@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from conftest import DBBENCH, REPO, dbbench
+from conftest import DBBENCH, REPO, TEST_USERS, dbbench
 
 from runner import database, results, run, verification
 from runner.errors import DbbenchError
@@ -217,10 +217,12 @@ def test_a_results_file_that_cannot_be_written_ends_the_run_in_one_line(db_url, 
 
 @pytest.fixture
 def restored_cluster(db_url):
-    """These tests stop the session's cluster; it comes back on its port afterwards."""
+    """These tests stop the session's cluster; it comes back on its port afterwards, with the
+    session's seed (`db up` without --users would seed the default 100,000 users instead)."""
     yield db_url
-    dbbench("db", "up", check=True)
+    dbbench("db", "up", "--users", str(TEST_USERS), check=True)
     assert database.reachable(db_url)
+    assert database.current_seed(db_url).users == TEST_USERS, "the later tests need the session's seed"
 
 
 def run_then_stop_postgres(tmp_path: Path, rounds: int, wait_s: int) -> tuple[subprocess.Popen, Path]:
@@ -261,7 +263,7 @@ def test_postgres_back_within_the_bound_lets_the_run_go_on(restored_cluster, tmp
             return any(s.get("database") == "unreachable" for c in document["cells"] for s in c["slices"])
 
         wait_until(outage_seen, 60, "a slice spoiled by the outage", cli)
-        dbbench("db", "up", check=True)
+        dbbench("db", "up", "--users", str(TEST_USERS), check=True)
         out, errors = cli.communicate(timeout=180)
     finally:
         if cli is not None and cli.poll() is None:
