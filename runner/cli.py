@@ -245,7 +245,9 @@ def cmd_serve(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from runner import load
+    from pathlib import Path
+
+    from runner import load, verification
 
     selected = cells.manifest().select(args.frameworks, args.variants, everything=args.frameworks is None)
     warn_about_cores(args.workers, "--workers")
@@ -253,40 +255,17 @@ def cmd_verify(args) -> int:
     endpoints = tuple(e for e in load.ENDPOINTS if any(e in scenario.endpoints for scenario in scenarios))
     weights = scenarios[0].endpoint_weights if len(scenarios) == 1 else None
     url, users = seeded_url(args.db_url)
-    kept = VerdictsFile(args.json, {"kind": "verify", "scenarios": args.scenario, "endpoints": list(endpoints),
-                                    "database": database.mask_url(url), "cells": {}}) if args.json else None
+    kept = verification.VerdictsFile(Path(args.json), {
+        "kind": "verify", "scenarios": args.scenario, "endpoints": list(endpoints),
+        "database": database.mask_url(url), "cells": {}}) if args.json else None
     with proxy.between(url, args.db_latency, cells.paths.state_home() / "logs" / "verify-toxiproxy.log") as (
             cell_url, _):
         failed = verify_cells(selected, url, cell_url, args, endpoints, weights, users, kept)
     return 1 if failed else 0
 
 
-class VerdictsFile:
-    """verify --json: each cell's verdict written as soon as it is known, so an interrupted
-    session keeps what it checked; the file is written once before any cell starts, so a path
-    that cannot be written is an error before anything runs."""
-
-    def __init__(self, path: str, document: dict):
-        from pathlib import Path
-
-        self.path, self.document = Path(path), document
-        self.write()
-
-    def add(self, name: str, verdict: str, detail: str, found=None) -> None:
-        self.document["cells"][name] = {"verdict": verdict, "detail": detail, **(found.as_dict() if found else {})}
-        self.write()
-
-    def write(self) -> None:
-        import json
-
-        try:
-            self.path.write_text(json.dumps(self.document, indent=1) + "\n")
-        except OSError as exc:
-            raise DbbenchError(f"cannot write --json {self.path}: {exc.strerror or exc}") from None
-
-
 def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, ...],
-                 weights: dict[str, float] | None, users: int, kept: VerdictsFile | None = None) -> int:
+                 weights: dict[str, float] | None, users: int, kept=None) -> int:
     """Verify each cell in turn, print the table (and keep each verdict, with --json); the
     number that did not pass."""
     table = Table("cell", "verdict", "statements per request / first failure", box=None)

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -130,6 +131,28 @@ class Verdict:
             "statements": self.statements,
             "round_trip_ms": self.round_trip_ms,
         }
+
+
+class VerdictsFile:
+    """verify --json: each cell's verdict written as soon as it is known (atomically), so an
+    interrupted session keeps what it checked; written once before any cell starts, so a path
+    that cannot be written is an error before anything runs."""
+
+    def __init__(self, path: Path, document: dict):
+        self.path, self.document = path, document
+        self.write()
+
+    def add(self, name: str, verdict: str, detail: str, found: Verdict | None = None) -> None:
+        self.document["cells"][name] = {"verdict": verdict, "detail": detail, **(found.as_dict() if found else {})}
+        self.write()
+
+    def write(self) -> None:
+        from runner import results
+
+        try:
+            results.write_json(self.document, self.path)
+        except DbbenchError as exc:
+            raise DbbenchError(f"--json: {exc}".removesuffix("; the last good results file is kept")) from None
 
 
 def expected_json(row: dict) -> dict:

@@ -198,6 +198,8 @@ def test_building_an_unknown_stack_is_a_one_line_error():
 
 
 def test_a_verdicts_file_that_cannot_be_written_is_a_one_line_error_before_any_cell_starts(db_url, tmp_path):
-    result = dbbench("verify", "--frameworks", "gin", "--variants", "raw", "--json", str(tmp_path / "no" / "v.json"))
-    assert result.returncode != 0 and "cannot write --json" in result.stderr
+    not_a_directory = tmp_path / "a-file"
+    not_a_directory.write_text("")
+    result = dbbench("verify", "--frameworks", "gin", "--variants", "raw", "--json", str(not_a_directory / "v.json"))
+    assert result.returncode != 0 and "--json: cannot write" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "verifying" not in result.stderr
