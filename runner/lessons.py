@@ -442,7 +442,7 @@ def pool_numbers(document: dict) -> dict[str, str]:
             chosen = tune.choose(points, ratios, rule_pool=POOL_VALUES[-1])
             best = dict(points)[chosen["best_pool"]]
             numbers.update({f"{key}_best": f"{best['rps_median']:,.0f}", f"{key}_best_pool": str(chosen["best_pool"]),
-                            f"{key}_tuned": str(chosen["pool"]) + (" (inconclusive: the rule's pool kept)"
+                            f"{key}_tuned": str(chosen["pool"]) + (" (the best, inconclusive)"
                                                                    if chosen["inconclusive"] else ""),
                             f"{key}_in_flight": f"{best['rps_median'] * latency / 1000:.1f}"})
             below = []

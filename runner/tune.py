@@ -30,10 +30,15 @@ LADDER = [4, 8, 16, 32]
 TUNE_SLICE_S = 1  # at the same measured time, 1 s slices gave ratios ~1.8x narrower than 3 s here (issue #23)
 TUNE_BUDGET_PER_CELL_S = 50  # this much per cell tuned, start-up included (7 cells: about 6 min)
 TUNE_BUDGET_MIN_S = 100
+# Each cell's sweep beyond its budget: plan, metadata, the pages and figures (measured: 413 s for
+# 7 cells at 50 s each), for the time the progress announces.
+TUNE_OVERHEAD_PER_CELL_S = 9
 EQUIVALENT = 0.90  # "as good as the best": an interval containing 1 and a lower bound at 90% or more
-# 3: one paired sweep per cell, 1 s warm-ups, the rule's pool where inconclusive. Choices made by an
-# earlier method are not reused.
-METHOD = 3
+# 4: one paired sweep per cell, 1 s warm-ups, the best pool where inconclusive (3 kept the rule's
+# there: an independent paired check found the rule's 72 below the best for 4 of 7 cells, the
+# best of the first ladder within the second's interval for 7 of 7). Choices made by an earlier
+# method are not reused.
+METHOD = 4
 KEY_SETTINGS = ("server_version", "max_connections", "shared_buffers", "work_mem", "synchronous_commit",
                 "max_worker_processes")
 
@@ -75,7 +80,9 @@ def choose(points: list[tuple[int, dict]], ratios: dict[str, dict], rule_pool: i
     is at EQUIVALENT or more, so that a pool a few noisy rounds merely failed to tell apart from
     the best (an interval of [0.6-1.1], say) is not taken for one as good. When no other pool
     is as good and the best cannot be told from the rule's pool either, the ladder is
-    inconclusive: the best is then only the luckiest, and the rule's pool is kept."""
+    inconclusive, and says so; the best is kept all the same. Keeping the rule's pool there
+    instead (method 3) failed an independent paired check: the rule's 72 was below the best
+    for 4 of 7 cells, the first ladder's best within the second's interval for 7 of 7."""
     measured = [(pool, cell) for pool, cell in points if cell.get("rps_median") and cell["status"] == "ok"]
     if not measured:
         raise DbbenchError("no pool size was measured")
@@ -98,7 +105,7 @@ def choose(points: list[tuple[int, dict]], ratios: dict[str, dict], rule_pool: i
     rule_ratio = next((ratios.get(cell["name"]) for pool, cell in measured if pool == rule_pool), None)
     inconclusive = as_good == [best_pool] and rule_pool not in (None, best_pool) and rule_ratio is not None \
         and rule_ratio["ci95"] is not None and rule_ratio["tie"]
-    return {"pool": rule_pool if inconclusive else min(as_good), "best_pool": best_pool, "ladder": ladder,
+    return {"pool": min(as_good), "best_pool": best_pool, "ladder": ladder,
             "inconclusive": inconclusive, "rps_by_pool": {str(pool): cell["rps_median"] for pool, cell in measured}}
 
 
@@ -147,8 +154,8 @@ def choose_for(cell: cells.Cell, document: dict, plan: Plan, options: RunOptions
     parts = key_parts(cell, plan.scenario.name, plan.connections, options.server_cpus, options.db_latency_ms,
                       meta["machine"], meta["postgres"])
     if found["inconclusive"]:
-        reason = (f"the rule's pool: the ladder could not tell the best ({found['best_pool']}) from it, nor any "
-                  "smaller pool from the best")
+        reason = (f"the best pool, inconclusive: the ladder could not tell it from the rule's ({rule}), nor any "
+                  "smaller pool from it")
     elif found["pool"] != found["best_pool"]:
         reason = (f"the smallest pool as good as the best (its paired ratio's 95% interval holds 1 and starts at "
                   f"{EQUIVALENT:.2f} or above)")
@@ -205,7 +212,8 @@ def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: 
     if missing and no_tuning is None:
         budget = budget_s or budget_for(len(missing))
         log(f"no tuned pool recorded for {', '.join(cell.name for cell in missing)} at this load, machine and "
-            f"PostgreSQL: tuning first (a paired pool-size sweep, about {budget / 60:.1f} min; its slices are not "
+            f"PostgreSQL: tuning first (a paired pool-size sweep, about "
+            f"{(budget + TUNE_OVERHEAD_PER_CELL_S * len(missing)) / 60:.1f} min; its slices are not "
             "the ranking's)")
         load.wrk_binary()
         tune(dataclasses.replace(options, only=[cell.name for cell in missing], preset=None, budget_s=budget,

@@ -108,15 +108,16 @@ def test_tune_takes_the_smallest_pool_as_good_as_the_best_and_not_one_merely_not
     assert tune.choose(points, ratios)["ladder"]["32"]["ratio"] is None
 
 
-def test_an_inconclusive_ladder_keeps_the_rules_pool_and_a_clear_one_does_not():
+def test_an_inconclusive_ladder_keeps_its_best_pool_and_says_it_is_inconclusive():
     """The best of a ladder whose other pools are neither as good nor told from the rule's is
-    only the luckiest: the rule's pool is kept. A rule's pool shown worse lets the best stand."""
+    kept, marked inconclusive (the rule's pool, kept there by method 3, failed an independent
+    paired check); a rule's pool shown worse makes the ladder conclusive."""
     best = "a @pool-size=8"
     points = [(pool, {"name": f"a @pool-size={pool}", "rps_median": 100.0, "status": "ok"}) for pool in (4, 8, 72)]
     ratios = {"a @pool-size=4": {"b": best, "ratio": 0.80, "ci95": [0.55, 1.10], "tie": True},
               "a @pool-size=72": {"b": best, "ratio": 0.85, "ci95": [0.60, 1.20], "tie": True}}
     found = tune.choose(points, ratios, rule_pool=72)
-    assert found["inconclusive"] and found["pool"] == 72 and found["best_pool"] == 8
+    assert found["inconclusive"] and found["pool"] == 8 and found["best_pool"] == 8
     ratios["a @pool-size=72"] = {"b": best, "ratio": 0.80, "ci95": [0.74, 0.87], "tie": False}
     found = tune.choose(points, ratios, rule_pool=72)
     assert not found["inconclusive"] and found["pool"] == 8
