@@ -12,6 +12,7 @@ Schema history (keep old files readable: `upgrade` brings them to the current ve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -245,7 +246,8 @@ def write_json(document: dict, path: Path) -> None:
         tmp.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a parent that is not a directory cannot hold the temporary file
+            tmp.unlink(missing_ok=True)
         raise DbbenchError(f"cannot write {path}: {exc.strerror or exc}; the last good results file is kept") from None
 
 
