@@ -102,6 +102,7 @@ class RunOptions:
     only: list[str] | None = None  # of the selected cells, only these (the untuned ones a run tunes first)
     preset: str | None = None  # apps/presets.toml: its cells, and the paired prices its report shows
     short_warmup: bool = False  # 1 s of warm-up and no primer per instance: tuning's many instances of one cell
+    pages: bool = True  # the HTML page and figures at the end; a run's own tuning leaves them to `dbbench report`
 
     @property
     def open_loop(self) -> bool:
@@ -381,7 +382,7 @@ class Run:
             (self.run_dir / "results.md").write_text(report.render_markdown(self.document))
         except OSError as exc:
             raise DbbenchError(f"cannot write {self.run_dir / 'results.md'}: {exc.strerror}") from None
-        if final:
+        if final and self.options.pages:
             page.write(self.document, self.run_dir)
 
     def expected_seconds(self) -> float:

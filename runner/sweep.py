@@ -86,7 +86,7 @@ def paired(options: RunOptions, document: dict, directory: Path) -> None:
             document["results"] = results.load(runner.results_path)
         document["finished_at"] = metadata.utc_now()
         results.write_json(document, path)
-        if document["results"]:
+        if document["results"] and options.pages:
             write_report(document, directory)
 
 
@@ -107,7 +107,7 @@ def sequential(options: RunOptions, document: dict, directory: Path) -> None:
     finally:
         document["finished_at"] = metadata.utc_now()
         results.write_json(document, path)
-        if document["points"]:
+        if document["points"] and options.pages:
             write_report(document, directory)
 
 

@@ -30,9 +30,10 @@ LADDER = [4, 8, 16, 32]
 TUNE_SLICE_S = 1  # at the same measured time, 1 s slices gave ratios ~1.8x narrower than 3 s here (issue #23)
 TUNE_BUDGET_PER_CELL_S = 50  # this much per cell tuned, start-up included (7 cells: about 6 min)
 TUNE_BUDGET_MIN_S = 100
-# Each cell's sweep beyond its budget: plan, metadata, the pages and figures (measured: 413 s for
-# 7 cells at 50 s each), for the time the progress announces.
-TUNE_OVERHEAD_PER_CELL_S = 9
+# Each cell's sweep beyond its budget: plan, metadata, start-up (measured: 413 s for 7 cells at
+# 50 s each, about 5 s of it each cell's pages and figures, which a run's own tuning now skips),
+# for the time the progress announces.
+TUNE_OVERHEAD_PER_CELL_S = 5
 EQUIVALENT = 0.90  # "as good as the best": an interval containing 1 and a lower bound at 90% or more
 # 4: one paired sweep per cell, 1 s warm-ups, the best pool where inconclusive (3 kept the rule's
 # there: an independent paired check found the rule's 72 below the best for 4 of 7 cells, the
@@ -216,9 +217,12 @@ def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: 
             f"{(budget + TUNE_OVERHEAD_PER_CELL_S * len(missing)) / 60:.1f} min; its slices are not "
             "the ranking's)")
         load.wrk_binary()
-        tune(dataclasses.replace(options, only=[cell.name for cell in missing], preset=None, budget_s=budget,
-                                 rounds=None, precision=None, spend_budget=True,
-                                 slice_s=options.slice_s or TUNE_SLICE_S, seed=None), LADDER, log)
+        kept, _ = tune(dataclasses.replace(options, only=[cell.name for cell in missing], preset=None,
+                                           budget_s=budget, rounds=None, precision=None, spend_budget=True,
+                                           slice_s=options.slice_s or TUNE_SLICE_S, seed=None, pages=False),
+                       LADDER, log)
+        log("the ladders' pages are left undrawn, in the run's time: `dbbench report DIR --format html` draws "
+            f"one, DIR among {', '.join(str(path.parent) for path in kept)}")
         found, missing = lookup(selected, **context)
     pools = {name: {"pool": choice["pool"], "why": choice["why"], "ladder": choice.get("ladder")}
              for name, choice in found.items()}

@@ -134,6 +134,10 @@ def test_a_run_without_a_tuned_pool_tunes_first_on_slices_of_its_own(db_url, tmp
     ladder = json.loads((tuning / "sweep.json").read_text())
     assert ladder["finished_at"] <= run["metadata"]["run"]["started_at"], "the pool is chosen before the run"
     assert ladder["results"]["metadata"]["run"]["shuffle_seed"] != run["metadata"]["run"]["shuffle_seed"]
+    assert not (tuning / "report.html").exists(), "a run's own tuning leaves its pages to dbbench report"
+    assert f"draws one, DIR among {tuning}" in ran.stderr
+    drawn = dbbench("report", str(tuning), "--format", "html", check=True)
+    assert (tuning / "report.html").exists(), drawn.stdout
     again = dbbench("run", "--frameworks", "gin", "--variants", "raw", "--connections", "7", "--quick",
                     "--rounds", "1", "--out", str(tmp_path / "again"), timeout=300)
     assert again.returncode == 0 and "tuning first" not in again.stderr, "--quick never tunes"
