@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,6 +14,9 @@ from rich.table import Table
 
 from runner import cells, database, presets, proxy, supervise
 from runner.errors import DbbenchError
+
+if TYPE_CHECKING:
+    from runner.verification import VerdictsFile
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
@@ -265,7 +269,7 @@ def cmd_verify(args) -> int:
 
 
 def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, ...],
-                 weights: dict[str, float] | None, users: int, kept=None) -> int:
+                 weights: dict[str, float] | None, users: int, kept: VerdictsFile | None = None) -> int:
     """Verify each cell in turn, print the table (and keep each verdict, with --json); the
     number that did not pass."""
     table = Table("cell", "verdict", "statements per request / first failure", box=None)
