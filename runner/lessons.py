@@ -317,7 +317,7 @@ def littles_law_numbers(document: dict) -> dict[str, str]:
     numbers["widest"] = widest(ratios)
     for cell_name, points in sweep.series(document).items():
         key = key_of(cell_name)
-        best_n, best = max(points, key=lambda point: point[1]["rps_median"])
+        best_n, best = best_point(cell_name, points)
         numbers[f"{key}_top"] = f"{best['rps_median']:,.0f}"
         numbers[f"{key}_best_n"] = str(best_n)
         numbers[f"{key}_knee"] = str(min(n for n, cell in points if level_with_best(cell, ratios)))
@@ -385,6 +385,17 @@ def paired(found: dict, lesson_name: str) -> dict[str, dict]:
     return sweep.point_ratios(found)
 
 
+def best_point(cell_name: str, points: list[tuple[int, dict]]) -> tuple[int, dict]:
+    """The point a series' ratios are taken to: the clean point with the highest median, by the
+    definition the run's own comparisons use (results.best_points)."""
+    clean = [cell for _, cell in points if cell.get("clean") and cell.get("rps_median")]
+    references = set(results.best_points(clean).values())
+    found = next(((value, cell) for value, cell in points if cell["name"] in references), None)
+    if found is None:
+        raise DbbenchError(f"no point of {cell_name} was measured cleanly: nothing to take its ratios to")
+    return found
+
+
 def share_text(cell: dict, ratios: dict[str, dict]) -> str:
     """A point's throughput over its cell's best point: 93% [88–98%], or "the best"."""
     if not cell.get("clean"):
@@ -394,15 +405,17 @@ def share_text(cell: dict, ratios: dict[str, dict]) -> str:
 
 
 def verdict(cell: dict, ratios: dict[str, dict]) -> str:
-    """What a point's paired ratio to its cell's best point says, in words."""
+    """What a point's paired ratio to its cell's best point says, in words: the words of
+    level_with_best and below_best, so that the text and the knee cannot disagree."""
     if not cell.get("clean"):
         return f"not measured cleanly ({cell.get('status', 'failed')})"
-    found = ratios.get(cell["name"])
-    if found is None:
+    if cell["name"] not in ratios:
         return "the best"
-    if found.get("ci95") is None:
-        return "no interval (too few rounds shared with the best)"
-    return "cannot be told from the best" if found["tie"] else "below the best"
+    if level_with_best(cell, ratios):
+        return "cannot be told from the best"
+    if below_best(cell, ratios):
+        return "below the best"
+    return "no interval (too few rounds shared with the best)"
 
 
 def level_with_best(cell: dict, ratios: dict[str, dict]) -> bool:
@@ -507,7 +520,7 @@ def processes_numbers(document: dict) -> dict[str, str]:
     second worker's gain, a paired ratio with its interval."""
     numbers: dict[str, str] = {}
     rows = []
-    paired(document, "processes")
+    paired(document, "processes")  # only its refusal of a sweep measured one point after another
     comparison = blocked(document["results"])
     for cell_name, points in sweep.series(document).items():
         key = key_of(cell_name)

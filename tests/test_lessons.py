@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from conftest import REPO
 
-from runner import lessons, report, sweep
+from runner import lessons, report, results, sweep
 from runner.errors import DbbenchError
 
 
@@ -151,3 +151,13 @@ def test_a_point_not_measured_cleanly_or_without_an_interval_is_neither_level_wi
     assert [lessons.below_best(point, ratios) for point in points] == [False, True, False, False, False]
     assert lessons.share_text(points[0], ratios) == "the best"
     assert lessons.share_text(points[4], ratios) == "not measured cleanly"
+
+
+def test_the_best_point_of_a_series_is_its_best_clean_point_as_the_run_s_ratios_take_it():
+    """A point not measured cleanly is never the best N, however high its median."""
+    points = [(n, {"name": f"a @n={n}", "point": {"of": "a", "value": n}, "clean": clean, "rps_median": rps})
+              for n, clean, rps in ((1, True, 900.0), (4, False, 5000.0), (16, True, 1200.0))]
+    assert lessons.best_point("a", points) == points[2]
+    assert results.best_points([cell for _, cell in points if cell["clean"]])["a @n=1"] == "a @n=16"
+    with pytest.raises(DbbenchError, match="no point of a was measured cleanly"):
+        lessons.best_point("a", [(4, points[1][1])])
