@@ -236,7 +236,7 @@ def render(chosen: dict) -> str:
              report.ladder_text(found["ladder"])] for found in chosen.values()]
     stamp = metadata.utc_now()
     return (f"# dbbench tune ({stamp})\n\nTuned: the smallest pool whose paired ratio to the best pool has a 95% "
-            f"interval containing 1 and starting at {EQUIVALENT:.2f} or above; the rule's pool where the ladder is "
-            "inconclusive (the best cannot be told from the rule's, and no smaller pool is shown as good).\n\n"
+            f"interval containing 1 and starting at {EQUIVALENT:.2f} or above; where the ladder is inconclusive (the "
+            "best cannot be told from the rule's, and no smaller pool is shown as good), the best pool, marked so.\n\n"
             + report.md_table(["cell", "tuned pool", "best pool", "rule's pool",
                                                             "ratio to the best pool by pool [95%]"], rows) + "\n")

@@ -123,6 +123,8 @@ def test_an_inconclusive_ladder_keeps_its_best_pool_and_says_it_is_inconclusive(
     assert not found["inconclusive"] and found["pool"] == 8
     ratios["a @pool-size=4"] = {"b": best, "ratio": 0.98, "ci95": [0.93, 1.03], "tie": True}
     assert tune.choose(points, ratios, rule_pool=72)["pool"] == 4
+    header = tune.render({})
+    assert "where the ladder is inconclusive" in header and "the best pool, marked so" in header, header
 
 
 def test_the_tuned_pool_key_changes_with_each_of_its_parts():
