@@ -6,7 +6,7 @@ AUDIT := .venvs/audit
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: latency open-loop environments lessons bench-db bench-scenarios bench-stacks bench-quick bench-all bench-seed db-up db-down test lint audit system browser setup clean
+.PHONY: latency open-loop environments lessons bench-db bench-scenarios bench-stacks bench-quick bench-all bench-seed db-up db-down test lint audit system browser proxy setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
@@ -47,7 +47,7 @@ bench-seed: setup
 LESSONS := event-loop where-time-goes littles-law what-asyncio-buys pool-size processes orm-tax orm-tax-page-edit n-plus-one
 lessons: $(addprefix lesson-,$(LESSONS))
 
-lesson-%: setup
+lesson-%: setup proxy
 	$(DBBENCH) lesson $* --measure
 
 db-up: setup
@@ -56,13 +56,14 @@ db-up: setup
 db-down: setup
 	$(DBBENCH) db down
 
-# The tests also open the HTML report in a headless Chromium, drive cells at a constant rate
-# with oha, and run the cluster commands over SSH between network namespaces: the bootstrap
-# installs Chromium and OpenSSH and builds oha (cargo, about 6 minutes on two cores). Then the
-# cells' environments are built (pip, about 2 minutes), where the tests would build them one by
-# one at first use. The two builds side by side (make -j2) took as long as one after the other:
-# each used both cores.
-test: browser open-loop environments
+# The tests also open the HTML report in a headless Chromium, put toxiproxy between cells and
+# PostgreSQL, drive cells at a constant rate with oha, and run the cluster commands over SSH
+# between network namespaces: the bootstrap installs Chromium and OpenSSH and builds toxiproxy
+# (about 45 s) and oha (cargo, about 6 minutes on two cores). Then the cells' environments are
+# built (pip, about 2 minutes), where the tests would build them one by one at first use. One
+# after the other, because each build uses both cores: side by side (make -j2) was no faster in
+# the one timing of each made here, which cannot tell them apart.
+test: browser proxy open-loop environments
 	$(VENV)/bin/python -m pytest $(ARGS)
 
 environments: $(VENV)/.ready
@@ -96,6 +97,11 @@ system:
 
 browser:
 	@bash runner/bootstrap.sh --browser --ssh
+
+# toxiproxy (--db-latency, --fault, the lessons across a network, the tests): built once; a run
+# that needs it and finds none builds it first.
+proxy:
+	@bash runner/bootstrap.sh --proxy
 
 open-loop:
 	@bash runner/bootstrap.sh --open-loop

@@ -2,8 +2,10 @@
 # System packages the benchmark needs: wrk, the PostgreSQL server binaries with
 # pg_stat_statements, Python's venv module, and a Go toolchain new enough for apps/gin.
 # With --browser (what `make test` asks for), also a headless Chromium: the tests open the
-# HTML report in it. `make bench-db` does not need one. Then toxiproxy (--db-latency) is
-# built once from the Go module proxy into .dbbench/bin. With --open-loop (`make test` and
+# HTML report in it. `make bench-db` does not need one. With --proxy (`make test`, the
+# lessons, and the first --db-latency or --fault, which asks for it), toxiproxy is built once
+# from the Go module proxy into .dbbench/bin: about 45 s of compiling on two cores, which
+# `make bench-db` on loopback does not wait for. With --open-loop (`make test` and
 # `make latency`), also oha, the constant-rate load generator, built once with cargo. With
 # --ssh (`make test`, and every host of `dbbench cluster`), OpenSSH's server and client: the
 # cluster commands reach their hosts through Ansible over SSH.
@@ -58,13 +60,14 @@ pg_has_stat_statements || missing+=(postgresql)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 have runuser || missing+=(util-linux)
 usable_go >/dev/null || have go || missing+=(golang-go)
-want_browser=no want_open_loop=no want_ssh=no
+want_browser=no want_open_loop=no want_ssh=no want_proxy=no
 for flag in "$@"; do
   case "$flag" in
     --browser) want_browser=yes ;;
     --open-loop) want_open_loop=yes ;;
     --ssh) want_ssh=yes ;;
-    *) echo "dbbench: bootstrap.sh: unknown option $flag (known: --browser, --open-loop, --ssh)" >&2; exit 2 ;;
+    --proxy) want_proxy=yes ;;
+    *) echo "dbbench: bootstrap.sh: unknown option $flag (known: --browser, --open-loop, --proxy, --ssh)" >&2; exit 2 ;;
   esac
 done
 if [ "$want_browser" = yes ]; then
@@ -107,11 +110,12 @@ if ! usable_go >/dev/null; then
 fi
 
 # toxiproxy, Shopify's TCP proxy for latency and faults between the cells and PostgreSQL
-# (--db-latency). Built once with the Go toolchain above; the pinned version is recorded beside
-# the binary, and a different pin builds again. Without it the rest of the benchmark still runs.
+# (--db-latency, --fault), only when asked (--proxy). Built once with the Go toolchain above; the
+# pinned version is recorded beside the binary, and a different pin builds again. Without it the
+# rest of the benchmark still runs.
 toxiproxy_version=v2.12.0
 toxiproxy_bin="$state/bin/toxiproxy-server"
-if [ "$(cat "$toxiproxy_bin.version" 2>/dev/null)" != "$toxiproxy_version" ] || [ ! -x "$toxiproxy_bin" ]; then
+if [ "$want_proxy" = yes ] && { [ "$(cat "$toxiproxy_bin.version" 2>/dev/null)" != "$toxiproxy_version" ] || [ ! -x "$toxiproxy_bin" ]; }; then
   if go_bin=$(usable_go); then
     echo "dbbench: building toxiproxy $toxiproxy_version (once)" >&2
     mkdir -p "$state/bin"

@@ -2,16 +2,17 @@
 
 On loopback a query's round trip takes microseconds; across a network 0.2 to 2 ms, and that
 is where asyncio earns its keep. toxiproxy (Shopify's TCP proxy for latency and fault
-injection; built once by runner/bootstrap.sh) sits between every cell and PostgreSQL and
-delays each direction by half the round trip asked for. It is driven through its HTTP API,
-dies with the CLI that started it, and its CPU time is measured as a party of its own. At
-0 ms none is started: the cells talk to PostgreSQL directly.
+injection; built once, on first use, by runner/bootstrap.sh --proxy) sits between every
+cell and PostgreSQL and delays each direction by half the round trip asked for. It is driven
+through its HTTP API, dies with the CLI that started it, and its CPU time is measured as a
+party of its own. At 0 ms none is started: the cells talk to PostgreSQL directly.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -31,10 +32,17 @@ START_TIMEOUT_S = 10.0
 
 
 def binary() -> Path:
+    """toxiproxy, built on first use (runner/bootstrap.sh --proxy, about 45 s of compiling on two
+    cores): `make bench-db` on loopback never needs it, and a first run should not wait for it.
+    Callers ask for it before they measure anything."""
     found = paths.built_tool("toxiproxy-server")
     if found is None:
-        raise DbbenchError(f"--db-latency needs toxiproxy, not built in {paths.state_home() / 'bin'}: run `make setup` "
-                           "(runner/bootstrap.sh builds it with the project's Go)")
+        subprocess.run([shutil.which("bash") or "/bin/bash", str(paths.REPO / "runner" / "bootstrap.sh"), "--proxy"],
+                       stdin=subprocess.DEVNULL, check=False)
+        found = paths.built_tool("toxiproxy-server")
+    if found is None:
+        raise DbbenchError(f"--db-latency needs toxiproxy, which could not be built in {paths.state_home() / 'bin'} "
+                           "(see runner/bootstrap.sh --proxy's messages above)")
     return found
 
 

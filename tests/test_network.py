@@ -153,3 +153,26 @@ def test_proxy_at_zero_ms_puts_toxiproxy_in_the_path_without_latency(db_url, tmp
     assert cell["cpu_us_per_request"]["proxy"] > 0
     assert cell["verification"]["round_trip_ms"] is None  # nothing added: nothing to time
     assert "no latency added" in report.render_markdown(document)
+
+
+def test_toxiproxy_is_built_on_first_use_and_a_failed_build_is_one_line(monkeypatch, tmp_path):
+    """`make bench-db` on loopback does not build it; the first command that needs it does,
+    through the bootstrap's --proxy, and says so in one line when that build fails."""
+    built = tmp_path / "toxiproxy-server"
+    calls = []
+
+    def bootstrap(argv, **_):
+        calls.append(argv)
+        built.touch()
+
+    monkeypatch.setattr(proxy.subprocess, "run", bootstrap)
+    monkeypatch.setattr(proxy.paths, "built_tool", lambda name: built if built.exists() else None)
+    assert proxy.binary() == built
+    assert len(calls) == 1 and calls[0][0].endswith("bash")
+    assert calls[0][1:] == [str(REPO / "runner" / "bootstrap.sh"), "--proxy"]
+    assert proxy.binary() == built and len(calls) == 1, "built once, then found"
+    built.unlink()
+    monkeypatch.setattr(proxy.subprocess, "run", lambda argv, **_: calls.append(argv))
+    with pytest.raises(proxy.DbbenchError, match=r"could not be built .*bootstrap.sh --proxy") as raised:
+        proxy.binary()
+    assert "\n" not in str(raised.value)
