@@ -248,8 +248,11 @@ class Run:
     # ------------------------------------------------------------- preparation
 
     def prepare(self) -> list[str]:
-        """Database, environments, binaries, groups: the cells that can run, the others recorded."""
+        """Database, environments, binaries, groups: the cells that can run, the others recorded.
+        Whatever is built on first use is built here, before the budget's clock starts."""
         load.wrk_binary()
+        if self.needs_proxy():
+            proxy.binary()
         self.generator = openloop.version() if self.options.open_loop else None
         url, embedded = database.database_url(self.options.db_url)
         seeded = database.ensure_seeded(url, self.options.users, log=err.print)
@@ -441,11 +444,17 @@ class Run:
             raise failure
         return self.results_path
 
+    def latencies(self) -> list[int]:
+        return sorted({record["db_latency_ms"] for record in self.records.values()})
+
+    def needs_proxy(self) -> bool:
+        return self.latencies() != [0] or bool(self.options.fault or self.options.proxy)
+
     def start_proxy(self) -> None:
         """toxiproxy between the cells and PostgreSQL when a round trip is to be added; the cells
         then connect through it (verification too, so a cell is checked as it is measured)."""
-        latencies = sorted({record["db_latency_ms"] for record in self.records.values()})
-        if not (latencies != [0] or self.options.fault or self.options.proxy):
+        latencies = self.latencies()
+        if not self.needs_proxy():
             return
         self.proxy = proxy.Proxy.start(self.url, self.options.db_latency_ms, self.run_dir / "logs" / "toxiproxy.log")
         self.cell_url = self.proxy.url_for(self.url)

@@ -14,7 +14,8 @@ import psutil
 import pytest
 from conftest import DBBENCH, REPO, dbbench
 
-from runner import database, proxy, report, results
+from runner import database, proxy, report, results, run
+from runner.errors import DbbenchError
 
 LATENCY_MS = 5
 
@@ -173,6 +174,28 @@ def test_toxiproxy_is_built_on_first_use_and_a_failed_build_is_one_line(monkeypa
     assert proxy.binary() == built and len(calls) == 1, "built once, then found"
     built.unlink()
     monkeypatch.setattr(proxy.subprocess, "run", lambda argv, **_: calls.append(argv))
-    with pytest.raises(proxy.DbbenchError, match=r"could not be built .*bootstrap.sh --proxy") as raised:
+    with pytest.raises(DbbenchError, match=r"could not be built .*bootstrap.sh --proxy") as raised:
         proxy.binary()
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("latency", "asked"), [(2, True), (0, False)])
+def test_a_run_that_needs_toxiproxy_asks_for_it_before_its_budget_s_clock_starts(monkeypatch, tmp_path, latency,
+                                                                                  asked):
+    """Built on first use, toxiproxy takes about 45 s: in prepare, with the environments, and
+    not out of the run's measured budget; a run on loopback never asks for it."""
+    asks = []
+
+    def binary():
+        asks.append(True)
+        raise DbbenchError("asked for toxiproxy")
+
+    def database_url(_):
+        raise DbbenchError("went on")
+
+    monkeypatch.setattr(proxy, "binary", binary)
+    monkeypatch.setattr(database, "database_url", database_url)
+    runner = run.Run(run.RunOptions(frameworks=["fastapi"], variants=["raw"], db_latency_ms=latency, out=tmp_path))
+    with pytest.raises(DbbenchError, match="asked for toxiproxy" if asked else "went on"):
+        runner.prepare()
+    assert bool(asks) is asked
