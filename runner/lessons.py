@@ -388,8 +388,7 @@ def paired(found: dict, lesson_name: str) -> dict[str, dict]:
 def best_point(cell_name: str, points: list[tuple[int, dict]]) -> tuple[int, dict]:
     """The point a series' ratios are taken to: the clean point with the highest median, by the
     definition the run's own comparisons use (results.best_points)."""
-    clean = [cell for _, cell in points if cell.get("clean") and cell.get("rps_median")]
-    references = set(results.best_points(clean).values())
+    references = set(results.best_points([cell for _, cell in points if cell.get("clean")]).values())
     found = next(((value, cell) for value, cell in points if cell["name"] in references), None)
     if found is None:
         raise DbbenchError(f"no point of {cell_name} was measured cleanly: nothing to take its ratios to")

@@ -453,11 +453,11 @@ class Run:
     def start_proxy(self) -> None:
         """toxiproxy between the cells and PostgreSQL when a round trip is to be added; the cells
         then connect through it (verification too, so a cell is checked as it is measured)."""
-        latencies = self.latencies()
         if not self.needs_proxy():
             return
         self.proxy = proxy.Proxy.start(self.url, self.options.db_latency_ms, self.run_dir / "logs" / "toxiproxy.log")
         self.cell_url = self.proxy.url_for(self.url)
+        latencies = self.latencies()
         for latency in latencies:
             self.proxy.listener(latency)
         self.meta["proxy"] = self.proxy.describe()
