@@ -244,6 +244,11 @@ def gin_binary() -> Path:
     return target
 
 
+def build(cell: Cell) -> Path:
+    """What the cell runs, built on first use: its stack's Python, or the Gin binary."""
+    return environments.ensure(cell.stack) if cell.is_python else gin_binary()
+
+
 def availability(cell: Cell) -> tuple[bool, str]:
     """Whether a cell can run here, and if not, why (without building anything)."""
     if cell.framework.kind == "go":

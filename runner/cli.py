@@ -511,7 +511,7 @@ def cmd_tune(args) -> int:
                           rounds=args.rounds, slice_s=args.slice or tune.TUNE_SLICE_S, spend_budget=not args.rounds)
     options = dataclasses.replace(options, preset=None,
                                   budget_s=args.budget or tune.budget_for(len(options.selected_cells())))
-    kept, chosen = tune.tune(options, args.ladder, err.print)
+    kept, chosen = tune.tune(options, args.ladder or tune.LADDER, err.print)
     print(tune.render(chosen))
     err.print(f"results: {', '.join(map(str, kept))}; recorded in {tune.store()} for dbbench run --pool-size tuned")
     return 0
@@ -794,7 +794,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_measurement_args(run)
     run.set_defaults(pool_size="tuned")
     run.add_argument("--tune-budget", type=duration_arg,
-                     help="time for tuning the cells with no tuned pool recorded, before the run (default 50 s per "
+                     help="time for tuning the cells with no tuned pool recorded, before the run (default 40 s per "
                           "cell, at least 100 s)")
     add_run_precision_args(run)
     run.add_argument("--rate", type=rate_arg,
@@ -853,8 +853,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--variants", type=csv_list)
     tune_parser.add_argument("--all", action="store_true", help="every cell that can run here")
     add_preset_arg(tune_parser)
-    tune_parser.add_argument("--ladder", type=ladder_arg, default=[4, 8, 16, 32],
-                             help="pool sizes to try besides the rule's (4,8,16,32)")
+    tune_parser.add_argument("--ladder", type=ladder_arg,
+                             help="pool sizes to try besides the rule's (4,8,16)")
     add_measurement_args(tune_parser)
     tune_parser.add_argument("--rounds", type=positive_int, help="exactly this many rounds (every pool once per round)")
     tune_parser.set_defaults(func=cmd_tune)

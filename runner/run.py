@@ -33,7 +33,6 @@ from runner import (
     cells,
     clusterlock,
     database,
-    environments,
     faults,
     load,
     metadata,
@@ -282,10 +281,7 @@ class Run:
                 record.update(status="skipped", reason=unserved)
                 continue
             try:
-                if member.cell.is_python:
-                    environments.ensure(member.cell.stack)
-                else:
-                    cells.gin_binary()
+                cells.build(member.cell)
             except DbbenchError as exc:
                 record.update(status="failed", reason=str(exc))
                 continue

@@ -7,11 +7,13 @@ import copy
 import json
 import math
 import random
+import threading
 from pathlib import Path
 
 import pytest
 
 from runner import cells, results, schedule, statistics, sweep, tune
+from runner.errors import DbbenchError
 from runner.run import Member, Plan, RunOptions, cell_record, held_connections, members_of
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "example" / "results.json"
@@ -125,6 +127,24 @@ def test_an_inconclusive_ladder_keeps_its_best_pool_and_says_it_is_inconclusive(
     assert tune.choose(points, ratios, rule_pool=72)["pool"] == 4
     header = tune.render({})
     assert "where the ladder is inconclusive" in header and "the best pool, marked so" in header, header
+
+
+def test_the_cells_are_built_while_the_seed_runs_and_a_failed_build_stops_no_other(monkeypatch):
+    """A first run builds its cells' environments and Gin beside the seed, not after it; a build
+    that fails is left for the run to record against its cell."""
+    selected = [cells.manifest().cell("sanic", "gino-orm"), cells.manifest().cell("gin", "raw")]
+    started, built = threading.Event(), []
+
+    def build(cell):
+        started.set()
+        built.append(cell.name)
+        if cell.is_python:
+            raise DbbenchError("building environment 'gino' failed")
+
+    monkeypatch.setattr(tune.cells, "build", build)
+    with tune.building_in_background(selected):
+        assert started.wait(5), "the builds waited for the seed"
+    assert built == ["sanic/gino-orm", "gin/raw"], "every build is done when the block ends"
 
 
 def test_the_tuned_pool_key_changes_with_each_of_its_parts():
