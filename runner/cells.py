@@ -19,6 +19,7 @@ import subprocess
 import time
 import tomllib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -426,6 +427,15 @@ class CellProcess:
 
     def __exit__(self, *_exc) -> None:
         self.stop()
+
+
+def stop_all(processes: list[CellProcess | RemoteCell]) -> None:
+    """Every process stopped at once. A Python server took about 1.9 s to stop here, so a
+    tuning's four instances stopped one after the other took 7.5 s of each cell's 40."""
+    if not processes:
+        return
+    with ThreadPoolExecutor(max_workers=len(processes), thread_name_prefix="stop") as pool:
+        list(pool.map(lambda process: process.stop(), processes))
 
 
 @dataclass

@@ -524,8 +524,7 @@ class Run:
                 if self.options.fault and round_no == FAULT_AFTER_ROUND:
                     self.fault_between_rounds(number, round_no, live, processes)
         finally:
-            for process in processes.values():
-                process.stop()
+            cells.stop_all(list(processes.values()))
             if self.plan.scenario.writes:
                 self.restore_after_group(number)
 

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -283,3 +284,25 @@ def test_an_interrupt_python_swallows_in_a_finalizer_still_stops_the_command():
         Finalized()
         supervise.raise_if_interrupted()
     supervise.raise_if_interrupted()  # outside the block nothing is pending
+
+
+def test_a_group_s_processes_are_stopped_together_and_every_one_is_stopped():
+    """Each stop waits for its server (about 1.9 s for a Python one here): they wait side by
+    side, and a stop that fails leaves none of the others running."""
+    together = threading.Barrier(3, timeout=5)
+    stopped = []
+
+    class Stopping:
+        def __init__(self, name: str, fails: bool = False):
+            self.name, self.fails = name, fails
+
+        def stop(self) -> None:
+            together.wait()  # breaks (and fails the test) unless all three are stopping at once
+            stopped.append(self.name)
+            if self.fails:
+                raise OSError("gone")
+
+    with pytest.raises(OSError):
+        cells.stop_all([Stopping("a"), Stopping("b", fails=True), Stopping("c")])
+    assert sorted(stopped) == ["a", "b", "c"]
+    cells.stop_all([])
