@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -19,6 +20,7 @@ from browser import open_page
 from conftest import DBBENCH, REPO, dbbench
 
 from runner import cells, results, run, supervise
+from runner.errors import DbbenchError
 
 TINY = ["--pool-size", "rule", "--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "1", "--rounds", "3",
         "--connections", "8"]
@@ -306,3 +308,25 @@ def test_a_group_s_processes_are_stopped_together_and_every_one_is_stopped():
         cells.stop_all([Stopping("a"), Stopping("b", fails=True), Stopping("c")])
     assert sorted(stopped) == ["a", "b", "c"]
     cells.stop_all([])
+
+
+def test_a_group_s_cells_are_warmed_side_by_side_and_a_failed_warm_up_fails_only_its_cell():
+    """Seven cells' primers and warm-ups one after the other took 42 s of every run's start-up."""
+    together = threading.Barrier(2, timeout=5)
+    warmed, failed = [], {}
+
+    def closed_loop(name, process, seconds, seed):
+        if seconds == 5:
+            together.wait()  # breaks (and fails the test) unless both cells warm up at once
+            if name == "b":
+                raise DbbenchError("wrk failed (exit 1)")
+        warmed.append((name, seconds))
+
+    runner = run.Run.__new__(run.Run)
+    runner.plan = SimpleNamespace(primer_s=1, warmup_s=5, seed=7)
+    runner.describe = lambda text: None
+    runner.fail = lambda name, process, reason: failed.update({name: reason})
+    runner.closed_loop = closed_loop
+    runner.warm(1, {"a": object(), "b": object()})
+    assert sorted(warmed) == [("a", 1), ("a", 5), ("b", 1)]
+    assert failed == {"b": "group 1 start: wrk failed (exit 1)"}
