@@ -13,7 +13,7 @@ bench-db: setup
 
 # Every scenario (by-id, by-username, page, edit, user-posts, feed, queries, mix) on the default
 # cells, one run each: 8 x 200 s budgets, about 28 minutes in all once every scenario's pools are
-# tuned (the first time, each scenario tunes its cells' pools first: about 6 minutes more each).
+# tuned (the first time, each scenario tunes its cells' pools first: about 5 minutes more each).
 # Prints a matrix and an ORM-tax table per scenario.
 bench-scenarios: setup
 	@echo "bench-scenarios: 8 scenarios, about 28 minutes"
