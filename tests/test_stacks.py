@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,6 +14,7 @@ from conftest import REPO
 
 from runner import database, environments
 from runner.cells import manifest
+from runner.errors import DbbenchError
 
 PROBE = Path(__file__).with_name("psycopg_prepare_probe.py")
 RUNS = 20
@@ -99,6 +101,14 @@ def test_a_stacks_lock_installs_into_its_own_environment_and_its_versions_are_re
     assert environments.python_of(stack).parent.parent == environments.env_dir(stack)
     recorded = metadata.collect_stacks({stack})[stack]["packages"]
     assert recorded[package] == pinned[package], "the results record the version the lock pins"
+
+
+def test_a_runner_environment_without_uv_gets_a_one_line_error_before_any_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBBENCH_VENVS", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "uv", None)  # what an import finds when the package is absent
+    with pytest.raises(DbbenchError, match=r"uv is missing .*make setup"):
+        environments.build("sa2")
+    assert not any(tmp_path.iterdir()), "nothing was created or removed before the error"
 
 
 def test_two_commands_that_need_one_missing_environment_build_it_once(tmp_path, monkeypatch):
