@@ -237,7 +237,7 @@ def gin_binary() -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [go, "build", "-o", str(target), "."], cwd=GIN_DIR, capture_output=True, text=True,
-        timeout=600, env={**os.environ, **GO_BUILD_ENV},
+        timeout=600, env={**os.environ, **GO_BUILD_ENV}, preexec_fn=supervise.die_with_parent(os.getpid()),
     )
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()

@@ -4,7 +4,9 @@ The stacks conflict (GINO needs SQLAlchemy 1.3, later stacks need 2.x), so each 
 own environment under .venvs/, created on first use and reused while its lock file is
 unchanged. A build that did not finish leaves no ready marker and is redone. Commands on
 other state homes share .venvs/, so a build holds a lock file beside the environment: a second
-command that needs it waits for the first build, then uses it.
+command that needs it waits for the first build, then uses it. The build's processes die with
+the command that started them, however it ends (a first run builds beside its seed, and one
+killed then left its installer running).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runner import paths
+from runner import paths, supervise
 from runner.errors import DbbenchError
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -89,7 +92,8 @@ def build(stack: str) -> None:
         for argv in steps:
             handle.write(f"$ {' '.join(argv)}\n")
             handle.flush()
-            result = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=paths.REPO)
+            result = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=paths.REPO,
+                                    preexec_fn=supervise.die_with_parent(os.getpid()))
             if result.returncode != 0:
                 _failed_builds[stack] = f"building environment '{stack}' failed at '{argv[2]}': see {log}"
                 raise DbbenchError(_failed_builds[stack])

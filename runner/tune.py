@@ -245,7 +245,8 @@ def building_in_background(selected: list[cells.Cell]):
     """The cells' environments and binaries built while the block runs (the seed, about 25 s;
     a fresh machine's first run builds the gino environment for about 10 s and Gin for up to
     100 s on a cold Go cache), and done when it ends. A build that fails is left for the run to meet and record
-    against its cells; a daemon thread, so that an interrupted command does not wait for it."""
+    against its cells; a daemon thread, so that an interrupted command does not wait for it,
+    and whose build processes die with the command."""
     def build_each():
         for cell in selected:
             with contextlib.suppress(DbbenchError):

@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import REPO
 
@@ -109,6 +110,37 @@ def test_a_runner_environment_without_uv_gets_a_one_line_error_before_any_build(
     with pytest.raises(DbbenchError, match=r"uv is missing .*make setup"):
         environments.build("sa2")
     assert not any(tmp_path.iterdir()), "nothing was created or removed before the error"
+
+
+def test_an_environment_build_dies_with_the_command_that_started_it(tmp_path):
+    """A first run builds environments beside its seed: a command killed outright (SIGKILL,
+    so no handler of its own runs) leaves no installer behind."""
+    pid_file = tmp_path / "installer.pid"
+    fake_uv = tmp_path / "uv"
+    fake_uv.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
+    fake_uv.chmod(0o755)
+    script = (f"from runner import environments\nenvironments.installer = lambda: {str(fake_uv)!r}\n"
+              "environments.ensure('sa2')\n")
+    command = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "DBBENCH_VENVS": str(tmp_path / "venvs")})
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert command.poll() is None and time.monotonic() < deadline, "the build never reached its installer"
+        time.sleep(0.1)
+    installer = int(pid_file.read_text())
+    command.kill()
+    command.wait()
+    deadline = time.monotonic() + 10
+    while _running(installer):
+        assert time.monotonic() < deadline, "the installer outlived the command that started it"
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_two_commands_that_need_one_missing_environment_build_it_once(tmp_path, monkeypatch):
