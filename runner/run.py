@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from runner import (
+    backlog,
     cells,
     clusterlock,
     database,
@@ -232,6 +233,7 @@ class Run:
         self.task = None
         self.proxy: proxy.Proxy | None = None
         self.cell_host = "127.0.0.1"  # where the cells listen: a cluster run's app host's address
+        self.backlogs: list[backlog.Backlog | None] = []  # what the last loads left in their servers
 
     @property
     def meta(self) -> dict:
@@ -526,6 +528,7 @@ class Run:
                 if self.options.fault and round_no == FAULT_AFTER_ROUND:
                     self.fault_between_rounds(number, round_no, live, processes)
         finally:
+            self.backlogs = []
             cells.stop_all(list(processes.values()))
             if self.plan.scenario.writes:
                 self.restore_after_group(number)
@@ -595,7 +598,8 @@ class Run:
         def warm_one(name: str, process: cells.CellProcess) -> None:
             for seconds in (self.plan.primer_s, self.plan.warmup_s):
                 if seconds:
-                    self.closed_loop(name, process, seconds, self.plan.seed)
+                    warmed = self.closed_loop(name, process, seconds, self.plan.seed)
+                    self.backlogs.append(self.left_behind(name, process, warmed))
 
         with ThreadPoolExecutor(max_workers=len(processes), thread_name_prefix="warm") as pool:
             warming = {name: pool.submit(warm_one, name, process) for name, process in processes.items()}
@@ -625,6 +629,8 @@ class Run:
         record = self.records[name]
         supervise.raise_if_interrupted()
         self.describe(f"group {number} round {round_no} {name}")
+        waited = backlog.settle(self.backlogs)
+        self.backlogs = []
         probe = noise.NoiseProbe.start()
         started_s = round(self.elapsed(), 2)
         try:
@@ -632,9 +638,10 @@ class Run:
         except DbbenchError as exc:
             self.fail(name, process, f"group {number} round {round_no}: {exc}")
             return None
+        self.backlogs = [self.left_behind(name, process, result)]
         measured_cpu = self.local_cpu(result["cpu_seconds"])
         entry = {"group": number, "round": round_no, "position": position, "repeat": repeat,
-                 "started_s": started_s, **result, "server_rss_mib": process.rss_mib()}
+                 "started_s": started_s, **result, "server_rss_mib": process.rss_mib(), "backlog": waited}
         entry["noise"] = probe.finish(measured_cpu)
         entry["disturbed"] = self.disturbed(entry)
         if result["errors"] or result["non_2xx"]:
@@ -660,6 +667,10 @@ class Run:
         """wrk against a cell for a while: a slice, or its warm-up."""
         return load.run_wrk(process.base_url, duration_s=duration_s, seed=seed,
                             **self.load_args(name, process), **self.lua_args())
+
+    def left_behind(self, name: str, process: cells.CellProcess, result: dict) -> backlog.Backlog | None:
+        """The requests a load abandoned in its server, which the next slice waits out."""
+        return backlog.Backlog.after(process.processes(), self.records[name]["connections"], result["rps"])
 
     @staticmethod
     def local_cpu(cpu_seconds: dict) -> float:

@@ -52,6 +52,7 @@ def test_results_validate_and_every_cell_is_clean(tiny_run):
             assert measured["wrk_args"][:4] == ["wrk", "-t1", "-c8", "-d1s"]
             assert 0 <= measured["noise"]["steal"] <= 1 and measured["noise"]["outside_cores"] >= 0
             assert measured["server_rss_mib"] > 1, "the server's resident memory, its whole process tree"
+            assert set(measured["backlog"]) == {"waited_s", "settled"}, "the wait for the last load's backlog"
         assert cell["statements_per_request"]["lookup"] == 1
         assert cell["pool_size"] == cells.pool_size_for(8, 1)
         assert cell["verification"]["ok"] is True

@@ -1,0 +1,79 @@
+"""What a slice leaves behind: the requests in flight when its load generator stops.
+
+wrk and oha stop with up to one request per connection still in the server, which goes on
+serving them after their clients are gone. At 64 connections that is tens of milliseconds
+of work, done before the next slice starts. At 1,024 connections and +5 ms to PostgreSQL
+it was seconds: in the committed "what asyncio buys" sweep, a slice measured right after a
+1,024-connection slice made 0.80× its cell's median (mean log ratio -0.23, 30 slices),
+against 0.97–1.03× after 16, 64 or 256. The next slice then measures someone else's backlog.
+
+So a slice first waits until the server the last load ran against is idle. Little's law
+bounds the wait: at most `connections` requests, served at the slice's own rate, take
+`connections / rps` seconds. When that much time has already gone by (it has, at 64
+connections, while the results file is saved), nothing is polled and nothing is waited.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from runner import load
+
+WINDOW_S = 0.05
+# psutil's CPU times count in clock ticks of 10 ms: a window of 50 ms with at most one tick is
+# idle; a server working through a backlog uses four or five.
+IDLE_CPU_S = 0.011
+GIVE_UP_FACTOR = 2.0
+GIVE_UP_EXTRA_S = 0.5
+
+
+@dataclass
+class Backlog:
+    """A load that just stopped: the server's processes, when it stopped, and how long its
+    abandoned requests can take at most (Little's law at the load's measured rate)."""
+
+    processes: list[psutil.Process]
+    stopped: float
+    bound_s: float
+
+    @classmethod
+    def after(cls, processes: list[psutil.Process] | None, connections: int, rps: float,
+              stopped: float | None = None) -> Backlog | None:
+        """None when there is nothing to wait for: a remote server (no processes to watch)."""
+        if not processes:
+            return None
+        # A load that served nothing bounds nothing; one request's worth of time is assumed.
+        bound = connections / rps if rps > 0 else float(connections)
+        return cls(processes, time.monotonic() if stopped is None else stopped, bound)
+
+    def due(self, now: float) -> bool:
+        """Whether the abandoned requests may still be running."""
+        return now < self.stopped + self.bound_s
+
+    def give_up_at(self) -> float:
+        return self.stopped + GIVE_UP_FACTOR * self.bound_s + GIVE_UP_EXTRA_S
+
+
+def busy_cpu_s(processes: list[psutil.Process], window_s: float) -> float:
+    before = load.cpu_seconds(processes)
+    time.sleep(window_s)
+    return load.used_cpu(before, load.cpu_seconds(processes))
+
+
+def settle(backlogs: list[Backlog | None], window_s: float = WINDOW_S) -> dict:
+    """Wait until every server that may still be serving an abandoned load is idle, or until
+    twice its bound has passed. Returns what the slice records: seconds waited, and whether
+    the servers went idle (False: it gave up, and the slice may measure a backlog)."""
+    pending = [backlog for backlog in backlogs if backlog is not None and backlog.due(time.monotonic())]
+    began = time.monotonic()
+    if not pending:
+        return {"waited_s": 0.0, "settled": True}
+    processes = [process for backlog in pending for process in backlog.processes]
+    give_up_at = max(backlog.give_up_at() for backlog in pending)
+    settled = False
+    while not settled and time.monotonic() < give_up_at:
+        settled = busy_cpu_s(processes, window_s) < IDLE_CPU_S
+    return {"waited_s": round(time.monotonic() - began, 3), "settled": settled}

@@ -1,0 +1,64 @@
+"""A slice waits out what the last load left in its server, with a real busy process."""
+
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from runner import backlog
+
+SPIN = ("import sys, time\nend = time.monotonic() + float(sys.argv[1])\n"
+        "while time.monotonic() < end: pass\ntime.sleep(60)")
+
+
+@pytest.fixture
+def spinner():
+    """A process that burns a core for the given seconds, then sleeps: a server working
+    through abandoned requests, then idle."""
+    started = []
+
+    def start(seconds: float) -> psutil.Process:
+        child = subprocess.Popen([sys.executable, "-c", SPIN, str(seconds)])
+        started.append(child)
+        return psutil.Process(child.pid)
+
+    yield start
+    for child in started:
+        child.kill()
+        child.wait()
+
+
+def test_a_busy_server_is_waited_for_until_it_is_idle(spinner):
+    server = spinner(0.6)
+    waited = backlog.settle([backlog.Backlog.after([server], connections=20, rps=10)])
+    assert waited["settled"] is True
+    assert 0.4 <= waited["waited_s"] < 2.0, waited
+    assert server.is_running(), "still there, idle: a wait ends on idleness, not on an exit"
+
+
+def test_nothing_is_polled_once_littles_bound_has_passed(spinner):
+    server = spinner(30)
+    long_ago = time.monotonic() - 5
+    waited = backlog.settle([backlog.Backlog.after([server], connections=10, rps=100, stopped=long_ago)])
+    assert waited == {"waited_s": 0.0, "settled": True}, "0.1 s of abandoned work ended 5 s ago"
+
+
+def test_a_server_that_never_goes_idle_is_given_up_on_and_said_so(spinner):
+    server = spinner(30)
+    began = time.monotonic()
+    waited = backlog.settle([backlog.Backlog.after([server], connections=2, rps=10)])
+    assert waited["settled"] is False
+    assert 0.8 <= time.monotonic() - began < 2.0, "twice the bound of 0.2 s, plus 0.5 s"
+
+
+def test_a_remote_server_or_a_dead_one_costs_no_wait():
+    assert backlog.Backlog.after(None, connections=64, rps=100) is None
+    assert backlog.settle([None]) == {"waited_s": 0.0, "settled": True}
+    child = subprocess.Popen([sys.executable, "-c", SPIN, "30"])
+    server = psutil.Process(child.pid)
+    child.kill()
+    child.wait()
+    waited = backlog.settle([backlog.Backlog.after([server], connections=64, rps=100)])
+    assert waited["settled"] is True and waited["waited_s"] < 0.3
