@@ -284,8 +284,17 @@ def method_facts(document: dict) -> list[tuple[str, str]]:
             f"measurement, median {noise['outside_cores_median']:.2f} cores; {noise['disturbed']} of "
             f"{noise['slices']} slices disturbed ({noise['repeated']} measured again); smallest detectable "
             "difference " + (f"about ±{detectable:.1%}" if detectable is not None else "—")
-            + other_hosts_noise(document))))
+            + backlog_text(noise) + other_hosts_noise(document))))
     return found
+
+
+def backlog_text(noise: dict) -> str:
+    """The slices that first waited for the last load's abandoned requests, if any did."""
+    if not noise.get("backlog_waits"):
+        return ""
+    unsettled = noise["backlog_unsettled"]
+    return (f"; {noise['backlog_waits']} slices first waited {noise['backlog_waited_s']:.1f} s in all for the "
+            "requests the last load left in its server" + (f" ({unsettled} gave up waiting)" if unsettled else ""))
 
 
 def other_hosts_noise(document: dict) -> str:

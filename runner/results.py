@@ -172,10 +172,12 @@ def instance_of(cell: dict) -> str:
 
 
 def noise_summary(cells: list[dict]) -> dict:
-    """The host's noise over every slice of the run: steal, outside CPU, disturbed slices."""
+    """The host's noise over every slice of the run: steal, outside CPU, disturbed slices, and the
+    waits for what the last load left in its server (runner/backlog.py)."""
     pieces = [s for c in cells for s in c["slices"] if s.get("noise")]
     steal = [s["noise"]["steal"] for s in pieces]
     outside = [s["noise"]["outside_cores"] for s in pieces]
+    waits = [s["backlog"] for s in pieces if s.get("backlog", {}).get("waited_s")]
     return {
         "slices": len(pieces),
         "steal_median": _rounded(statistics.median(steal)),
@@ -183,6 +185,9 @@ def noise_summary(cells: list[dict]) -> dict:
         "outside_cores_median": _rounded(statistics.median(outside)),
         "disturbed": sum(1 for s in pieces if s.get("disturbed")),
         "repeated": sum(1 for s in pieces if s.get("repeat")),
+        "backlog_waits": len(waits),
+        "backlog_waited_s": round(sum(wait["waited_s"] for wait in waits), 1),
+        "backlog_unsettled": sum(1 for wait in waits if not wait["settled"]),
     }
 
 

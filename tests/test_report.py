@@ -152,6 +152,23 @@ def test_cpu_per_request_is_a_ratio_of_sums_and_unknown_stays_unknown():
     assert statistics.cpu_per_request([]) == {"server": None, "postgres": None, "wrk": None}
 
 
+def test_the_waits_for_a_last_loads_backlog_are_counted_in_the_host_noise_line():
+    """Slices that first waited for the requests the last load abandoned say so in the report,
+    with the ones that gave up; a run whose slices never waited says nothing of it."""
+    document = results.load(EXAMPLE / "results.json")
+    quiet = dict(report.method_facts(document))["Host noise"]
+    assert "waited" not in quiet
+    pieces = [piece for cell in document["cells"] for piece in cell["slices"]]
+    pieces[0]["backlog"] = {"waited_s": 1.25, "settled": True}
+    pieces[1]["backlog"] = {"waited_s": 2.5, "settled": False}
+    pieces[2]["backlog"] = {"waited_s": 0.0, "settled": True}
+    noise = results.finalize(document)["summary"]["noise"]
+    assert (noise["backlog_waits"], noise["backlog_waited_s"], noise["backlog_unsettled"]) == (2, 3.8, 1)
+    line = dict(report.method_facts(document))["Host noise"]
+    assert "2 slices first waited 3.8 s in all for the requests the last load left in its server " \
+           "(1 gave up waiting)" in line, line
+
+
 SKEWED_RPS = [535, 540, 545, 535, 538, 300, 310, 441, 290, 542, 539, 305]
 
 
