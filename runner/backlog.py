@@ -15,6 +15,9 @@ connections, while the results file is saved), nothing is polled and nothing is 
 
 from __future__ import annotations
 
+import itertools
+import math
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -77,3 +80,25 @@ def settle(backlogs: list[Backlog | None], window_s: float = WINDOW_S) -> dict:
     while not settled and time.monotonic() < give_up_at:
         settled = busy_cpu_s(processes, window_s) < IDLE_CPU_S
     return {"waited_s": round(time.monotonic() - began, 3), "settled": settled}
+
+
+def after_heavy(document: dict, heavy: set[str]) -> dict[str, float | int | None]:
+    """How slices measured right after a slice of the `heavy` instances did, against those after
+    any other: each slice's throughput over its instance's median, as a geometric mean. Read
+    from a run's stored slices, so a page can show whether a backlog still reached the next
+    slice. The first slice of each group follows only the warm-ups and is left out."""
+    medians = {cell["name"]: statistics.median([piece["rps"] for piece in cell["slices"]])
+               for cell in document["cells"] if cell.get("slices")}
+    ordered = sorted(((piece["group"], piece["started_s"], cell["name"], piece)
+                      for cell in document["cells"] for piece in cell.get("slices") or []
+                      if piece.get("started_s") is not None), key=lambda item: item[:2])
+    logs: dict[bool, list[float]] = {True: [], False: []}
+    for (group, _, before, _), (next_group, _, name, piece) in itertools.pairwise(ordered):
+        if group == next_group and piece["rps"] > 0 and medians[name] > 0:
+            logs[before in heavy].append(math.log(piece["rps"] / medians[name]))
+
+    def mean_ratio(values: list[float]) -> float | None:
+        return round(math.exp(statistics.fmean(values)), 3) if values else None
+
+    return {"after_heavy": mean_ratio(logs[True]), "after_heavy_n": len(logs[True]),
+            "after_others": mean_ratio(logs[False]), "after_others_n": len(logs[False])}

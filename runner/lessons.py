@@ -21,7 +21,7 @@ from string import Template
 import matplotlib
 from matplotlib.figure import Figure
 
-from runner import figures, paths, report, results, statistics, sweep, tune
+from runner import backlog, figures, paths, report, results, statistics, sweep, tune
 from runner.errors import DbbenchError
 from runner.run import Run, RunOptions
 
@@ -221,10 +221,29 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
                          if parted else "at no N was an asyncio cell's throughput told apart from flask/raw's")
     numbers["widest_connections"] = widest(ratios)
     numbers["far_slice_s"] = str(found_sweep["results"]["metadata"]["run"]["slice_s"])
+    numbers["far_backlog"] = backlog_reading(found_sweep, max(entry["values"]))
     numbers["far_table"] = report.md_table(["cell", "connections N", "median RPS",
                                             "over the cell's best N, paired [95%]", "p99 ms (wrk, closed loop)",
                                             "server resident memory, MiB"], rows)
     return numbers
+
+
+def backlog_reading(found_sweep: dict, heaviest: int) -> str:
+    """Whether the requests a heaviest-N slice abandoned still reached the slice after it: the
+    run's waits for them, and how the next slices did against those after any other."""
+    measured = found_sweep["results"]
+    heavy = {cell["name"] for cell in measured["cells"] if cell["connections"] == heaviest}
+    after = backlog.after_heavy(measured, heavy)
+    noise = measured["summary"]["noise"]
+    if "backlog_waits" not in noise:
+        return "This sweep was measured before slices waited for the last load's backlog"
+    waited = (f"{noise['backlog_waits']} slices first waited {noise['backlog_waited_s']:.0f} s in all for it"
+              + (f" ({noise['backlog_unsettled']} gave up)" if noise["backlog_unsettled"] else ""))
+    if after["after_heavy"] is None or after["after_others"] is None:
+        return waited
+    return (f"{waited}; slices measured right after a {heaviest:,}-connection slice then made "
+            f"{after['after_heavy']:.2f}× their instance's median ({after['after_heavy_n']} slices), those after "
+            f"any other {after['after_others']:.2f}× ({after['after_others_n']})")
 
 
 def asyncio_figure(document: dict) -> Figure:

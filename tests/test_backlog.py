@@ -9,7 +9,7 @@ import pytest
 
 from runner import backlog
 
-SPIN = ("import sys, time\nend = time.monotonic() + float(sys.argv[1])\n"
+SPIN = ("import sys, time\nend = time.monotonic() + float(sys.argv[1])\nprint('spinning', flush=True)\n"
         "while time.monotonic() < end: pass\ntime.sleep(60)")
 
 
@@ -20,14 +20,16 @@ def spinner():
     started = []
 
     def start(seconds: float) -> psutil.Process:
-        child = subprocess.Popen([sys.executable, "-c", SPIN, str(seconds)])
+        child = subprocess.Popen([sys.executable, "-c", SPIN, str(seconds)], stdout=subprocess.PIPE, text=True)
         started.append(child)
+        assert child.stdout.readline() == "spinning\n"
         return psutil.Process(child.pid)
 
     yield start
     for child in started:
         child.kill()
         child.wait()
+        child.stdout.close()
 
 
 def test_a_busy_server_is_waited_for_until_it_is_idle(spinner):
@@ -62,3 +64,18 @@ def test_a_remote_server_or_a_dead_one_costs_no_wait():
     child.wait()
     waited = backlog.settle([backlog.Backlog.after([server], connections=64, rps=100)])
     assert waited["settled"] is True and waited["waited_s"] < 0.3
+
+
+def test_a_slice_measured_after_a_heavy_one_is_told_apart_from_its_stored_order():
+    """Slices stored per instance are put back in the order they ran (group, then start time):
+    those right after a heavy instance's slice ran at 0.8, the others at 1.0."""
+    timeline = ["light", "heavy", "light", "other", "other", "light", "heavy", "other", "light", "other", "light"]
+    after = {"light": 0.0, "heavy": 0.0, "other": 0.0}
+    cells = {name: {"name": name, "slices": []} for name in after}
+    for position, name in enumerate(timeline):
+        slowed = position > 0 and timeline[position - 1] == "heavy"
+        cells[name]["slices"].append({"group": 1, "started_s": 1.5 * position, "rps": 80.0 if slowed else 100.0})
+    cells["light"]["slices"].append({"group": 2, "started_s": 0.0, "rps": 100.0})  # first of its group
+    found = backlog.after_heavy({"cells": list(cells.values())}, {"heavy"})
+    assert found["after_heavy_n"] == 2 and found["after_others_n"] == 8
+    assert found["after_heavy"] == pytest.approx(0.8) and found["after_others"] == pytest.approx(1.0)
