@@ -31,6 +31,7 @@ WINDOW_S = 0.05
 IDLE_CPU_S = 0.011
 GIVE_UP_FACTOR = 2.0
 GIVE_UP_EXTRA_S = 0.5
+LONGEST_BOUND_S = 10.0  # a backlog longer than this would spoil any slice after it; the wait gives up
 
 
 @dataclass
@@ -48,8 +49,8 @@ class Backlog:
         """None when there is nothing to wait for: a remote server (no processes to watch)."""
         if not processes:
             return None
-        # A load that served nothing bounds nothing; one request's worth of time is assumed.
-        bound = connections / rps if rps > 0 else float(connections)
+        # A load that served nothing gives no rate to bound its backlog by: the longest bound.
+        bound = min(connections / rps, LONGEST_BOUND_S) if rps > 0 else LONGEST_BOUND_S
         return cls(processes, time.monotonic() if stopped is None else stopped, bound)
 
     def due(self, now: float) -> bool:

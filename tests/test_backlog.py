@@ -79,3 +79,11 @@ def test_a_slice_measured_after_a_heavy_one_is_told_apart_from_its_stored_order(
     found = backlog.after_heavy({"cells": list(cells.values())}, {"heavy"})
     assert found["after_heavy_n"] == 2 and found["after_others_n"] == 8
     assert found["after_heavy"] == pytest.approx(0.8) and found["after_others"] == pytest.approx(1.0)
+
+
+def test_the_bound_is_littles_law_at_the_loads_rate_and_never_longer_than_the_longest():
+    me = [psutil.Process()]
+    assert backlog.Backlog.after(me, connections=1024, rps=512).bound_s == pytest.approx(2.0)
+    assert backlog.Backlog.after(me, connections=1024, rps=10).bound_s == backlog.LONGEST_BOUND_S
+    assert backlog.Backlog.after(me, connections=64, rps=0).bound_s == backlog.LONGEST_BOUND_S, \
+        "a load that served nothing gives no rate"
