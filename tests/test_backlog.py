@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -38,6 +39,24 @@ def test_a_busy_server_is_waited_for_until_it_is_idle(spinner):
     assert waited["settled"] is True
     assert 0.4 <= waited["waited_s"] < 2.0, waited
     assert server.is_running(), "still there, idle: a wait ends on idleness, not on an exit"
+
+
+def test_a_server_busy_on_a_thread_other_than_its_first_is_busy():
+    """A threaded server (gunicorn's gthread, Gin) works on threads other than its first, whose
+    own counters alone would call it idle."""
+    code = ("import threading, time\n"
+            "def spin():\n    end = time.monotonic() + 30\n    while time.monotonic() < end: pass\n"
+            "threading.Thread(target=spin, daemon=True).start()\nprint('spinning', flush=True)\ntime.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "spinning\n"
+        server = psutil.Process(child.pid)
+        assert backlog.busy_share([server], 0.2) > 0.5
+        assert int(Path(f"/proc/{child.pid}/schedstat").read_text().split()[0]) < 0.1e9, "its first thread sleeps"
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
 
 
 def test_nothing_is_polled_once_littles_bound_has_passed(spinner):
