@@ -24,10 +24,12 @@ from pathlib import Path
 
 import psutil
 
-# A server is idle when it ran less than a fifth of a core over 10 ms. psutil's CPU times count
-# whole clock ticks of 10 ms, too coarse for so short a look: the kernel's per-thread run time
-# in nanoseconds is read instead. With 50 ms windows of ticks, 142 of the 143 waits of a
-# default run found the server idle at the first look, and the looks cost 3% of its slices.
+# A server is idle when, over 10 ms, its threads ran or waited to run for less than a fifth of
+# that time. psutil's CPU times count whole clock ticks of 10 ms, too coarse for so short a
+# look: the kernel's per-thread schedstat counts nanoseconds, and counts the time a thread was
+# ready but not running too, so a busy server that something else kept off the CPU for 10 ms is
+# still busy. With 50 ms looks at ticks, 142 of the 143 waits of a default run found the
+# server idle at the first look, and the looks cost 3% of its slices.
 WINDOW_S = 0.01
 IDLE_SHARE = 0.2
 GIVE_UP_FACTOR = 2.0
@@ -62,9 +64,9 @@ class Backlog:
         return self.stopped + GIVE_UP_FACTOR * self.bound_s + GIVE_UP_EXTRA_S
 
 
-def run_time_ns(processes: list[psutil.Process]) -> int:
-    """Nanoseconds on a CPU, summed over every thread of the processes (/proc/PID/task/TID/schedstat);
-    threads and processes that are gone are left out."""
+def demand_ns(processes: list[psutil.Process]) -> int:
+    """Nanoseconds running or ready to run, summed over every thread of the processes (the first
+    two fields of /proc/PID/task/TID/schedstat); threads and processes that are gone are left out."""
     total = 0
     for process in processes:
         try:
@@ -73,18 +75,19 @@ def run_time_ns(processes: list[psutil.Process]) -> int:
             continue
         for thread in threads:
             try:
-                total += int((thread / "schedstat").read_text().split()[0])
+                running, waiting = (thread / "schedstat").read_text().split()[:2]
+                total += int(running) + int(waiting)
             except (FileNotFoundError, ProcessLookupError):
                 continue
     return total
 
 
 def busy_share(processes: list[psutil.Process], window_s: float) -> float:
-    """The share of one core the processes used over the next `window_s`."""
-    before = run_time_ns(processes)
+    """The share of the next `window_s` the processes' threads spent running or ready to run."""
+    before = demand_ns(processes)
     began = time.monotonic()
     time.sleep(window_s)
-    return (run_time_ns(processes) - before) / 1e9 / (time.monotonic() - began)
+    return (demand_ns(processes) - before) / 1e9 / (time.monotonic() - began)
 
 
 def settle(backlogs: list[Backlog | None], window_s: float = WINDOW_S) -> dict:

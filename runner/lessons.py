@@ -235,8 +235,8 @@ def backlog_reading(found_sweep: dict, heaviest: int) -> str:
     heavy = {cell["name"] for cell in measured["cells"] if cell["connections"] == heaviest}
     after = backlog.after_heavy(measured, heavy)
     noise = measured["summary"]["noise"]
-    if "backlog_waits" not in noise:
-        return "This sweep was measured before slices waited for the last load's backlog"
+    if not any("backlog" in piece for cell in measured["cells"] for piece in cell.get("slices") or []):
+        return "this sweep was measured before slices waited for it"
     waited = (f"{noise['backlog_waits']} slices first waited {noise['backlog_waited_s']:.0f} s in all for it"
               + (f" ({noise['backlog_unsettled']} gave up)" if noise["backlog_unsettled"] else ""))
     if after["after_heavy"] is None or after["after_others"] is None:

@@ -6,7 +6,8 @@ only when it first starts. Each round then gives every live cell of the group on
 slice, in a fresh order shuffled from the recorded seed, and rounds are added until every
 reported ratio is as precise as asked or the budget is spent. Every slice is stored raw
 with the host's noise (runner/noise.py); a disturbed slice is measured again at the end of
-its round while the budget allows. A slice is wrk's closed loop, or with --rate oha at a
+its round while the budget allows. A slice first waits until the requests the last load
+abandoned in its server are served (runner/backlog.py). A slice is wrk's closed loop, or with --rate oha at a
 constant rate (runner/openloop.py); a constant-rate run stops after its rounds, since there
 is no throughput ratio to make precise.
 

@@ -106,3 +106,18 @@ def test_the_bound_is_littles_law_at_the_loads_rate_and_never_longer_than_the_lo
     assert backlog.Backlog.after(me, connections=1024, rps=10).bound_s == backlog.LONGEST_BOUND_S
     assert backlog.Backlog.after(me, connections=64, rps=0).bound_s == backlog.LONGEST_BOUND_S, \
         "a load that served nothing gives no rate"
+
+
+def test_a_sweep_measured_before_the_wait_says_so_instead_of_counting_no_waits():
+    from runner import lessons
+
+    def sweep_of(pieces):
+        cells = [{"name": "a @connections=1024", "connections": 1024, "slices": pieces[:1]},
+                 {"name": "a @connections=16", "connections": 16, "slices": pieces[1:]}]
+        noise = {"backlog_waits": 0, "backlog_waited_s": 0.0, "backlog_unsettled": 0}
+        return {"results": {"cells": cells, "summary": {"noise": noise}}}
+
+    old = [{"group": 1, "started_s": 0.0, "rps": 100.0}, {"group": 1, "started_s": 2.0, "rps": 80.0}]
+    assert "measured before slices waited" in lessons.backlog_reading(sweep_of(old), 1024)
+    new = [{**piece, "backlog": {"waited_s": 0.0, "settled": True}} for piece in old]
+    assert lessons.backlog_reading(sweep_of(new), 1024).startswith("0 slices first waited 0 s in all")
