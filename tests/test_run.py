@@ -322,12 +322,17 @@ def test_a_group_s_cells_are_warmed_side_by_side_and_a_failed_warm_up_fails_only
             if name == "b":
                 raise DbbenchError("wrk failed (exit 1)")
         warmed.append((name, seconds))
+        return {"rps": 100.0 * seconds}
 
     runner = run.Run.__new__(run.Run)
     runner.plan = SimpleNamespace(primer_s=1, warmup_s=5, seed=7)
     runner.describe = lambda text: None
     runner.fail = lambda name, process, reason: failed.update({name: reason})
     runner.closed_loop = closed_loop
+    runner.backlogs = []
+    runner.left_behind = lambda name, process, result: (name, result["rps"])
     runner.warm(1, {"a": object(), "b": object()})
     assert sorted(warmed) == [("a", 1), ("a", 5), ("b", 1)]
     assert failed == {"b": "group 1 start: wrk failed (exit 1)"}
+    assert sorted(runner.backlogs) == [("a", 100.0), ("a", 500.0), ("b", 100.0)], \
+        "what each finished warm-up left in its server is waited out before the first slice"
