@@ -237,8 +237,7 @@ def backlog_reading(found_sweep: dict, heaviest: int) -> str:
     noise = measured["summary"]["noise"]
     if not any("backlog" in piece for cell in measured["cells"] for piece in cell.get("slices") or []):
         return "this sweep was measured before slices waited for it"
-    waited = (f"{noise['backlog_waits']} slices first waited {noise['backlog_waited_s']:.0f} s in all for it"
-              + (f" ({noise['backlog_unsettled']} gave up)" if noise["backlog_unsettled"] else ""))
+    waited = report.backlog_waits(noise)
     if after["after_heavy"] is None or after["after_others"] is None:
         return waited
     return (f"{waited}; slices measured right after a {heaviest:,}-connection slice then made "

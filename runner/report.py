@@ -289,11 +289,15 @@ def method_facts(document: dict) -> list[tuple[str, str]]:
 
 
 def backlog_text(noise: dict) -> str:
-    """The slices that first waited for the last load's abandoned requests, if any did."""
-    if not noise.get("backlog_waits"):
-        return ""
+    """The host-noise line's clause on the slices that waited, if any did."""
+    return f"; {backlog_waits(noise)}" if noise.get("backlog_waits") else ""
+
+
+def backlog_waits(noise: dict) -> str:
+    """How many slices first waited for the requests the last load abandoned, for how long, and
+    how many gave up: one phrase for the report and the lessons."""
     unsettled = noise["backlog_unsettled"]
-    return (f"; {noise['backlog_waits']} slices first waited {noise['backlog_waited_s']:.1f} s in all for the "
+    return (f"{noise['backlog_waits']} slices first waited {noise['backlog_waited_s']:.1f} s in all for the "
             "requests the last load left in its server" + (f" ({unsettled} gave up waiting)" if unsettled else ""))
 
 

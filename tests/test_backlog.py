@@ -120,4 +120,4 @@ def test_a_sweep_measured_before_the_wait_says_so_instead_of_counting_no_waits()
     old = [{"group": 1, "started_s": 0.0, "rps": 100.0}, {"group": 1, "started_s": 2.0, "rps": 80.0}]
     assert "measured before slices waited" in lessons.backlog_reading(sweep_of(old), 1024)
     new = [{**piece, "backlog": {"waited_s": 0.0, "settled": True}} for piece in old]
-    assert lessons.backlog_reading(sweep_of(new), 1024).startswith("0 slices first waited 0 s in all")
+    assert lessons.backlog_reading(sweep_of(new), 1024).startswith("0 slices first waited 0.0 s in all")
