@@ -29,7 +29,7 @@ import psutil
 # look: the kernel's per-thread schedstat counts nanoseconds, and counts the time a thread was
 # ready but not running too, so a busy server that something else kept off the CPU for 10 ms is
 # still busy. With 50 ms looks at ticks, 142 of the 143 waits of a default run found the
-# server idle at the first look, and the looks cost 3% of its slices.
+# server idle at the first look, and the looks cost 7.3 s beside 270 one-second slices.
 WINDOW_S = 0.01
 IDLE_SHARE = 0.2
 GIVE_UP_FACTOR = 2.0

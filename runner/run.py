@@ -597,10 +597,12 @@ class Run:
         self.describe(f"group {number}: warming {len(processes)} at once")
 
         def warm_one(name: str, process: cells.CellProcess) -> None:
+            warmed = None
             for seconds in (self.plan.primer_s, self.plan.warmup_s):
                 if seconds:
                     warmed = self.closed_loop(name, process, seconds, self.plan.seed)
-                    self.backlogs.append(self.left_behind(name, process, warmed))
+            if warmed is not None:  # the primer's abandoned requests are served during the warm-up
+                self.backlogs.append(self.left_behind(name, process, warmed))
 
         with ThreadPoolExecutor(max_workers=len(processes), thread_name_prefix="warm") as pool:
             warming = {name: pool.submit(warm_one, name, process) for name, process in processes.items()}
