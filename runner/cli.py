@@ -530,7 +530,8 @@ def cmd_lesson(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    """An A/A test: one cell started twice, measured as two cells; their ratio must contain 1."""
+    """An A/A test: one cell started twice or more, measured as that many cells; every ratio
+    between them must contain 1."""
     from runner import calibrate, results
     from runner.run import Run
 
@@ -538,7 +539,8 @@ def cmd_calibrate(args) -> int:
     cells.manifest().cell(framework, variant)
     if len(args.scenario) > 1:
         raise DbbenchError("calibrate measures one scenario at a time")
-    runner = Run(run_options(args, frameworks=[framework], variants=[variant], instances=2, spend_budget=True))
+    runner = Run(run_options(args, frameworks=[framework], variants=[variant], instances=args.instances,
+                                 spend_budget=True))
     code = execute(runner)
     if code is not None:
         return code
@@ -665,6 +667,14 @@ def precision_arg(value: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a share such as 3% or 0.03, not {value!r}") from None
     if not 0 < number < 1:
         raise argparse.ArgumentTypeError(f"must be above 0% and below 100%, not {value!r}")
+    return number
+
+
+def calibrate_instances_arg(value: str) -> int:
+    """2 to 26: the instances are named A to Z."""
+    number = int(value) if value.isdigit() else 0
+    if not 2 <= number <= 26:
+        raise argparse.ArgumentTypeError(f"must be a whole number of instances from 2 to 26, not {value!r}")
     return number
 
 
@@ -811,8 +821,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "another host); needs --db-url")
     run.set_defaults(func=cmd_run)
 
-    calibrate = commands.add_parser("calibrate", help="A/A test: one cell twice; the noise floor of this machine")
+    calibrate = commands.add_parser(
+        "calibrate", help="A/A test: one cell twice (or --instances N times); the noise floor of this machine")
     calibrate.add_argument("--cell", default="fastapi/raw", help="FRAMEWORK/VARIANT (default fastapi/raw)")
+    calibrate.add_argument("--instances", type=calibrate_instances_arg, default=2,
+                           help="how many times to start the cell (default 2; more asks whether two starts of one "
+                                "cell can differ by more than the slices' noise)")
     calibrate.add_argument("--confidence", type=confidence_arg, default=0.95,
                            help="level of the A/A interval (default 0.95)")
     add_measurement_args(calibrate, budget_default=90)
