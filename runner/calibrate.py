@@ -1,11 +1,12 @@
 """The A/A calibration: one cell started two or more times and measured as that many cells by
-the run's own stages. Every ratio between its instances must contain 1; their half-width is
-this machine's noise floor now, the smallest difference a run of this length could tell apart.
+the run's own stages. Every ratio between its instances must contain 1; their median
+half-width is this machine's noise floor now, the smallest difference a run of this length
+could tell apart.
 
 With more than two instances, the pairs are tested together (Bonferroni: each interval at
-the confidence's share of the pairs), so that an A/A of seven does not fail one time in three
-by chance. What it adds: whether two starts of the same cell can differ by more than the
-slices' noise, which an interval between two cells cannot see.
+the confidence's share of the pairs), so that an honest A/A of seven does not fail about one
+time in two, as its 21 pairs at 95% each would. What it adds: whether two starts of the same
+cell can differ by more than the slices' noise, which an interval between two cells cannot see.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def render(found: Calibration, cell: str, slice_s: int) -> str:
     else:
         named = ", ".join(f"{b[-2]}/{a[-2]} {interval_text(ratio)}" for a, b, ratio in found.excluding)
         lines.append(f"verdict: {len(found.excluding)} of {found.pairs} pairs EXCLUDE 1{together}: {named}; "
-                     "two starts of one cell differ by more than the slices' noise: distrust small differences "
-                     "between cells in runs made now, and measure a close call again in a second run")
+                     "the host drifted faster than the rounds can block, or two starts of one cell differ: distrust "
+                     "small differences between cells in runs made now, and measure a close call again in a second "
+                     "run")
     return "\n".join(lines) + "\n"

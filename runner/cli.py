@@ -539,8 +539,9 @@ def cmd_calibrate(args) -> int:
     cells.manifest().cell(framework, variant)
     if len(args.scenario) > 1:
         raise DbbenchError("calibrate measures one scenario at a time")
-    runner = Run(run_options(args, frameworks=[framework], variants=[variant], instances=args.instances,
-                                 spend_budget=True))
+    options = run_options(args, frameworks=[framework], variants=[variant], instances=args.instances,
+                          spend_budget=True)
+    runner = Run(options)
     code = execute(runner)
     if code is not None:
         return code
