@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations
 
-from runner import results, statistics
+from runner import report, results, statistics
 from runner.errors import DbbenchError
 
 
@@ -47,24 +47,22 @@ def analyse(document: dict, confidence: float) -> Calibration:
     pairs = list(combinations(names, 2))
     pair_confidence = 1 - (1 - confidence) / len(pairs)
     family = statistics.BlockedComparison(blocks, anchor=anchor, confidence=pair_confidence)
-    at_95 = statistics.BlockedComparison(blocks, anchor=anchor)
-    found = {(a, b): (family.ratio(b, a), at_95.ratio(b, a)) for a, b in pairs}
-    if any(ratio is None or ratio.ci95 is None for both in found.values() for ratio in both):
+    found = {(a, b): family.ratio(b, a) for a, b in pairs}
+    if any(ratio is None or ratio.ci95 is None for ratio in found.values()):  # the same at any level
         raise DbbenchError("the calibration ended with too few rounds for an interval: raise --budget")
     first = names[0]
     shown = statistics.BlockedComparison(blocks, anchor=anchor, confidence=confidence)
     return Calibration(
         instances=names,
         to_first={name: shown.ratio(name, first) for name in names[1:]},
-        excluding=[(a, b, ratio) for (a, b), (ratio, _) in found.items() if ratio.excludes_one()],
+        excluding=[(a, b, ratio) for (a, b), ratio in found.items() if ratio.excludes_one()],
         pairs=len(pairs), pair_confidence=pair_confidence,
-        noise_floor=at_95.smallest_detectable(names),
+        noise_floor=statistics.BlockedComparison(blocks, anchor=anchor).smallest_detectable(names),
         noise=document["summary"]["noise"], confidence=confidence)
 
 
 def interval_text(ratio: statistics.Ratio) -> str:
-    low, high = ratio.ci95
-    return f"{ratio.value:.3f} [{low:.3f}–{high:.3f}]"
+    return f"{ratio.value:.3f}{report.fmt_interval(ratio.ci95, digits=3)}"
 
 
 def render(found: Calibration, cell: str, slice_s: int) -> str:
