@@ -288,6 +288,11 @@ class Verifier:
     def count_connections(self, conn) -> int:
         if self.held_connections is not None:
             return self.held_connections()
+        return self.backends(conn)
+
+    @staticmethod
+    def backends(conn) -> int:
+        """PostgreSQL's own count of client connections to this database, every cell's."""
         return conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
@@ -335,6 +340,9 @@ class Verifier:
             time.sleep(0.05)
         failures = [] if count == self.expected_connections else [
             f"{count} database connections open after start-up, expected {self.expected_connections}"
+            + ("" if self.held_connections is None else
+               f" (counted on the cell's sockets; PostgreSQL counts {self.backends(conn)} on this database, "
+               "every cell's)")
         ]
         verdict.add("pool", failures, f"{count} connections open at start-up")
 

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from runner import database
-from runner.verification import ENDPOINTS, Verifier, classify
+from runner.verification import ENDPOINTS, Verdict, Verifier, classify
 
 TOY = Path(__file__).with_name("toyapp.py")
 
@@ -124,3 +125,18 @@ def test_a_cell_that_does_not_go_through_the_proxy_fails_the_round_trip_check(db
     verdict = verdict_for(db_url, "correct", db_latency_ms=200)
     assert failed_checks(verdict) == {"db round trip"}
     assert "does not go through it" in verdict.first_failure and verdict.round_trip_ms < 200
+
+
+def test_a_pool_short_of_its_size_says_what_postgresql_counts_beside_the_cells_sockets(db_url):
+    """A cell's count comes from its sockets; when it is short, PostgreSQL's own count tells a
+    connection that was closed from one the sockets' count missed."""
+    verdict = Verdict()
+    verifier = Verifier("http://127.0.0.1:1", db_url, expected_connections=0, held_connections=lambda: 1)
+    with psycopg.connect(db_url, autocommit=True) as conn, psycopg.connect(db_url) as other:
+        other.execute("SELECT 1")
+        verifier.check_pool(conn, verdict)
+    detail = verdict.first_failure
+    assert detail.startswith("pool: 1 database connections open after start-up, expected 0 "
+                             "(counted on the cell's sockets")
+    counted = int(detail.split("PostgreSQL counts ")[1].split()[0])
+    assert counted >= 1
