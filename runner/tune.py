@@ -26,7 +26,7 @@ from pathlib import Path
 
 from runner import cells, database, environments, load, metadata, paths, report, results, sweep
 from runner.errors import DbbenchError
-from runner.run import Plan, RunOptions
+from runner.run import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_CELLS, DEFAULT_BUDGET_S, Plan, RunOptions
 
 # 32 was the best in none of the 21 ladders of three tunings at 100 s a cell (2 December 2026,
 # the default cells: the best was 4, 8 or 16; the third was made after this change, with 32
@@ -219,12 +219,16 @@ def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: 
                    db_latency_ms=options.db_latency_ms, machine=metadata.collect_machine(),
                    postgres=metadata.collect_postgres(url, embedded))
     found, missing = lookup(selected, **context)
-    if missing and no_tuning is None:
+    tuning = bool(missing) and no_tuning is None
+    if tuning:
         budget = budget_s or budget_for(len(missing))
+        shorter = ("" if options.budget_s or options.rounds or options.quick else
+                   f"; then the run's shorter first budget, {AFTER_TUNING_BUDGET_S} s for up to "
+                   f"{DEFAULT_BUDGET_CELLS} cells instead of {DEFAULT_BUDGET_S} s")
         log(f"no tuned pool recorded for {', '.join(cell.name for cell in missing)} at this load, machine and "
             f"PostgreSQL: tuning first (a paired pool-size sweep, about "
             f"{(budget + TUNE_OVERHEAD_PER_CELL_S * len(missing)) / 60:.1f} min; its slices are not "
-            "the ranking's)")
+            f"the ranking's{shorter})")
         load.wrk_binary()
         kept, _ = tune(dataclasses.replace(options, only=[cell.name for cell in missing], preset=None,
                                            budget_s=budget, rounds=None, precision=None, spend_budget=True,
@@ -237,7 +241,7 @@ def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: 
              for name, choice in found.items()}
     untuned = ("rule: no tuned pool recorded for this load and machine"
                + (f" ({no_tuning})" if no_tuning else "")) if missing else None
-    return dataclasses.replace(options, tuned_pools=pools, untuned_why=untuned)
+    return dataclasses.replace(options, tuned_pools=pools, untuned_why=untuned, tuned_first=tuning)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from conftest import DBBENCH, REPO, dbbench
 
 from runner import results, sweep, tune
 from runner.errors import DbbenchError
+from runner.run import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_S
 
 
 def test_a_pool_size_sweep_is_paired_in_one_run_with_every_point_and_its_figures(db_url, tmp_path):
@@ -120,6 +121,8 @@ def test_tune_records_a_pool_per_cell_and_run_uses_it(db_url, tmp_path):
     assert cell["pool_size"] == choice["pool"] and cell["pool_why"] == choice["why"]
     assert cell["pool_ladder"] == choice["ladder"]
     assert f"| gin/raw | ok | {choice['pool']} (tuned) |" in ran.stdout and "## Pool sizes" in ran.stdout
+    document = json.loads((tmp_path / "run" / "latest" / "results.json").read_text())
+    assert document["metadata"]["run"]["budget_s"] == DEFAULT_BUDGET_S, "a run that did not tune: the full budget"
 
 
 def test_a_run_without_a_tuned_pool_tunes_first_on_slices_of_its_own(db_url, tmp_path):
@@ -128,6 +131,7 @@ def test_a_run_without_a_tuned_pool_tunes_first_on_slices_of_its_own(db_url, tmp
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert "no tuned pool recorded for gin/raw" in ran.stderr and "tuning first" in ran.stderr
     run = json.loads((tmp_path / "latest" / "results.json").read_text())
+    assert run["metadata"]["run"]["budget_s"] == AFTER_TUNING_BUDGET_S < DEFAULT_BUDGET_S
     (cell,) = run["cells"]
     assert cell["pool_why"].startswith("tuned: ") and cell["pool_ladder"]
     (tuning,) = (tmp_path / "sweep").iterdir()
