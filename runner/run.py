@@ -5,11 +5,11 @@ as many cells as fit under max_connections; runner/schedule.py). A cell gets its
 only when it first starts. Each round then gives every live cell of the group one short
 slice, in a fresh order shuffled from the recorded seed, and rounds are added until every
 reported ratio is as precise as asked or the budget is spent. Every slice is stored raw
-with the host's noise (runner/noise.py); a disturbed slice is measured again at the end of
-its round while the budget allows. A slice first waits until the requests the last load
-abandoned in its server are served (runner/backlog.py). A slice is wrk's closed loop, or with --rate oha at a
-constant rate (runner/openloop.py); a constant-rate run stops after its rounds, since there
-is no throughput ratio to make precise.
+with the host's noise (runner/noise.py); a round's disturbed slices are measured again at
+its end while the budget allows, when they are a burst (`repeats_pay`). A slice first waits
+until the requests the last load abandoned in its server are served (runner/backlog.py). A
+slice is wrk's closed loop, or with --rate oha at a constant rate (runner/openloop.py); a
+constant-rate run stops after its rounds, since there is no throughput ratio to make precise.
 
 Faults: a cell that fails to start, fails verification, crashes or loses its load
 generator is recorded with the reason and the others go on. PostgreSQL going away marks
@@ -122,6 +122,16 @@ class RunOptions:
         or the untuned ones a run tunes first)."""
         selected = cells.manifest().select(self.frameworks, self.variants, self.everything)
         return selected if self.only is None else [cell for cell in selected if cell.name in self.only]
+
+
+def repeats_pay(disturbed: int, slices: int) -> bool:
+    """A round's disturbed slices are measured again only when they are a burst: at most a
+    third of the round, or one slice. When more were disturbed, the disturbance was the host's
+    state, and a repeat would most likely be disturbed too (3 December 2026, Intel host, five
+    default runs: 27% of the repeats of rounds with one or two of seven disturbed were
+    disturbed again, 52-84% of those with three to seven; in two-instance A/As, 94% of the
+    repeats of rounds with both disturbed). Those repeats took up to half of a run's slices."""
+    return 0 < disturbed <= max(1, slices // 3)
 
 
 def default_budget(options: RunOptions) -> float:
@@ -635,6 +645,8 @@ class Run:
             measured = self.measure_slice(name, processes[name], number, round_no, position)
             if measured is not None and measured["disturbed"]:
                 disturbed.append((position, name))
+        if not repeats_pay(len(disturbed), len(order)):
+            return
         for position, name in disturbed:
             if self.records[name]["status"] == "ok" and \
                     self.elapsed() + self.plan.slice_s + SLICE_OVERHEAD_S <= deadline:

@@ -337,3 +337,35 @@ def test_a_group_s_cells_are_warmed_side_by_side_and_a_failed_warm_up_fails_only
     assert runner.backlogs == [("a", 500.0)], \
         "what a finished warm-up left in its server is waited out before the first slice; a primer's " \
         "is served during the warm-up, and a failed cell is stopped"
+
+
+@pytest.mark.parametrize("disturbed, repeated", [
+    (set(), []),
+    ({"b"}, ["b"]),
+    ({"b", "e"}, ["b", "e"]),
+    ({"b", "c", "e"}, []),
+    (set("abcdefg"), []),
+])
+def test_a_round_s_disturbed_slices_are_measured_again_only_when_they_are_a_burst(disturbed, repeated):
+    """Seven cells: one or two disturbed slices are measured again; three or more are the host's
+    state, and their repeats would most likely be disturbed too."""
+    measured = []
+
+    def measure_slice(name, process, number, round_no, position, repeat=False):
+        measured.append((name, repeat))
+        return {"disturbed": name in disturbed and not repeat}
+
+    runner = run.Run.__new__(run.Run)
+    runner.rng = SimpleNamespace(shuffle=lambda order: None)
+    runner.document = {"metadata": {"run": {"order": []}}}
+    runner.records = {name: {"status": "ok"} for name in "abcdefg"}
+    runner.plan = SimpleNamespace(slice_s=1)
+    runner.elapsed = lambda: 0.0
+    runner.measure_slice = measure_slice
+    runner.measure_round(1, 1, list("abcdefg"), {name: object() for name in "abcdefg"}, deadline=100.0)
+    assert [name for name, repeat in measured if not repeat] == list("abcdefg")
+    assert [name for name, repeat in measured if repeat] == repeated
+
+
+def test_in_a_two_instance_a_a_one_disturbed_slice_is_measured_again_and_two_are_not():
+    assert run.repeats_pay(1, 2) and not run.repeats_pay(2, 2) and not run.repeats_pay(0, 2)
