@@ -3,7 +3,8 @@ outside the measurement used meanwhile.
 
 On a shared VM the hypervisor takes CPU away from us (steal, /proc/stat's eighth field)
 in bursts that last from seconds to minutes; other processes on the host take it too. A
-slice disturbed beyond a threshold is flagged and, while the budget allows, measured again.
+slice disturbed beyond a threshold is flagged and, when it is part of a burst and the budget
+allows, measured again (run.repeats_pay).
 """
 
 from __future__ import annotations

@@ -707,7 +707,7 @@ class Run:
 
     @staticmethod
     def disturbed(entry: dict) -> bool:
-        """Whether host noise spoiled a slice, so that it is measured again while the budget allows."""
+        """Whether host noise spoiled a slice, which is then measured again if `repeats_pay`."""
         return noise.disturbed(entry["noise"])
 
     def lua_args(self) -> dict:
