@@ -65,7 +65,7 @@ def interval_text(ratio: statistics.Ratio) -> str:
     return f"{ratio.value:.3f}{report.fmt_interval(ratio.ci95, digits=3)}"
 
 
-def render(found: Calibration, cell: str, slice_s: int) -> str:
+def render(found: Calibration, cell: str, slice_s: float) -> str:
     noise = found.noise
     first, *others = found.instances
     rounds = min(ratio.n for ratio in found.to_first.values())

@@ -157,6 +157,18 @@ def positive_int(value: str) -> int:
     return number
 
 
+def slice_arg(value: str) -> int | float:
+    """Seconds, whole or not (0.5): at least MIN_SLICE_S, below which wrk's connecting is much of a slice."""
+    from runner import load
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be seconds, such as 1 or 0.5, not {value!r}") from None
+    if not load.MIN_SLICE_S <= seconds <= 3600:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be between {load.MIN_SLICE_S:g} s and an hour, not {value}")
+    return load.whole_or_fraction(seconds)
+
+
 def queries_arg(value: str) -> int:
     number = positive_int(value)
     if number > 500:
@@ -712,7 +724,7 @@ def add_shared_measurement_args(parser: argparse.ArgumentParser, budget_default:
     parser.add_argument("--scenario", type=scenarios_arg, default=["by-id"],
                         help="scenarios/NAME.toml; run takes a list or all, one run each (default by-id)")
     parser.add_argument("--connections", type=positive_int, help="wrk connections (default: the scenario's)")
-    parser.add_argument("--slice", "--duration", dest="slice", type=positive_int,
+    parser.add_argument("--slice", "--duration", dest="slice", type=slice_arg,
                         help="seconds per measured slice (default: the scenario's)")
     parser.add_argument("--budget", type=duration_arg, default=budget_default,
                         help="time for starting, verifying and measuring, e.g. 330 or 5.5m")

@@ -8,8 +8,10 @@ are stored and shown as what they are.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -25,6 +27,7 @@ from runner.errors import DbbenchError
 PRELUDE_LUA = Path(__file__).with_name("wrk_prelude.lua")
 REPORT_LUA = Path(__file__).with_name("wrk_report.lua")
 WRK_TIMEOUT_S = 5
+MIN_SLICE_S = 0.25
 PERCENTILES = ("50", "75", "90", "99", "99.9")
 
 
@@ -41,7 +44,7 @@ class Scenario:
     script: Path
     connections: int
     threads: int
-    slice_s: int  # one measured slice; a cell is measured in many, interleaved with the others
+    slice_s: int | float  # one measured slice; a cell is measured in many, interleaved with the others
     warmup_s: int  # once, when the cell first starts (it stays up afterwards)
     primer_s: int
     endpoints: tuple[str, ...]  # what the verifier checks before the scenario measures a cell
@@ -80,7 +83,8 @@ def load_scenario(name: str) -> Scenario:
         scenario = Scenario(
             name=data["name"], description=data["description"], script=path.with_name(data["script"]),
             connections=int(data["connections"]), threads=int(data["threads"]),
-            slice_s=int(data["slice_s"]), warmup_s=int(data["warmup_s"]), primer_s=int(data["primer_s"]),
+            slice_s=whole_or_fraction(float(data["slice_s"])),
+            warmup_s=int(data["warmup_s"]), primer_s=int(data["primer_s"]),
             endpoints=tuple(data["endpoints"]), writes=bool(data.get("writes", False)),
             weights={kind: int(share) for kind, share in data["weights"].items()} if "weights" in data else None,
         )
@@ -90,8 +94,15 @@ def load_scenario(name: str) -> Scenario:
     return scenario
 
 
+def whole_or_fraction(seconds: float) -> int | float:
+    """1 stays 1 (shown and stored as "1 s", as before), 0.5 stays 0.5."""
+    return int(seconds) if seconds.is_integer() else seconds
+
+
 def check_scenario(scenario: Scenario, path: Path) -> None:
     problems = [f"unknown endpoint {endpoint!r}" for endpoint in scenario.endpoints if endpoint not in ENDPOINTS]
+    if not scenario.slice_s >= MIN_SLICE_S:
+        problems.append(f"slice_s must be at least {MIN_SLICE_S:g} s, not {scenario.slice_s}")
     if not scenario.endpoints:
         problems.append("no endpoints")
     if not scenario.script.exists():
@@ -257,9 +268,10 @@ class GeneratorRun:
 
 
 def run_generator(argv: list[str], env: dict[str, str], cores: list[int] | None, log: Path, timeout: float,
-                  parties: Parties) -> GeneratorRun:
+                  parties: Parties, interrupt_after: float | None = None) -> GeneratorRun:
     """Start a load generator (wrk or oha) on its cores, dying with us; wait for it, and
-    account every party's CPU over its run."""
+    account every party's CPU over its run. `interrupt_after`: SIGINT it then (wrk stops
+    and reports what it measured)."""
     before = parties.snapshot()
     started = time.monotonic()
     on_parent_death = supervise.die_with_parent(os.getpid())
@@ -271,7 +283,8 @@ def run_generator(argv: list[str], env: dict[str, str], cores: list[int] | None,
 
     with log.open("wb") as log_handle:
         process = subprocess.Popen(argv, env=env, stdout=log_handle, stderr=subprocess.STDOUT, preexec_fn=preexec)
-    returncode, cpu = wait_with_usage(process, timeout, Path(argv[0]).name)
+    returncode, cpu = wait_with_usage(process, timeout, Path(argv[0]).name,
+                                      None if interrupt_after is None else started + interrupt_after)
     return GeneratorRun(returncode, cpu, time.monotonic() - started, parties.used(before))
 
 
@@ -279,8 +292,17 @@ def log_tail(log: Path) -> str:
     return " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:]) or "no output"
 
 
+def wrk_duration(duration_s: float) -> tuple[int, float | None]:
+    """wrk's -d takes whole seconds. A slice of another length runs under a -d at least 0.5 s
+    longer and is stopped by SIGINT at its length; wrk then reports over its own clock, so
+    the rate stays requests / measured time even if the signal comes late."""
+    if float(duration_s).is_integer():
+        return int(duration_s), None
+    return math.ceil(duration_s + 0.5), duration_s
+
+
 def run_wrk(
-    base_url: str, scenario: Scenario, connections: int, duration_s: int, max_id: int, seed: int,
+    base_url: str, scenario: Scenario, connections: int, duration_s: float, max_id: int, seed: int,
     server_processes: list[psutil.Process] | None, pinning: Pinning | None = None,
     postmaster_pid: int | None = None,
     usernames: Path | None = None, proxy_processes: list[psutil.Process] | None = None,
@@ -292,8 +314,9 @@ def run_wrk(
     with tempfile.TemporaryDirectory(prefix="dbbench-wrk-") as tmp:
         script = build_script(scenario, Path(tmp))
         out = Path(tmp) / "wrk.json"
+        whole_s, interrupt_after = wrk_duration(duration_s)
         argv = [
-            wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{duration_s}s",
+            wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{whole_s}s",
             f"--timeout={WRK_TIMEOUT_S}s", "-s", str(script), base_url,
         ]
         env = {**os.environ, "DBBENCH_WRK_OUT": str(out), "DBBENCH_MAX_ID": str(max_id),
@@ -302,8 +325,8 @@ def run_wrk(
         if usernames is not None:
             env["DBBENCH_USERNAMES"] = str(usernames)
         log = Path(tmp) / "wrk.log"
-        ran = run_generator(argv, env, pinning.wrk if pinning else None, log, duration_s + WRK_TIMEOUT_S + 30,
-                            Parties(server_processes, postmaster_pid, proxy_processes))
+        ran = run_generator(argv, env, pinning.wrk if pinning else None, log, whole_s + WRK_TIMEOUT_S + 30,
+                            Parties(server_processes, postmaster_pid, proxy_processes), interrupt_after)
         if ran.returncode != 0 or not out.exists():
             raise DbbenchError(f"wrk failed (exit {ran.returncode}): {log_tail(log)}")
         report = json.loads(out.read_text())
@@ -312,8 +335,11 @@ def run_wrk(
     return summarize_wrk(report, shown_argv, ran.elapsed_s, scenario, {"wrk": ran.cpu_s, **ran.parties})
 
 
-def wait_with_usage(process: subprocess.Popen, timeout: float, name: str = "wrk") -> tuple[int, float]:
-    """Reap the generator with wait4, which also gives the CPU seconds it used; kill it past timeout."""
+def wait_with_usage(process: subprocess.Popen, timeout: float, name: str = "wrk",
+                    interrupt_at: float | None = None) -> tuple[int, float]:
+    """Reap the generator with wait4, which also gives the CPU seconds it used; SIGINT it at
+    `interrupt_at` (monotonic), kill it past timeout. Looks every 10 ms: at sub-second slices
+    a coarser look is a visible share of the wall time between them."""
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -321,10 +347,14 @@ def wait_with_usage(process: subprocess.Popen, timeout: float, name: str = "wrk"
             if pid:
                 process.returncode = os.waitstatus_to_exitcode(status)
                 return process.returncode, round(usage.ru_utime + usage.ru_stime, 3)
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise DbbenchError(f"{name} did not finish within {timeout:.0f} s")
+            if interrupt_at is not None and now >= interrupt_at:
+                process.send_signal(signal.SIGINT)
+                interrupt_at = None
             supervise.raise_if_interrupted()
-            time.sleep(0.05)
+            time.sleep(0.01)
     except BaseException:
         if process.returncode is None:
             process.kill()

@@ -83,8 +83,13 @@ def write_urls(base_url: str, scenario: load.Scenario, max_id: int, usernames: P
     return target
 
 
+def oha_duration(duration_s: float) -> str:
+    """Whole seconds as before ("1s"); a sub-second or fractional slice in milliseconds."""
+    return f"{duration_s:g}s" if float(duration_s).is_integer() else f"{round(duration_s * 1000)}ms"
+
+
 def run_rate(
-    base_url: str, scenario: load.Scenario, rate: float, connections: int, duration_s: int, max_id: int,
+    base_url: str, scenario: load.Scenario, rate: float, connections: int, duration_s: float, max_id: int,
     server_processes: list[psutil.Process] | None, pinning: load.Pinning | None = None,
     postmaster_pid: int | None = None, usernames: Path | None = None,
     proxy_processes: list[psutil.Process] | None = None,
@@ -97,7 +102,7 @@ def run_rate(
         urls = write_urls(base_url, scenario, max_id, usernames, Path(tmp) / "urls.txt")
         out, db, log = Path(tmp) / "oha.json", Path(tmp) / "requests.db", Path(tmp) / "oha.log"
         argv = [str(binary()), "--no-tui", "--no-color", "--output-format", "json", "-o", str(out),
-                "-z", f"{duration_s}s", "-q", f"{rate:g}", "--latency-correction", "-w", "-c", str(connections),
+                "-z", oha_duration(duration_s), "-q", f"{rate:g}", "--latency-correction", "-w", "-c", str(connections),
                 "-t", f"{TIMEOUT_S}s", "--worker-threads", str(threads), "--db-url", str(db),
                 "--urls-from-file", str(urls)]
         ran = load.run_generator(argv, {**os.environ, "NO_COLOR": "1"}, pinning.wrk if pinning else None, log,
@@ -121,7 +126,7 @@ def read_requests(db: Path) -> np.ndarray:
     return np.asarray(found, dtype=float).reshape(-1, 4)
 
 
-def summarize(summary: dict, rows: np.ndarray, rate: float, duration_s: int, argv: list[str],
+def summarize(summary: dict, rows: np.ndarray, rate: float, duration_s: float, argv: list[str],
               ran: load.GeneratorRun, threads: int) -> dict:
     errors_by_kind = {kind: int(count) for kind, count in (summary.get("errorDistribution") or {}).items()}
     errors = sum(errors_by_kind.values())

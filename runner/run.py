@@ -83,7 +83,7 @@ class RunOptions:
     everything: bool = False
     scenario: str = "by-id"
     connections: int | None = None
-    slice_s: int | None = None
+    slice_s: float | None = None
     rounds: int | None = None
     budget_s: float | None = None
     precision: float | None = None
@@ -147,7 +147,7 @@ class Plan:
 
     scenario: load.Scenario
     connections: int
-    slice_s: int
+    slice_s: float
     warmup_s: int
     primer_s: int
     rule: schedule.StoppingRule
@@ -691,7 +691,7 @@ class Run:
         return openloop.run_rate(process.base_url, rate=rate, duration_s=self.plan.slice_s,
                                  **self.load_args(name, process))
 
-    def closed_loop(self, name: str, process: cells.CellProcess, duration_s: int, seed: int) -> dict:
+    def closed_loop(self, name: str, process: cells.CellProcess, duration_s: float, seed: int) -> dict:
         """wrk against a cell for a while: a slice, or its warm-up."""
         return load.run_wrk(process.base_url, duration_s=duration_s, seed=seed,
                             **self.load_args(name, process), **self.lua_args())
