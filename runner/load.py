@@ -293,12 +293,12 @@ def log_tail(log: Path) -> str:
 
 
 def wrk_duration(duration_s: float) -> tuple[int, float | None]:
-    """wrk's -d takes whole seconds. A slice of another length runs under a -d at least 0.5 s
+    """wrk's -d takes whole seconds. A slice of another length runs under a -d over a second
     longer and is stopped by SIGINT at its length; wrk then reports over its own clock, so
     the rate stays requests / measured time even if the signal comes late."""
     if float(duration_s).is_integer():
         return int(duration_s), None
-    return math.ceil(duration_s + 0.5), duration_s
+    return math.ceil(duration_s) + 1, duration_s
 
 
 def run_wrk(

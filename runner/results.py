@@ -237,18 +237,20 @@ def validate(document: dict) -> None:
         raise DbbenchError(f"results file does not match schema {SCHEMA_VERSION} at {where}: {exc.message}") from None
 
 
-def write(document: dict, path: Path) -> None:
+def write(document: dict, path: Path, compact: bool = False) -> None:
     """The results file with its derived figures, written atomically (write_json)."""
-    write_json(finalize(document), path)
+    write_json(finalize(document), path, compact)
 
 
-def write_json(document: dict, path: Path) -> None:
+def write_json(document: dict, path: Path, compact: bool = False) -> None:
     """Atomic: a reader (or a Ctrl-C) never sees a half-written file, and a write that fails
-    (a full disk) leaves the last good file as it was."""
+    (a full disk) leaves the last good file as it was. `compact`: on one line, which json
+    writes in C, several times faster than indented."""
     tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+        text = json.dumps(document, separators=(",", ":")) if compact else json.dumps(document, indent=2)
+        tmp.write_text(text + "\n")
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):  # a parent that is not a directory cannot hold the temporary file

@@ -401,10 +401,15 @@ class Run:
 
     # ------------------------------------------------------------- the run
 
-    def save(self, final: bool = False) -> None:
-        """results.json and results.md after every slice; at the end (or on a stop) the HTML
+    def save(self, final: bool = False, slice_only: bool = False) -> None:
+        """results.json after every slice, on one line until the end: indented, and with
+        results.md each time, the gap between slices grew from 0.11 to 0.18 s over a run of
+        0.5 s slices, and on one line it stayed at 0.10-0.11 s over a run of 1 s slices.
+        results.md after every round; at the end (or on a stop) the file indented, the HTML
         page and the figures too, which take seconds to draw and so never run between slices."""
-        results.write(self.document, self.results_path)
+        results.write(self.document, self.results_path, compact=not final)
+        if slice_only:
+            return
         try:
             (self.run_dir / "results.md").write_text(report.render_markdown(self.document))
         except OSError as exc:
@@ -675,7 +680,7 @@ class Run:
         if result["errors"] or result["non_2xx"]:
             entry["database"] = "reachable" if database.reachable(self.url) else "unreachable"
         record["slices"].append(entry)
-        self.save()
+        self.save(slice_only=True)
         if not process.alive():
             self.fail(name, process, f"group {number} round {round_no}: exited with code "
                                      f"{process.process.returncode} during a slice: {process.log_tail()}")

@@ -183,6 +183,7 @@ def test_more_server_cpus_than_cores_is_refused_in_one_line():
 
 def test_bad_input_is_one_line_and_never_a_traceback():
     for args in (["run", "--budget", "soon"], ["run", "--precision", "200%"], ["run", "--slice", "0"],
+                 ["run", "--slice", "0.1"], ["run", "--slice", "inf"],
                  ["calibrate", "--cell", "nosuch/raw"], ["calibrate", "--confidence", "0.1"],
                  ["calibrate", "--instances", "1"], ["calibrate", "--instances", "27"],
                  ["calibrate", "--instances", "x"],

@@ -84,9 +84,22 @@ def toy():
         server.server_close()
 
 
-def at_rate(server: ToyServer, rate: float, seconds: int, connections: int = 64) -> dict:
+def at_rate(server: ToyServer, rate: float, seconds: float, connections: int = 64) -> dict:
     return openloop.run_rate(server.url, load.load_scenario("by-id"), rate=rate, connections=connections,
                              duration_s=seconds, max_id=TOY_USERS, server_processes=None)
+
+
+def test_a_sub_second_slice_is_stopped_at_its_length_and_measured_by_the_generators_clock(toy):
+    """wrk takes whole seconds: a 0.5 s slice runs under -d2s and is stopped by SIGINT, after
+    which wrk still reports; oha is given milliseconds."""
+    server = toy(lambda now, rate: 0.0)
+    scenario = load.load_scenario("by-id")
+    measured = load.run_wrk(server.url, scenario, connections=4, duration_s=0.5, max_id=TOY_USERS, seed=1,
+                            server_processes=None)
+    assert "-d2s" in measured["wrk_args"] and measured["requests"] > 0
+    assert 0.4 < measured["duration_s"] < 1.5, measured["duration_s"]  # stopped, not run to its -d
+    constant = at_rate(server, rate=100, seconds=0.5, connections=4)
+    assert "500ms" in constant["generator_args"] and constant["open_loop"]["scheduled"] == 50
 
 
 def test_a_low_rate_is_held_within_two_percent(toy):
