@@ -725,7 +725,7 @@ def add_shared_measurement_args(parser: argparse.ArgumentParser, budget_default:
                         help="scenarios/NAME.toml; run takes a list or all, one run each (default by-id)")
     parser.add_argument("--connections", type=positive_int, help="wrk connections (default: the scenario's)")
     parser.add_argument("--slice", "--duration", dest="slice", type=slice_arg,
-                        help="seconds per measured slice (default: the scenario's)")
+                        help="seconds per measured slice, 0.25 or more, such as 0.5 (default: the scenario's)")
     parser.add_argument("--budget", type=duration_arg, default=budget_default,
                         help="time for starting, verifying and measuring, e.g. 330 or 5.5m")
     parser.add_argument("--server-cpus", type=positive_int, default=1,

@@ -59,7 +59,7 @@ RESERVED_CONNECTIONS = 5
 # `make bench-db` under 7 minutes (397 s to 401 s, four runs on 3 December 2026; 400 s took
 # 405 s and 410 s), and a run that tunes first measures for AFTER_TUNING_BUDGET_S, which keeps
 # the first under 12 (672 s from a fresh clone, tuning 287 s). The longer a run, the narrower
-# its ratios: at 1 s slices the noise is nearly independent from one second to the next.
+# its ratios: each round is one more pair of slices close together in time.
 DEFAULT_BUDGET_S = 390
 AFTER_TUNING_BUDGET_S = 330
 DEFAULT_BUDGET_CELLS = 7
