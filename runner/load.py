@@ -28,6 +28,7 @@ PRELUDE_LUA = Path(__file__).with_name("wrk_prelude.lua")
 REPORT_LUA = Path(__file__).with_name("wrk_report.lua")
 WRK_TIMEOUT_S = 5
 MIN_SLICE_S = 0.25
+MAX_SLICE_S = 3600
 PERCENTILES = ("50", "75", "90", "99", "99.9")
 
 
@@ -101,8 +102,8 @@ def whole_or_fraction(seconds: float) -> int | float:
 
 def check_scenario(scenario: Scenario, path: Path) -> None:
     problems = [f"unknown endpoint {endpoint!r}" for endpoint in scenario.endpoints if endpoint not in ENDPOINTS]
-    if not scenario.slice_s >= MIN_SLICE_S:
-        problems.append(f"slice_s must be at least {MIN_SLICE_S:g} s, not {scenario.slice_s}")
+    if not MIN_SLICE_S <= scenario.slice_s <= MAX_SLICE_S:  # also refuses nan and inf
+        problems.append(f"slice_s must be between {MIN_SLICE_S:g} s and an hour, not {scenario.slice_s}")
     if not scenario.endpoints:
         problems.append("no endpoints")
     if not scenario.script.exists():

@@ -37,3 +37,19 @@ def test_pinning_gives_disjoint_cores_only_when_there_are_enough(monkeypatch):
     shared = load.Pinning.plan(server_cpus=1, wrk_threads=1, postmaster_pid=12345)
     assert shared.server is None and shared.postgres is None
     assert shared.note.startswith("not pinned: 2 cores")
+
+
+@pytest.mark.parametrize("text, expected", [("0.5", 0.5), ("1.0", 1), ("0.1", None), ("inf", None), ("nan", None)])
+def test_a_scenarios_slice_may_be_a_fraction_of_a_second_but_not_too_short(tmp_path, monkeypatch, text, expected):
+    source = load.load_scenario("by-id")
+    toml = source.script.with_suffix(".toml").read_text()
+    assert "slice_s = 1\n" in toml
+    (tmp_path / "by-id.toml").write_text(toml.replace("slice_s = 1\n", f"slice_s = {text}\n"))
+    (tmp_path / source.script.name).write_text(source.script.read_text())
+    monkeypatch.setattr(load.paths, "SCENARIOS_DIR", tmp_path)
+    if expected is None:
+        with pytest.raises(DbbenchError, match="slice_s must be between 0.25 s and an hour"):
+            load.load_scenario("by-id")
+    else:
+        found = load.load_scenario("by-id").slice_s
+        assert found == expected and type(found) is type(expected)
