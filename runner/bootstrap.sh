@@ -17,6 +17,11 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 state=${DBBENCH_HOME:-$here/.dbbench}
 go_needed=$(awk '$1 == "go" { print $2; exit }' "$here/apps/gin/go.mod")
 
+# A build directory of toxiproxy's or oha's goes with the script, even when it is stopped
+# mid-build (bash runs the EXIT trap on SIGINT and SIGTERM too).
+build=""
+trap 'if [ -n "$build" ]; then rm -rf "$build"; fi' EXIT
+
 missing=()
 have() { command -v "$1" >/dev/null 2>&1; }
 

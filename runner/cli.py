@@ -158,15 +158,14 @@ def positive_int(value: str) -> int:
 
 
 def slice_arg(value: str) -> int | float:
-    """Seconds, whole or not (0.5), from MIN_SLICE_S: wrk stops on its 100 ms ticks and the
-    runner spends about 0.1 s between slices, so shorter ones would be mostly overhead."""
+    """Seconds, whole or not (0.5), within load.slice_problem's range."""
     from runner import load
     try:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be seconds, such as 1 or 0.5, not {value!r}") from None
-    if not load.MIN_SLICE_S <= seconds <= load.MAX_SLICE_S:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"must be between {load.MIN_SLICE_S:g} s and an hour, not {value}")
+    if (problem := load.slice_problem(seconds)) is not None:
+        raise argparse.ArgumentTypeError(problem)
     return load.whole_or_fraction(seconds)
 
 

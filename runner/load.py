@@ -100,10 +100,19 @@ def whole_or_fraction(seconds: float) -> int | float:
     return int(seconds) if seconds.is_integer() else seconds
 
 
+def slice_problem(seconds: float) -> str | None:
+    """What is wrong with a slice length, or None: the one rule for --slice and slice_s. From
+    MIN_SLICE_S, because wrk stops on its 100 ms ticks and the runner spends about 0.1 s
+    between slices, so shorter ones would be mostly overhead."""
+    if MIN_SLICE_S <= seconds <= MAX_SLICE_S:  # also false for nan and inf
+        return None
+    return f"must be between {MIN_SLICE_S:g} s and an hour, not {seconds:g}"
+
+
 def check_scenario(scenario: Scenario, path: Path) -> None:
     problems = [f"unknown endpoint {endpoint!r}" for endpoint in scenario.endpoints if endpoint not in ENDPOINTS]
-    if not MIN_SLICE_S <= scenario.slice_s <= MAX_SLICE_S:  # also refuses nan and inf
-        problems.append(f"slice_s must be between {MIN_SLICE_S:g} s and an hour, not {scenario.slice_s}")
+    if (problem := slice_problem(scenario.slice_s)) is not None:
+        problems.append(f"slice_s {problem}")
     if not scenario.endpoints:
         problems.append("no endpoints")
     if not scenario.script.exists():

@@ -402,11 +402,10 @@ class Run:
     # ------------------------------------------------------------- the run
 
     def save(self, final: bool = False, slice_only: bool = False) -> None:
-        """results.json after every slice, on one line until the end: indented, and with
-        results.md each time, the gap between slices grew from 0.11 to 0.18 s over a run of
-        0.5 s slices, and on one line it stayed at 0.10-0.11 s over a run of 1 s slices.
-        results.md after every round; at the end (or on a stop) the file indented, the HTML
-        page and the figures too, which take seconds to draw and so never run between slices."""
+        """results.json after every slice (`slice_only`), on one line, so that a stopped run
+        keeps every slice and the write stays short between slices; results.md after every
+        round; at the end (`final`, also on a stop) results.json indented, the HTML page and the
+        figures, which take seconds to draw and so never run between slices."""
         results.write(self.document, self.results_path, compact=not final)
         if slice_only:
             return

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import collections
 import json
+import os
+import shutil
+import signal
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
-from conftest import dbbench
+from conftest import REPO, dbbench
 
 from runner import latency, load, openloop, report, results, sweep
 from runner.errors import DbbenchError
@@ -266,3 +271,36 @@ def test_latency_measures_steps_and_the_slo_throughput(db_url, tmp_path):
     assert "## Latency against offered load" in result.stdout
     assert "## Highest throughput that meets p99 ≤ 50 ms" in result.stdout
     assert "gin/raw" in result.stdout
+
+
+def test_a_stopped_oha_build_leaves_no_build_directory(tmp_path):
+    """bootstrap.sh builds oha in a directory of its own; stopped mid-build (as a stopped CI
+    stops it), the directory goes with it. A stand-in cargo says where it builds, then waits."""
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    told = tmp_path / "root"
+    (fakes / "cargo").write_text(
+        "#!/bin/sh\nwhile [ \"$1\" != --root ]; do shift; done\n"
+        f"echo \"$2\" > {told}\nexec sleep 60\n")
+    (fakes / "go").write_text("#!/bin/sh\necho go9.99\n")  # usable_go's check, without a toolchain
+    for fake in fakes.iterdir():
+        fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fakes}{os.pathsep}{os.environ['PATH']}",
+           "DBBENCH_HOME": str(tmp_path / "state"), "DBBENCH_GO": str(fakes / "go"), "TMPDIR": str(tmp_path)}
+    argv = [shutil.which("bash") or "/bin/bash", str(REPO / "runner" / "bootstrap.sh"), "--open-loop"]
+    bootstrap = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not told.exists() or not told.read_text().strip():
+            assert bootstrap.poll() is None and time.monotonic() < deadline, "the stand-in cargo never started"
+            time.sleep(0.05)
+        build = Path(told.read_text().strip())
+        assert build.is_dir()
+        os.killpg(bootstrap.pid, signal.SIGTERM)
+        bootstrap.wait(timeout=10)
+    finally:
+        if bootstrap.poll() is None:
+            os.killpg(bootstrap.pid, signal.SIGKILL)
+            bootstrap.wait()
+    assert not build.exists()
