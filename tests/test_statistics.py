@@ -166,3 +166,16 @@ def test_two_slices_give_no_usable_interval_below_two_rounds():
     one = {"a": {(1, 1): 1000.0}, "b": {(1, 1): 900.0}}
     ratio = statistics.BlockedComparison(one).ratio("b", "a")
     assert ratio.ci95 is None and not ratio.excludes_one()
+
+
+def test_a_percentile_the_slices_are_too_short_for_is_left_out():
+    """600 requests a slice: p99.9 would be each slice's slowest request, so it is not reported;
+    p99 and the maximum are. At 1,000 it is."""
+    def slices(requests):
+        return [{"requests": requests, "latency_ms": {"p50": 10.0 + k, "p99": 40.0 + k, "p99.9": 90.0 + k,
+                                                      "max": 90.0 + k}} for k in range(3)]
+    short = statistics.percentile_medians(slices(600))
+    assert short == {"p50": 11.0, "p99": 41.0, "max": 91.0}
+    assert statistics.percentile_medians(slices(1000))["p99.9"] == 91.0
+    assert "p99" not in statistics.percentile_medians(slices(99))
+    assert statistics.percentile_medians([]) == {}
