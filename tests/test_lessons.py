@@ -161,3 +161,25 @@ def test_the_best_point_of_a_series_is_its_best_clean_point_as_the_run_s_ratios_
     assert results.best_points([cell for _, cell in points if cell["clean"]])["a @n=1"] == "a @n=16"
     with pytest.raises(DbbenchError, match="no point of a was measured cleanly"):
         lessons.best_point("a", [(4, points[1][1])])
+
+
+def test_a_lesson_is_measured_in_the_slices_its_page_describes(monkeypatch, tmp_path):
+    """The committed lessons were measured in 1 s slices, and their pages say so: the runs'
+    half-second default does not reach them, and a lesson that sets its own keeps it."""
+    asked = []
+
+    class Stop(Exception):
+        pass
+
+    class Recorder:
+        def __init__(self, options):
+            asked.append(options.slice_s)
+
+        def execute(self):
+            raise Stop
+
+    monkeypatch.setattr(lessons, "Run", Recorder)
+    for name in ("event-loop", "orm-tax-page-edit"):
+        with pytest.raises(Stop):
+            lessons.lesson(name).experiment(tmp_path)
+    assert asked == [1, 2]

@@ -9,7 +9,7 @@ from runner.errors import DbbenchError
 def test_by_id_scenario_is_declared_with_its_script():
     scenario = load.load_scenario("by-id")
     assert scenario.script.exists()
-    assert scenario.connections == 64 and scenario.slice_s == 1
+    assert scenario.connections == 64 and scenario.slice_s == 0.5
     assert "by-id" in load.scenario_names()
 
 
@@ -39,12 +39,12 @@ def test_pinning_gives_disjoint_cores_only_when_there_are_enough(monkeypatch):
     assert shared.note.startswith("not pinned: 2 cores")
 
 
-@pytest.mark.parametrize("text, expected", [("0.5", 0.5), ("1.0", 1), ("0.1", None), ("inf", None), ("nan", None)])
+@pytest.mark.parametrize("text, expected", [("0.75", 0.75), ("1.0", 1), ("0.1", None), ("inf", None), ("nan", None)])
 def test_a_scenarios_slice_may_be_a_fraction_of_a_second_but_not_too_short(tmp_path, monkeypatch, text, expected):
     source = load.load_scenario("by-id")
     toml = source.script.with_suffix(".toml").read_text()
-    assert "slice_s = 1\n" in toml
-    (tmp_path / "by-id.toml").write_text(toml.replace("slice_s = 1\n", f"slice_s = {text}\n"))
+    assert "slice_s = 0.5\n" in toml
+    (tmp_path / "by-id.toml").write_text(toml.replace("slice_s = 0.5\n", f"slice_s = {text}\n"))
     (tmp_path / source.script.name).write_text(source.script.read_text())
     monkeypatch.setattr(load.paths, "SCENARIOS_DIR", tmp_path)
     if expected is None:
