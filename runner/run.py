@@ -70,6 +70,9 @@ SLICE_OVERHEAD_S = 0.4
 FAULT_AFTER_ROUND = 2  # --fault: two healthy rounds first, then the fault, then the rest
 FAULT_RECOVERY_TIMEOUT_S = 30.0
 RATE_ROUNDS = 3  # --rate without --rounds or --budget: a constant-rate run ranks nothing, so no precision target
+# A constant-rate run's figures are latency percentiles, so it keeps the 1 s slices it had
+# before runs moved to half a second: shorter ones halve the requests behind every percentile.
+RATE_MIN_SLICE_S = 1
 
 
 class DatabaseLost(DbbenchError):
@@ -160,14 +163,16 @@ class Plan:
         budget = options.budget_s or default_budget(options)  # scaled in Run.prepare
         precision = None if options.spend_budget else options.precision or DEFAULT_PRECISION
         rounds = options.rounds
+        slice_s = options.slice_s or (1 if quick else scenario.slice_s)
         if options.open_loop:
             openloop.check_scenario(scenario)
             precision = None
             rounds = rounds or (None if options.budget_s else RATE_ROUNDS)
+            slice_s = options.slice_s or max(slice_s, RATE_MIN_SLICE_S)
         return cls(
             scenario=scenario,
             connections=options.connections or scenario.connections,
-            slice_s=options.slice_s or (1 if quick else scenario.slice_s),
+            slice_s=slice_s,
             warmup_s=1 if quick or options.short_warmup else scenario.warmup_s,
             primer_s=0 if quick or options.short_warmup else scenario.primer_s,
             rule=schedule.StoppingRule(budget_s=budget, precision=precision, rounds=rounds),

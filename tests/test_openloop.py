@@ -24,6 +24,7 @@ from conftest import REPO, dbbench
 
 from runner import latency, load, openloop, report, results, sweep
 from runner.errors import DbbenchError
+from runner.run import Plan, RunOptions
 
 TOY_USERS = 1000
 
@@ -304,3 +305,10 @@ def test_a_stopped_oha_build_leaves_no_build_directory(tmp_path):
             os.killpg(bootstrap.pid, signal.SIGKILL)
             bootstrap.wait()
     assert not build.exists()
+
+
+def test_a_rate_run_keeps_whole_second_slices_unless_told():
+    """Its figures are percentiles: half-second slices would halve the requests behind each."""
+    assert Plan.resolve(RunOptions()).slice_s == 0.5
+    assert Plan.resolve(RunOptions(rate=100)).slice_s == 1
+    assert Plan.resolve(RunOptions(rate=100, slice_s=0.5)).slice_s == 0.5
