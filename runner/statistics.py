@@ -119,7 +119,7 @@ def median(values: list[float]) -> float | None:
 def percentile_medians(rounds: list[dict]) -> dict[str, float]:
     """Each latency percentile's median over rounds, leaving out a percentile that the median
     slice holds too few requests for: with fewer than 1,000, a slice's p99.9 is its maximum
-    (half-second slices of the slow cells hold 200-600), and a median of maxima is not a p99.9."""
+    (half-second slices of five default cells held 300-650), and a median of maxima is not a p99.9."""
     if not rounds:
         return {}
     requests = float(np.median([r["requests"] for r in rounds]))
