@@ -8,7 +8,9 @@
 3. with `--slo p99=50ms`, the highest rate at which the objective holds: a bisection between
    the highest rate seen to meet it and the lowest seen to miss it, started from the steps,
    each probe again a run. A rate meets the objective when the run held it (98% achieved),
-   answered without errors, and the percentile's median over slices is within the bound.
+   answered without errors, and the percentile's median over slices is within the bound. A
+   percentile the slices hold too few requests for is left out (as in every run), and a rate
+   where it is left out neither meets nor misses the objective: the search stays above it.
 
 latency.json keeps every run's results document; the tables, the figure and the SLO
 ranking are rendered from it alone. Steps are measured one after another, so comparisons
@@ -33,7 +35,7 @@ SCHEMA_VERSION = 1
 STEPS = (25, 50, 75, 90, 100)
 SEARCH_PROBES = 4  # bisection runs after the steps; each halves every unresolved cell's bracket
 RESOLUTION = 0.05  # a cell's bracket is resolved once it is this narrow, relative to its upper end
-DEFAULT_SLICE_S = 5  # long enough for a p99.9 to rest on a few requests at the lowest step
+DEFAULT_SLICE_S = 5  # at the lowest step (25%), a cell of 800 requests a second has the 1,000 a p99.9 needs
 OBJECTIVE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)=(\d+(?:\.\d+)?)(ms|s)$")
 
 
@@ -62,7 +64,8 @@ class Objective:
         return f"{self.percentile} ≤ {self.bound_ms:g} ms"
 
     def verdict(self, cell: dict) -> str:
-        """met, missed, or why the rate tells nothing (not held, errors, client-bound, not measured)."""
+        """met, missed, or why the rate tells nothing (not held, errors, client-bound, not measured,
+        unresolved: too few requests a slice for the percentile)."""
         found = cell.get("open_loop")
         if cell["status"] != "ok" or not found:
             return "not measured"
@@ -72,6 +75,8 @@ class Objective:
             return "missed (rate not held)"
         if "errors" in (cell.get("flags") or []):
             return "missed (errors)"
+        if self.percentile not in found["latency_ms"]:
+            return "unresolved"
         return "met" if found["latency_ms"][self.percentile]["median"] <= self.bound_ms else "missed"
 
 
@@ -82,20 +87,26 @@ class Bisection:
     met: float = 0.0
     missed: float | None = None
     blocked: str | None = None  # client-bound or not measured: the search stops for this cell
+    unresolved: float = 0.0  # the highest rate whose slices were too short for the percentile
 
     def record(self, rate: float, verdict: str) -> None:
         if verdict in ("client-bound", "not measured"):
             self.blocked = self.blocked or verdict
+        elif verdict == "unresolved":
+            self.unresolved = max(self.unresolved, rate)
         elif verdict == "met":
             self.met = max(self.met, rate)
         elif self.missed is None or rate < self.missed:
             self.missed = rate
 
     def next_rate(self) -> float | None:
-        """The middle of the bracket, or None when resolved, blocked, or never missed."""
+        """The middle of the bracket, or None when resolved, blocked, never missed, or when the
+        middle is at or below a rate whose slices were too short for the percentile (fewer
+        requests a slice there, so it would be unresolved as well)."""
         if self.blocked or self.missed is None or self.missed - self.met <= RESOLUTION * self.missed:
             return None
-        return round((self.met + self.missed) / 2, 1)
+        middle = round((self.met + self.missed) / 2, 1)
+        return None if middle <= self.unresolved else middle
 
 
 def parse_steps(text: str) -> list[int]:
@@ -199,7 +210,8 @@ def slo_rows(document: dict) -> list[dict]:
         met_cell = next((cell for _, _, cell in measured_points(document)
                          if cell["name"] == name and cell["rate_target"] == search.met), None)
         rows.append({"name": name, "slo_rps": search.met if not search.blocked else None, "missed_at": search.missed,
-                     "blocked": search.blocked, "peak_rps": peak.get("rps_median"), "peak_rank": peak.get("rank"),
+                     "blocked": search.blocked, "unresolved": search.unresolved or None,
+                     "peak_rps": peak.get("rps_median"), "peak_rank": peak.get("rank"),
                      "at_slo": (met_cell or {}).get("open_loop")})
     rows.sort(key=lambda row: -(row["slo_rps"] or 0))
     for position, row in enumerate(rows, start=1):
@@ -243,7 +255,11 @@ def slo_section(document: dict) -> report.Section | None:
         if row["blocked"]:
             shown = row["blocked"]
         elif not row["slo_rps"]:
-            shown = f"none measured (missed at {row['missed_at']:,.0f})" if row["missed_at"] else "—"
+            why = [f"missed at {row['missed_at']:,.0f}"] if row["missed_at"] else []
+            if row["unresolved"]:
+                why.append(f"{objective.percentile} unresolved up to {row['unresolved']:,.0f}: "
+                           "too few requests a slice")
+            shown = f"none measured ({'; '.join(why)})" if why else "—"
         else:
             shown = f"{row['slo_rps']:,.0f}"
         bracket = (f"{row['slo_rps'] or 0:,.0f} – {row['missed_at']:,.0f}" if row["missed_at"] and not row["blocked"]
@@ -254,8 +270,10 @@ def slo_section(document: dict) -> report.Section | None:
     return report.Section("slo", f"Highest throughput that meets {objective.text}", before=[
         f"The highest constant rate measured to meet {objective.text} (held, no errors, the percentile's median "
         "over slices within the bound), found by bisection between the highest rate that met it and the lowest "
-        "that missed it; the bracket is where the true limit lies. Beside it, the closed-loop peak and its rank "
-        "(wrk, blocked ratios). When the two orders differ, the cell with the higher peak pays for it in its tail."],
+        "that missed it; the bracket is where the true limit lies. A rate whose slices hold too few requests "
+        "for the percentile (a p99.9 needs 1,000 a slice) neither meets nor misses it. Beside it, the closed-loop "
+        "peak and its rank (wrk, blocked ratios). When the two orders differ, the cell with the higher peak pays "
+        "for it in its tail."],
         header=["SLO rank", "cell", "RPS meeting it", "bracket", f"{objective.percentile} ms there", "peak RPS",
                 "peak rank"], rows=rows)
 
@@ -282,9 +300,10 @@ def draw(document: dict) -> dict[str, Figure]:
         figure = Figure(figsize=(figures.WIDTH_IN, 6.4), layout="constrained")
         panels = figure.subplots(2, 1, sharex=True)
         for axes, key in zip(panels, ("p50", "p99"), strict=True):
-            for index, (name, cells) in enumerate(lines.items()):
+            for index, (name, every) in enumerate(lines.items()):
                 colour = figures.CELL_COLOURS[index % len(figures.CELL_COLOURS)]
-                marker = sweep.MARKERS[frameworks.index(cells[0]["framework"]) % len(sweep.MARKERS)]
+                marker = sweep.MARKERS[frameworks.index(every[0]["framework"]) % len(sweep.MARKERS)]
+                cells = [c for c in every if key in c["open_loop"]["latency_ms"]]  # too few requests: left out
                 xs = [c["rate_target"] for c in cells]
                 ys = [c["open_loop"]["latency_ms"][key]["median"] for c in cells]
                 axes.plot(xs, ys, color=colour, linewidth=1.5, marker=marker, markersize=6, label=name)

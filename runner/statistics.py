@@ -195,11 +195,13 @@ def cpu_per_request(slices: list[dict]) -> dict[str, float | None]:
 
 def open_loop_summary(slices: list[dict]) -> dict | None:
     """A constant-rate cell: its target, what it achieved, whether every slice held its rate, and
-    each latency percentile's median over slices with the 95% interval of that median (as RPS has)."""
+    each latency percentile's median over slices with the 95% interval of that median (as RPS has),
+    leaving out a percentile the median slice holds too few requests for (as closed loop does)."""
     if not slices or not all("open_loop" in s for s in slices):
         return None
     latency = {}
-    for key in slices[0]["latency_ms"]:
+    requests = float(np.median([s["requests"] for s in slices]))
+    for key in (key for key in slices[0]["latency_ms"] if resolvable(key, requests)):
         found = estimate([s["latency_ms"][key] for s in slices])
         latency[key] = {"median": round(found.median, 3),
                         "ci95": [round(x, 3) for x in found.ci95] if found.ci95 else None}

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, dbbench
 
-from runner import latency, load, openloop, report, results, sweep
+from runner import latency, load, openloop, report, results, statistics, sweep
 from runner.errors import DbbenchError
 from runner.run import Plan, RunOptions
 
@@ -174,6 +174,27 @@ def test_the_slo_search_finds_the_rate_where_a_toy_servers_p99_crosses_the_bound
     assert 180 <= search.met <= 205 and search.missed is not None and 195 <= search.missed <= 230
 
 
+def test_a_rate_whose_slices_are_too_short_for_the_percentile_neither_meets_nor_misses():
+    """At 600 requests a slice a p99.9 is the slowest request: the summary leaves it out, the
+    verdict says so, and the search does not probe at or below that rate again (fewer requests)."""
+    def cell(requests, p999):
+        slices = [{"requests": requests, "open_loop": {"target_rps": 120, "achieved_rps": 120, "held": True,
+                                                       "sent": requests, "late": 0, "service_ms": {"p99": 3.0}},
+                   "latency_ms": {"p50": 2.0, "p99": 4.0, "p99.9": p999, "max": p999}} for _ in range(3)]
+        return {"status": "ok", "flags": [], "open_loop": statistics.open_loop_summary(slices)}
+    objective = latency.Objective.parse("p99.9=50ms")
+    short, long = cell(600, 900.0), cell(1000, 40.0)
+    assert "p99.9" not in short["open_loop"]["latency_ms"] and "p99" in short["open_loop"]["latency_ms"]
+    assert objective.verdict(short) == "unresolved" and objective.verdict(long) == "met"
+    assert latency.Objective.parse("p99=50ms").verdict(short) == "met"
+    search = latency.Bisection()
+    search.record(150, "unresolved")
+    search.record(300, "missed")
+    assert search.next_rate() is None, "the middle, 150/s, was unresolved: probing it again tells nothing"
+    search.record(250, "met")
+    assert search.next_rate() == 275.0
+
+
 @pytest.mark.parametrize("text, expected", [("p99=50ms", ("p99", 50.0)), ("p99.9=0.2s", ("p99.9", 200.0)),
                                             ("P50=5ms", ("p50", 5.0))])
 def test_objectives_parse(text, expected):
@@ -213,7 +234,8 @@ def test_a_rate_run_records_the_generator_its_version_the_rate_and_the_correctio
         assert piece["open_loop"]["target_rps"] == 300 and piece["open_loop"]["achieved_rps"] > 0
         assert piece["generator_args"][:1] == ["oha"] and "--latency-correction" in piece["generator_args"]
         assert "oha" in piece["cpu_seconds"] and "wrk" not in piece["cpu_seconds"]
-    assert cell["open_loop"]["target_rps"] == 300 and set(cell["open_loop"]["latency_ms"]) >= {"p50", "p99", "p99.9"}
+    assert cell["open_loop"]["target_rps"] == 300 and set(cell["open_loop"]["latency_ms"]) >= {"p50", "p99"}
+    assert "p99.9" not in cell["open_loop"]["latency_ms"], "600 requests a slice: a p99.9 would be each one's maximum"
     assert cell["rank"] is None and document["summary"]["comparisons"] == []
     assert "## Latency at a constant rate" in printed and "## Requests per second" not in printed
     assert "oha 1.16.0 at a constant rate, 300 requests/s" in printed
