@@ -156,9 +156,12 @@ def test_the_waits_for_a_last_loads_backlog_are_counted_in_the_host_noise_line()
     """Slices that first waited for the requests the last load abandoned say so in the report,
     with the ones that gave up; a run whose slices never waited says nothing of it."""
     document = results.load(EXAMPLE / "results.json")
+    pieces = [piece for cell in document["cells"] for piece in cell["slices"]]
+    for piece in pieces:
+        piece["backlog"] = {"waited_s": 0.0, "settled": True}
+    results.finalize(document)
     quiet = dict(report.method_facts(document))["Host noise"]
     assert "waited" not in quiet
-    pieces = [piece for cell in document["cells"] for piece in cell["slices"]]
     pieces[0]["backlog"] = {"waited_s": 1.25, "settled": True}
     pieces[1]["backlog"] = {"waited_s": 2.5, "settled": False}
     pieces[2]["backlog"] = {"waited_s": 0.0, "settled": True}
@@ -178,6 +181,7 @@ def test_skewed_slices_render_every_figure_and_every_value_lies_in_its_interval(
     gets an interval of its median; every figure draws, and every value lies in its interval."""
     document = json.loads((EXAMPLE / "results.json").read_text())
     cell = next(c for c in document["cells"] if c["name"] == "fastapi/gino-orm")
+    cell["slices"] = [s for s in cell["slices"] if not s["disturbed"] and not s["repeat"]][:len(SKEWED_RPS)]
     for piece, rps in zip(cell["slices"], SKEWED_RPS, strict=True):
         piece["rps"] = rps
         piece["requests"] = int(rps * piece["duration_s"])
