@@ -100,13 +100,13 @@ class Bisection:
             self.missed = rate
 
     def next_rate(self) -> float | None:
-        """The middle of the bracket, or None when resolved, blocked, never missed, or when the
-        middle is at or below a rate whose slices were too short for the percentile (fewer
-        requests a slice there, so it would be unresolved as well)."""
-        if self.blocked or self.missed is None or self.missed - self.met <= RESOLUTION * self.missed:
+        """The middle of the bracket, or None when resolved, blocked, or never missed. The
+        bracket starts above any rate whose slices were too short for the percentile: a lower
+        rate has fewer requests a slice, and would be unresolved as well."""
+        low = max(self.met, self.unresolved)
+        if self.blocked or self.missed is None or self.missed - low <= RESOLUTION * self.missed:
             return None
-        middle = round((self.met + self.missed) / 2, 1)
-        return None if middle <= self.unresolved else middle
+        return round((low + self.missed) / 2, 1)
 
 
 def parse_steps(text: str) -> list[int]:

@@ -176,7 +176,7 @@ def test_the_slo_search_finds_the_rate_where_a_toy_servers_p99_crosses_the_bound
 
 def test_a_rate_whose_slices_are_too_short_for_the_percentile_neither_meets_nor_misses():
     """At 600 requests a slice a p99.9 is the slowest request: the summary leaves it out, the
-    verdict says so, and the search does not probe at or below that rate again (fewer requests)."""
+    verdict says so, and the search probes above that rate only (below it, fewer requests)."""
     def cell(requests, p999):
         slices = [{"requests": requests, "open_loop": {"target_rps": 120, "achieved_rps": 120, "held": True,
                                                        "sent": requests, "late": 0, "service_ms": {"p99": 3.0}},
@@ -190,9 +190,13 @@ def test_a_rate_whose_slices_are_too_short_for_the_percentile_neither_meets_nor_
     search = latency.Bisection()
     search.record(150, "unresolved")
     search.record(300, "missed")
-    assert search.next_rate() is None, "the middle, 150/s, was unresolved: probing it again tells nothing"
-    search.record(250, "met")
-    assert search.next_rate() == 275.0
+    assert search.next_rate() == 225.0, "150/s was unresolved: the bracket starts above it, not at 0"
+    search.record(225, "unresolved")
+    assert search.next_rate() == 262.5
+    search.record(262.5, "met")
+    assert search.next_rate() == 281.2
+    search.record(275, "missed")
+    assert search.next_rate() is None, "262.5 to 275 is within 5% of 275"
 
 
 @pytest.mark.parametrize("text, expected", [("p99=50ms", ("p99", 50.0)), ("p99.9=0.2s", ("p99.9", 200.0)),
