@@ -420,7 +420,8 @@ def open_loop_section(document: dict) -> Section | None:
             continue
         held = "held" if found["held"] else f"**not held** ({found['slices_not_held']} slice(s))"
         rows.append([cell_name(c), f"{found['target_rps']:,.0f}", f"{found['achieved_rps']:,.0f}", held,
-                     *open_loop_latencies(c), f"{found['service_p99_ms']:,.2f}",
+                     *open_loop_latencies(c),
+                     "—" if found["service_p99_ms"] is None else f"{found['service_p99_ms']:,.2f}",
                      "—" if found["late_share"] is None else f"{found['late_share']:.1%}",
                      " ".join(f"`{flag}`" for flag in c.get("flags") or []) or "—"])
     if not rows:

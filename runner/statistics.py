@@ -213,7 +213,8 @@ def open_loop_summary(slices: list[dict]) -> dict | None:
         "slices_not_held": sum(1 for s in slices if not s["open_loop"]["held"]),
         "late_share": round(sum(s["open_loop"]["late"] for s in slices) / sent, 4) if sent else None,
         "latency_ms": latency,
-        "service_p99_ms": round(float(np.median([s["open_loop"]["service_ms"]["p99"] for s in slices])), 3),
+        "service_p99_ms": round(float(np.median([s["open_loop"]["service_ms"]["p99"] for s in slices])), 3)
+        if resolvable("p99", requests) else None,
     }
 
 

@@ -180,11 +180,15 @@ def test_a_rate_whose_slices_are_too_short_for_the_percentile_neither_meets_nor_
     def cell(requests, p999):
         slices = [{"requests": requests, "open_loop": {"target_rps": 120, "achieved_rps": 120, "held": True,
                                                        "sent": requests, "late": 0, "service_ms": {"p99": 3.0}},
-                   "latency_ms": {"p50": 2.0, "p99": 4.0, "p99.9": p999, "max": p999}} for _ in range(3)]
+                   "latency_ms": {"p50": 2.0, "p90": 3.0, "p99": 4.0, "p99.9": p999, "max": p999}} for _ in range(3)]
         return {"status": "ok", "flags": [], "open_loop": statistics.open_loop_summary(slices)}
     objective = latency.Objective.parse("p99.9=50ms")
     short, long = cell(600, 900.0), cell(1000, 40.0)
     assert "p99.9" not in short["open_loop"]["latency_ms"] and "p99" in short["open_loop"]["latency_ms"]
+    tiny = {**cell(99, 9.0), "name": "gin/raw"}
+    assert short["open_loop"]["service_p99_ms"] == 3.0 and tiny["open_loop"]["service_p99_ms"] is None
+    [row] = report.open_loop_section({"metadata": {"run": {}}, "cells": [tiny]}).rows
+    assert row[4:9] == ["2.00", "3.00", "—", "—", "—"], "99 requests a slice: p99 and service p99 need 100"
     assert objective.verdict(short) == "unresolved" and objective.verdict(long) == "met"
     assert latency.Objective.parse("p99=50ms").verdict(short) == "met"
     search = latency.Bisection()
