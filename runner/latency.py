@@ -262,8 +262,14 @@ def slo_section(document: dict) -> report.Section | None:
             shown = f"none measured ({'; '.join(why)})" if why else "—"
         else:
             shown = f"{row['slo_rps']:,.0f}"
-        bracket = (f"{row['slo_rps'] or 0:,.0f} – {row['missed_at']:,.0f}" if row["missed_at"] and not row["blocked"]
-                   else "not missed up to the highest step" if not row["blocked"] else "—")
+        if row["blocked"]:
+            bracket = "—"
+        elif not row["missed_at"]:
+            bracket = "not missed up to the highest step"
+        elif row["slo_rps"]:
+            bracket = f"{row['slo_rps']:,.0f} – {row['missed_at']:,.0f}"
+        else:  # no rate met it: the bracket's floor was not measured, and no 0 stands in for it
+            bracket = f"below {row['missed_at']:,.0f}"
         rows.append([str(row["slo_rank"] or "—"), row["name"], shown, bracket,
                      report.fmt_latency(value) if value else "—",
                      report.fmt_rps(row["peak_rps"]), str(row["peak_rank"] or "—")])

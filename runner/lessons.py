@@ -170,7 +170,7 @@ def asyncio_numbers(document: dict) -> dict[str, str]:
             })
             rows.append([cell_name, str(added), numbers[f"{key}_{added}_rps"], numbers[f"{key}_{added}_share"],
                          numbers[f"{key}_{added}_us"], numbers[f"{key}_{added}_cores"],
-                         numbers[f"{key}_{added}_proxy_us"], f"{cell['latency_ms']['p50']:.1f}"])
+                         numbers[f"{key}_{added}_proxy_us"], report.fmt_percentile(cell["latency_ms"], "p50")])
         if below_best(points[-1][1], ratios):
             below.append(cell_name)
     numbers["hidden"] = (f"at +{latency['values'][-1]} ms, {', '.join(below)} fell below its best point, paired"
@@ -199,10 +199,9 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
         key = key_of(cell_name)
         for n, cell in points:
             memory = median_of(cell, "server_rss_mib")
-            p99 = cell["latency_ms"].get("p99")  # left out when the slices are too short for it
             numbers.update({f"{key}_n{n}_share": share_text(cell, ratios),
                             f"{key}_n{n}_verdict": verdict(cell, ratios),
-                            f"{key}_n{n}_p99": "—" if p99 is None else f"{p99:,.0f}",
+                            f"{key}_n{n}_p99": report.fmt_percentile(cell["latency_ms"], "p99", digits=0),
                             f"{key}_n{n}_mib": "—" if memory is None else f"{memory:,.0f}",
                             f"{key}_n{n}_rps": f"{cell['rps_median']:,.0f}",
                             # Little's law: how long each request spent in the system, against the slice
@@ -226,6 +225,8 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
     numbers["far_table"] = report.md_table(["cell", "connections N", "median RPS",
                                             "over the cell's best N, paired [95%]", "p99 ms (wrk, closed loop)",
                                             "server resident memory, MiB"], rows)
+    numbers["far_table"] += "".join("\n\n" + line for line in report.left_out_percentiles(
+        [(f"{cell_name} at N = {n}", cell) for cell_name, points in lines.items() for n, cell in points], ("p99",)))
     return numbers
 
 

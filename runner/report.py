@@ -35,6 +35,31 @@ def fmt_rps(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
+def fmt_percentile(latency: dict | None, key: str, digits: int = 1) -> str:
+    """A latency percentile, or — where it was left out (its slices too short for it): never a 0."""
+    value = (latency or {}).get(key)
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def left_out_percentiles(labelled: list[tuple[str, dict]], keys: tuple[str, ...]) -> list[str]:
+    """Why a percentile's column shows —, naming each (label, cell) with a percentile left out and
+    what a slice needs for it; nothing where every percentile shown was measured."""
+    missing = [(label, cell, [key for key in keys if key not in cell["latency_ms"]])
+               for label, cell in labelled if cell.get("latency_ms")]
+    held = "; ".join(f"{label}: {', '.join(absent)}"
+                     + (f" (median slice {requests:,.0f} requests)" if (requests := median_requests(cell)) is not None
+                        else "") for label, cell, absent in missing if absent)
+    if not held:
+        return []
+    needs = ", ".join(f"a {key} {statistics.requests_for(key):,}" for key in keys if statistics.requests_for(key) > 2)
+    return [f"— in a percentile's column: not measured. The slices held too few requests for it (a slice needs, "
+            f"for {needs}), so it is left out rather than shown as a figure: {held}."]
+
+
+def median_requests(cell: dict) -> float | None:
+    return statistics.median([s["requests"] for s in results.used_slices(cell)]) if cell.get("slices") else None
+
+
 def cell_name(cell: dict) -> str:
     return cell.get("name") or f"{cell['framework']}/{cell['variant']}"
 
@@ -511,14 +536,15 @@ def cells_section(document: dict) -> Section:
             cell_name(c), c["status"], str(c["pool_size"]) + (f" ({c['pool_why'].split(':')[0]})" if c.get("pool_why")
                                                               else ""),
             str(c.get("workers", c["server_cpus"])), spr_text(c),
-            " / ".join(f"{lat[k]:.1f}" if k in lat else "—" for k in ("p50", "p90", "p99")),
+            " / ".join(fmt_percentile(lat, k) for k in ("p50", "p90", "p99")),
             " / ".join("—" if cpu.get(k) is None else f"{cpu[k]:.2f}" for k in ("server", generator, "postgres")),
             f"{c['rps_cv']:.1%}" if c.get("rps_cv") is not None else "—",
             f"{c.get('slices_used', 0)}/{len(c['slices'])}",
             str(sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c))),
         ])
     note = OPEN_LOOP_NOTE if results.is_open_loop(document) else LATENCY_NOTE
-    return Section("cells", "Cells", rows=rows, after=[note, *cell_notes(document["cells"])], header=[
+    left_out = left_out_percentiles([(cell_name(c), c) for c in document["cells"]], ("p50", "p90", "p99"))
+    return Section("cells", "Cells", rows=rows, after=[note, *left_out, *cell_notes(document["cells"])], header=[
         "cell", "status", "pool/worker", "workers", "statements per request", "latency p50/p90/p99 ms",
         f"CPU cores server/{generator}/PG", "CV", "slices used/taken", "errors"])
 

@@ -129,9 +129,14 @@ def percentile_medians(rounds: list[dict]) -> dict[str, float]:
 
 def resolvable(key: str, requests: float) -> bool:
     """A percentile ("p99.9") needs at least one request beyond it; "mean" and "max" always hold."""
+    return requests >= requests_for(key) - 1e-9
+
+
+def requests_for(key: str) -> int:
+    """The fewest requests a slice needs for a percentile ("p99": 100, "p99.9": 1,000); 0 for "mean" and "max"."""
     if not key.startswith("p"):
-        return True
-    return requests * (1 - float(key[1:]) / 100) >= 1 - 1e-9
+        return 0
+    return math.ceil(1 / (1 - float(key[1:]) / 100) - 1e-9)
 
 
 LOAD_GENERATORS = ("wrk", "oha")  # closed-loop, constant-rate

@@ -248,7 +248,7 @@ def table_section(document: dict) -> report.Section:
             row = [cell_name, str(value), report.fmt_rps(cell["rps_median"]) + report.rps_interval(cell)]
             if paired_sweep:
                 row.append(report.fmt_ratio(ratios[cell["name"]]) if cell["name"] in ratios else "best")
-            rows.append([*row, f"{latency.get('p50', 0):.1f}", f"{latency.get('p99', 0):.1f}",
+            rows.append([*row, report.fmt_percentile(latency, "p50"), report.fmt_percentile(latency, "p99"),
                          str(cell.get("pool_size")), " ".join(f"`{flag}`" for flag in cell.get("flags") or [])])
     if paired_sweep:
         before = ("Paired: every point was a warm instance of its cell, measured in the same shuffled rounds as the "
@@ -260,8 +260,10 @@ def table_section(document: dict) -> report.Section:
                   "points are not paired.")
     header = ["cell", document["param"], "median RPS", *(["ratio to best [95%]"] if paired_sweep else []),
               "p50 ms", "p99 ms", "pool/worker", "flags"]
-    return report.Section("sweep", f"Every point ({document['param']})", before=[before], header=header, rows=rows,
-                          items=failures(document))
+    left_out = report.left_out_percentiles([(f"{cell_name} at {value}", cell) for cell_name, points
+                                            in series(document).items() for value, cell in points], ("p50", "p99"))
+    return report.Section("sweep", f"Every point ({document['param']})", before=[before, *left_out], header=header,
+                          rows=rows, items=failures(document))
 
 
 def write_report(document: dict, directory: Path) -> None:

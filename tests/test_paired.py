@@ -196,3 +196,30 @@ def test_each_instance_carries_its_own_point(param, value, field, expected):
     assert record[field] == expected and record["point"] == {"param": param, "value": value, "of": "fastapi/raw"}
     if param == "connections":
         assert record["pool_size"] == cells.pool_size_for(16, 1), "the rule's pool follows the point's connections"
+
+
+def test_a_sweep_whose_slices_are_too_short_for_p99_shows_a_dash_and_why_never_a_zero():
+    """As in the sweep of issue 47: slices of 60 requests hold a p50 but no p99 (100 needed)."""
+    document = paired_document(rounds=8)
+    for cell in document["results"]["cells"]:
+        for piece in cell["slices"]:
+            piece["requests"] = 60
+    document["results"] = results.finalize(document["results"])
+    assert all("p99" not in c["latency_ms"] and "p50" in c["latency_ms"] for c in document["results"]["cells"])
+    rendered = sweep.render(document)
+    header, rows = table_of(rendered)
+    assert len(rows) == 4
+    for row in rows:
+        assert float(row[header.index("p50 ms")]) > 0
+        assert row[header.index("p99 ms")] == "—", row
+    assert "too few requests" in rendered and "a p99 100" in rendered and "(median slice 60 requests)" in rendered
+    # Long enough slices: the p99 is a figure again, and no note stands beside it.
+    header, rows = table_of(sweep.render(paired_document(rounds=8)))
+    assert all(float(row[header.index("p99 ms")]) > 0 for row in rows)
+    assert "too few requests" not in sweep.render(paired_document(rounds=8))
+
+
+def table_of(markdown: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows of the first Markdown table, as cells."""
+    lines = [line.strip().strip("|").split(" | ") for line in markdown.splitlines() if line.startswith("|")]
+    return [cell.strip() for cell in lines[0]], [[cell.strip() for cell in line] for line in lines[2:]]

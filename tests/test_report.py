@@ -240,3 +240,16 @@ def test_stored_latency_and_sweep_files_render_with_the_medians_own_intervals(tm
     assert "±" not in shown and "latency against offered load" in shown.lower()
     assert dbbench("report", str(source.parent), "--format", "html", check=True).returncode == 0
     assert (tmp_path / "latency" / "figures" / "latency-load.svg").stat().st_size > 5000
+
+
+def test_an_slo_no_rate_met_gives_a_bracket_below_the_first_miss_not_from_zero(monkeypatch):
+    from runner import latency
+    row = {"name": "fastapi/raw", "slo_rps": None, "missed_at": 400.0, "blocked": None, "unresolved": 200.0,
+           "peak_rps": 900.0, "peak_rank": 1, "at_slo": None, "slo_rank": None}
+    monkeypatch.setattr(latency, "objective_of", lambda document: latency.Objective.parse("p99=50ms"))
+    monkeypatch.setattr(latency, "slo_rows", lambda document: [row])
+    (shown,) = latency.slo_section({}).rows
+    assert shown[3] == "below 400" and "0 –" not in " ".join(shown)
+    assert "p99 unresolved up to 200" in shown[2]
+    row.update(slo_rps=300.0, unresolved=None)
+    assert latency.slo_section({}).rows[0][3] == "300 – 400"
