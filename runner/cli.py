@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from runner import cells, database, presets, proxy, supervise
+from runner import cells, database, presets, proxy, roles, supervise
 from runner.errors import DbbenchError
 
 if TYPE_CHECKING:
@@ -340,14 +340,12 @@ def verify_cell(cell, url: str, cell_url: str, args, endpoints: tuple[str, ...],
         log_path=cells.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
         users=users,
     )
-    db_port = database.port_of(cell_url)
+    login = roles.login_for(url, cell_url, cell.name)
     with process:
-        process.start(cell_url)
+        process.start(login.url)
         process.wait_ready()
-        return verification.Verifier(process.base_url, url, expected_connections=process.expected_connections,
-                                     held_connections=lambda: process.database_connections(db_port),
-                                     endpoints=endpoints, strategy=cell.variant.strategy, weights=weights,
-                                     db_latency_ms=args.db_latency, relations=cell.variant.relations).run()
+        return verification.verify_running(process, url, login, endpoints=endpoints, weights=weights,
+                                           db_latency_ms=args.db_latency)
 
 
 def cores_here() -> int:

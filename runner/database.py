@@ -80,10 +80,20 @@ class Exposure:
     def hba_text(self) -> str:
         return "".join([
             "# Written by dbbench: trust on loopback for this host's own dbbench commands, and the\n"
-            "# benchmark database, with a password (scram-sha-256), from the allowed networks alone.\n",
-            f"host all {DB_USER} 127.0.0.1/32 trust\n",
-            *[f"host {DB_NAME} {DB_USER} {network} scram-sha-256\n" for network in self.allowed],
+            "# benchmark database, with a password (scram-sha-256), from the allowed networks alone.\n"
+            f"# +{DB_USER}: its role and the cells' own roles, members of it (runner/roles.py).\n",
+            f"host all +{DB_USER} 127.0.0.1/32 trust\n",
+            *[f"host {DB_NAME} +{DB_USER} {network} scram-sha-256\n" for network in self.allowed],
         ])
+
+
+def hba_text(exposure: Exposure | None) -> str:
+    """Who may connect from where: the benchmark's role and the cells' own roles, members of it
+    (`+dbbench`, runner/roles.py), on loopback alone unless exposed."""
+    if exposure:
+        return exposure.hba_text()
+    return (f"# Written by dbbench: loopback alone, for {DB_USER} and the cells' roles.\n"
+            f"host all +{DB_USER} 127.0.0.1/32 trust\n")
 
 
 def mask_url(url: str) -> str:
@@ -379,9 +389,7 @@ class EmbeddedCluster:
         """Write the benchmark settings plus this cluster's port into the data dir, and who may
         connect from where (pg_hba.conf: loopback alone, unless exposed)."""
         written = [(self.data_dir / "dbbench.conf", self._conf_text_for(port, exposure)),
-                   (self.data_dir / "pg_hba.conf", (exposure.hba_text() if exposure else
-                                                    f"# Written by dbbench: loopback alone.\n"
-                                                    f"host all {DB_USER} 127.0.0.1/32 trust\n"))]
+                   (self.data_dir / "pg_hba.conf", hba_text(exposure))]
         for target, text in written:
             target.write_text(text)
             if running_as_root():
@@ -506,8 +514,8 @@ class EmbeddedCluster:
             "unix_socket_directories = ''\n"
             "logging_collector = off\n"
             "password_encryption = 'scram-sha-256'\n"
-        ) + ("\n# pg_hba.conf, as written beside this file:\n"
-             + "".join(f"# {line}" for line in exposure.hba_text().splitlines(True)) if exposure else "")
+        ) + "\n# pg_hba.conf, as written beside this file:\n" + "".join(
+            f"# {line}" for line in hba_text(exposure).splitlines(True))
 
     def _ensure_database(self, port: int) -> None:
         admin_url = f"postgresql://{DB_USER}@127.0.0.1:{port}/postgres"

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from runner import cells, clusterlock, database, metadata, paths, proxy, results, verification
+from runner import cells, clusterlock, database, metadata, paths, proxy, results, roles, verification
 from runner.errors import DbbenchError
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -130,13 +130,11 @@ def exercise(cell: cells.Cell, options: FaultOptions, url: str, logs: Path) -> d
     process = cells.CellProcess(cell, port=database.free_port(), workers=1, pool_size=options.pool_size,
                                 log_path=logs / f"{cell.framework.name}-{cell.variant.name}.log")
     try:
+        login = roles.login_for(url, through.url_for(url), cell.name)
         with process:
-            process.start(through.url_for(url))
+            process.start(login.url)
             process.wait_ready()
-            before = verification.Verifier(
-                process.base_url, url, expected_connections=process.expected_connections,
-                held_connections=lambda: process.database_connections(through.port),
-                strategy=cell.variant.strategy).run()
+            before = verification.verify_running(process, url, login)
             if not before.ok:
                 raise DbbenchError(f"verification before the faults: {before.first_failure}")
             pid = process.process.pid
@@ -156,7 +154,7 @@ def exercise(cell: cells.Cell, options: FaultOptions, url: str, logs: Path) -> d
                         break
             restarted = not process.alive() or process.process.pid != pid
             record["restarted"] = restarted
-            after = verification.Verifier(process.base_url, url, strategy=cell.variant.strategy).run()
+            after = verification.verify_running(process, url, login, count_pool=False)
             record["verified_after"] = after.ok
             problems = [f"{f['fault']}: not serving steadily {options.recovery_timeout_s:.0f} s after the "
                         "database was back" for f in record["faults"] if not f["recovered"]]

@@ -47,6 +47,7 @@ from runner import (
     proxy,
     report,
     results,
+    roles,
     schedule,
     supervise,
     verification,
@@ -268,6 +269,7 @@ class Run:
         self.proxy: proxy.Proxy | None = None
         self.cell_host = "127.0.0.1"  # where the cells listen: a cluster run's app host's address
         self.backlogs: list[backlog.Backlog | None] = []  # what the last loads left in their servers
+        self.logins: dict[str, roles.Login] = {}  # each member's role, made at its first start
 
     @property
     def meta(self) -> dict:
@@ -605,7 +607,7 @@ class Run:
                     pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log",
                     users=self.max_id, host=self.cell_host)
             try:
-                process.start(self.url_of(name))
+                process.start(self.login_of(name).url)
             except DbbenchError as exc:
                 self.fail(name, None, f"start: {exc}")
                 continue
@@ -625,9 +627,9 @@ class Run:
 
     def warm(self, number: int, processes: dict[str, cells.CellProcess]) -> None:
         """The group's verified cells warmed side by side, each with its own primer and warm-up
-        (discarded). One after the other, seven cells' 6 s took 42 s of every run's start-up;
-        the cells are verified one at a time all the same, since pg_stat_statements counts
-        what the whole cluster runs."""
+        (discarded). One after the other, seven cells' 6 s took 42 s of every run's start-up.
+        Each cell's statements were counted under its own role (runner/roles.py), so the
+        neighbours starting beside it stayed out of its verdict."""
         if not processes:
             return
         self.describe(f"group {number}: warming {len(processes)} at once")
@@ -740,16 +742,20 @@ class Run:
                     usernames=self.usernames,
                     proxy_processes=self.proxy.processes() if self.proxy else None)
 
+    def login_of(self, name: str) -> roles.Login:
+        """How a member's cell connects: as a role of its own, so its statements are told from its
+        neighbours' (a cell served elsewhere connects as its own host set it up)."""
+        if name not in self.logins:
+            self.logins[name] = (roles.Login(self.url_of(name), None, "served on its own host")
+                                 if self.options.target else roles.login_for(self.url, self.url_of(name), name))
+        return self.logins[name]
+
     def verify(self, name: str, process: cells.CellProcess) -> bool:
         record = self.records[name]
-        db_port = database.port_of(self.url_of(name))
         scenario = self.plan.scenario
-        verdict = verification.Verifier(
-            process.base_url, self.url, expected_connections=process.expected_connections,
-            held_connections=lambda: process.database_connections(db_port), endpoints=scenario.endpoints,
-            strategy=record["strategy"], weights=scenario.endpoint_weights,
-            db_latency_ms=record["db_latency_ms"], relations=self.members[name].cell.variant.relations,
-        ).run()
+        verdict = verification.verify_running(process, self.url, self.login_of(name), endpoints=scenario.endpoints,
+                                              weights=scenario.endpoint_weights,
+                                              db_latency_ms=record["db_latency_ms"])
         record["verification"] = verdict.as_dict()
         record["statements_per_request"] = verdict.statements_per_request
         if not verdict.ok:

@@ -24,7 +24,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from runner import database
+from runner import database, roles
 from runner.corpus import (
     BAD_EDIT_BODIES,
     BAD_FEED_QUERIES,
@@ -109,6 +109,7 @@ class Verdict:
     by_endpoint: dict[str, dict[str, float]] = field(default_factory=dict)
     statements: list[dict] = field(default_factory=list)
     round_trip_ms: float | None = None  # p50 of sequential lookups, measured when a proxy adds latency
+    statements_counted: str | None = None  # whose statements the counts are: the cell's role alone, or why not
 
     @property
     def ok(self) -> bool:
@@ -130,6 +131,7 @@ class Verdict:
             "statements_by_endpoint": self.by_endpoint,
             "statements": self.statements,
             "round_trip_ms": self.round_trip_ms,
+            "statements_counted": self.statements_counted,
         }
 
 
@@ -218,6 +220,17 @@ def body_length_ok(response: httpx.Response) -> bool:
     return length is not None and length.isdigit() and int(length) == len(response.content)
 
 
+def verify_running(process, admin_url: str, login: roles.Login, count_pool: bool = True, **checks) -> Verdict:
+    """The verdict on one running cell (a cells.CellProcess or RemoteCell): its pool counted on
+    its own sockets to the address it connects to, its statements under its own role;
+    `checks` as Verifier takes them (endpoints, weights, db_latency_ms)."""
+    db_port = database.port_of(login.url)
+    cell = process.cell
+    return Verifier(process.base_url, admin_url, strategy=cell.variant.strategy, relations=cell.variant.relations,
+                    expected_connections=process.expected_connections if count_pool else None,
+                    held_connections=lambda: process.database_connections(db_port), login=login, **checks).run()
+
+
 def weighted(by_endpoint: dict[str, dict[str, float]], weights: dict[str, float] | None) -> dict[str, float]:
     """Statements per request of a scenario: its endpoints' figures, weighted by its mix."""
     if len(by_endpoint) == 1:
@@ -237,13 +250,15 @@ class Verifier:
                  rng_seed: int = 20201123, held_connections: Callable[[], int] | None = None,
                  endpoints: tuple[str, ...] = ("by-id",), strategy: str = "raw",
                  weights: dict[str, float] | None = None, db_latency_ms: int = 0,
-                 relations: dict[str, int] | None = None):
+                 relations: dict[str, int] | None = None, login: roles.Login | None = None):
         """`held_connections` counts the connections the cell itself holds (other cells may be
         up at the same time); without it, every client connection to the database counts.
         `weights` (endpoint: share) make the scenario's statements per request from each
         endpoint's. `db_latency_ms`: the round trip a proxy adds; the lookups must show it.
         `relations`: the lookups per request the variant promises for each relationship endpoint
-        (apps/cells.toml), held exactly."""
+        (apps/cells.toml), held exactly. `login`: the role the cell connects as, whose statements
+        alone are counted and reset (runner/roles.py); without one, every statement sent to this
+        database in the counting window counts, a neighbour's too."""
         unknown = [endpoint for endpoint in endpoints if endpoint not in ENDPOINTS]
         unpromised = [endpoint for endpoint in endpoints if endpoint in RELATION_ENDPOINTS
                       and endpoint not in (relations or {})]
@@ -259,6 +274,7 @@ class Verifier:
         self.weights = weights
         self.db_latency_ms = db_latency_ms
         self.rng = random.Random(rng_seed)
+        self.login = login
 
     def run(self) -> Verdict:
         """Every check; a cell or database that cannot be reached fails the verdict with the
@@ -278,6 +294,7 @@ class Verifier:
                 for endpoint in self.endpoints:
                     checks[endpoint](conn, client, verdict, max_id)
                 verdict.statements_per_request = weighted(verdict.by_endpoint, self.weights)
+                verdict.statements_counted = (self.login or roles.Login(self.db_url, None, "no role given")).counted_for
         except httpx.HTTPError as exc:
             verdict.add("reachable", [f"the cell at {self.base_url} does not answer: {type(exc).__name__}"], "")
         except (DbbenchError, psycopg.Error) as exc:
@@ -759,14 +776,31 @@ class Verifier:
             return {"lookup": int(promise) * len(paths), "update": 0}
         return {kind: count * len(paths) for kind, count in EXPECTED_STATEMENTS[endpoint][self.strategy].items()}
 
-    @staticmethod
-    def settle(conn) -> None:
+    def counted(self) -> tuple[sql.Composable, tuple]:
+        """The pg_stat_statements rows that are the cell's: its own role's in this database, or,
+        without a role of its own, everything in this database."""
+        where = sql.SQL("dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                        "AND query NOT ILIKE '%%pg_stat_statements%%'")
+        if self.login is None or self.login.role is None:
+            return where, ()
+        return where + sql.SQL(" AND userid = (SELECT oid FROM pg_roles WHERE rolname = %s)"), (self.login.role,)
+
+    def reset(self, conn) -> None:
+        """Forget the cell's own counts (its role's alone: a neighbour's go on), or every count."""
+        if self.login is None or self.login.role is None:
+            conn.execute("SELECT pg_stat_statements_reset()")
+        else:
+            conn.execute("SELECT pg_stat_statements_reset((SELECT oid FROM pg_roles WHERE rolname = %s), 0, 0)",
+                         (self.login.role,))
+
+    def settle(self, conn) -> None:
         """Wait for statements sent after the last answer (a pool's reset on release) to be
         counted: until the count holds still for 0.1 s, at most 1 s."""
         previous, deadline = None, time.monotonic() + 1.0
+        where, params = self.counted()
         while time.monotonic() < deadline:
-            calls = conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
-                                 "WHERE query NOT ILIKE '%%pg_stat_statements%%'").fetchone()[0]
+            calls = conn.execute(sql.SQL("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE ") + where,
+                                 params).fetchone()[0]
             if calls == previous:
                 return
             previous = calls
@@ -787,7 +821,7 @@ class Verifier:
         send_all(paths[:20], [])  # warm-up: prepared statements, caches
         expected = self.expected(conn, endpoint, paths)
         try:
-            conn.execute("SELECT pg_stat_statements_reset()")
+            self.reset(conn)
         except Exception as exc:  # noqa: BLE001 - any failure here means the count is unknown
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             verdict.add(name, [f"pg_stat_statements is not usable here: {reason}"], "")
@@ -797,11 +831,9 @@ class Verifier:
             if response is not None and response.status_code != 200:
                 failures.append(f"{method} {path}: status {response.status_code}")
         self.settle(conn)
-        rows = conn.execute(
-            "SELECT query, calls FROM pg_stat_statements "
-            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND query NOT ILIKE '%%pg_stat_statements%%' ORDER BY calls DESC"
-        ).fetchall()
+        where, params = self.counted()
+        rows = conn.execute(sql.SQL("SELECT query, sum(calls)::bigint FROM pg_stat_statements WHERE ") + where
+                            + sql.SQL(" GROUP BY query ORDER BY 2 DESC"), params).fetchall()
         requests = len(paths)
         by_kind: dict[str, int] = {}
         for query, calls in rows:

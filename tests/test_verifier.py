@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from runner import database
+from runner import database, roles
 from runner.verification import ENDPOINTS, Verdict, Verifier, classify
 
 TOY = Path(__file__).with_name("toyapp.py")
@@ -140,3 +142,63 @@ def test_a_pool_short_of_its_size_says_what_postgresql_counts_beside_the_cells_s
                              "(counted on the cell's sockets")
     counted = int(detail.split("PostgreSQL counts ")[1].split()[0])
     assert counted >= 1
+
+
+def test_two_cells_verified_at_once_each_count_only_their_own_statements(db_url):
+    """Issue 49: a neighbour's statements (here a toy that sends an extra one with every lookup,
+    and the run's own role hammering psycopg's type introspection) are never counted against a
+    cell; each cell logs in as a role of its own and its verdict says so."""
+    logins = {mode: roles.login_for(db_url, db_url, f"test-neighbours {mode}")
+              for mode in ("correct", "extra-statement")}
+    assert all(login.role and login.role.startswith(roles.PREFIX) for login in logins.values())
+    assert logins["correct"].role != logins["extra-statement"].role
+    started = {mode: start_toy(login.url, mode) for mode, login in logins.items()}
+    stop = threading.Event()
+
+    def introspect() -> None:  # as a psycopg cell opening its pool would, all the while
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            while not stop.is_set():
+                conn.execute("SELECT typname AS name, oid, typarray AS array_oid FROM pg_type WHERE typname = %s",
+                             ("int4",))
+
+    try:
+        neighbour = threading.Thread(target=introspect)
+        neighbour.start()
+        with ThreadPoolExecutor(2) as pool:
+            verdicts = dict(zip(started, pool.map(
+                lambda mode: Verifier(started[mode][1], db_url, relations=TOY_RELATIONS, login=logins[mode]).run(),
+                started), strict=True))
+    finally:
+        stop.set()
+        neighbour.join(10)
+        for process, _ in started.values():
+            process.terminate()
+            process.wait(10)
+    correct, extra = verdicts["correct"], verdicts["extra-statement"]
+    assert correct.ok, correct.first_failure
+    assert correct.statements_per_request == {"lookup": 1.0}, "nothing of the neighbours' is counted"
+    assert correct.statements_counted == f"role {logins['correct'].role} alone"
+    assert failed_checks(extra) == {"statements"} and "SELECT now()" in extra.first_failure
+    assert "typname" not in extra.first_failure, "the introspection was the run's role's, not this cell's"
+
+
+def test_without_a_role_of_its_own_the_count_is_the_whole_database_and_says_so(db_url):
+    """What an external database whose user may not create roles gets: today's count, labelled."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS dbbench_test_no_createrole")
+        conn.execute("CREATE ROLE dbbench_test_no_createrole LOGIN IN ROLE dbbench")  # pg_hba: +dbbench
+    try:
+        login = roles.login_for(roles.as_user(db_url, "dbbench_test_no_createrole"), db_url, "test-no-role")
+        assert login.role is None and login.url == db_url
+        assert login.counted_for.startswith("the whole database (no role of its own: permission denied")
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("DROP ROLE dbbench_test_no_createrole")
+
+
+def test_a_role_name_is_readable_distinct_and_within_postgresql_s_limit():
+    long = "fastapi/sa-orm-psycopg @pool-size=" + "9" * 80
+    assert roles.name_for("fastapi/sa-orm @pool-size=4").startswith("dbbench_cell_fastapi_sa_orm_pool_size_4_")
+    assert len(roles.name_for(long)) <= 63 and roles.name_for(long) != roles.name_for(long + "0")
+    assert roles.as_user("postgresql://dbbench:s%40cret@198.18.0.1:5432/dbbench?sslmode=disable", "x") == \
+        "postgresql://x:s%40cret@198.18.0.1:5432/dbbench?sslmode=disable"
