@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -345,12 +346,18 @@ def run_wrk(
     return summarize_wrk(report, shown_argv, ran.elapsed_s, scenario, {"wrk": ran.cpu_s, **ran.parties})
 
 
+WAIT_LOOK_S = 0.25  # how soon a wait notices that we were told to stop (SIGTERM, Ctrl-C)
+
+
 def wait_with_usage(process: subprocess.Popen, timeout: float, name: str = "wrk",
                     interrupt_at: float | None = None) -> tuple[int, float]:
     """Reap the generator with wait4, which also gives the CPU seconds it used; SIGINT it at
-    `interrupt_at` (monotonic), kill it past timeout. Looks every 10 ms: at sub-second slices
-    a coarser look is a visible share of the wall time between them."""
+    `interrupt_at` (monotonic), kill it past timeout. Sleeps on the process's pidfd, so it
+    wakes the moment the generator exits or its signal is due, and otherwise only every
+    WAIT_LOOK_S to notice our own interruption: the 10 ms look it replaces woke this process
+    100 times a second beside every slice."""
     deadline = time.monotonic() + timeout
+    exited = os.pidfd_open(process.pid)
     try:
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -364,12 +371,15 @@ def wait_with_usage(process: subprocess.Popen, timeout: float, name: str = "wrk"
                 process.send_signal(signal.SIGINT)
                 interrupt_at = None
             supervise.raise_if_interrupted()
-            time.sleep(0.01)
+            wake = min(deadline, interrupt_at if interrupt_at is not None else deadline, now + WAIT_LOOK_S)
+            select.select([exited], [], [], max(0.0, wake - now))
     except BaseException:
         if process.returncode is None:
             process.kill()
             process.wait()
         raise
+    finally:
+        os.close(exited)
 
 
 def unexpected_statuses(report: dict, scenario: Scenario) -> int:

@@ -9,8 +9,10 @@ allows, measured again (run.repeats_pay).
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import psutil
 
@@ -27,28 +29,95 @@ def _busy(times) -> float:
     return times.user + times.nice + times.system
 
 
+PF_KTHREAD = 0x00200000  # /proc/PID/stat's flags: a kernel thread
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+NAMED_SOURCES = 3  # the heaviest kernel threads and other processes named in each slice's noise
+RUNNER = "runner"  # this process: the dbbench command measuring the slice
+
+
+def process_times() -> dict[int, tuple[str, bool, float]]:
+    """Every process's (name, is a kernel thread, user+system CPU seconds), from one read of
+    /proc/PID/stat each: about 1 ms of CPU for 70 processes here, taken outside the slice."""
+    found = {}
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    data = stat.read()
+            except OSError:  # gone meanwhile
+                continue
+            head, _, rest = data.rpartition(b")")
+            fields = rest.split()
+            found[int(entry.name)] = (head.partition(b"(")[2].decode(errors="replace"),
+                                      bool(int(fields[6]) & PF_KTHREAD),
+                                      (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return found
+
+
+def own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 @dataclass
 class NoiseProbe:
-    """Snapshot system-wide CPU times before a slice; `finish` tells what happened meanwhile."""
+    """Snapshot system-wide CPU times before a slice; `finish` tells what happened meanwhile,
+    and who outside the measured parties used it: this runner, kernel threads by name, other
+    processes by name, and what none of those accounts for (processes that came and went)."""
 
     started: float
     before: object
+    own_before: float
+    processes_before: dict[int, tuple[str, bool, float]] = field(repr=False)
 
     @classmethod
     def start(cls) -> NoiseProbe:
-        return cls(started=time.monotonic(), before=psutil.cpu_times())
+        processes = process_times()  # read before the window opens: its cost is not the slice's
+        return cls(started=time.monotonic(), before=psutil.cpu_times(), own_before=own_cpu_s(),
+                   processes_before=processes)
 
-    def finish(self, measured_cpu_s: float) -> dict:
-        """`measured_cpu_s`: what server, load generator and PostgreSQL used in the slice."""
-        after = psutil.cpu_times()
+    def finish(self, measured_cpu_s: float, measured_pids: Callable[[], set[int]] = set) -> dict:
+        """`measured_cpu_s`: what server, load generator and PostgreSQL used in the slice;
+        `measured_pids`: their processes still running, which are not outside it (asked once
+        the window is closed)."""
+        after, own = psutil.cpu_times(), own_cpu_s()
         wall = max(time.monotonic() - self.started, 1e-6)
+        processes, measured = process_times(), measured_pids()
         cores = psutil.cpu_count() or 1
         steal = getattr(after, "steal", 0.0) - getattr(self.before, "steal", 0.0)
         outside = max(0.0, _busy(after) - _busy(self.before) - measured_cpu_s)
+        kernel: dict[str, float] = {}
+        other: dict[str, float] = {}
+        for pid, (name, kthread, seconds) in processes.items():
+            if pid == os.getpid() or pid in measured:
+                continue
+            earlier = self.processes_before.get(pid)
+            used = seconds - (earlier[2] if earlier and earlier[0] == name else 0.0)
+            if used > 0:
+                into = kernel if kthread else other
+                into[name] = into.get(name, 0.0) + used
+        runner = max(0.0, own - self.own_before)
+        named = runner + sum(kernel.values()) + sum(other.values())
         return {
             "steal": round(steal / (wall * cores), 4),
             "outside_cores": round(outside / wall, 3),
+            "outside_by_source": {
+                RUNNER: round(runner / wall, 3),
+                "kernel": heaviest(kernel, wall),
+                "other": heaviest(other, wall),
+                "unattributed": round(max(0.0, outside - named) / wall, 3),
+            },
         }
+
+
+def heaviest(used: dict[str, float], wall: float) -> dict[str, float]:
+    """The NAMED_SOURCES heaviest, in cores, and the rest together as "(rest)"."""
+    ranked = sorted(used.items(), key=lambda item: -item[1])
+    shown = {name: round(seconds / wall, 3) for name, seconds in ranked[:NAMED_SOURCES]}
+    rest = sum(seconds for _, seconds in ranked[NAMED_SOURCES:])
+    return {**shown, **({"(rest)": round(rest / wall, 3)} if rest else {})}
 
 
 def disturbed(noise: dict | None) -> bool:

@@ -306,11 +306,22 @@ def method_facts(document: dict) -> list[tuple[str, str]]:
         detectable = summary.get("smallest_detectable")
         found.append(("Host noise", (
             f"steal median {noise['steal_median']:.1%}, worst {noise['steal_worst']:.1%}; CPU used outside the "
-            f"measurement, median {noise['outside_cores_median']:.2f} cores; {noise['disturbed']} of "
+            f"measurement, median {noise['outside_cores_median']:.2f} cores{outside_sources_text(noise)}; "
+            f"{noise['disturbed']} of "
             f"{noise['slices']} slices disturbed ({noise['repeated']} measured again); smallest detectable "
             "difference " + (f"about ±{detectable:.1%}" if detectable is not None else "—")
             + backlog_text(noise) + other_hosts_noise(document))))
     return found
+
+
+def outside_sources_text(noise: dict) -> str:
+    """The host-noise line's clause naming who used the CPU outside the measurement."""
+    sources = [found for found in noise.get("outside_sources") or [] if found["cores_mean"] >= 0.005]
+    if not sources:
+        return ""
+    named = ", ".join(f"{'this dbbench command' if found['source'] == 'runner' else found['source']} "
+                      f"{found['cores_mean']:.2f}" for found in sources)
+    return f" (mainly, as cores on average over slices: {named})"
 
 
 def backlog_text(noise: dict) -> str:

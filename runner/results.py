@@ -188,7 +188,25 @@ def noise_summary(cells: list[dict]) -> dict:
         "backlog_waits": len(waits),
         "backlog_waited_s": round(sum(wait["waited_s"] for wait in waits), 1),
         "backlog_unsettled": sum(1 for wait in waits if not wait["settled"]),
+        "outside_sources": outside_sources(pieces),
     }
+
+
+def outside_sources(pieces: list[dict], most: int = 4) -> list[dict]:
+    """The heaviest users of the CPU outside the measurement (runner/noise.py), in cores, the
+    mean over the slices that say (a source a slice did not name counts 0 there)."""
+    said = [s["noise"]["outside_by_source"] for s in pieces if "outside_by_source" in s["noise"]]
+    if not said:
+        return []
+    totals: dict[str, float] = {}
+    for by_source in said:
+        named = {"runner": by_source["runner"], "unattributed": by_source["unattributed"],
+                 **{f"kernel {name}": cores for name, cores in by_source["kernel"].items() if name != "(rest)"},
+                 **{name: cores for name, cores in by_source["other"].items() if name != "(rest)"}}
+        for source, cores in named.items():
+            totals[source] = totals.get(source, 0.0) + cores
+    ranked = sorted(totals.items(), key=lambda item: -item[1])[:most]
+    return [{"source": source, "cores_mean": round(total / len(said), 3)} for source, total in ranked]
 
 
 def worst_half_width(document: dict | None, names: list[str] | None = None) -> float | None:

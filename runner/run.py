@@ -67,6 +67,9 @@ DEFAULT_BUDGET_CELLS = 7
 QUICK_BUDGET_S = 60
 DEFAULT_PRECISION = 0.03
 DATABASE_RECOVERY_S = 30  # how long PostgreSQL may be gone before the run ends (DBBENCH_DB_WAIT_S)
+# The progress bar's redraws a second, beside every slice: rich's default 10 took 2.3% of a core
+# in a timing on 6 December 2026 (Intel host, 5 s of a bar updated twice a second), 2 took 0.6%.
+PROGRESS_REFRESH_PER_S = 2
 # The time a slice takes beyond its length: the generator's start and stop, the backlog look
 # and the runner's own work. Measured on 3 December 2026 (Intel host): 0.05-0.06 s quiet, 0.11 s
 # on a noisier hour, 0.20 s under a steal median of 20%. It sizes the --rounds estimate and
@@ -450,6 +453,7 @@ class Run:
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"),
             TimeRemainingColumn(), console=err, transient=False,
+            refresh_per_second=PROGRESS_REFRESH_PER_S,
         )
         failure: DbbenchError | None = None
         try:
@@ -685,7 +689,7 @@ class Run:
         measured_cpu = self.local_cpu(result["cpu_seconds"])
         entry = {"group": number, "round": round_no, "position": position, "repeat": repeat,
                  "started_s": started_s, **result, "server_rss_mib": process.rss_mib(), "backlog": waited}
-        entry["noise"] = probe.finish(measured_cpu)
+        entry["noise"] = probe.finish(measured_cpu, lambda: self.measured_pids(process))
         entry["disturbed"] = self.disturbed(entry)
         if result["errors"] or result["non_2xx"]:
             entry["database"] = "reachable" if database.reachable(self.url) else "unreachable"
@@ -714,6 +718,13 @@ class Run:
     def left_behind(self, name: str, process: cells.CellProcess, result: dict) -> backlog.Backlog | None:
         """The requests a load abandoned in its server, which the next slice waits out."""
         return backlog.Backlog.after(process.processes(), self.records[name]["connections"], result["rps"])
+
+    def measured_pids(self, process: cells.CellProcess) -> set[int]:
+        """The measured parties' processes that outlive a slice here: the cell's, PostgreSQL's
+        (the postmaster and its backends) and toxiproxy's; the rest is outside the measurement."""
+        found = [*(process.processes() or []), *(self.proxy.processes() if self.proxy else []),
+                 *(load.postgres_processes(self.postmaster_pid) if self.postmaster_pid else [])]
+        return {member.pid for member in found}
 
     @staticmethod
     def local_cpu(cpu_seconds: dict) -> float:

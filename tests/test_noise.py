@@ -1,0 +1,77 @@
+"""The CPU used beside a slice, split by source: this runner, kernel threads, other processes
+by name, and the measured parties' processes kept out of it (runner/noise.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from runner import noise, report, results
+
+SPIN = ("import sys, time\nopen('/proc/self/comm', 'w').write(sys.argv[1])\nend = time.process_time() + 0.6\n"
+        "while time.process_time() < end:\n    pass\ntime.sleep(30)\n")
+
+
+def spinner(name: str) -> subprocess.Popen:
+    """A process named `name` that spends 0.6 s of CPU, then sleeps."""
+    return subprocess.Popen([sys.executable, "-c", SPIN, name])
+
+
+def spin_here(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_the_cpu_beside_a_slice_is_split_by_source_and_the_measured_parties_are_left_out():
+    probe = noise.NoiseProbe.start()
+    busy, measured = spinner("dbbench-busy"), spinner("dbbench-meas")
+    try:
+        spin_here(0.3)  # the runner's own work during the slice
+        for process in (busy, measured):  # each spends its 0.6 s, however slow the host is today
+            deadline = time.monotonic() + 30
+            while sum(psutil.Process(process.pid).cpu_times()[:2]) < 0.6 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        found = probe.finish(measured_cpu_s=0.6, measured_pids=lambda: {measured.pid})
+        wall = time.monotonic() - probe.started  # what the cores are over
+    finally:
+        for process in (busy, measured):
+            process.kill()
+            process.wait()
+    by_source = found["outside_by_source"]
+    assert by_source["runner"] * wall == pytest.approx(0.3, abs=0.12)
+    assert by_source["other"]["dbbench-busy"] * wall == pytest.approx(0.65, abs=0.15)  # with its start-up
+    assert "dbbench-meas" not in by_source["other"], "a measured party is not outside the measurement"
+    assert set(by_source) == {"runner", "kernel", "other", "unattributed"}
+    assert found["outside_cores"] >= by_source["runner"] + by_source["other"]["dbbench-busy"] - 0.1
+
+
+def test_the_heaviest_sources_are_named_and_the_rest_summed():
+    assert noise.heaviest({"a": 1.0, "b": 3.0, "c": 2.0, "d": 0.5, "e": 0.5}, wall=2.0) == \
+        {"b": 1.5, "c": 1.0, "a": 0.5, "(rest)": 0.5}
+
+
+def test_a_process_s_name_and_kernel_flag_come_from_proc():
+    found = noise.process_times()
+    assert found[2][0] == "kthreadd" and found[2][1] is True
+    assert found[os.getpid()][1] is False
+
+
+def test_the_host_noise_line_names_the_main_outside_consumers():
+    pieces = [{"noise": {"steal": 0.0, "outside_cores": 0.4, "outside_by_source": {
+        "runner": 0.14, "kernel": {"kdamond.0": 0.12, "(rest)": 0.01}, "other": {"sshd": 0.02}, "unattributed": 0.1}}}
+              for _ in range(3)] + [{"noise": {"steal": 0.0, "outside_cores": 0.1}}]  # an older slice says nothing
+    cells = [{"slices": pieces}]
+    summary = results.noise_summary(cells)
+    assert [found["source"] for found in summary["outside_sources"]] == \
+        ["runner", "kernel kdamond.0", "unattributed", "sshd"]
+    assert summary["outside_sources"][0]["cores_mean"] == 0.14
+    assert report.outside_sources_text(summary) == (
+        " (mainly, as cores on average over slices: this dbbench command 0.14, kernel kdamond.0 0.12, "
+        "unattributed 0.10, sshd 0.02)")
+    assert report.outside_sources_text({"outside_sources": []}) == ""
