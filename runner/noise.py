@@ -35,9 +35,11 @@ NAMED_SOURCES = 3  # the heaviest kernel threads and other processes named in ea
 RUNNER = "runner"  # this process: the dbbench command measuring the slice
 
 
-def process_times() -> dict[int, tuple[str, bool, float]]:
-    """Every process's (name, is a kernel thread, user+system CPU seconds), from one read of
-    /proc/PID/stat each: about 1 ms of CPU for 70 processes here, taken outside the slice."""
+def process_times() -> dict[int, tuple[str, bool, float, int]]:
+    """Every process's (name, is a kernel thread, user+system CPU seconds, start time), from one
+    read of /proc/PID/stat each: about 1 ms of CPU for 70 processes here, taken outside the
+    slice. The start time tells a process from a later one with its pid; the name does not (a
+    kernel worker's names its current work: kworker/u8:1-writeback, then -events_unbound)."""
     found = {}
     with os.scandir("/proc") as entries:
         for entry in entries:
@@ -52,7 +54,7 @@ def process_times() -> dict[int, tuple[str, bool, float]]:
             fields = rest.split()
             found[int(entry.name)] = (head.partition(b"(")[2].decode(errors="replace"),
                                       bool(int(fields[6]) & PF_KTHREAD),
-                                      (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+                                      (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, int(fields[19]))
     return found
 
 
@@ -70,7 +72,7 @@ class NoiseProbe:
     started: float
     before: object
     own_before: float
-    processes_before: dict[int, tuple[str, bool, float]] = field(repr=False)
+    processes_before: dict[int, tuple[str, bool, float, int]] = field(repr=False)
 
     @classmethod
     def start(cls) -> NoiseProbe:
@@ -90,11 +92,11 @@ class NoiseProbe:
         outside = max(0.0, _busy(after) - _busy(self.before) - measured_cpu_s)
         kernel: dict[str, float] = {}
         other: dict[str, float] = {}
-        for pid, (name, kthread, seconds) in processes.items():
+        for pid, (name, kthread, seconds, born) in processes.items():
             if pid == os.getpid() or pid in measured:
                 continue
             earlier = self.processes_before.get(pid)
-            used = seconds - (earlier[2] if earlier and earlier[0] == name else 0.0)
+            used = seconds - (earlier[2] if earlier and earlier[3] == born else 0.0)  # else born in the slice
             if used > 0:
                 into = kernel if kthread else other
                 into[name] = into.get(name, 0.0) + used

@@ -75,3 +75,31 @@ def test_the_host_noise_line_names_the_main_outside_consumers():
         " (mainly, as cores on average over slices: this dbbench command 0.14, kernel kdamond.0 0.12, "
         "unattributed 0.10, sshd 0.02)")
     assert report.outside_sources_text({"outside_sources": []}) == ""
+
+
+RENAMED = ("import sys, time\n"
+           "def spin(seconds):\n    end = time.process_time() + seconds\n    while time.process_time() < end:\n"
+           "        pass\n"
+           "open('/proc/self/comm', 'w').write('dbbench-before')\nspin(0.5)\nprint('ready', flush=True)\n"
+           "sys.stdin.readline()\nopen('/proc/self/comm', 'w').write('dbbench-after')\nspin(0.2)\n"
+           "print('done', flush=True)\ntime.sleep(30)\n")
+
+
+def test_a_process_that_changes_its_name_is_counted_from_the_slice_s_start_not_from_its_birth():
+    """A kernel worker names its current work; the CPU it used before the slice is not the slice's."""
+    renamed = subprocess.Popen([sys.executable, "-c", RENAMED], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        assert renamed.stdout.readline() == "ready\n"
+        probe = noise.NoiseProbe.start()
+        renamed.stdin.write("go\n")
+        renamed.stdin.flush()
+        assert renamed.stdout.readline() == "done\n"
+        found = probe.finish(measured_cpu_s=0.0)
+        wall = time.monotonic() - probe.started
+    finally:
+        renamed.kill()
+        renamed.wait()
+    other = found["outside_by_source"]["other"]
+    assert "dbbench-before" not in other
+    assert other["dbbench-after"] * wall == pytest.approx(0.2, abs=0.1), "its 0.5 s before the slice are not in it"
