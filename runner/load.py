@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from runner import database, paths, supervise
+from runner import database, noise, paths, supervise
 from runner.errors import DbbenchError
 
 PRELUDE_LUA = Path(__file__).with_name("wrk_prelude.lua")
@@ -253,9 +253,17 @@ class Parties:
     proxy: list[psutil.Process] | None = None
 
     def snapshot(self) -> dict[str, dict[int, float]]:
-        pg = postgres_processes(self.postmaster_pid) if self.postmaster_pid is not None else []
-        return {"server": cpu_seconds(self.server or []), "postgres": cpu_seconds(pg),
-                "proxy": cpu_seconds(self.proxy or [])}
+        """CPU seconds by pid for each party, from one look at every process: with a hundred
+        or more backends up (several warm cells' pools), psutil's children() and cpu_times()
+        took 14 ms a look here, this 2.6 ms, and a slice takes two."""
+        seen = noise.process_times()
+
+        def seconds(pids: set[int]) -> dict[int, float]:
+            return {pid: seen[pid].cpu_s for pid in pids if pid in seen}
+
+        postgres = noise.descendants(seen, {self.postmaster_pid}) if self.postmaster_pid is not None else set()
+        return {"server": seconds({p.pid for p in self.server or []}), "postgres": seconds(postgres),
+                "proxy": seconds({p.pid for p in self.proxy or []})}
 
     def used(self, before: dict[str, dict[int, float]]) -> dict[str, float | None]:
         after = self.snapshot()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psutil
@@ -35,11 +34,22 @@ NAMED_SOURCES = 3  # the heaviest kernel threads and other processes named in ea
 RUNNER = "runner"  # this process: the dbbench command measuring the slice
 
 
-def process_times() -> dict[int, tuple[str, bool, float, int]]:
-    """Every process's (name, is a kernel thread, user+system CPU seconds, start time), from one
-    read of /proc/PID/stat each: about 1 ms of CPU for 70 processes here, taken outside the
-    slice. The start time tells a process from a later one with its pid; the name does not (a
-    kernel worker's names its current work: kworker/u8:1-writeback, then -events_unbound)."""
+@dataclass(frozen=True)
+class Seen:
+    """One process as /proc/PID/stat shows it."""
+
+    name: str
+    kernel: bool  # a kernel thread
+    cpu_s: float  # user + system
+    born: int  # its start time, in clock ticks after boot
+    parent: int
+
+
+def process_times() -> dict[int, Seen]:
+    """Every process, from one read of /proc/PID/stat each: about 1 ms of CPU for 70 processes
+    here, taken outside the slice. The start time tells a process from a later one with its
+    pid; the name does not (a kernel worker names its current work: kworker/u8:1-writeback,
+    then -events_unbound)."""
     found = {}
     with os.scandir("/proc") as entries:
         for entry in entries:
@@ -52,9 +62,10 @@ def process_times() -> dict[int, tuple[str, bool, float, int]]:
                 continue
             head, _, rest = data.rpartition(b")")
             fields = rest.split()
-            found[int(entry.name)] = (head.partition(b"(")[2].decode(errors="replace"),
-                                      bool(int(fields[6]) & PF_KTHREAD),
-                                      (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, int(fields[19]))
+            found[int(entry.name)] = Seen(head.partition(b"(")[2].decode(errors="replace"),
+                                          bool(int(fields[6]) & PF_KTHREAD),
+                                          (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, int(fields[19]),
+                                          int(fields[1]))
     return found
 
 
@@ -72,7 +83,7 @@ class NoiseProbe:
     started: float
     before: object
     own_before: float
-    processes_before: dict[int, tuple[str, bool, float, int]] = field(repr=False)
+    processes_before: dict[int, Seen] = field(repr=False)
 
     @classmethod
     def start(cls) -> NoiseProbe:
@@ -80,26 +91,27 @@ class NoiseProbe:
         return cls(started=time.monotonic(), before=psutil.cpu_times(), own_before=own_cpu_s(),
                    processes_before=processes)
 
-    def finish(self, measured_cpu_s: float, measured_pids: Callable[[], set[int]] = set) -> dict:
+    def finish(self, measured_cpu_s: float, measured_trees: set[int] = frozenset()) -> dict:
         """`measured_cpu_s`: what server, load generator and PostgreSQL used in the slice;
-        `measured_pids`: their processes still running, which are not outside it (asked once
-        the window is closed)."""
+        `measured_trees`: the root processes of those parties (a cell's, the postmaster): they
+        and every process below them, as this look finds them, are not outside it."""
         after, own = psutil.cpu_times(), own_cpu_s()
         wall = max(time.monotonic() - self.started, 1e-6)
-        processes, measured = process_times(), measured_pids()
+        processes = process_times()
+        measured = descendants(processes, measured_trees)
         cores = psutil.cpu_count() or 1
         steal = getattr(after, "steal", 0.0) - getattr(self.before, "steal", 0.0)
         outside = max(0.0, _busy(after) - _busy(self.before) - measured_cpu_s)
         kernel: dict[str, float] = {}
         other: dict[str, float] = {}
-        for pid, (name, kthread, seconds, born) in processes.items():
+        for pid, seen in processes.items():
             if pid == os.getpid() or pid in measured:
                 continue
             earlier = self.processes_before.get(pid)
-            used = seconds - (earlier[2] if earlier and earlier[3] == born else 0.0)  # else born in the slice
+            used = seen.cpu_s - (earlier.cpu_s if earlier and earlier.born == seen.born else 0.0)  # else born in it
             if used > 0:
-                into = kernel if kthread else other
-                into[name] = into.get(name, 0.0) + used
+                into = kernel if seen.kernel else other
+                into[seen.name] = into.get(seen.name, 0.0) + used
         runner = max(0.0, own - self.own_before)
         named = runner + sum(kernel.values()) + sum(other.values())
         return {
@@ -112,6 +124,20 @@ class NoiseProbe:
                 "unattributed": round(max(0.0, outside - named) / wall, 3),
             },
         }
+
+
+def descendants(processes: dict[int, Seen], roots: set[int]) -> set[int]:
+    """The roots and every process below them."""
+    children: dict[int, list[int]] = {}
+    for pid, seen in processes.items():
+        children.setdefault(seen.parent, []).append(pid)
+    found, pending = set(), [root for root in roots if root in processes]
+    while pending:
+        pid = pending.pop()
+        if pid not in found:
+            found.add(pid)
+            pending.extend(children.get(pid, []))
+    return found
 
 
 def heaviest(used: dict[str, float], wall: float) -> dict[str, float]:

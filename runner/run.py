@@ -689,7 +689,7 @@ class Run:
         measured_cpu = self.local_cpu(result["cpu_seconds"])
         entry = {"group": number, "round": round_no, "position": position, "repeat": repeat,
                  "started_s": started_s, **result, "server_rss_mib": process.rss_mib(), "backlog": waited}
-        entry["noise"] = probe.finish(measured_cpu, lambda: self.measured_pids(process))
+        entry["noise"] = probe.finish(measured_cpu, self.measured_trees(process))
         entry["disturbed"] = self.disturbed(entry)
         if result["errors"] or result["non_2xx"]:
             entry["database"] = "reachable" if database.reachable(self.url) else "unreachable"
@@ -719,12 +719,12 @@ class Run:
         """The requests a load abandoned in its server, which the next slice waits out."""
         return backlog.Backlog.after(process.processes(), self.records[name]["connections"], result["rps"])
 
-    def measured_pids(self, process: cells.CellProcess) -> set[int]:
-        """The measured parties' processes that outlive a slice here: the cell's, PostgreSQL's
-        (the postmaster and its backends) and toxiproxy's; the rest is outside the measurement."""
-        found = [*(process.processes() or []), *(self.proxy.processes() if self.proxy else []),
-                 *(load.postgres_processes(self.postmaster_pid) if self.postmaster_pid else [])]
-        return {member.pid for member in found}
+    def measured_trees(self, process: cells.CellProcess) -> set[int]:
+        """The measured parties' root processes here: the cell's, toxiproxy's and the postmaster
+        (with its backends below it); what runs outside their trees is outside the measurement."""
+        roots = [process.process, self.proxy.process if self.proxy else None]
+        return {found.pid for found in roots if found is not None} | (
+            {self.postmaster_pid} if self.postmaster_pid else set())
 
     @staticmethod
     def local_cpu(cpu_seconds: dict) -> float:

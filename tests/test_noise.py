@@ -37,7 +37,7 @@ def test_the_cpu_beside_a_slice_is_split_by_source_and_the_measured_parties_are_
             deadline = time.monotonic() + 30
             while sum(psutil.Process(process.pid).cpu_times()[:2]) < 0.6 and time.monotonic() < deadline:
                 time.sleep(0.05)
-        found = probe.finish(measured_cpu_s=0.6, measured_pids=lambda: {measured.pid})
+        found = probe.finish(measured_cpu_s=0.6, measured_trees={measured.pid})
         wall = time.monotonic() - probe.started  # what the cores are over
     finally:
         for process in (busy, measured):
@@ -58,8 +58,10 @@ def test_the_heaviest_sources_are_named_and_the_rest_summed():
 
 def test_a_process_s_name_and_kernel_flag_come_from_proc():
     found = noise.process_times()
-    assert found[2][0] == "kthreadd" and found[2][1] is True
-    assert found[os.getpid()][1] is False
+    assert found[2].name == "kthreadd" and found[2].kernel is True
+    assert found[os.getpid()].kernel is False and found[os.getpid()].parent == os.getppid()
+    assert noise.descendants(found, {os.getppid()}) >= {os.getppid(), os.getpid()}
+    assert os.getppid() not in noise.descendants(found, {os.getpid()})
 
 
 def test_the_host_noise_line_names_the_main_outside_consumers():
