@@ -375,10 +375,11 @@ class CellProcess:
         except psutil.NoSuchProcess:
             return []
 
-    def rss_mib(self) -> float:
-        """Resident memory of the cell's whole process tree, MiB: what its threads or tasks cost."""
+    def rss_mib(self, processes: list[psutil.Process] | None = None) -> float:
+        """Resident memory of the cell's whole process tree (`processes`, else looked up), MiB:
+        what its threads or tasks cost."""
         total = 0
-        for proc in self.processes():
+        for proc in processes if processes is not None else self.processes():
             try:
                 total += proc.memory_info().rss
             except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -458,7 +459,7 @@ class RemoteCell:
     def processes(self) -> None:
         return None
 
-    def rss_mib(self) -> None:
+    def rss_mib(self, processes: None = None) -> None:
         return None
 
     def database_connections(self, db_port: int) -> int:

@@ -644,7 +644,7 @@ class Run:
                 if seconds:
                     warmed = self.closed_loop(name, process, seconds, self.plan.seed)
             if warmed is not None:  # the primer's abandoned requests are served during the warm-up
-                self.backlogs.append(self.left_behind(name, process, warmed))
+                self.backlogs.append(self.left_behind(name, process.processes(), warmed, time.monotonic()))
 
         with ThreadPoolExecutor(max_workers=len(processes), thread_name_prefix="warm") as pool:
             warming = {name: pool.submit(warm_one, name, process) for name, process in processes.items()}
@@ -678,18 +678,23 @@ class Run:
         self.describe(f"group {number} round {round_no} {name}")
         waited = backlog.settle(self.backlogs)
         self.backlogs = []
+        # The cell's processes are looked up once, before the slice, and its memory and backlog
+        # read after it: nothing of that bookkeeping runs in the slice's window.
+        members = process.processes()
         probe = noise.NoiseProbe.start()
         started_s = round(self.elapsed(), 2)
         try:
-            result = self.measure_load(name, process, seed=self.plan.seed + 1000 * round_no + position)
+            result = self.measure_load(name, process, seed=self.plan.seed + 1000 * round_no + position,
+                                       members=members)
         except DbbenchError as exc:
             self.fail(name, process, f"group {number} round {round_no}: {exc}")
             return None
-        self.backlogs = [self.left_behind(name, process, result)]
-        measured_cpu = self.local_cpu(result["cpu_seconds"])
+        stopped = time.monotonic()
+        slice_noise = probe.finish(self.local_cpu(result["cpu_seconds"]), self.measured_trees(process))
+        self.backlogs = [self.left_behind(name, members, result, stopped)]
         entry = {"group": number, "round": round_no, "position": position, "repeat": repeat,
-                 "started_s": started_s, **result, "server_rss_mib": process.rss_mib(), "backlog": waited}
-        entry["noise"] = probe.finish(measured_cpu, self.measured_trees(process))
+                 "started_s": started_s, **result, "server_rss_mib": process.rss_mib(members), "backlog": waited,
+                 "noise": slice_noise}
         entry["disturbed"] = self.disturbed(entry)
         if result["errors"] or result["non_2xx"]:
             entry["database"] = "reachable" if database.reachable(self.url) else "unreachable"
@@ -702,22 +707,24 @@ class Run:
             self.wait_for_database(f"group {number} round {round_no}")
         return entry
 
-    def measure_load(self, name: str, process: cells.CellProcess, seed: int) -> dict:
-        """One slice: wrk's closed loop, or oha at the cell's constant rate."""
+    def measure_load(self, name: str, process: cells.CellProcess, seed: int, members: list | None = None) -> dict:
+        """One slice: wrk's closed loop, or oha at the cell's constant rate. `members`: the
+        cell's processes, looked up before the slice (else now)."""
         rate = self.records[name]["rate_target"]
         if rate is None:
-            return self.closed_loop(name, process, self.plan.slice_s, seed)
+            return self.closed_loop(name, process, self.plan.slice_s, seed, members)
         return openloop.run_rate(process.base_url, rate=rate, duration_s=self.plan.slice_s,
-                                 **self.load_args(name, process))
+                                 **self.load_args(name, process, members))
 
-    def closed_loop(self, name: str, process: cells.CellProcess, duration_s: float, seed: int) -> dict:
+    def closed_loop(self, name: str, process: cells.CellProcess, duration_s: float, seed: int,
+                    members: list | None = None) -> dict:
         """wrk against a cell for a while: a slice, or its warm-up."""
         return load.run_wrk(process.base_url, duration_s=duration_s, seed=seed,
-                            **self.load_args(name, process), **self.lua_args())
+                            **self.load_args(name, process, members), **self.lua_args())
 
-    def left_behind(self, name: str, process: cells.CellProcess, result: dict) -> backlog.Backlog | None:
+    def left_behind(self, name: str, members: list | None, result: dict, stopped: float) -> backlog.Backlog | None:
         """The requests a load abandoned in its server, which the next slice waits out."""
-        return backlog.Backlog.after(process.processes(), self.records[name]["connections"], result["rps"])
+        return backlog.Backlog.after(members, self.records[name]["connections"], result["rps"], stopped)
 
     def measured_trees(self, process: cells.CellProcess) -> set[int]:
         """The measured parties' root processes here: the cell's, toxiproxy's and the postmaster
@@ -747,9 +754,10 @@ class Run:
             return self.cell_url
         return self.proxy.url_for(self.url, self.records[name]["db_latency_ms"])
 
-    def load_args(self, name: str, process: cells.CellProcess) -> dict:
+    def load_args(self, name: str, process: cells.CellProcess, members: list | None = None) -> dict:
         return dict(scenario=self.plan.scenario, connections=self.records[name]["connections"], max_id=self.max_id,
-                    server_processes=process.processes(), pinning=self.pinning, postmaster_pid=self.postmaster_pid,
+                    server_processes=members if members is not None else process.processes(), pinning=self.pinning,
+                    postmaster_pid=self.postmaster_pid,
                     usernames=self.usernames,
                     proxy_processes=self.proxy.processes() if self.proxy else None)
 

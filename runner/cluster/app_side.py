@@ -98,9 +98,10 @@ class ClusterRun(Run):
             seen = [row[0] for row in conn.execute(CLIENT_BACKENDS)]
         self.meta["cluster"]["client_addrs"][str(number)] = seen
 
-    def closed_loop(self, name: str, process: cells.CellProcess, duration_s: float, seed: int) -> dict:
+    def closed_loop(self, name: str, process: cells.CellProcess, duration_s: float, seed: int,
+                    members: list | None = None) -> dict:
         """wrk on the load host; each party's CPU from its own host over the same instants."""
-        parties = load.Parties(process.processes())
+        parties = load.Parties(members if members is not None else process.processes())
         before = parties.snapshot()
         began = time.time()
         found = self.agents["load"].call("/wrk", {
