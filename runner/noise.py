@@ -32,6 +32,7 @@ PF_KTHREAD = 0x00200000  # /proc/PID/stat's flags: a kernel thread
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 NAMED_SOURCES = 3  # the heaviest kernel threads and other processes named in each slice's noise
 RUNNER = "runner"  # this process: the dbbench command measuring the slice
+IDLE_CELLS = "idle cells"  # the other warm cells of the group, waiting for their slices
 
 
 @dataclass(frozen=True)
@@ -91,34 +92,40 @@ class NoiseProbe:
         return cls(started=time.monotonic(), before=psutil.cpu_times(), own_before=own_cpu_s(),
                    processes_before=processes)
 
-    def finish(self, measured_cpu_s: float, measured_trees: set[int] = frozenset()) -> dict:
+    def finish(self, measured_cpu_s: float, measured_trees: set[int] = frozenset(),
+               idle_trees: set[int] = frozenset()) -> dict:
         """`measured_cpu_s`: what server, load generator and PostgreSQL used in the slice;
         `measured_trees`: the root processes of those parties (a cell's, the postmaster): they
-        and every process below them, as this look finds them, are not outside it."""
+        and every process below them, as this look finds them, are not outside it;
+        `idle_trees`: the other warm cells', whose CPU is named "idle cells"."""
         after, own = psutil.cpu_times(), own_cpu_s()
         wall = max(time.monotonic() - self.started, 1e-6)
         processes = process_times()
-        measured = descendants(processes, measured_trees)
+        measured, idle = descendants(processes, measured_trees), descendants(processes, idle_trees)
         cores = psutil.cpu_count() or 1
         steal = getattr(after, "steal", 0.0) - getattr(self.before, "steal", 0.0)
         outside = max(0.0, _busy(after) - _busy(self.before) - measured_cpu_s)
         kernel: dict[str, float] = {}
         other: dict[str, float] = {}
+        idle_s = 0.0
         for pid, seen in processes.items():
             if pid == os.getpid() or pid in measured:
                 continue
             earlier = self.processes_before.get(pid)
             used = seen.cpu_s - (earlier.cpu_s if earlier and earlier.born == seen.born else 0.0)  # else born in it
-            if used > 0:
+            if used > 0 and pid in idle:
+                idle_s += used
+            elif used > 0:
                 into = kernel if seen.kernel else other
                 into[seen.name] = into.get(seen.name, 0.0) + used
         runner = max(0.0, own - self.own_before)
-        named = runner + sum(kernel.values()) + sum(other.values())
+        named = runner + idle_s + sum(kernel.values()) + sum(other.values())
         return {
             "steal": round(steal / (wall * cores), 4),
             "outside_cores": round(outside / wall, 3),
             "outside_by_source": {
                 RUNNER: round(runner / wall, 3),
+                IDLE_CELLS: round(idle_s / wall, 3),
                 "kernel": heaviest(kernel, wall),
                 "other": heaviest(other, wall),
                 "unattributed": round(max(0.0, outside - named) / wall, 3),

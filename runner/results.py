@@ -201,6 +201,7 @@ def outside_sources(pieces: list[dict], most: int = 4) -> list[dict]:
     totals: dict[str, float] = {}
     for by_source in said:
         named = {"runner": by_source["runner"], "unattributed": by_source["unattributed"],
+                 "idle cells": by_source.get("idle cells", 0.0),
                  **{f"kernel {name}": cores for name, cores in by_source["kernel"].items() if name != "(rest)"},
                  **{name: cores for name, cores in by_source["other"].items() if name != "(rest)"}}
         for source, cores in named.items():

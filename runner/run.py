@@ -273,6 +273,7 @@ class Run:
         self.cell_host = "127.0.0.1"  # where the cells listen: a cluster run's app host's address
         self.backlogs: list[backlog.Backlog | None] = []  # what the last loads left in their servers
         self.logins: dict[str, roles.Login] = {}  # each member's role, made at its first start
+        self.up: dict[str, cells.CellProcess] = {}  # the cells of the group being measured
 
     @property
     def meta(self) -> dict:
@@ -550,6 +551,7 @@ class Run:
                  "connections_held": sum(held_connections(self.records[name]) for name in names)}
         self.meta["groups"].append(group)
         processes: dict[str, cells.CellProcess] = {}
+        self.up = processes  # the group's cells: those a slice does not measure are idle beside it
         try:
             self.start_group(number, names, processes)
             round_no, round_s = 0, len(names) * (self.plan.slice_s + SLICE_OVERHEAD_S)
@@ -690,7 +692,9 @@ class Run:
             self.fail(name, process, f"group {number} round {round_no}: {exc}")
             return None
         stopped = time.monotonic()
-        slice_noise = probe.finish(self.local_cpu(result["cpu_seconds"]), self.measured_trees(process))
+        slice_noise = probe.finish(self.local_cpu(result["cpu_seconds"]), self.measured_trees(process),
+                                   {other.process.pid for other in self.up.values()
+                                    if other is not process and other.process is not None})
         self.backlogs = [self.left_behind(name, members, result, stopped)]
         entry = {"group": number, "round": round_no, "position": position, "repeat": repeat,
                  "started_s": started_s, **result, "server_rss_mib": process.rss_mib(members), "backlog": waited,

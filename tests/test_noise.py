@@ -30,24 +30,25 @@ def spin_here(seconds: float) -> None:
 
 def test_the_cpu_beside_a_slice_is_split_by_source_and_the_measured_parties_are_left_out():
     probe = noise.NoiseProbe.start()
-    busy, measured = spinner("dbbench-busy"), spinner("dbbench-meas")
+    busy, measured, idle = spinner("dbbench-busy"), spinner("dbbench-meas"), spinner("dbbench-idle")
     try:
         spin_here(0.3)  # the runner's own work during the slice
-        for process in (busy, measured):  # each spends its 0.6 s, however slow the host is today
+        for process in (busy, measured, idle):  # each spends its 0.6 s, however slow the host is today
             deadline = time.monotonic() + 30
             while sum(psutil.Process(process.pid).cpu_times()[:2]) < 0.6 and time.monotonic() < deadline:
                 time.sleep(0.05)
-        found = probe.finish(measured_cpu_s=0.6, measured_trees={measured.pid})
+        found = probe.finish(measured_cpu_s=0.6, measured_trees={measured.pid}, idle_trees={idle.pid})
         wall = time.monotonic() - probe.started  # what the cores are over
     finally:
-        for process in (busy, measured):
+        for process in (busy, measured, idle):
             process.kill()
             process.wait()
     by_source = found["outside_by_source"]
     assert by_source["runner"] * wall == pytest.approx(0.3, abs=0.12)
     assert by_source["other"]["dbbench-busy"] * wall == pytest.approx(0.65, abs=0.15)  # with its start-up
     assert "dbbench-meas" not in by_source["other"], "a measured party is not outside the measurement"
-    assert set(by_source) == {"runner", "kernel", "other", "unattributed"}
+    assert by_source["idle cells"] * wall == pytest.approx(0.65, abs=0.15) and "dbbench-idle" not in by_source["other"]
+    assert set(by_source) == {"runner", "idle cells", "kernel", "other", "unattributed"}
     assert found["outside_cores"] >= by_source["runner"] + by_source["other"]["dbbench-busy"] - 0.1
 
 
@@ -66,7 +67,8 @@ def test_a_process_s_name_and_kernel_flag_come_from_proc():
 
 def test_the_host_noise_line_names_the_main_outside_consumers():
     pieces = [{"noise": {"steal": 0.0, "outside_cores": 0.4, "outside_by_source": {
-        "runner": 0.14, "kernel": {"kdamond.0": 0.12, "(rest)": 0.01}, "other": {"sshd": 0.02}, "unattributed": 0.1}}}
+        "runner": 0.14, "idle cells": 0.001, "kernel": {"kdamond.0": 0.12, "(rest)": 0.01}, "other": {"sshd": 0.02},
+        "unattributed": 0.1}}}
               for _ in range(3)] + [{"noise": {"steal": 0.0, "outside_cores": 0.1}}]  # an older slice says nothing
     cells = [{"slices": pieces}]
     summary = results.noise_summary(cells)
