@@ -12,11 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from runner import cells, database, presets, proxy, roles, supervise
-from runner.errors import DbbenchError
+from runner.base import supervise
+from runner.base.errors import DbbenchError
+from runner.cells import catalog, presets
+from runner.db import database, proxy, roles
 
 if TYPE_CHECKING:
-    from runner.verification import VerdictsFile
+    from runner.verify.verifier import VerdictsFile
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
@@ -73,7 +75,7 @@ def add_db_latency(parser: argparse.ArgumentParser) -> None:
 
 
 def add_lock_args(parser: argparse.ArgumentParser, measures=True) -> None:
-    """A command that measures holds its cluster's lock (runner/clusterlock.py) while it runs."""
+    """A command that measures holds its cluster's lock (runner/db/clusterlock.py) while it runs."""
     parser.add_argument("--wait", action="store_true",
                         help="if another command is measuring on the same cluster, wait for it instead of refusing")
     parser.set_defaults(measures=measures)
@@ -159,7 +161,7 @@ def positive_int(value: str) -> int:
 
 def slice_arg(value: str) -> int | float:
     """Seconds, whole or not (0.5), within load.slice_problem's range."""
-    from runner import load
+    from runner.measure import load
     try:
         seconds = float(value)
     except ValueError:
@@ -193,7 +195,7 @@ SCENARIO_ORDER = ("by-id", "by-username", "page", "edit", "user-posts", "feed", 
 
 def scenarios_arg(value: str) -> list[str]:
     """--scenario: one name, a comma-separated list, or `all` (every file in scenarios/)."""
-    from runner import load
+    from runner.measure import load
 
     known = load.scenario_names()
     if value == "all":
@@ -214,8 +216,8 @@ def seeded_url(db_url: str | None) -> tuple[str, int]:
 def cmd_list(args) -> int:
     table = Table("framework", "variant", "strategy", "server", "runs here", box=None)
     legacy = {}
-    for cell in cells.manifest().cells():
-        ok, detail = cells.availability(cell)
+    for cell in catalog.manifest().cells():
+        ok, detail = catalog.availability(cell)
         if cell.legacy:
             legacy.setdefault(cell.legacy, []).append(cell.name)
         table.add_row(
@@ -230,8 +232,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    cell = cells.manifest().cell(args.framework, args.variant)
-    ok, detail = cells.availability(cell)
+    cell = catalog.manifest().cell(args.framework, args.variant)
+    ok, detail = catalog.availability(cell)
     if not ok:
         raise DbbenchError(f"{cell.name} cannot run here: {detail}")
     if not database.port_is_free(args.port):
@@ -240,10 +242,10 @@ def cmd_serve(args) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"dbbench: serving on {args.host}: the service is reachable from the network, not only this host")
     url, users = seeded_url(args.db_url)
-    pool = args.pool_size or cells.pool_size_for(args.connections, args.workers)
-    process = cells.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool, log_path=None,
+    pool = args.pool_size or catalog.pool_size_for(args.connections, args.workers)
+    process = catalog.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool, log_path=None,
                                 host=args.host, users=users)
-    log = cells.paths.state_home() / "logs" / "serve-toxiproxy.log"
+    log = catalog.paths.state_home() / "logs" / "serve-toxiproxy.log"
     with proxy.between(url, args.db_latency, log) as (cell_url, _), process:
         process.start(cell_url)
         try:
@@ -263,18 +265,19 @@ def cmd_serve(args) -> int:
 def cmd_verify(args) -> int:
     from pathlib import Path
 
-    from runner import load, verification
+    from runner.measure import load
+    from runner.verify import verifier
 
-    selected = cells.manifest().select(args.frameworks, args.variants, everything=args.frameworks is None)
+    selected = catalog.manifest().select(args.frameworks, args.variants, everything=args.frameworks is None)
     warn_about_cores(args.workers, "--workers")
     scenarios = [load.load_scenario(name) for name in args.scenario]
     endpoints = tuple(e for e in load.ENDPOINTS if any(e in scenario.endpoints for scenario in scenarios))
     weights = scenarios[0].endpoint_weights if len(scenarios) == 1 else None
     url, users = seeded_url(args.db_url)
-    kept = verification.VerdictsFile(Path(args.json), {
+    kept = verifier.VerdictsFile(Path(args.json), {
         "kind": "verify", "scenarios": args.scenario, "endpoints": list(endpoints),
         "database": database.mask_url(url), "cells": {}}) if args.json else None
-    with proxy.between(url, args.db_latency, cells.paths.state_home() / "logs" / "verify-toxiproxy.log") as (
+    with proxy.between(url, args.db_latency, catalog.paths.state_home() / "logs" / "verify-toxiproxy.log") as (
             cell_url, _):
         failed = verify_cells(selected, url, cell_url, args, endpoints, weights, users, kept)
     return 1 if failed else 0
@@ -295,7 +298,7 @@ def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, 
             kept.add(name, verdict, detail, found)
 
     for cell in selected:
-        ok, detail = cells.availability(cell)
+        ok, detail = catalog.availability(cell)
         if not ok:
             row(cell.name, "skipped", detail)
             failed += 1
@@ -333,18 +336,18 @@ def verify_cell(cell, url: str, cell_url: str, args, endpoints: tuple[str, ...],
                 users: int):
     """Start one cell on a free port (connected through `cell_url`), verify the endpoints
     against the database at `url`, stop it."""
-    from runner import verification
+    from runner.verify import verifier
 
-    process = cells.CellProcess(
+    process = catalog.CellProcess(
         cell, port=database.free_port(), workers=args.workers, pool_size=args.pool_size,
-        log_path=cells.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
+        log_path=catalog.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
         users=users,
     )
     login = roles.login_for(url, cell_url, cell.name)
     with process:
         process.start(login.url)
         process.wait_ready()
-        return verification.verify_running(process, url, login, endpoints=endpoints, weights=weights,
+        return verifier.verify_running(process, url, login, endpoints=endpoints, weights=weights,
                                            db_latency_ms=args.db_latency)
 
 
@@ -370,7 +373,7 @@ def run_options(args, *, here: bool = True, **overrides):
     this host, whose cores --server-cpus is checked against."""
     from pathlib import Path
 
-    from runner.run import RunOptions
+    from runner.measure.run import RunOptions
 
     if here:
         check_server_cpus(args.server_cpus)
@@ -389,14 +392,14 @@ def run_options(args, *, here: bool = True, **overrides):
 
 def execute(runner) -> int | None:
     """Run; on Ctrl-C or SIGTERM show what was kept and return the exit code (None when done)."""
-    from runner import report, results
+    from runner.report import results, tables
 
     try:
         runner.execute()
     except KeyboardInterrupt as exc:
         if runner.document is not None and runner.results_path.exists():
             err.print(f"interrupted: finished slices kept in {runner.results_path}")
-            print(report.render_markdown(results.load(runner.results_path)))
+            print(tables.render_markdown(results.load(runner.results_path)))
         return supervise.exit_code_of(exc)
     return None
 
@@ -406,7 +409,7 @@ def remote_target(args) -> None:
     database it uses (--db-url): check the combination, and turn --cell into the selection."""
     if args.cell:
         framework, _, variant = args.cell.partition("/")
-        cells.manifest().cell(framework, variant)
+        catalog.manifest().cell(framework, variant)
         if args.frameworks or args.variants or args.all:
             raise DbbenchError("--cell names one cell: it cannot go with --frameworks, --variants or --all")
         args.frameworks, args.variants = [framework], [variant]
@@ -434,8 +437,8 @@ def target_arg(value: str) -> str:
 
 def cmd_run(args) -> int:
     """One run per scenario, one after the other, each with its own results directory."""
-    from runner import report, results
-    from runner.run import Run
+    from runner.measure.run import Run
+    from runner.report import results, tables
 
     remote_target(args)
     for number, scenario in enumerate(args.scenario, start=1):
@@ -448,7 +451,7 @@ def cmd_run(args) -> int:
                               fault_s=args.fault_seconds, rate=args.rate, queries_n=args.queries,
                               **({"pool_size": None} if args.pool_size == "tuned" else {}))
         if tuned:
-            from runner import tune
+            from runner.experiments import tune
 
             options = tune.with_tuned_pools(options, log=err.print, budget_s=args.tune_budget,
                                             no_tuning=why_not_tuned(args))
@@ -456,7 +459,7 @@ def cmd_run(args) -> int:
         code = execute(runner)
         if code is not None:
             return code
-        print(report.render_markdown(results.load(runner.results_path)))
+        print(tables.render_markdown(results.load(runner.results_path)))
         err.print(f"results: {runner.results_path} (and results.md, report.html and figures/ beside it)")
     return 0
 
@@ -475,7 +478,7 @@ def why_not_tuned(args) -> str | None:
 def cmd_sweep(args) -> int:
     """The cells at each value of one parameter, paired where it can be; one sweep.json, its report
     and figures."""
-    from runner import sweep
+    from runner.experiments import sweep
 
     param, values = sweep.parse_param(args.param)
     if len(args.scenario) > 1:
@@ -496,7 +499,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_latency(args) -> int:
     """Closed-loop peak, constant-rate steps up to it, and the highest rate meeting --slo."""
-    from runner import latency
+    from runner.experiments import latency
 
     if len(args.scenario) > 1:
         raise DbbenchError("latency measures one scenario at a time")
@@ -511,7 +514,7 @@ def cmd_latency(args) -> int:
 
 def cmd_tune(args) -> int:
     """A pool-size sweep per cell; the smallest pool as good as the best is recorded for run."""
-    from runner import tune
+    from runner.experiments import tune
 
     if len(args.scenario) > 1:
         raise DbbenchError("tune measures one scenario at a time")
@@ -529,24 +532,25 @@ def cmd_tune(args) -> int:
 
 def cmd_lesson(args) -> int:
     """Render a lesson from its committed results, or (--measure) run its experiment first."""
-    from runner import lessons
+    from runner.lessons import engine
 
-    chosen = lessons.lesson(args.name)
+    chosen = engine.lesson(args.name)
     if args.measure:
         err.print(f"lesson {chosen.name}: measuring ({chosen.question})")
-        lessons.measure(chosen)
-    print(lessons.render(chosen))
+        engine.measure(chosen)
+    print(engine.render(chosen))
     return 0
 
 
 def cmd_calibrate(args) -> int:
     """An A/A test: one cell started twice or more, measured as that many cells; every ratio
     between them must contain 1."""
-    from runner import calibrate, results
-    from runner.run import Run
+    from runner.experiments import calibrate
+    from runner.measure.run import Run
+    from runner.report import results
 
     framework, _, variant = args.cell.partition("/")
-    cells.manifest().cell(framework, variant)
+    catalog.manifest().cell(framework, variant)
     if len(args.scenario) > 1:
         raise DbbenchError("calibrate measures one scenario at a time")
     options = run_options(args, frameworks=[framework], variants=[variant], instances=args.instances,
@@ -564,7 +568,7 @@ def cmd_calibrate(args) -> int:
 def cmd_soak(args) -> int:
     from pathlib import Path
 
-    from runner import soak
+    from runner.experiments import soak
 
     check_server_cpus(args.server_cpus)
     path, document = soak.soak(soak.SoakOptions(
@@ -581,7 +585,7 @@ def cmd_soak(args) -> int:
 def cmd_faults(args) -> int:
     from pathlib import Path
 
-    from runner import faults
+    from runner.experiments import faults
 
     path, document = faults.run_faults(faults.FaultOptions(
         frameworks=args.frameworks, variants=args.variants, everything=args.all, outage_s=args.outage,
@@ -598,7 +602,7 @@ def cmd_report(args) -> int:
     (or in --out): report.html, figures/<name>.png|svg."""
     from pathlib import Path
 
-    from runner import page, report, results
+    from runner.report import page, results, tables
 
     if composite_report(args):
         return 0
@@ -606,7 +610,7 @@ def cmd_report(args) -> int:
     if args.format not in page.FORMATS:
         if args.out:
             raise DbbenchError(f"--out is for html, png and svg; {args.format} goes to standard output")
-        sys.stdout.write(report.render(document, args.format))
+        sys.stdout.write(tables.render(document, args.format))
         return 0
     source = Path(args.results)
     directory = Path(args.out) if args.out else (source if source.is_dir() else source.parent)
@@ -621,7 +625,8 @@ def composite_report(args) -> bool:
     import json
     from pathlib import Path
 
-    from runner import latency, page, results, sweep
+    from runner.experiments import latency, sweep
+    from runner.report import page, results
 
     source = Path(args.results)
     for name, module in (("latency.json", latency), ("sweep.json", sweep)):
@@ -649,9 +654,9 @@ def composite_report(args) -> bool:
 
 
 def cmd_compare(args) -> int:
-    from runner import report, results
+    from runner.report import results, tables
 
-    sys.stdout.write(report.compare(results.load(args.a), results.load(args.b), force=args.force))
+    sys.stdout.write(tables.compare(results.load(args.a), results.load(args.b), force=args.force))
     return 0
 
 
@@ -703,7 +708,7 @@ def add_preset_arg(parser: argparse.ArgumentParser) -> None:
 
 def add_out(parser: argparse.ArgumentParser) -> None:
     """--out, checked (made, and written to) before the command starts anything."""
-    from runner import paths
+    from runner.base import paths
 
     parser.add_argument("--out", help="results directory (default: results/)")
     parser.set_defaults(out_default=paths.REPO / "results")
@@ -937,7 +942,7 @@ def build_parser() -> argparse.ArgumentParser:
     from runner.cluster import commands as cluster_commands
 
     cluster_commands.add_parser(commands)
-    from runner import environments
+    from runner.cells import environments
 
     environments.add_parser(commands)
     return parser
@@ -958,7 +963,8 @@ def main(argv: list[str] | None = None) -> int:
     from contextlib import nullcontext
     from pathlib import Path
 
-    from runner import clusterlock, results
+    from runner.db import clusterlock
+    from runner.report import results
 
     args = build_parser().parse_args(argv)
     command = " ".join(["dbbench", *map(printable, sys.argv[1:] if argv is None else argv)])

@@ -1,5 +1,5 @@
 -- by-id: every request asks for a different user, uniform over 1..max_id.
--- (runner/wrk_prelude.lua comes before this script: seed, max_id, counters, helpers.)
+-- (runner/measure/wrk_prelude.lua comes before this script: seed, max_id, counters, helpers.)
 function init(args)
   math.randomseed(seed)
 end

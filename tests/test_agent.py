@@ -11,8 +11,8 @@ import httpx
 import pytest
 from conftest import REPO
 
-from runner import database
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
+from runner.db import database
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from runner import calibrate, statistics
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
+from runner.experiments import calibrate
+from runner.report import stats
 
 NOISE = {"steal_median": 0.0, "steal_worst": 0.01, "disturbed": 0, "slices": 0}
 
@@ -54,7 +55,7 @@ def test_seven_equal_instances_fail_together_about_as_often_as_the_confidence_al
 def pairs_at(found: dict, confidence: float) -> list:
     """Every pair's ratio at `confidence` on its own, without the correction."""
     blocks = {c["name"]: {(s["group"], s["round"]): s["rps"] for s in c["slices"]} for c in found["cells"]}
-    comparison = statistics.BlockedComparison(blocks, confidence=confidence)
+    comparison = stats.BlockedComparison(blocks, confidence=confidence)
     return [(a, b, comparison.ratio(b, a)) for a, b in combinations(blocks, 2)]
 
 

@@ -13,12 +13,13 @@ import httpx
 import pytest
 from conftest import DBBENCH, REPO, TEST_USERS, dbbench
 
-from runner import cells, database
+from runner.cells import catalog
+from runner.db import database
 
 
 def test_list_shows_every_declared_cell():
     listing = dbbench("list", check=True).stdout
-    for cell in cells.manifest().cells():
+    for cell in catalog.manifest().cells():
         row = next((line for line in listing.splitlines()
                     if line.split()[:2] == [cell.framework.name, cell.variant.name]), None)
         assert row is not None, f"{cell.name} missing from dbbench list"
@@ -40,7 +41,7 @@ def second_cluster(db_url, tmp_path_factory):
 def two_halves() -> tuple[list[str], list[str]]:
     """The frameworks in two lists of about as many cells each; Gin's in the first, whose state
     home the other tests share, so that its binary is built once."""
-    counts = Counter(cell.framework.name for cell in cells.manifest().cells())
+    counts = Counter(cell.framework.name for cell in catalog.manifest().cells())
     halves: tuple[list[str], list[str]] = (["gin"], [])
     sizes = [counts.pop("gin"), 0]
     for name, count in counts.most_common():
@@ -86,7 +87,7 @@ def test_every_cell_passes_verification_of_every_endpoint(db_url, second_cluster
     for stdout, stderr, code in outputs:
         assert code == 0, stdout + stderr
     shown = "".join(stdout for stdout, _, _ in outputs)
-    for cell in cells.manifest().cells():
+    for cell in catalog.manifest().cells():
         row = next(line for line in shown.splitlines() if line.split()[:1] == [cell.name])
         assert " pass " in row + " ", row
         assert "update 0.05" in row, row
@@ -163,7 +164,7 @@ def test_multi_worker_servers_open_a_full_pool_in_every_worker(db_url):
 def test_a_gin_cell_without_go_says_so_and_the_rest_still_list(monkeypatch, capsys):
     from runner import cli
 
-    monkeypatch.setattr(cells, "find_go", lambda: (None, "needs Go 1.25.0 or newer (none found)"))
+    monkeypatch.setattr(catalog, "find_go", lambda: (None, "needs Go 1.25.0 or newer (none found)"))
     assert cli.main(["list"]) == 0
     rows = {tuple(line.split()[:2]): line for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert "no: needs Go 1.25.0" in rows[("gin", "raw")]

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO, dbbench
 
-from runner import clusterlock, results
+from runner.db import clusterlock
+from runner.report import results
 
 HOLDER = """
 import sys, time
-from runner import clusterlock
+from runner.db import clusterlock
 with clusterlock.held(None, "dbbench run --scenario edit", wait=False, log=print):
     print("held", flush=True)
     time.sleep(float(sys.argv[1]))

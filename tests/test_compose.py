@@ -3,7 +3,7 @@
 import yaml
 from conftest import REPO
 
-from runner import database
+from runner.db import database
 
 
 def compose_settings() -> dict[str, str]:

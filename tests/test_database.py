@@ -16,8 +16,8 @@ import psutil
 import pytest
 from conftest import REPO, TEST_USERS, dbbench
 
-from runner import database
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
+from runner.db import database
 
 # The seed is a pure function of the user count: this checksum holds on any machine.
 CHECKSUM_1000 = "4004f7cd173e9b9205ad8de9bc62d83e"

@@ -17,8 +17,11 @@ import psutil
 import pytest
 from conftest import DBBENCH, REPO, TEST_USERS, dbbench
 
-from runner import database, results, run, verification
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
+from runner.db import database
+from runner.measure import run
+from runner.report import results
+from runner.verify import verifier
 
 GONE_WITHIN_S = 10
 
@@ -169,7 +172,7 @@ def test_a_cell_that_crashes_mid_run_is_recorded_and_the_other_goes_on(db_url, t
 
 
 def test_a_verifier_that_cannot_reach_its_cell_fails_the_cell_without_raising(db_url):
-    verdict = verification.Verifier(f"http://127.0.0.1:{database.free_port()}", db_url).run()
+    verdict = verifier.Verifier(f"http://127.0.0.1:{database.free_port()}", db_url).run()
     assert not verdict.ok
     assert verdict.first_failure.startswith("reachable: the cell at") and "does not answer" in verdict.first_failure
 

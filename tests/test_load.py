@@ -2,8 +2,8 @@
 
 import pytest
 
-from runner import load
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
+from runner.measure import load
 
 
 def test_by_id_scenario_is_declared_with_its_script():

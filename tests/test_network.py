@@ -14,8 +14,10 @@ import psutil
 import pytest
 from conftest import DBBENCH, REPO, dbbench
 
-from runner import database, proxy, report, results, run
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
+from runner.db import database, proxy
+from runner.measure import run
+from runner.report import results, tables
 
 LATENCY_MS = 5
 
@@ -54,7 +56,7 @@ def test_the_proxy_is_a_party_of_its_own_in_the_cpu_figures(latency_run):
     for cell in latency_run["cells"]:
         assert all(piece["cpu_seconds"]["proxy"] is not None for piece in cell["slices"])
         assert cell["cpu_us_per_request"]["proxy"] > 0
-    markdown = report.render_markdown(latency_run)
+    markdown = tables.render_markdown(latency_run)
     assert "toxiproxy µs/request" in markdown
     assert "+5 ms per round trip (3 ms on the way there, 2 ms back)" in markdown
 
@@ -118,7 +120,7 @@ def test_a_cell_serving_elsewhere_is_measured_with_target_and_marked_remote(db_u
     assert {check["name"] for check in cell["verification"]["checks"]} >= {"values", "missing", "statements"}
     assert all(piece["cpu_seconds"]["server"] is None for piece in cell["slices"])
     assert cell["cpu_us_per_request"]["server"] is None
-    assert "the cell serves on another host" in report.render_markdown(document)
+    assert "the cell serves on another host" in tables.render_markdown(document)
 
 
 def test_a_fault_in_a_measured_run_is_recorded_and_the_run_goes_on(db_url, tmp_path):
@@ -140,7 +142,7 @@ def test_a_fault_in_a_measured_run_is_recorded_and_the_run_goes_on(db_url, tmp_p
     for cell in document["cells"]:
         assert cell["status"] == "ok", cell["reason"]
         assert sorted(piece["round"] for piece in cell["slices"] if not piece["repeat"]) == [1, 2, 3]
-    assert "**Fault**: PostgreSQL unreachable" in report.render_markdown(document)
+    assert "**Fault**: PostgreSQL unreachable" in tables.render_markdown(document)
 
 
 def test_proxy_at_zero_ms_puts_toxiproxy_in_the_path_without_latency(db_url, tmp_path):
@@ -153,7 +155,7 @@ def test_proxy_at_zero_ms_puts_toxiproxy_in_the_path_without_latency(db_url, tmp
     (cell,) = document["cells"]
     assert cell["cpu_us_per_request"]["proxy"] > 0
     assert cell["verification"]["round_trip_ms"] is None  # nothing added: nothing to time
-    assert "no latency added" in report.render_markdown(document)
+    assert "no latency added" in tables.render_markdown(document)
 
 
 def test_toxiproxy_is_built_on_first_use_and_a_failed_build_is_one_line(monkeypatch, tmp_path):

@@ -1,5 +1,5 @@
 """The CPU used beside a slice, split by source: this runner, kernel threads, other processes
-by name, and the measured parties' processes kept out of it (runner/noise.py)."""
+by name, and the measured parties' processes kept out of it (runner/measure/noise.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import time
 import psutil
 import pytest
 
-from runner import noise, report, results
+from runner.measure import noise
+from runner.report import results, tables
 
 SPIN = ("import sys, time\nopen('/proc/self/comm', 'w').write(sys.argv[1])\nend = time.process_time() + 0.6\n"
         "while time.process_time() < end:\n    pass\ntime.sleep(30)\n")
@@ -75,10 +76,10 @@ def test_the_host_noise_line_names_the_main_outside_consumers():
     assert [found["source"] for found in summary["outside_sources"]] == \
         ["runner", "kernel kdamond.0", "unattributed", "sshd"]
     assert summary["outside_sources"][0]["cores_mean"] == 0.14
-    assert report.outside_sources_text(summary) == (
+    assert tables.outside_sources_text(summary) == (
         " (mainly, as cores on average over slices: this dbbench command 0.14, kernel kdamond.0 0.12, "
         "unattributed 0.10, sshd 0.02)")
-    assert report.outside_sources_text({"outside_sources": []}) == ""
+    assert tables.outside_sources_text({"outside_sources": []}) == ""
 
 
 RENAMED = ("import sys, time\n"

@@ -22,9 +22,11 @@ from pathlib import Path
 import pytest
 from conftest import REPO, dbbench
 
-from runner import latency, load, openloop, report, results, statistics, sweep
-from runner.errors import DbbenchError
-from runner.run import Plan, RunOptions
+from runner.base.errors import DbbenchError
+from runner.experiments import latency, sweep
+from runner.measure import load, openloop
+from runner.measure.run import Plan, RunOptions
+from runner.report import results, stats, tables
 
 TOY_USERS = 1000
 
@@ -181,13 +183,13 @@ def test_a_rate_whose_slices_are_too_short_for_the_percentile_neither_meets_nor_
         slices = [{"requests": requests, "open_loop": {"target_rps": 120, "achieved_rps": 120, "held": True,
                                                        "sent": requests, "late": 0, "service_ms": {"p99": 3.0}},
                    "latency_ms": {"p50": 2.0, "p90": 3.0, "p99": 4.0, "p99.9": p999, "max": p999}} for _ in range(3)]
-        return {"status": "ok", "flags": [], "open_loop": statistics.open_loop_summary(slices)}
+        return {"status": "ok", "flags": [], "open_loop": stats.open_loop_summary(slices)}
     objective = latency.Objective.parse("p99.9=50ms")
     short, long = cell(600, 900.0), cell(1000, 40.0)
     assert "p99.9" not in short["open_loop"]["latency_ms"] and "p99" in short["open_loop"]["latency_ms"]
     tiny = {**cell(99, 9.0), "name": "gin/raw"}
     assert short["open_loop"]["service_p99_ms"] == 3.0 and tiny["open_loop"]["service_p99_ms"] is None
-    [row] = report.open_loop_section({"metadata": {"run": {}}, "cells": [tiny]}).rows
+    [row] = tables.open_loop_section({"metadata": {"run": {}}, "cells": [tiny]}).rows
     assert row[4:9] == ["2.00", "3.00", "—", "—", "—"], "99 requests a slice: p99 and service p99 need 100"
     assert objective.verdict(short) == "unresolved" and objective.verdict(long) == "met"
     assert latency.Objective.parse("p99=50ms").verdict(short) == "met"
@@ -258,7 +260,7 @@ def test_a_rate_not_held_is_flagged_and_never_reported_as_held(rate_run):
     changed = {**document, "cells": [cell]}
     results.finalize(changed)
     assert cell["open_loop"]["held"] is False and cell["flags"][0] == "rate-not-held"
-    assert "**not held** (1 slice(s))" in report.render_markdown(changed)
+    assert "**not held** (1 slice(s))" in tables.render_markdown(changed)
 
 
 def test_a_client_bound_cell_shows_no_latency_that_would_describe_the_generator(rate_run):
@@ -269,7 +271,7 @@ def test_a_client_bound_cell_shows_no_latency_that_would_describe_the_generator(
     changed = {**document, "cells": [cell]}
     results.finalize(changed)
     assert "client-bound" in cell["flags"]
-    row = next(line for line in report.render_markdown(changed).splitlines() if line.startswith("| gin/raw | 300"))
+    row = next(line for line in tables.render_markdown(changed).splitlines() if line.startswith("| gin/raw | 300"))
     assert row.count("client-bound") >= 4, row
 
 

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from runner import cells, results, schedule, statistics, sweep, tune
-from runner.errors import DbbenchError
-from runner.run import Member, Plan, RunOptions, cell_record, held_connections, members_of
+from runner.base.errors import DbbenchError
+from runner.cells import catalog
+from runner.experiments import sweep, tune
+from runner.measure import schedule
+from runner.measure.run import Member, Plan, RunOptions, cell_record, held_connections, members_of
+from runner.report import results, stats
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "example" / "results.json"
 TRUE_RATIOS = {4: 0.80, 8: 1.00, 16: 0.95, 32: 0.90}  # each pool's throughput over the best (8)
@@ -71,7 +74,7 @@ def test_a_paired_sweep_recovers_known_ratios_under_drift_where_sequential_point
         for _ in range(12):
             slot += 4
             speeds.append(3000 * truth * drift(slot * 4 / 60) * math.exp(rng.gauss(0, 0.03)))
-        sequential[pool] = statistics.estimate(speeds)
+        sequential[pool] = stats.estimate(speeds)
     unpaired = sequential[32].median / sequential[8].median
     assert abs(unpaired - TRUE_RATIOS[32]) > 0.08, "the drift should show in an unpaired ratio"
     assert sequential[32].ci95[1] < TRUE_RATIOS[32] * sequential[8].median, \
@@ -132,7 +135,7 @@ def test_an_inconclusive_ladder_keeps_its_best_pool_and_says_it_is_inconclusive(
 def test_the_cells_are_built_while_the_seed_runs_and_a_failed_build_stops_no_other(monkeypatch):
     """A first run builds its cells' environments and Gin beside the seed, not after it; a build
     that fails is left for the run to record against its cell."""
-    selected = [cells.manifest().cell("sanic", "gino-orm"), cells.manifest().cell("gin", "raw")]
+    selected = [catalog.manifest().cell("sanic", "gino-orm"), catalog.manifest().cell("gin", "raw")]
     started, built = threading.Event(), []
 
     def build(cell):
@@ -141,14 +144,14 @@ def test_the_cells_are_built_while_the_seed_runs_and_a_failed_build_stops_no_oth
         if cell.is_python:
             raise DbbenchError("building environment 'gino' failed")
 
-    monkeypatch.setattr(tune.cells, "build", build)
+    monkeypatch.setattr(tune.catalog, "build", build)
     with tune.building_in_background(selected):
         assert started.wait(5), "the builds waited for the seed"
     assert built == ["sanic/gino-orm", "gin/raw"], "every build is done when the block ends"
 
 
 def test_the_tuned_pool_key_changes_with_each_of_its_parts():
-    cell = cells.manifest().cell("fastapi", "raw")
+    cell = catalog.manifest().cell("fastapi", "raw")
     machine = {"cpu_model": "A CPU", "cpus_available": 2}
     postgres = {"settings": {"server_version": "15.14", "max_connections": "600", "shared_buffers": "2GB"}}
     base = dict(scenario="by-id", connections=64, server_cpus=1, db_latency_ms=0, machine=machine, postgres=postgres)
@@ -158,13 +161,13 @@ def test_the_tuned_pool_key_changes_with_each_of_its_parts():
                dict(postgres={"settings": {**postgres["settings"], "shared_buffers": "128MB"}})]
     keys = {tune.key_of(tune.key_parts(cell, **{**base, **change})) for change in changes}
     assert key not in keys and len(keys) == len(changes)
-    other = tune.key_of(tune.key_parts(cells.manifest().cell("sanic", "raw"), **base))
+    other = tune.key_of(tune.key_parts(catalog.manifest().cell("sanic", "raw"), **base))
     assert other != key
     assert tune.key_of(tune.key_parts(cell, **base)) == key, "the same parts give the same key"
 
 
 def test_a_changed_lock_file_changes_the_key(monkeypatch):
-    cell = cells.manifest().cell("fastapi", "raw")
+    cell = catalog.manifest().cell("fastapi", "raw")
     parts = dict(scenario="by-id", connections=64, server_cpus=1, db_latency_ms=0, machine={}, postgres={})
     before = tune.key_of(tune.key_parts(cell, **parts))
     monkeypatch.setattr(tune.environments, "lock_digest", lambda stack: "0" * 64)
@@ -175,7 +178,7 @@ def test_a_paired_pool_sweep_packs_its_instances_under_max_connections_with_an_a
     options = RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], connections=64,
                          points=("pool-size", [4, 8, 16, 32, 72]))
     plan = Plan.resolve(options)
-    selected = cells.manifest().select(options.frameworks, options.variants, False)
+    selected = catalog.manifest().select(options.frameworks, options.variants, False)
     members = members_of(selected, 1, options.points)
     records = {m.name: cell_record(m, plan, options) for m in members}
     assert [r["pool_size"] for r in records.values()] == [4, 8, 16, 32, 72] * 2
@@ -191,11 +194,11 @@ def test_a_paired_pool_sweep_packs_its_instances_under_max_connections_with_an_a
     ("connections", 16, "connections", 16), ("server-cpus", 2, "workers", 2), ("db-latency", 3, "db_latency_ms", 3)])
 def test_each_instance_carries_its_own_point(param, value, field, expected):
     options = RunOptions(frameworks=["fastapi"], variants=["raw"], points=(param, [value]))
-    member = Member(f"fastapi/raw @{param}={value}", cells.manifest().cell("fastapi", "raw"), (param, value))
+    member = Member(f"fastapi/raw @{param}={value}", catalog.manifest().cell("fastapi", "raw"), (param, value))
     record = cell_record(member, Plan.resolve(options), options)
     assert record[field] == expected and record["point"] == {"param": param, "value": value, "of": "fastapi/raw"}
     if param == "connections":
-        assert record["pool_size"] == cells.pool_size_for(16, 1), "the rule's pool follows the point's connections"
+        assert record["pool_size"] == catalog.pool_size_for(16, 1), "the rule's pool follows the point's connections"
 
 
 def test_a_sweep_whose_slices_are_too_short_for_p99_shows_a_dash_and_why_never_a_zero():

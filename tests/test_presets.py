@@ -8,9 +8,10 @@ import random
 import pytest
 from conftest import dbbench
 
-from runner import presets, report, results, statistics
-from runner.cells import manifest
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
+from runner.cells import presets
+from runner.cells.catalog import manifest
+from runner.report import results, stats, tables
 
 
 def test_every_preset_names_declared_cells_and_prices_between_them():
@@ -40,7 +41,7 @@ def test_a_preset_with_a_mistake_is_a_one_line_error(tmp_path, monkeypatch, text
 
 def test_a_preset_selects_exactly_its_cells_and_cannot_be_mixed_with_flags():
     chosen = presets.selection("stacks", None, None, False)
-    from runner.run import RunOptions
+    from runner.measure.run import RunOptions
 
     picked = RunOptions(**chosen).selected_cells()
     assert sorted(cell.name for cell in picked) == sorted(presets.preset("stacks").cells), \
@@ -65,14 +66,14 @@ def test_prices_are_paired_ratios_with_intervals_and_a_reading():
                                      "clean": False}]
     prices = [{"choice": "driver", "question": "psycopg", "a": "fastapi/raw-psycopg", "b": "fastapi/raw"},
               {"choice": "framework", "question": "MicroPie", "a": "micropie/raw", "b": "fastapi/raw"}]
-    found = [c for c in results.comparisons(cells, statistics.BlockedComparison(blocks), [], prices)
+    found = [c for c in results.comparisons(cells, stats.BlockedComparison(blocks), [], prices)
              if c["kind"] == "price"]
     driver, framework = found
     assert driver["ci95"][0] < 0.8 < driver["ci95"][1] and driver["ci95"][1] < 0.85, driver
     assert framework["ratio"] is None
     document = {"metadata": {"run": {"preset": {"name": "stacks", "summary": "s", "prices": prices}}},
                 "summary": {"comparisons": found}}
-    section = report.prices_section(document)
+    section = tables.prices_section(document)
     assert section.rows[0][2] == "fastapi/raw-psycopg over fastapi/raw"
     assert "less throughput" in section.rows[0][4] and "not measured" in section.rows[1][4]
 
@@ -83,6 +84,6 @@ def test_the_report_says_why_legacy_cells_are_kept_and_what_a_cell_note_adds():
                                                ("gino-baked", manifest().cell("fastapi", "gino-baked")))]
     records.append({"name": "django/django-orm", "framework": "django", "variant": "django-orm", "legacy": None,
                     "note": manifest().frameworks["django"].note})
-    notes = report.cell_notes(records)
+    notes = tables.cell_notes(records)
     assert len(notes) == 2 and "fastapi/gino-orm, fastapi/gino-baked: legacy: GINO is unmaintained" in notes[0]
     assert "sync_to_async" in notes[1]

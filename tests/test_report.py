@@ -18,7 +18,7 @@ import pytest
 from browser import open_page, visible_text
 from conftest import REPO, dbbench
 
-from runner import page, report, results, statistics
+from runner.report import page, results, stats, tables
 
 EXAMPLE = REPO / "docs" / "example"
 FAILED, SKIPPED = "sanic/gino-orm", "fastapi/gino-baked"
@@ -125,8 +125,8 @@ def test_cpu_per_request_is_the_stored_cpu_seconds_over_the_requests():
     """Each party's µs per request, recomputed here from the raw slices, is what the results,
     the Markdown, the CSV and the page show."""
     document = results.load(EXAMPLE / "results.json")
-    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(report.render_csv(document)))}
-    markdown = report.render_markdown(document)
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(tables.render_csv(document)))}
+    markdown = tables.render_markdown(document)
     html = page.render(document, svgs={})
     for cell in document["cells"]:
         used = results.used_slices(cell)
@@ -137,7 +137,7 @@ def test_cpu_per_request_is_the_stored_cpu_seconds_over_the_requests():
             assert cell["cpu_us_per_request"][party] == pytest.approx(expected, abs=0.06)
             assert float(rows[cell["name"]][f"{party}_us_per_request"]) == pytest.approx(expected, abs=0.06)
         server, postgres, wrk = (cell["cpu_us_per_request"][p] for p in ("server", "postgres", "wrk"))
-        line = (f"| {cell['name']} | {report.fmt_rps(cell['rps_median'])} | {report.spr_text(cell)} | "
+        line = (f"| {cell['name']} | {tables.fmt_rps(cell['rps_median'])} | {tables.spr_text(cell)} | "
                 f"{server:,.0f} | {postgres:,.0f} | {wrk:,.0f} | {server + postgres + wrk:,.0f} |")
         assert line in markdown
         assert f"<td>{cell['name']}</td>" in html
@@ -146,10 +146,10 @@ def test_cpu_per_request_is_the_stored_cpu_seconds_over_the_requests():
 def test_cpu_per_request_is_a_ratio_of_sums_and_unknown_stays_unknown():
     slices = [{"requests": 1000, "cpu_seconds": {"server": 0.5, "postgres": 0.2, "wrk": 0.05}},
               {"requests": 3000, "cpu_seconds": {"server": 0.9, "postgres": 0.6, "wrk": 0.15}}]
-    assert statistics.cpu_per_request(slices) == {"server": 350.0, "postgres": 200.0, "wrk": 50.0}
+    assert stats.cpu_per_request(slices) == {"server": 350.0, "postgres": 200.0, "wrk": 50.0}
     external = [{"requests": 100, "cpu_seconds": {"server": 0.01, "postgres": None, "wrk": 0.001}}]
-    assert statistics.cpu_per_request(external) == {"server": 100.0, "postgres": None, "wrk": 10.0}
-    assert statistics.cpu_per_request([]) == {"server": None, "postgres": None, "wrk": None}
+    assert stats.cpu_per_request(external) == {"server": 100.0, "postgres": None, "wrk": 10.0}
+    assert stats.cpu_per_request([]) == {"server": None, "postgres": None, "wrk": None}
 
 
 def test_the_waits_for_a_last_loads_backlog_are_counted_in_the_host_noise_line():
@@ -160,14 +160,14 @@ def test_the_waits_for_a_last_loads_backlog_are_counted_in_the_host_noise_line()
     for piece in pieces:
         piece["backlog"] = {"waited_s": 0.0, "settled": True}
     results.finalize(document)
-    quiet = dict(report.method_facts(document))["Host noise"]
+    quiet = dict(tables.method_facts(document))["Host noise"]
     assert "waited" not in quiet
     pieces[0]["backlog"] = {"waited_s": 1.25, "settled": True}
     pieces[1]["backlog"] = {"waited_s": 2.5, "settled": False}
     pieces[2]["backlog"] = {"waited_s": 0.0, "settled": True}
     noise = results.finalize(document)["summary"]["noise"]
     assert (noise["backlog_waits"], noise["backlog_waited_s"], noise["backlog_unsettled"]) == (2, 3.8, 1)
-    line = dict(report.method_facts(document))["Host noise"]
+    line = dict(tables.method_facts(document))["Host noise"]
     assert "2 slices first waited 3.8 s in all for the requests the last load left in its server " \
            "(1 gave up waiting)" in line, line
 
@@ -206,7 +206,7 @@ def test_skewed_slices_render_every_figure_and_every_value_lies_in_its_interval(
 
 def test_a_figure_that_cannot_be_drawn_is_left_out_with_one_line_and_the_page_is_written(tmp_path, monkeypatch,
                                                                                           capsys):
-    from runner import figures
+    from runner.report import figures
 
     def broken(_document):
         raise ValueError("'xerr' must not contain negative values")
@@ -243,7 +243,7 @@ def test_stored_latency_and_sweep_files_render_with_the_medians_own_intervals(tm
 
 
 def test_an_slo_no_rate_met_gives_a_bracket_below_the_first_miss_not_from_zero(monkeypatch):
-    from runner import latency
+    from runner.experiments import latency
     row = {"name": "fastapi/raw", "slo_rps": None, "missed_at": 400.0, "blocked": None, "unresolved": 200.0,
            "peak_rps": 900.0, "peak_rank": 1, "at_slo": None, "slo_rank": None}
     monkeypatch.setattr(latency, "objective_of", lambda document: latency.Objective.parse("p99=50ms"))

@@ -19,8 +19,11 @@ import pytest
 from browser import open_page
 from conftest import DBBENCH, REPO, dbbench
 
-from runner import cells, results, run, supervise
-from runner.errors import DbbenchError
+from runner.base import supervise
+from runner.base.errors import DbbenchError
+from runner.cells import catalog
+from runner.measure import run
+from runner.report import results
 
 TINY = ["--pool-size", "rule", "--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "1", "--rounds", "3",
         "--connections", "8"]
@@ -54,7 +57,7 @@ def test_results_validate_and_every_cell_is_clean(tiny_run):
             assert measured["server_rss_mib"] > 1, "the server's resident memory, its whole process tree"
             assert set(measured["backlog"]) == {"waited_s", "settled"}, "the wait for the last load's backlog"
         assert cell["statements_per_request"]["lookup"] == 1
-        assert cell["pool_size"] == cells.pool_size_for(8, 1)
+        assert cell["pool_size"] == catalog.pool_size_for(8, 1)
         assert cell["verification"]["ok"] is True
         assert cell["rank"] is not None
 
@@ -152,14 +155,14 @@ def test_bad_results_files_are_one_line_errors(tmp_path):
 def test_a_bad_cell_is_recorded_and_the_run_goes_on(db_url, tmp_path, monkeypatch):
     """A variant whose module does not exist exits at once, before the verifier can connect:
     failed, with the reason; the other cell is measured."""
-    manifest = cells.manifest()
-    broken = cells.Variant(name="missing", strategy="orm", summary="no such module", stack="gino")
+    manifest = catalog.manifest()
+    broken = catalog.Variant(name="missing", strategy="orm", summary="no such module", stack="gino")
     fastapi = manifest.frameworks["fastapi"]
-    patched = cells.Manifest(
-        frameworks={"fastapi": cells.Framework(**{**vars(fastapi), "variants": ("raw", "missing")})},
+    patched = catalog.Manifest(
+        frameworks={"fastapi": catalog.Framework(**{**vars(fastapi), "variants": ("raw", "missing")})},
         variants={**manifest.variants, "missing": broken}, stacks=manifest.stacks,
     )
-    monkeypatch.setattr(cells, "manifest", lambda: patched)
+    monkeypatch.setattr(catalog, "manifest", lambda: patched)
     options = run.RunOptions(frameworks=["fastapi"], slice_s=1, rounds=2, connections=4, out=tmp_path, seed=1)
     document = results.load(run.Run(options).execute())
     by_variant = {c["variant"]: c for c in document["cells"]}
@@ -306,9 +309,9 @@ def test_a_group_s_processes_are_stopped_together_and_every_one_is_stopped():
                 raise OSError("gone")
 
     with pytest.raises(OSError):
-        cells.stop_all([Stopping("a"), Stopping("b", fails=True), Stopping("c")])
+        catalog.stop_all([Stopping("a"), Stopping("b", fails=True), Stopping("c")])
     assert sorted(stopped) == ["a", "b", "c"]
-    cells.stop_all([])
+    catalog.stop_all([])
 
 
 def test_a_group_s_cells_are_warmed_side_by_side_and_a_failed_warm_up_fails_only_its_cell():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from runner import schedule
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
+from runner.measure import schedule
 
 
 def test_cells_that_fit_are_one_group():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from runner import environments
+from runner.cells import environments
 
 PROBE = Path(__file__).with_name("sa_cache_probe.py")
 

@@ -13,9 +13,10 @@ import psutil
 import pytest
 from conftest import REPO
 
-from runner import database, environments
-from runner.cells import manifest
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
+from runner.cells import environments
+from runner.cells.catalog import manifest
+from runner.db import database
 
 PROBE = Path(__file__).with_name("psycopg_prepare_probe.py")
 RUNS = 20
@@ -71,9 +72,9 @@ def test_every_psycopg_cell_declares_its_threshold():
 def test_every_gunicorn_cell_takes_more_open_connections_than_the_lessons_send():
     """gunicorn's default worker_connections (1,000) would stall a gthread worker at the 1,024
     connections of "What asyncio buys"; the cells set it on purpose, and it is recorded."""
-    from runner import lessons
+    from runner.lessons import engine
 
-    most = max(value for part in lessons.ASYNCIO_SWEEPS if part.param == "connections" for value in part.values)
+    most = max(value for part in engine.ASYNCIO_SWEEPS if part.param == "connections" for value in part.values)
     for cell in manifest().cells():
         if "gunicorn" in cell.framework.server:
             assert cell.settings.get("worker_connections", 0) > most, cell.name
@@ -94,7 +95,7 @@ def test_the_contract_table_gives_every_framework_its_malformed_id_status():
 @pytest.mark.parametrize("stack, package", [("django", "Django"), ("sa2", "tortoise-orm"), ("sa2", "piccolo"),
                                             ("sa2", "sqlmodel"), ("gino", "granian")])
 def test_a_stacks_lock_installs_into_its_own_environment_and_its_versions_are_recorded(stack, package):
-    from runner import metadata
+    from runner.measure import metadata
 
     pinned = dict(line.split("==") for line in environments.lock_file(stack).read_text().splitlines()
                   if line and not line.startswith("#"))

@@ -15,9 +15,10 @@ import pytest
 from browser import open_page
 from conftest import DBBENCH, REPO, dbbench
 
-from runner import results, sweep, tune
-from runner.errors import DbbenchError
-from runner.run import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_S
+from runner.base.errors import DbbenchError
+from runner.experiments import sweep, tune
+from runner.measure.run import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_S
+from runner.report import results
 
 
 def test_a_pool_size_sweep_is_paired_in_one_run_with_every_point_and_its_figures(db_url, tmp_path):

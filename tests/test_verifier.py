@@ -16,8 +16,8 @@ import httpx
 import psycopg
 import pytest
 
-from runner import database, roles
-from runner.verification import ENDPOINTS, Verdict, Verifier, classify
+from runner.db import database, roles
+from runner.verify.verifier import ENDPOINTS, Verdict, Verifier, classify
 
 TOY = Path(__file__).with_name("toyapp.py")
 

@@ -15,8 +15,11 @@ import pytest
 from conftest import REPO, dbbench
 
 from apps import answers
-from runner import cells, database, load, results
-from runner.corpus import BAD_EDIT_BODIES, BAD_FEED_QUERIES, BAD_PAGE_QUERIES, QUERY_COUNTS
+from runner.cells import catalog
+from runner.db import database
+from runner.measure import load
+from runner.report import results
+from runner.verify.bad_inputs import BAD_EDIT_BODIES, BAD_FEED_QUERIES, BAD_PAGE_QUERIES, QUERY_COUNTS
 
 
 @pytest.mark.parametrize("query", BAD_PAGE_QUERIES)
@@ -157,8 +160,8 @@ def test_the_mix_runs_and_reports_what_it_sent(db_url, tmp_path):
 
 
 def test_the_gin_input_rules_pass_their_go_tests():
-    go, detail = cells.find_go()
+    go, detail = catalog.find_go()
     assert go is not None, detail
     result = subprocess.run([go, "test", "./..."], cwd=REPO / "apps" / "gin", capture_output=True, text=True,
-                            timeout=600, env={**os.environ, **cells.GO_BUILD_ENV})
+                            timeout=600, env={**os.environ, **catalog.GO_BUILD_ENV})
     assert result.returncode == 0, result.stdout + result.stderr

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import psutil
 
-from runner import database, load
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
+from runner.db import database
+from runner.measure import load
 
 SAMPLE_S = 0.1
 KEEP_SAMPLES = 20_000  # about half an hour of samples in memory; the file keeps them all

@@ -19,9 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from runner import paths
+from runner.base import paths
+from runner.base.errors import DbbenchError
 from runner.cluster.inventory import Inventory
-from runner.errors import DbbenchError
 
 PLAYBOOKS = Path(__file__).with_name("playbooks")
 CALLBACKS = Path(__file__).with_name("callbacks")  # dbbench_json: every result by task and host

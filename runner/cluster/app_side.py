@@ -1,7 +1,7 @@
 """The app host's side of `dbbench cluster run`: the run itself, with PostgreSQL and wrk elsewhere.
 
 The controller starts `dbbench cluster app-run --plan ...` here over SSH. It is the same
-run as `dbbench run` (runner/run.py: verification, warm interleaved slices, blocked
+run as `dbbench run` (runner/measure/run.py: verification, warm interleaved slices, blocked
 estimates, the report), with three things in other places:
 - the cells listen on this host's address and use the db host's PostgreSQL, with the
   password `cluster up` left here (never printed, never in the results);
@@ -20,10 +20,13 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from runner import cells, database, load, noise, paths
+from runner.base import paths
+from runner.base.errors import DbbenchError
+from runner.cells import catalog
 from runner.cluster import remote
-from runner.errors import DbbenchError
-from runner.run import Run, RunOptions
+from runner.db import database
+from runner.measure import load, noise
+from runner.measure.run import Run, RunOptions
 
 PASSWORD_FILE = "cluster-db-password"  # noqa: S105 - a file name: up.yml leaves the password there, mode 0600
 TOKEN_FILE = "agent-token"  # noqa: S105 - a file name, mode 0600
@@ -91,14 +94,14 @@ class ClusterRun(Run):
                             note=f"cells pinned to cores {cores[:server_cpus]} of the app host; PostgreSQL and "
                                  "wrk run on hosts of their own")
 
-    def start_group(self, number: int, names: list[str], processes: dict[str, cells.CellProcess]) -> None:
+    def start_group(self, number: int, names: list[str], processes: dict[str, catalog.CellProcess]) -> None:
         """As in a run; then the addresses PostgreSQL sees its clients connect from (this host's)."""
         super().start_group(number, names, processes)
         with database.connect(self.url) as conn:
             seen = [row[0] for row in conn.execute(CLIENT_BACKENDS)]
         self.meta["cluster"]["client_addrs"][str(number)] = seen
 
-    def closed_loop(self, name: str, process: cells.CellProcess, duration_s: float, seed: int,
+    def closed_loop(self, name: str, process: catalog.CellProcess, duration_s: float, seed: int,
                     members: list | None = None) -> dict:
         """wrk on the load host; each party's CPU from its own host over the same instants."""
         parties = load.Parties(members if members is not None else process.processes())

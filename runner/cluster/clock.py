@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from runner.base.errors import DbbenchError
 from runner.cluster.inventory import Host
-from runner.errors import DbbenchError
 
 SAMPLES = 8
 # On the host: answer each line read with its clock, on one SSH channel kept open, so that a

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
 
 out = Console(width=200, highlight=False)
 
@@ -62,8 +62,11 @@ def cmd_run(args) -> int:
     """Up, the run on the app host, down; the results here, as `dbbench run` writes them."""
     from pathlib import Path
 
-    from runner import cli, paths, presets, report, results
+    from runner import cli
+    from runner.base import paths
+    from runner.cells import presets
     from runner.cluster import controller, inventory
+    from runner.report import results, tables
 
     found = inventory.load(args.inventory)
     found.require_checkout_dirs()
@@ -77,7 +80,7 @@ def cmd_run(args) -> int:
     run_dir, code = controller.run(found, options, args.users, kept)
     if run_dir is None:
         raise DbbenchError(f"the run on {found.role('app').name} ended (exit {code}) before it wrote any result")
-    print(report.render_markdown(results.load(run_dir / "results.json")))
+    print(tables.render_markdown(results.load(run_dir / "results.json")))
     out.print(escape(f"results: {run_dir} (with each agent's samples in hosts/)"))
     if code in (128 + signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGHUP):
         out.print(f"interrupted on {found.role('app').name}: everything stopped; its finished slices are above")
@@ -126,7 +129,8 @@ def add_inventory(parser: argparse.ArgumentParser) -> None:
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """`dbbench run`'s options that a cluster run takes: the database, the cells and wrk are
     where the inventory puts them, so --db-url, --target, --db-latency, --proxy and --fault are not."""
-    from runner import cli, database
+    from runner import cli
+    from runner.db import database
 
     cli.add_selection_args(parser, where="on the app host")
     cli.add_shared_measurement_args(parser)

@@ -22,11 +22,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runner import paths, results, supervise
+from runner.base import paths, supervise
+from runner.base.errors import DbbenchError
 from runner.cluster import ansible, app_side, hosts
 from runner.cluster.inventory import Host, Inventory
-from runner.errors import DbbenchError
-from runner.run import RunOptions
+from runner.measure.run import RunOptions
+from runner.report import results
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 SSH_STOP_S = 10.0

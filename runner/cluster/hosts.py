@@ -18,10 +18,10 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from runner import paths
+from runner.base import paths
+from runner.base.errors import DbbenchError
 from runner.cluster import ansible
 from runner.cluster.inventory import Inventory
-from runner.errors import DbbenchError
 
 AGENT_PORTS = {"db": 7841, "load": 7842}
 LEASE_S = 30.0  # an agent with no request for this long stops, and what it started with it

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.errors import DbbenchError
+from runner.base.errors import DbbenchError
 
 ROLES = ("db", "app", "load")
 

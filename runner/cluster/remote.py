@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from runner.base.errors import DbbenchError
 from runner.cluster import clock
-from runner.errors import DbbenchError
 
 HEARTBEAT_S = 5.0
 

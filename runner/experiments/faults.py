@@ -1,0 +1,229 @@
+"""Faults between a cell and PostgreSQL, from the same toxiproxy that adds latency.
+
+Two faults, one after the other, while a client sends sequential lookups:
+- `reset`: every connection between the cell and PostgreSQL dropped at once (the proxy is
+  disabled and enabled again: what a restarting database or a failing network device does
+  to a pool's idle connections);
+- `outage`: PostgreSQL unreachable for a few seconds (the proxy refuses connections).
+A cell may answer 5xx while the database is gone; it must serve again, without a restart,
+once the database is back. What it answered and how long it took to serve steadily again
+(the recovery time) are recorded per fault: they differ between pools (asyncpg's,
+SQLAlchemy's QueuePool, psycopg_pool, pgx). The cell is verified before, and its values
+checked again after.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from runner.base import paths
+from runner.base.errors import DbbenchError
+from runner.cells import catalog
+from runner.db import clusterlock, database, proxy, roles
+from runner.measure import metadata
+from runner.report import results
+from runner.verify import verifier
+
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+PROBE_TIMEOUT_S = 2.0
+STEADY = 20  # answers in a row that must be 200 for a cell to count as serving again
+BASELINE_S = 1.0
+
+
+@dataclass
+class FaultOptions:
+    frameworks: list[str] | None
+    variants: list[str] | None
+    everything: bool
+    outage_s: float
+    recovery_timeout_s: float
+    pool_size: int
+    db_url: str | None
+    out: Path | None
+
+
+def pool_library(cell: catalog.Cell) -> str:
+    """The connection pool that has to notice the fault, by the cell's environment."""
+    if not cell.is_python:
+        return "database/sql over pgx (GORM)" if cell.variant.name == "gorm" else "pgxpool (pgx v5)"
+    return {"gino": "asyncpg pool", "sa2": "SQLAlchemy AsyncAdaptedQueuePool over asyncpg",
+            "sync": "psycopg_pool"}.get(cell.stack or "", cell.stack or "unknown")
+
+
+@dataclass
+class Prober:
+    """Sequential lookups from a thread of their own; each answer kept with its start time."""
+
+    base_url: str
+    answers: list[tuple[float, str]] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self) -> None:
+        with httpx.Client(timeout=PROBE_TIMEOUT_S) as client:
+            while not self.stopping.is_set():
+                started = time.monotonic()
+                try:
+                    outcome = str(client.get(f"{self.base_url}/users/1").status_code)
+                except httpx.HTTPError as exc:
+                    outcome = type(exc).__name__
+                    time.sleep(0.05)
+                self.answers.append((started, outcome))
+
+    def __enter__(self) -> Prober:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stopping.set()
+        self.thread.join(PROBE_TIMEOUT_S + 1)
+
+    def steady_since(self, after: float) -> float | None:
+        """The start of the first run of STEADY 200s among the answers sent after `after`."""
+        run_start, run = None, 0
+        for started, outcome in self.answers[:]:
+            if started < after:
+                continue
+            if outcome == "200":
+                run_start = started if run == 0 else run_start
+                run += 1
+                if run >= STEADY:
+                    return run_start
+            else:
+                run = 0
+        return None
+
+    def wait_steady(self, after: float, timeout_s: float) -> float | None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = self.steady_since(after)
+            if found is not None:
+                return found
+            time.sleep(0.1)
+        return None
+
+    def counts(self, start: float, end: float) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for started, outcome in self.answers[:]:
+            if start <= started < end:
+                found[outcome] = found.get(outcome, 0) + 1
+        return found
+
+
+def inject(fault: str, through: proxy.Proxy, outage_s: float) -> tuple[float, float]:
+    """The fault; returns when it began and when the database was reachable again."""
+    began = time.monotonic()
+    through.set_enabled(False)
+    if fault == "outage":
+        time.sleep(outage_s)
+    through.set_enabled(True)
+    return began, time.monotonic()
+
+
+def exercise(cell: catalog.Cell, options: FaultOptions, url: str, logs: Path) -> dict:
+    record = {"name": cell.name, "pool": pool_library(cell), "status": "ok", "reason": None, "faults": [],
+              "verified_after": None}
+    through = proxy.Proxy.start(url, 0, logs / f"toxiproxy-{cell.framework.name}-{cell.variant.name}.log")
+    process = catalog.CellProcess(cell, port=database.free_port(), workers=1, pool_size=options.pool_size,
+                                log_path=logs / f"{cell.framework.name}-{cell.variant.name}.log")
+    try:
+        login = roles.login_for(url, through.url_for(url), cell.name)
+        with process:
+            process.start(login.url)
+            process.wait_ready()
+            before = verifier.verify_running(process, url, login)
+            if not before.ok:
+                raise DbbenchError(f"verification before the faults: {before.first_failure}")
+            pid = process.process.pid
+            with Prober(process.base_url) as prober:
+                time.sleep(BASELINE_S)
+                for fault in ("reset", "outage"):
+                    began, back = inject(fault, through, options.outage_s)
+                    steady = prober.wait_steady(back, options.recovery_timeout_s)
+                    answers = prober.counts(began, steady if steady is not None else time.monotonic())
+                    record["faults"].append({
+                        "fault": fault, "seconds": round(back - began, 3), "answers": answers,
+                        "failed_answers": sum(n for outcome, n in answers.items() if outcome != "200"),
+                        "recovered": steady is not None,
+                        "recovery_s": None if steady is None else round(max(0.0, steady - back), 3),
+                    })
+                    if steady is None:
+                        break
+            restarted = not process.alive() or process.process.pid != pid
+            record["restarted"] = restarted
+            after = verifier.verify_running(process, url, login, count_pool=False)
+            record["verified_after"] = after.ok
+            problems = [f"{f['fault']}: not serving steadily {options.recovery_timeout_s:.0f} s after the "
+                        "database was back" for f in record["faults"] if not f["recovered"]]
+            if restarted:
+                problems.append("the cell's process exited")
+            if not after.ok:
+                problems.append(f"after the faults: {after.first_failure}")
+            if problems:
+                record.update(status="failed", reason="; ".join(problems))
+    except DbbenchError as exc:
+        record.update(status="failed", reason=str(exc))
+    finally:
+        through.stop()
+    return record
+
+
+def run_faults(options: FaultOptions) -> tuple[Path, dict]:
+    """Every selected cell in turn; the results file is rewritten after each."""
+    selected = catalog.manifest().select(options.frameworks, options.variants, options.everything)
+    url, embedded = database.database_url(options.db_url)
+    database.ensure_seeded(url, log=err.print)
+    proxy.binary()
+    run_dir = results.new_run_dir((options.out or paths.REPO / "results") / "faults")
+    document = {
+        "kind": "faults", "schema_version": 1, "complete": False,
+        "metadata": {"project": metadata.collect_project(), "machine": metadata.collect_machine(),
+                     "postgres": metadata.collect_postgres(url, embedded),
+                     "cluster_lock": clusterlock.current(),
+                     "faults": {"started_at": metadata.utc_now(), "outage_s": options.outage_s,
+                                "recovery_timeout_s": options.recovery_timeout_s, "steady_answers": STEADY,
+                                "probe_timeout_s": PROBE_TIMEOUT_S, "proxy": f"toxiproxy {proxy.built_version()}"}},
+        "cells": [],
+    }
+    path = run_dir / "faults.json"
+
+    def measure(cell: catalog.Cell) -> dict:
+        err.print(f"{cell.name}: dropping its database connections, then a {options.outage_s:g} s outage")
+        return exercise(cell, options, url, run_dir / "logs")
+
+    results.cell_by_cell(selected, document, path, "faults", measure, empty={"faults": []})
+    return path, document
+
+
+def render(document: dict) -> str:
+    from runner.report.tables import md_table
+
+    rows = []
+    for cell in document["cells"]:
+        by_fault = {f["fault"]: f for f in cell["faults"]}
+        shown = []
+        for fault in ("reset", "outage"):
+            found = by_fault.get(fault)
+            if found is None:
+                shown.append("—")
+                continue
+            answers = ", ".join(f"{outcome} {n}" for outcome, n in sorted(found["answers"].items()))
+            recovery = f"{found['recovery_s']:.2f} s" if found["recovered"] else "not recovered"
+            shown.append(f"{recovery} ({answers})")
+        rows.append([cell["name"], cell.get("pool", "—"), *shown,
+                     cell["status"] + (f": {cell['reason']}" if cell.get("reason") else "")])
+    meta = document["metadata"]["faults"]
+    head = (f"# dbbench faults: every database connection dropped, then PostgreSQL unreachable for "
+            f"{meta['outage_s']:g} s\n\nRecovery: from the database being reachable again to the first of "
+            f"{meta['steady_answers']} answers in a row that are 200, for sequential lookups (a request times out "
+            f"after {meta['probe_timeout_s']:g} s); in brackets, every answer from the fault to then.\n\n")
+    return head + md_table(["cell", "pool", "connections dropped: recovery", "outage: recovery", "verdict"],
+                           rows) + "\n"
