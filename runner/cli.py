@@ -14,7 +14,7 @@ from rich.table import Table
 
 from runner.base import supervise
 from runner.base.errors import DbbenchError
-from runner.cells import catalog, presets
+from runner.cells import builds, catalog, lifecycle, presets
 from runner.db import database, proxy, roles
 
 if TYPE_CHECKING:
@@ -160,15 +160,15 @@ def positive_int(value: str) -> int:
 
 
 def slice_arg(value: str) -> int | float:
-    """Seconds, whole or not (0.5), within load.slice_problem's range."""
-    from runner.measure import load
+    """Seconds, whole or not (0.5), within scenarios.slice_problem's range."""
+    from runner.base import scenarios
     try:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be seconds, such as 1 or 0.5, not {value!r}") from None
-    if (problem := load.slice_problem(seconds)) is not None:
+    if (problem := scenarios.slice_problem(seconds)) is not None:
         raise argparse.ArgumentTypeError(problem)
-    return load.whole_or_fraction(seconds)
+    return scenarios.whole_or_fraction(seconds)
 
 
 def queries_arg(value: str) -> int:
@@ -195,9 +195,9 @@ SCENARIO_ORDER = ("by-id", "by-username", "page", "edit", "user-posts", "feed", 
 
 def scenarios_arg(value: str) -> list[str]:
     """--scenario: one name, a comma-separated list, or `all` (every file in scenarios/)."""
-    from runner.measure import load
+    from runner.base import scenarios
 
-    known = load.scenario_names()
+    known = scenarios.scenario_names()
     if value == "all":
         return sorted(known, key=lambda name: (SCENARIO_ORDER.index(name) if name in SCENARIO_ORDER else 99, name))
     names = csv_list(value)
@@ -217,7 +217,7 @@ def cmd_list(args) -> int:
     table = Table("framework", "variant", "strategy", "server", "runs here", box=None)
     legacy = {}
     for cell in catalog.manifest().cells():
-        ok, detail = catalog.availability(cell)
+        ok, detail = builds.availability(cell)
         if cell.legacy:
             legacy.setdefault(cell.legacy, []).append(cell.name)
         table.add_row(
@@ -233,7 +233,7 @@ def cmd_list(args) -> int:
 
 def cmd_serve(args) -> int:
     cell = catalog.manifest().cell(args.framework, args.variant)
-    ok, detail = catalog.availability(cell)
+    ok, detail = builds.availability(cell)
     if not ok:
         raise DbbenchError(f"{cell.name} cannot run here: {detail}")
     if not database.port_is_free(args.port):
@@ -243,7 +243,7 @@ def cmd_serve(args) -> int:
         err.print(f"dbbench: serving on {args.host}: the service is reachable from the network, not only this host")
     url, users = seeded_url(args.db_url)
     pool = args.pool_size or catalog.pool_size_for(args.connections, args.workers)
-    process = catalog.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool, log_path=None,
+    process = lifecycle.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool, log_path=None,
                                 host=args.host, users=users)
     log = catalog.paths.state_home() / "logs" / "serve-toxiproxy.log"
     with proxy.between(url, args.db_latency, log) as (cell_url, _), process:
@@ -265,13 +265,13 @@ def cmd_serve(args) -> int:
 def cmd_verify(args) -> int:
     from pathlib import Path
 
-    from runner.measure import load
+    from runner.base import scenarios
     from runner.verify import verifier
 
     selected = catalog.manifest().select(args.frameworks, args.variants, everything=args.frameworks is None)
     warn_about_cores(args.workers, "--workers")
-    scenarios = [load.load_scenario(name) for name in args.scenario]
-    endpoints = tuple(e for e in load.ENDPOINTS if any(e in scenario.endpoints for scenario in scenarios))
+    scenarios = [scenarios.load_scenario(name) for name in args.scenario]
+    endpoints = tuple(e for e in scenarios.ENDPOINTS if any(e in scenario.endpoints for scenario in scenarios))
     weights = scenarios[0].endpoint_weights if len(scenarios) == 1 else None
     url, users = seeded_url(args.db_url)
     kept = verifier.VerdictsFile(Path(args.json), {
@@ -298,7 +298,7 @@ def verify_cells(selected, url: str, cell_url: str, args, endpoints: tuple[str, 
             kept.add(name, verdict, detail, found)
 
     for cell in selected:
-        ok, detail = catalog.availability(cell)
+        ok, detail = builds.availability(cell)
         if not ok:
             row(cell.name, "skipped", detail)
             failed += 1
@@ -338,7 +338,7 @@ def verify_cell(cell, url: str, cell_url: str, args, endpoints: tuple[str, ...],
     against the database at `url`, stop it."""
     from runner.verify import verifier
 
-    process = catalog.CellProcess(
+    process = lifecycle.CellProcess(
         cell, port=database.free_port(), workers=args.workers, pool_size=args.pool_size,
         log_path=catalog.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
         users=users,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from conftest import DBBENCH, REPO, TEST_USERS, dbbench
 
-from runner.cells import catalog
+from runner.cells import builds, catalog
 from runner.db import database
 
 
@@ -164,7 +164,7 @@ def test_multi_worker_servers_open_a_full_pool_in_every_worker(db_url):
 def test_a_gin_cell_without_go_says_so_and_the_rest_still_list(monkeypatch, capsys):
     from runner import cli
 
-    monkeypatch.setattr(catalog, "find_go", lambda: (None, "needs Go 1.25.0 or newer (none found)"))
+    monkeypatch.setattr(builds, "find_go", lambda: (None, "needs Go 1.25.0 or newer (none found)"))
     assert cli.main(["list"]) == 0
     rows = {tuple(line.split()[:2]): line for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert "no: needs Go 1.25.0" in rows[("gin", "raw")]

@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, dbbench
 
+from runner.base import scenarios
 from runner.base.errors import DbbenchError
 from runner.experiments import latency, sweep
-from runner.measure import load, openloop
+from runner.measure import openloop, wrk
 from runner.measure.run import Plan, RunOptions
 from runner.report import results, stats, tables
 
@@ -93,7 +94,7 @@ def toy():
 
 
 def at_rate(server: ToyServer, rate: float, seconds: float, connections: int = 64) -> dict:
-    return openloop.run_rate(server.url, load.load_scenario("by-id"), rate=rate, connections=connections,
+    return openloop.run_rate(server.url, scenarios.load_scenario("by-id"), rate=rate, connections=connections,
                              duration_s=seconds, max_id=TOY_USERS, server_processes=None)
 
 
@@ -101,8 +102,8 @@ def test_a_sub_second_slice_is_stopped_at_its_length_and_measured_by_the_generat
     """wrk takes whole seconds: a 0.5 s slice runs under -d2s and is stopped by SIGINT, after
     which wrk still reports; oha is given milliseconds."""
     server = toy(lambda now, rate: 0.0)
-    scenario = load.load_scenario("by-id")
-    measured = load.run_wrk(server.url, scenario, connections=4, duration_s=0.5, max_id=TOY_USERS, seed=1,
+    scenario = scenarios.load_scenario("by-id")
+    measured = wrk.run_wrk(server.url, scenario, connections=4, duration_s=0.5, max_id=TOY_USERS, seed=1,
                             server_processes=None)
     assert "-d2s" in measured["wrk_args"] and measured["requests"] > 0
     assert 0.4 < measured["duration_s"] < 1.5, measured["duration_s"]  # stopped, not run to its -d
@@ -134,7 +135,7 @@ def test_the_corrected_p99_includes_a_one_second_stall_with_wrks_closed_loop_p99
 
     open_loop = at_rate(toy(delay), 200, 5)
     stall["from"] = None
-    closed = load.run_wrk(toy(delay).url, load.load_scenario("by-id"), connections=4, duration_s=5,
+    closed = wrk.run_wrk(toy(delay).url, scenarios.load_scenario("by-id"), connections=4, duration_s=5,
                           max_id=TOY_USERS, seed=1, server_processes=None)
     corrected, service = open_loop["latency_ms"]["p99"], open_loop["open_loop"]["service_ms"]["p99"]
     print(f"\na 1 s stall in a 5 s run: open-loop p99 from intended send times {corrected:.0f} ms "

@@ -144,7 +144,7 @@ def test_the_cells_are_built_while_the_seed_runs_and_a_failed_build_stops_no_oth
         if cell.is_python:
             raise DbbenchError("building environment 'gino' failed")
 
-    monkeypatch.setattr(tune.catalog, "build", build)
+    monkeypatch.setattr(tune.builds, "build", build)
     with tune.building_in_background(selected):
         assert started.wait(5), "the builds waited for the seed"
     assert built == ["sanic/gino-orm", "gin/raw"], "every build is done when the block ends"

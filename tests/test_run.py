@@ -21,7 +21,7 @@ from conftest import DBBENCH, REPO, dbbench
 
 from runner.base import supervise
 from runner.base.errors import DbbenchError
-from runner.cells import catalog
+from runner.cells import catalog, lifecycle
 from runner.measure import run
 from runner.report import results
 
@@ -309,9 +309,9 @@ def test_a_group_s_processes_are_stopped_together_and_every_one_is_stopped():
                 raise OSError("gone")
 
     with pytest.raises(OSError):
-        catalog.stop_all([Stopping("a"), Stopping("b", fails=True), Stopping("c")])
+        lifecycle.stop_all([Stopping("a"), Stopping("b", fails=True), Stopping("c")])
     assert sorted(stopped) == ["a", "b", "c"]
-    catalog.stop_all([])
+    lifecycle.stop_all([])
 
 
 def test_a_group_s_cells_are_warmed_side_by_side_and_a_failed_warm_up_fails_only_its_cell():

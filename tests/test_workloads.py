@@ -15,9 +15,10 @@ import pytest
 from conftest import REPO, dbbench
 
 from apps import answers
-from runner.cells import catalog
+from runner.base import scenarios
+from runner.cells import builds
 from runner.db import database
-from runner.measure import load
+from runner.measure import wrk
 from runner.report import results
 from runner.verify.bad_inputs import BAD_EDIT_BODIES, BAD_FEED_QUERIES, BAD_PAGE_QUERIES, QUERY_COUNTS
 
@@ -74,12 +75,12 @@ def test_page_body_says_where_to_go_on_and_where_it_ends():
 
 
 def test_every_scenario_file_loads_and_the_mix_adds_up():
-    names = load.scenario_names()
+    names = scenarios.scenario_names()
     assert {"by-id", "by-username", "page", "edit", "mix"} <= set(names)
     for name in names:
-        scenario = load.load_scenario(name)
+        scenario = scenarios.load_scenario(name)
         assert scenario.script.exists()
-    mix = load.load_scenario("mix")
+    mix = scenarios.load_scenario("mix")
     assert sum(mix.weights.values()) == 100 and mix.writes
     assert mix.endpoint_weights["by-id"] == 42.5 and mix.endpoint_weights["by-username"] == 12.5
     assert mix.endpoint_weights["feed"] == 20 and mix.endpoint_weights["user-posts"] == 15
@@ -97,18 +98,18 @@ def test_a_scenario_file_with_a_mistake_is_a_clear_error(tmp_path, monkeypatch, 
     (tmp_path / "bad.toml").write_text(
         'name = "bad"\ndescription = "d"\nscript = "x.lua"\nconnections = 8\nthreads = 1\nslice_s = 1\n'
         'warmup_s = 1\nprimer_s = 0\n' + extra)
-    monkeypatch.setattr(load.paths, "SCENARIOS_DIR", tmp_path)
-    with pytest.raises(load.DbbenchError, match=message):
-        load.load_scenario("bad")
+    monkeypatch.setattr(scenarios.paths, "SCENARIOS_DIR", tmp_path)
+    with pytest.raises(scenarios.DbbenchError, match=message):
+        scenarios.load_scenario("bad")
 
 
 def test_a_mix_counts_404s_for_unknown_users_as_answers_and_the_rest_as_errors():
-    mix = load.load_scenario("mix")
+    mix = scenarios.load_scenario("mix")
     report = {"errors": {"status": 40}, "sent": {"missing": 30}, "statuses": {"200": 900, "404": 30, "500": 10}}
-    assert load.unexpected_statuses(report, mix) == 10
+    assert wrk.unexpected_statuses(report, mix) == 10
     report = {"errors": {"status": 45}, "sent": {"missing": 30}, "statuses": {"200": 900, "404": 45}}
-    assert load.unexpected_statuses(report, mix) == 15, "404s beyond the unknown-user requests are errors"
-    assert load.unexpected_statuses({"errors": {"status": 7}}, load.load_scenario("by-id")) == 7
+    assert wrk.unexpected_statuses(report, mix) == 15, "404s beyond the unknown-user requests are errors"
+    assert wrk.unexpected_statuses({"errors": {"status": 7}}, scenarios.load_scenario("by-id")) == 7
 
 
 def test_restore_puts_back_only_what_changed(db_url):
@@ -160,8 +161,8 @@ def test_the_mix_runs_and_reports_what_it_sent(db_url, tmp_path):
 
 
 def test_the_gin_input_rules_pass_their_go_tests():
-    go, detail = catalog.find_go()
+    go, detail = builds.find_go()
     assert go is not None, detail
     result = subprocess.run([go, "test", "./..."], cwd=REPO / "apps" / "gin", capture_output=True, text=True,
-                            timeout=600, env={**os.environ, **catalog.GO_BUILD_ENV})
+                            timeout=600, env={**os.environ, **builds.GO_BUILD_ENV})
     assert result.returncode == 0, result.stdout + result.stderr

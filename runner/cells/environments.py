@@ -24,6 +24,7 @@ from rich.console import Console
 
 from runner.base import paths, supervise
 from runner.base.errors import DbbenchError
+from runner.cells.catalog import manifest
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 READY_MARKER = ".dbbench-ready"
@@ -32,8 +33,6 @@ _failed_builds: dict[str, str] = {}
 
 
 def lock_file(stack: str) -> Path:
-    from runner.cells.catalog import manifest
-
     stacks = manifest().stacks
     if stack not in stacks:
         raise DbbenchError(f"unknown stack {stack!r} (known: {', '.join(stacks)})")
@@ -132,8 +131,6 @@ def installer() -> str:
 def cmd_build(args) -> int:
     """Every stack's environment (or the ones named), built now rather than at first use: `make
     test` builds them before the tests, instead of one by one inside them."""
-    from runner.cells.catalog import manifest
-
     for stack in args.stacks or list(manifest().stacks):
         ensure(stack)
         err.print(f"environment '{stack}': ready")

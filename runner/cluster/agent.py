@@ -27,9 +27,10 @@ from pathlib import Path
 
 import psutil
 
+from runner.base import scenarios
 from runner.base.errors import DbbenchError
 from runner.db import database
-from runner.measure import load
+from runner.measure import cpu, wrk
 
 SAMPLE_S = 0.1
 KEEP_SAMPLES = 20_000  # about half an hour of samples in memory; the file keeps them all
@@ -42,7 +43,7 @@ def party_processes(role: str) -> dict[str, list[psutil.Process]]:
     if role != "db":
         return {}
     postmaster = database.EmbeddedCluster.default().postmaster_pid()
-    return {"postgres": load.postgres_processes(postmaster) if postmaster else []}
+    return {"postgres": cpu.postgres_processes(postmaster) if postmaster else []}
 
 
 @dataclass
@@ -81,7 +82,7 @@ class Sampler:
 
     def take(self) -> Sample:
         times = psutil.cpu_times()
-        parties = {name: self.counters.setdefault(name, PartyCounter()).update(load.cpu_seconds(procs))
+        parties = {name: self.counters.setdefault(name, PartyCounter()).update(cpu.cpu_seconds(procs))
                    for name, procs in party_processes(self.role).items()}
         found = Sample(time.time(), parties, getattr(times, "steal", 0.0), times.user + times.nice + times.system)
         with self.lock:
@@ -154,8 +155,8 @@ class Agent:
             self.usernames.write_text("\n".join(body["names"]) + "\n")
             return {"count": len(body["names"])}
         if path == "/wrk":
-            scenario = load.load_scenario(body.pop("scenario"))
-            return load.run_wrk(scenario=scenario, server_processes=None, usernames=self.usernames, **body)
+            scenario = scenarios.load_scenario(body.pop("scenario"))
+            return wrk.run_wrk(scenario=scenario, server_processes=None, usernames=self.usernames, **body)
         if path == "/stop":
             self.stop.set()
             return {"stopping": True}

@@ -22,10 +22,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from runner.base import paths
 from runner.base.errors import DbbenchError
-from runner.cells import catalog
+from runner.cells import lifecycle
 from runner.cluster import remote
 from runner.db import database
-from runner.measure import load, noise
+from runner.measure import cpu, noise
 from runner.measure.run import Run, RunOptions
 
 PASSWORD_FILE = "cluster-db-password"  # noqa: S105 - a file name: up.yml leaves the password there, mode 0600
@@ -84,27 +84,27 @@ class ClusterRun(Run):
         self.meta["cluster"] = {"layout": self.cluster["layout"], "client_addrs": {}}
         return runnable
 
-    def plan_pinning(self, server_cpus: int) -> load.Pinning:
+    def plan_pinning(self, server_cpus: int) -> cpu.Pinning:
         """This host runs the cells alone (and this process): they get their cores."""
         cores = sorted(os.sched_getaffinity(0))
         if len(cores) <= server_cpus:
-            return load.Pinning(note=f"not pinned: the app host has {len(cores)} cores for {server_cpus} server "
+            return cpu.Pinning(note=f"not pinned: the app host has {len(cores)} cores for {server_cpus} server "
                                      "CPU(s); PostgreSQL and wrk run on hosts of their own")
-        return load.Pinning(server=cores[:server_cpus],
+        return cpu.Pinning(server=cores[:server_cpus],
                             note=f"cells pinned to cores {cores[:server_cpus]} of the app host; PostgreSQL and "
                                  "wrk run on hosts of their own")
 
-    def start_group(self, number: int, names: list[str], processes: dict[str, catalog.CellProcess]) -> None:
+    def start_group(self, number: int, names: list[str], processes: dict[str, lifecycle.CellProcess]) -> None:
         """As in a run; then the addresses PostgreSQL sees its clients connect from (this host's)."""
         super().start_group(number, names, processes)
         with database.connect(self.url) as conn:
             seen = [row[0] for row in conn.execute(CLIENT_BACKENDS)]
         self.meta["cluster"]["client_addrs"][str(number)] = seen
 
-    def closed_loop(self, name: str, process: catalog.CellProcess, duration_s: float, seed: int,
+    def closed_loop(self, name: str, process: lifecycle.CellProcess, duration_s: float, seed: int,
                     members: list | None = None) -> dict:
         """wrk on the load host; each party's CPU from its own host over the same instants."""
-        parties = load.Parties(members if members is not None else process.processes())
+        parties = cpu.Parties(members if members is not None else process.processes())
         before = parties.snapshot()
         began = time.time()
         found = self.agents["load"].call("/wrk", {

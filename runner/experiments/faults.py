@@ -24,7 +24,7 @@ from rich.console import Console
 
 from runner.base import paths
 from runner.base.errors import DbbenchError
-from runner.cells import catalog
+from runner.cells import catalog, lifecycle
 from runner.db import clusterlock, database, proxy, roles
 from runner.measure import metadata
 from runner.report import results
@@ -132,7 +132,7 @@ def exercise(cell: catalog.Cell, options: FaultOptions, url: str, logs: Path) ->
     record = {"name": cell.name, "pool": pool_library(cell), "status": "ok", "reason": None, "faults": [],
               "verified_after": None}
     through = proxy.Proxy.start(url, 0, logs / f"toxiproxy-{cell.framework.name}-{cell.variant.name}.log")
-    process = catalog.CellProcess(cell, port=database.free_port(), workers=1, pool_size=options.pool_size,
+    process = lifecycle.CellProcess(cell, port=database.free_port(), workers=1, pool_size=options.pool_size,
                                 log_path=logs / f"{cell.framework.name}-{cell.variant.name}.log")
     try:
         login = roles.login_for(url, through.url_for(url), cell.name)

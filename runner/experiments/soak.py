@@ -20,11 +20,11 @@ from pathlib import Path
 from rich.console import Console
 from scipy import stats
 
-from runner.base import paths
+from runner.base import paths, scenarios
 from runner.base.errors import DbbenchError
-from runner.cells import catalog
+from runner.cells import catalog, lifecycle
 from runner.db import clusterlock, database
-from runner.measure import load, metadata
+from runner.measure import metadata, wrk
 from runner.report import results
 
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -66,10 +66,10 @@ def soak_cell(cell: catalog.Cell, options: SoakOptions, url: str, max_id: int, l
     record = {"name": cell.name, "framework": cell.framework.name, "variant": cell.variant.name,
               "pool_size": pool, "workers": cell.processes(options.server_cpus), "status": "ok", "reason": None,
               "samples": []}
-    process = catalog.CellProcess(cell, port=database.free_port(), workers=options.server_cpus, pool_size=pool,
+    process = lifecycle.CellProcess(cell, port=database.free_port(), workers=options.server_cpus, pool_size=pool,
                                 log_path=log_dir / f"{cell.framework.name}-{cell.variant.name}.log")
     record["expected_connections"] = process.expected_connections
-    scenario = load.load_scenario("by-id")
+    scenario = scenarios.load_scenario("by-id")
     db_port = database.port_of(url)
     with process:
         try:
@@ -78,7 +78,7 @@ def soak_cell(cell: catalog.Cell, options: SoakOptions, url: str, max_id: int, l
             began = time.monotonic()
             while time.monotonic() - began < options.duration_s:
                 seconds = max(1, min(options.sample_s, round(options.duration_s - (time.monotonic() - began))))
-                result = load.run_wrk(process.base_url, scenario, options.connections, seconds, max_id,
+                result = wrk.run_wrk(process.base_url, scenario, options.connections, seconds, max_id,
                                       seed=len(record["samples"]) + 1, server_processes=process.processes())
                 record["samples"].append({
                     "t_s": round(time.monotonic() - began, 2), "rss_mib": process.rss_mib(),

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from runner.base import paths
 from runner.base.errors import DbbenchError
-from runner.cells import catalog, environments
+from runner.cells import builds, catalog, environments
 from runner.db import database
 from runner.experiments import sweep
-from runner.measure import load, metadata
+from runner.measure import metadata, wrk
 from runner.measure.run import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_CELLS, DEFAULT_BUDGET_S, Plan, RunOptions
 from runner.report import results, tables
 
@@ -71,7 +71,7 @@ def cell_lock(cell: catalog.Cell) -> str:
     """The digest of what the cell's dependencies are pinned by: its stack's lock file, or Gin's go.sum."""
     if cell.is_python:
         return environments.lock_digest(cell.stack)
-    return hashlib.sha256((catalog.GIN_DIR / "go.sum").read_bytes()).hexdigest()
+    return hashlib.sha256((builds.GIN_DIR / "go.sum").read_bytes()).hexdigest()
 
 
 def key_parts(cell: catalog.Cell, scenario: str, connections: int, server_cpus: int, db_latency_ms: int,
@@ -217,7 +217,7 @@ def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: 
     --quick, a constant rate, a preset), when they keep the rule's pool and say why."""
     plan = Plan.resolve(options)
     chosen = options.selected_cells()
-    selected = [cell for cell in chosen if catalog.availability(cell)[0] and not (
+    selected = [cell for cell in chosen if builds.availability(cell)[0] and not (
         cell.unserved(plan.scenario.endpoints) or cell.redundant(plan.scenario.endpoints))]
     url, embedded = database.database_url(options.db_url)
     with building_in_background(selected):
@@ -236,7 +236,7 @@ def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: 
             f"PostgreSQL: tuning first (a paired pool-size sweep, about "
             f"{(budget + TUNE_OVERHEAD_PER_CELL_S * len(missing)) / 60:.1f} min; its slices are not "
             f"the ranking's{shorter})")
-        load.wrk_binary()
+        wrk.wrk_binary()
         kept, _ = tune(dataclasses.replace(options, only=[cell.name for cell in missing], preset=None,
                                            budget_s=budget, rounds=None, precision=None, spend_budget=True,
                                            slice_s=options.slice_s or TUNE_SLICE_S, seed=None, pages=False),
@@ -261,7 +261,7 @@ def building_in_background(selected: list[catalog.Cell]):
     def build_each():
         for cell in selected:
             with contextlib.suppress(DbbenchError):
-                catalog.build(cell)
+                builds.build(cell)
 
     builder = threading.Thread(target=build_each, name="builds", daemon=True)
     builder.start()

@@ -19,9 +19,9 @@ import psycopg
 
 from runner import __version__
 from runner.base import paths
-from runner.cells import catalog, environments
+from runner.cells import builds, environments
 from runner.db import database
-from runner.measure import load
+from runner.measure import wrk
 
 
 def utc_now() -> str:
@@ -89,8 +89,8 @@ def collect_stacks(stacks: set[str]) -> dict:
 def collect_go(used: bool) -> dict | None:
     if not used:
         return None
-    go, version = catalog.find_go()
-    requirements = dict(re.findall(r"^\s+(\S+) (v\S+)", (catalog.GIN_DIR / "go.mod").read_text(), re.MULTILINE))
+    go, version = builds.find_go()
+    requirements = dict(re.findall(r"^\s+(\S+) (v\S+)", (builds.GIN_DIR / "go.mod").read_text(), re.MULTILINE))
     return {
         "go_version": version if go else None,
         "modules": {name: requirements[name] for name in ("github.com/gin-gonic/gin", "github.com/jackc/pgx/v5")
@@ -109,7 +109,7 @@ def collect_postgres(url: str, embedded: bool) -> dict:
 
 
 def collect_tools() -> dict:
-    return {"python": sys.version.split()[0], "wrk": load.wrk_version()}
+    return {"python": sys.version.split()[0], "wrk": wrk.wrk_version()}
 
 
 def collect_dataset(url: str) -> dict:

@@ -27,14 +27,14 @@ from urllib.parse import quote
 import numpy as np
 import psutil
 
-from runner.base import paths
+from runner.base import paths, scenarios
 from runner.base.errors import DbbenchError
-from runner.measure import load
+from runner.measure import cpu, wrk
 
 GENERATOR = "oha"
 HELD_FRACTION = 0.98  # the rate is held when the achieved rate is within 2% of the target
 LATE_MS = 10.0  # a request sent this much after its intended time is counted as late
-TIMEOUT_S = load.WRK_TIMEOUT_S
+TIMEOUT_S = wrk.WRK_TIMEOUT_S
 PERCENTILES = ("50", "75", "90", "99", "99.9")
 CORRECTION = ("latency from each request's intended send time (oha --latency-correction), so time spent "
               "queued behind a slow answer counts")
@@ -58,7 +58,7 @@ def version() -> str:
     return result.stdout.strip() or f"oha {paths.built_version(GENERATOR)}"
 
 
-def check_scenario(scenario: load.Scenario) -> None:
+def check_scenario(scenario: scenarios.Scenario) -> None:
     """oha sends one method to URLs drawn from a list: the single-endpoint GET scenarios."""
     if scenario.weights or scenario.writes or len(scenario.endpoints) != 1 or \
             scenario.endpoints[0] not in URL_ENDPOINTS:
@@ -78,7 +78,7 @@ def request_paths(endpoint: str, max_id: int, usernames: Path | None) -> list[st
     return [f"/users?after={after}&limit=20" for after in range(0, max_id + 1)]
 
 
-def write_urls(base_url: str, scenario: load.Scenario, max_id: int, usernames: Path | None, target: Path) -> Path:
+def write_urls(base_url: str, scenario: scenarios.Scenario, max_id: int, usernames: Path | None, target: Path) -> Path:
     target.write_text("".join(f"{base_url}{path}\n" for path in request_paths(scenario.endpoints[0], max_id,
                                                                                 usernames)))
     return target
@@ -90,13 +90,13 @@ def oha_duration(duration_s: float) -> str:
 
 
 def run_rate(
-    base_url: str, scenario: load.Scenario, rate: float, connections: int, duration_s: float, max_id: int,
-    server_processes: list[psutil.Process] | None, pinning: load.Pinning | None = None,
+    base_url: str, scenario: scenarios.Scenario, rate: float, connections: int, duration_s: float, max_id: int,
+    server_processes: list[psutil.Process] | None, pinning: cpu.Pinning | None = None,
     postmaster_pid: int | None = None, usernames: Path | None = None,
     proxy_processes: list[psutil.Process] | None = None,
 ) -> dict:
     """One constant-rate run: `rate` requests per second for `duration_s`, over up to
-    `connections` connections; returns the same numbers as load.run_wrk plus `open_loop`."""
+    `connections` connections; returns the same numbers as wrk.run_wrk plus `open_loop`."""
     check_scenario(scenario)
     threads = min(scenario.threads, connections)
     with tempfile.TemporaryDirectory(prefix="dbbench-oha-") as tmp:
@@ -106,11 +106,11 @@ def run_rate(
                 "-z", oha_duration(duration_s), "-q", f"{rate:g}", "--latency-correction", "-w", "-c", str(connections),
                 "-t", f"{TIMEOUT_S}s", "--worker-threads", str(threads), "--db-url", str(db),
                 "--urls-from-file", str(urls)]
-        ran = load.run_generator(argv, {**os.environ, "NO_COLOR": "1"}, pinning.wrk if pinning else None, log,
-                                 duration_s + TIMEOUT_S + 60, load.Parties(server_processes, postmaster_pid,
+        ran = wrk.run_generator(argv, {**os.environ, "NO_COLOR": "1"}, pinning.wrk if pinning else None, log,
+                                 duration_s + TIMEOUT_S + 60, cpu.Parties(server_processes, postmaster_pid,
                                                                            proxy_processes))
         if ran.returncode != 0 or not out.exists() or not db.exists():
-            raise DbbenchError(f"oha failed (exit {ran.returncode}): {load.log_tail(log)}")
+            raise DbbenchError(f"oha failed (exit {ran.returncode}): {wrk.log_tail(log)}")
         summary = json.loads(out.read_text())
         rows = read_requests(db)
     shown = [Path(arg).name if arg.startswith(tmp) else arg for arg in argv]
@@ -128,7 +128,7 @@ def read_requests(db: Path) -> np.ndarray:
 
 
 def summarize(summary: dict, rows: np.ndarray, rate: float, duration_s: float, argv: list[str],
-              ran: load.GeneratorRun, threads: int) -> dict:
+              ran: wrk.GeneratorRun, threads: int) -> dict:
     errors_by_kind = {kind: int(count) for kind, count in (summary.get("errorDistribution") or {}).items()}
     errors = sum(errors_by_kind.values())
     statuses = rows[:, 3].astype(int)

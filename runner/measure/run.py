@@ -31,12 +31,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from runner.base import paths, supervise
+from runner.base import paths, scenarios, supervise
 from runner.base.errors import DbbenchError
-from runner.cells import catalog, presets
+from runner.cells import builds, catalog, lifecycle, presets
 from runner.db import clusterlock, database, proxy, roles
 from runner.experiments import faults
-from runner.measure import backlog, load, metadata, noise, openloop, schedule
+from runner.measure import backlog, cpu, metadata, noise, openloop, schedule, wrk
 from runner.report import page, results, tables
 from runner.verify import verifier
 
@@ -142,7 +142,7 @@ def default_budget(options: RunOptions) -> float:
 class Plan:
     """The options resolved against the scenario and --quick."""
 
-    scenario: load.Scenario
+    scenario: scenarios.Scenario
     connections: int
     slice_s: float
     warmup_s: int
@@ -152,7 +152,7 @@ class Plan:
 
     @classmethod
     def resolve(cls, options: RunOptions) -> Plan:
-        scenario = load.load_scenario(options.scenario)
+        scenario = scenarios.load_scenario(options.scenario)
         quick = options.quick
         budget = options.budget_s or default_budget(options)  # scaled in Run.prepare
         precision = None if options.spend_budget else options.precision or DEFAULT_PRECISION
@@ -259,7 +259,7 @@ class Run:
         self.cell_host = "127.0.0.1"  # where the cells listen: a cluster run's app host's address
         self.backlogs: list[backlog.Backlog | None] = []  # what the last loads left in their servers
         self.logins: dict[str, roles.Login] = {}  # each member's role, made at its first start
-        self.up: dict[str, catalog.CellProcess] = {}  # the cells of the group being measured
+        self.up: dict[str, lifecycle.CellProcess] = {}  # the cells of the group being measured
 
     @property
     def meta(self) -> dict:
@@ -278,7 +278,7 @@ class Run:
     def prepare(self) -> list[str]:
         """Database, environments, binaries, groups: the cells that can run, the others recorded.
         Whatever is built on first use is built here, before the budget's clock starts."""
-        load.wrk_binary()
+        wrk.wrk_binary()
         if self.needs_proxy():
             proxy.binary()
         self.generator = openloop.version() if self.options.open_loop else None
@@ -290,7 +290,7 @@ class Run:
         self.cell_url = url
         self.restore_before = self.restore("before the run")
         scenario = self.plan.scenario
-        self.usernames = load.usernames_file(url, seeded.checksum) if "by-username" in scenario.endpoints else None
+        self.usernames = wrk.usernames_file(url, seeded.checksum) if "by-username" in scenario.endpoints else None
         available, limit = available_connections(url)
         schedule.check_fits({name: held_connections(r) for name, r in self.records.items()}, available, limit)
         runnable = []
@@ -301,7 +301,7 @@ class Run:
             if self.options.target:  # it runs on its own host: nothing of it is needed here
                 runnable.append(name)
                 continue
-            ok, detail = catalog.availability(member.cell)
+            ok, detail = builds.availability(member.cell)
             if not ok:
                 record.update(status="skipped", reason=detail)
                 continue
@@ -310,7 +310,7 @@ class Run:
                 record.update(status="skipped", reason=unserved)
                 continue
             try:
-                catalog.build(member.cell)
+                builds.build(member.cell)
             except DbbenchError as exc:
                 record.update(status="failed", reason=str(exc))
                 continue
@@ -328,9 +328,9 @@ class Run:
         self.document = self.new_document(runnable, available)
         return runnable
 
-    def plan_pinning(self, server_cpus: int) -> load.Pinning:
+    def plan_pinning(self, server_cpus: int) -> cpu.Pinning:
         """Disjoint cores for the cells, wrk and our PostgreSQL, where this host has enough."""
-        return load.Pinning.plan(server_cpus, self.plan.scenario.threads, self.postmaster_pid)
+        return cpu.Pinning.plan(server_cpus, self.plan.scenario.threads, self.postmaster_pid)
 
     def choose_anchor(self, runnable: list[str]) -> str:
         """The reference (Gin raw) where it runs, so that shares of it are measured directly."""
@@ -496,7 +496,7 @@ class Run:
                   + (f"; --fault {self.options.fault} after round {FAULT_AFTER_ROUND}" if self.options.fault else ""))
 
     def fault_between_rounds(self, number: int, round_no: int, live: list[str],
-                             processes: dict[str, catalog.CellProcess]) -> None:
+                             processes: dict[str, lifecycle.CellProcess]) -> None:
         """The fault, between two rounds, while every live cell answers sequential lookups; each
         cell's recovery is timed from the database being back. A cell that does not serve
         again within the bound fails; the run goes on with the others. No slice is measured
@@ -536,7 +536,7 @@ class Run:
         group = {"group": number, "cells": names, "rounds": 0, "stopped": None,
                  "connections_held": sum(held_connections(self.records[name]) for name in names)}
         self.meta["groups"].append(group)
-        processes: dict[str, catalog.CellProcess] = {}
+        processes: dict[str, lifecycle.CellProcess] = {}
         self.up = processes  # the group's cells: those a slice does not measure are idle beside it
         try:
             self.start_group(number, names, processes)
@@ -560,7 +560,7 @@ class Run:
                     self.fault_between_rounds(number, round_no, live, processes)
         finally:
             self.backlogs = []
-            catalog.stop_all(list(processes.values()))
+            lifecycle.stop_all(list(processes.values()))
             if self.plan.scenario.writes:
                 self.restore_after_group(number)
 
@@ -586,15 +586,15 @@ class Run:
             self.meta["restored"].append({"when": when, "rows": None, "error": str(exc)})
             err.print(f"dbbench: warning: {exc}; the next run puts the seeded users back before it measures")
 
-    def start_group(self, number: int, names: list[str], processes: dict[str, catalog.CellProcess]) -> None:
+    def start_group(self, number: int, names: list[str], processes: dict[str, lifecycle.CellProcess]) -> None:
         """Start every cell of the group at once, then wait for, verify and warm each."""
         for name in names:
             record = self.records[name]
             if record["status"] != "ok":
                 continue
             slug = name.replace("/", "-").replace(" ", "").replace("(", "-").replace(")", "")
-            process = catalog.RemoteCell(self.members[name].cell, self.options.target) if self.options.target else \
-                catalog.CellProcess(
+            process = lifecycle.RemoteCell(self.members[name].cell, self.options.target) if self.options.target else \
+                lifecycle.CellProcess(
                     self.members[name].cell, port=database.free_port(), workers=record["server_cpus"],
                     pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log",
                     users=self.max_id, host=self.cell_host)
@@ -617,7 +617,7 @@ class Run:
                 self.fail(name, process, f"group {number} start: {exc}")
         self.warm(number, ready)
 
-    def warm(self, number: int, processes: dict[str, catalog.CellProcess]) -> None:
+    def warm(self, number: int, processes: dict[str, lifecycle.CellProcess]) -> None:
         """The group's verified cells warmed side by side, each with its own primer and warm-up
         (discarded). One after the other, seven cells' 6 s took 42 s of every run's start-up.
         Each cell's statements were counted under its own role (runner/db/roles.py), so the
@@ -626,7 +626,7 @@ class Run:
             return
         self.describe(f"group {number}: warming {len(processes)} at once")
 
-        def warm_one(name: str, process: catalog.CellProcess) -> None:
+        def warm_one(name: str, process: lifecycle.CellProcess) -> None:
             warmed = None
             for seconds in (self.plan.primer_s, self.plan.warmup_s):
                 if seconds:
@@ -643,7 +643,7 @@ class Run:
                 self.fail(name, processes[name], f"group {number} start: {exc}")
 
     def measure_round(self, number: int, round_no: int, live: list[str],
-                      processes: dict[str, catalog.CellProcess], deadline: float) -> None:
+                      processes: dict[str, lifecycle.CellProcess], deadline: float) -> None:
         order = live[:]
         self.rng.shuffle(order)
         self.meta["order"].append({"group": number, "round": round_no, "cells": order})
@@ -659,7 +659,7 @@ class Run:
                     self.elapsed() + self.plan.slice_s + SLICE_OVERHEAD_S <= deadline:
                 self.measure_slice(name, processes[name], number, round_no, position, repeat=True)
 
-    def measure_slice(self, name: str, process: catalog.CellProcess, number: int, round_no: int,
+    def measure_slice(self, name: str, process: lifecycle.CellProcess, number: int, round_no: int,
                       position: int, repeat: bool = False) -> dict | None:
         record = self.records[name]
         supervise.raise_if_interrupted()
@@ -697,7 +697,7 @@ class Run:
             self.wait_for_database(f"group {number} round {round_no}")
         return entry
 
-    def measure_load(self, name: str, process: catalog.CellProcess, seed: int, members: list | None = None) -> dict:
+    def measure_load(self, name: str, process: lifecycle.CellProcess, seed: int, members: list | None = None) -> dict:
         """One slice: wrk's closed loop, or oha at the cell's constant rate. `members`: the
         cell's processes, looked up before the slice (else now)."""
         rate = self.records[name]["rate_target"]
@@ -706,17 +706,17 @@ class Run:
         return openloop.run_rate(process.base_url, rate=rate, duration_s=self.plan.slice_s,
                                  **self.load_args(name, process, members))
 
-    def closed_loop(self, name: str, process: catalog.CellProcess, duration_s: float, seed: int,
+    def closed_loop(self, name: str, process: lifecycle.CellProcess, duration_s: float, seed: int,
                     members: list | None = None) -> dict:
         """wrk against a cell for a while: a slice, or its warm-up."""
-        return load.run_wrk(process.base_url, duration_s=duration_s, seed=seed,
+        return wrk.run_wrk(process.base_url, duration_s=duration_s, seed=seed,
                             **self.load_args(name, process, members), **self.lua_args())
 
     def left_behind(self, name: str, members: list | None, result: dict, stopped: float) -> backlog.Backlog | None:
         """The requests a load abandoned in its server, which the next slice waits out."""
         return backlog.Backlog.after(members, self.records[name]["connections"], result["rps"], stopped)
 
-    def measured_trees(self, process: catalog.CellProcess) -> set[int]:
+    def measured_trees(self, process: lifecycle.CellProcess) -> set[int]:
         """The measured parties' root processes here: the cell's, toxiproxy's and the postmaster
         (with its backends below it); what runs outside their trees is outside the measurement."""
         roots = [process.process, self.proxy.process if self.proxy else None]
@@ -744,7 +744,7 @@ class Run:
             return self.cell_url
         return self.proxy.url_for(self.url, self.records[name]["db_latency_ms"])
 
-    def load_args(self, name: str, process: catalog.CellProcess, members: list | None = None) -> dict:
+    def load_args(self, name: str, process: lifecycle.CellProcess, members: list | None = None) -> dict:
         return dict(scenario=self.plan.scenario, connections=self.records[name]["connections"], max_id=self.max_id,
                     server_processes=members if members is not None else process.processes(), pinning=self.pinning,
                     postmaster_pid=self.postmaster_pid,
@@ -759,7 +759,7 @@ class Run:
                                  if self.options.target else roles.login_for(self.url, self.url_of(name), name))
         return self.logins[name]
 
-    def verify(self, name: str, process: catalog.CellProcess) -> bool:
+    def verify(self, name: str, process: lifecycle.CellProcess) -> bool:
         record = self.records[name]
         scenario = self.plan.scenario
         verdict = verifier.verify_running(process, self.url, self.login_of(name), endpoints=scenario.endpoints,
@@ -771,7 +771,7 @@ class Run:
             self.fail(name, process, f"verification: {verdict.first_failure}")
         return verdict.ok
 
-    def fail(self, name: str, process: catalog.CellProcess | None, reason: str) -> None:
+    def fail(self, name: str, process: lifecycle.CellProcess | None, reason: str) -> None:
         """Record the cell's failure and stop it; the others go on, unless PostgreSQL is gone."""
         self.records[name].update(status="failed", reason=reason)
         self.progress.console.print(f"{name}: failed: {reason}", markup=False)

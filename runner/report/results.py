@@ -282,12 +282,12 @@ def cell_by_cell(selected: list, document: dict, path: Path, section: str, measu
     """For the commands that take one cell at a time (soak, faults): a cell that cannot run
     here is recorded as skipped with its reason, the file is rewritten after every cell, and
     the end time is written whatever ends the loop."""
-    from runner.cells import catalog
+    from runner.cells import builds
     from runner.measure import metadata
 
     try:
         for cell in selected:
-            ok, detail = catalog.availability(cell)
+            ok, detail = builds.availability(cell)
             if not ok:
                 document["cells"].append({"name": cell.name, "status": "skipped", "reason": detail, **empty})
                 continue

@@ -25,8 +25,8 @@ import psycopg
 from psycopg import sql
 
 from runner.base.errors import DbbenchError
+from runner.base.scenarios import ENDPOINTS, RELATION_ENDPOINTS
 from runner.db import database, roles
-from runner.measure.load import ENDPOINTS, RELATION_ENDPOINTS
 from runner.verify.bad_inputs import (
     BAD_EDIT_BODIES,
     BAD_FEED_QUERIES,
