@@ -20,13 +20,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
 from runner.base import paths, supervise
+from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells.catalog import manifest
 
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 READY_MARKER = ".dbbench-ready"
 # A build that failed once in this process is not retried for every cell of its stack.
 _failed_builds: dict[str, str] = {}
@@ -126,20 +124,3 @@ def installer() -> str:
         return find_uv_bin()
     except (ImportError, FileNotFoundError):
         raise DbbenchError("uv is missing from the runner's environment (.venvs/runner): run `make setup`") from None
-
-
-def cmd_build(args) -> int:
-    """Every stack's environment (or the ones named), built now rather than at first use: `make
-    test` builds them before the tests, instead of one by one inside them."""
-    for stack in args.stacks or list(manifest().stacks):
-        ensure(stack)
-        err.print(f"environment '{stack}': ready")
-    return 0
-
-
-def add_parser(commands) -> None:
-    env = commands.add_parser("env", help="the Python environments of the cells' stacks")
-    actions = env.add_subparsers(dest="env_command", required=True, parser_class=type(env))
-    build = actions.add_parser("build", help="build every stack's environment that is missing or stale")
-    build.add_argument("stacks", nargs="*", metavar="STACK", help="only these (default: every stack)")
-    build.set_defaults(func=cmd_build)

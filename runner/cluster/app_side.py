@@ -136,7 +136,7 @@ class ClusterRun(Run):
 
 def cmd_app_run(args) -> int:
     """The run, on the app host, as the controller planned it; its results stay here for fetch.yml."""
-    from runner.cli import execute
+    from runner.measure.run import execute
 
     plan = decode_plan(args.plan)
     home = paths.state_home()

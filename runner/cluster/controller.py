@@ -20,16 +20,14 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from rich.console import Console
-
 from runner.base import paths, supervise
+from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cluster import ansible, app_side, hosts
 from runner.cluster.inventory import Host, Inventory
 from runner.measure.run import RunOptions
 from runner.report import results
 
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 SSH_STOP_S = 10.0
 
 

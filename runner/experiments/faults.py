@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from rich.console import Console
 
 from runner.base import paths
+from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import catalog, lifecycle
 from runner.db import clusterlock, database, proxy, roles
@@ -30,7 +30,6 @@ from runner.measure import metadata
 from runner.report import results
 from runner.verify import verifier
 
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 PROBE_TIMEOUT_S = 2.0
 STEADY = 20  # answers in a row that must be 200 for a cell to count as serving again
 BASELINE_S = 1.0

@@ -17,17 +17,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
 from scipy import stats
 
 from runner.base import paths, scenarios
+from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import catalog, lifecycle
 from runner.db import clusterlock, database
 from runner.measure import metadata, wrk
 from runner.report import results
 
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 SETTLE_FRACTION = 0.2
 GROWTH_FLAG_MIB = 8.0
 GROWTH_FLAG_SHARE = 0.10

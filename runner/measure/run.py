@@ -28,10 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from runner.base import paths, scenarios, supervise
+from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import builds, catalog, lifecycle, presets
 from runner.db import clusterlock, database, proxy, roles
@@ -40,7 +40,6 @@ from runner.measure import backlog, cpu, metadata, noise, openloop, schedule, wr
 from runner.report import page, results, tables
 from runner.verify import verifier
 
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 RESERVED_CONNECTIONS = 5
 # For up to DEFAULT_BUDGET_CELLS cells (the default matrix); more cells, more time. 390 s keeps
 # `make bench-db` under 7 minutes (397 s to 401 s, four runs on 3 December 2026; 400 s took
@@ -815,3 +814,17 @@ class Run:
         disturbed = sum(1 for s in latest if s["disturbed"])
         return (f"group {number} round {round_no}: {len(latest)} slices, worst ratio interval {shown}, "
                 f"highest steal {steal:.1%}" + (f", {disturbed} disturbed" if disturbed else ""))
+
+
+def execute(runner: Run) -> int | None:
+    """Run; on Ctrl-C or SIGTERM show what was kept and return the exit code (None when done)."""
+    from runner.report import results, tables
+
+    try:
+        runner.execute()
+    except KeyboardInterrupt as exc:
+        if runner.document is not None and runner.results_path.exists():
+            err.print(f"interrupted: finished slices kept in {runner.results_path}")
+            print(tables.render_markdown(results.load(runner.results_path)))
+        return supervise.exit_code_of(exc)
+    return None

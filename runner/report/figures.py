@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-from rich.console import Console
 
+from runner.base.console import err
 from runner.report import results, tables
 
 # Okabe & Ito's palette: told apart with any colour vision, and in grey print.
@@ -38,7 +38,6 @@ STYLE = {
     "axes.spines.top": False, "axes.spines.right": False, "hatch.linewidth": 1.5,
     "svg.hashsalt": "dbbench",  # the same ids every time: a figure rendered again is the same file
 }
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 T = TypeVar("T")
 WIDTH_IN = 8.5
 ROW_IN = 0.3

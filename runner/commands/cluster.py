@@ -1,8 +1,5 @@
-"""The `dbbench cluster` command group: check, up, run and down.
-
-Its own module, so that cli.py only registers it; nothing here imports Ansible until a
-cluster command runs.
-"""
+"""dbbench cluster: database, cells and load on hosts of their own, via Ansible (check, up, run,
+down). Nothing here imports Ansible until a cluster command runs."""
 
 from __future__ import annotations
 
@@ -14,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from runner.base.errors import DbbenchError
+from runner.commands import arguments
 
 out = Console(width=200, highlight=False)
 
@@ -62,7 +60,6 @@ def cmd_run(args) -> int:
     """Up, the run on the app host, down; the results here, as `dbbench run` writes them."""
     from pathlib import Path
 
-    from runner import cli
     from runner.base import paths
     from runner.cells import presets
     from runner.cluster import controller, inventory
@@ -72,7 +69,7 @@ def cmd_run(args) -> int:
     found.require_checkout_dirs()
     if len(args.scenario) > 1:
         raise DbbenchError("a cluster run measures one scenario at a time")
-    options = cli.run_options(args, here=False, **presets.selection(args.preset, args.frameworks, args.variants,
+    options = arguments.run_options(args, here=False, **presets.selection(args.preset, args.frameworks, args.variants,
                                                                      args.all),
                               scenario=args.scenario[0], rounds=args.rounds, precision=args.precision,
                               quick=args.quick, queries_n=args.queries)
@@ -97,10 +94,12 @@ def cmd_app_run(args) -> int:
     return app_side.cmd_app_run(args)
 
 
-def add_parser(commands) -> None:
-    cluster = commands.add_parser("cluster", help="database, cells and load on hosts of their own, via Ansible")
-    actions = cluster.add_subparsers(dest="cluster_command", required=True, metavar="{check,up,run,down}",
-                                     parser_class=type(cluster))
+HELP = "database, cells and load on hosts of their own, via Ansible"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="cluster_command", required=True, metavar="{check,up,run,down}",
+                                    parser_class=type(parser))
     check = actions.add_parser("check", help="each host's reachability, versions, CPU, cores and clock offset")
     add_inventory(check)
     check.set_defaults(func=cmd_check)
@@ -129,12 +128,11 @@ def add_inventory(parser: argparse.ArgumentParser) -> None:
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """`dbbench run`'s options that a cluster run takes: the database, the cells and wrk are
     where the inventory puts them, so --db-url, --target, --db-latency, --proxy and --fault are not."""
-    from runner import cli
     from runner.db import database
 
-    cli.add_selection_args(parser, where="on the app host")
-    cli.add_shared_measurement_args(parser)
-    cli.add_run_precision_args(parser)
-    parser.add_argument("--users", type=cli.users_arg, default=database.DEFAULT_USERS,
+    arguments.add_selection_args(parser, where="on the app host")
+    arguments.add_shared_measurement_args(parser)
+    arguments.add_run_precision_args(parser)
+    parser.add_argument("--users", type=arguments.users_arg, default=database.DEFAULT_USERS,
                         help="users to seed on the db host")
     parser.set_defaults(db_url=None, db_latency=0, proxy=False)

@@ -1,0 +1,21 @@
+"""dbbench compare: each cell's change between two stored runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "each cell's change between two stored runs"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("a")
+    parser.add_argument("b")
+    parser.add_argument("--force", action="store_true", help="compare runs from different machines or data sets")
+
+
+def run(args) -> int:
+    from runner.report import results, tables
+
+    sys.stdout.write(tables.compare(results.load(args.a), results.load(args.b), force=args.force))
+    return 0

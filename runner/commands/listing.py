@@ -1,0 +1,36 @@
+"""dbbench list: every cell, and whether it can run here."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from runner.cells import builds, catalog
+
+HELP = "every cell, and whether it can run here"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options: it lists every declared cell."""
+
+
+
+def run(args) -> int:
+    table = Table("framework", "variant", "strategy", "server", "runs here", box=None)
+    legacy = {}
+    for cell in catalog.manifest().cells():
+        ok, detail = builds.availability(cell)
+        if cell.legacy:
+            legacy.setdefault(cell.legacy, []).append(cell.name)
+        table.add_row(
+            cell.framework.name, cell.variant.name + (" (legacy)" if cell.legacy else ""), cell.variant.strategy,
+            cell.framework.server, escape(("yes: " if ok else "no: ") + detail),
+        )
+    console = Console(width=200)
+    console.print(table)
+    for why, names in legacy.items():
+        console.print(escape(f"legacy ({len(names)} cells): {why}"))
+    return 0

@@ -1,0 +1,98 @@
+"""dbbench run: verify and measure the matrix, one run per scenario; results/<time>/."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from runner.base.console import err
+from runner.base.errors import DbbenchError
+from runner.cells import catalog, presets
+from runner.commands import arguments
+from runner.commands.arguments import run_options
+
+HELP = "verify and measure the matrix; write results/<time>/"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    arguments.add_selection_args(parser)
+    arguments.add_measurement_args(parser)
+    parser.set_defaults(pool_size="tuned")
+    parser.add_argument("--tune-budget", type=arguments.duration_arg,
+                        help="time for tuning the cells with no tuned pool recorded, before the run (default 40 s "
+                             "per cell, at least 100 s)")
+    arguments.add_run_precision_args(parser)
+    parser.add_argument("--rate", type=arguments.rate_arg,
+                        help="requests per second at a constant rate (oha, open loop; latency from each request's "
+                             "intended send time) in place of wrk's closed loop; 3 rounds unless --rounds or --budget")
+    parser.add_argument("--users", type=arguments.users_arg, help="re-seed with this many users if needed")
+    parser.add_argument("--fault", choices=("reset", "outage"),
+                        help="after round 2, drop every database connection (reset) or cut PostgreSQL off (outage); "
+                             "record each cell's recovery and go on")
+    parser.add_argument("--fault-seconds", type=arguments.duration_arg, default=3.0,
+                        help="how long an outage lasts (3)")
+    parser.add_argument("--cell", help="one cell, FRAMEWORK/VARIANT")
+    parser.add_argument("--target", type=arguments.target_arg,
+                        help="measure the --cell already serving at this URL (dbbench serve --host 0.0.0.0 on "
+                             "another host); needs --db-url")
+
+
+def run(args) -> int:
+    """One run per scenario, one after the other, each with its own results directory."""
+    from runner.measure.run import Run, execute
+    from runner.report import results, tables
+
+    remote_target(args)
+    for number, scenario in enumerate(args.scenario, start=1):
+        if len(args.scenario) > 1:
+            err.print(f"scenario {number} of {len(args.scenario)}: {scenario}")
+        tuned = args.pool_size == "tuned" and not args.target
+        chosen = presets.selection(args.preset, args.frameworks, args.variants, args.all)
+        options = run_options(args, scenario=scenario, **chosen, rounds=args.rounds, precision=args.precision,
+                              users=args.users, quick=args.quick, target=args.target, fault=args.fault,
+                              fault_s=args.fault_seconds, rate=args.rate, queries_n=args.queries,
+                              **({"pool_size": None} if args.pool_size == "tuned" else {}))
+        if tuned:
+            from runner.experiments import tune
+
+            options = tune.with_tuned_pools(options, log=err.print, budget_s=args.tune_budget,
+                                            no_tuning=why_not_tuned(args))
+        runner = Run(options)
+        code = execute(runner)
+        if code is not None:
+            return code
+        print(tables.render_markdown(results.load(runner.results_path)))
+        err.print(f"results: {runner.results_path} (and results.md, report.html and figures/ beside it)")
+    return 0
+
+
+def remote_target(args) -> None:
+    """--target measures one cell already serving elsewhere (--cell), verified against the
+    database it uses (--db-url): check the combination, and turn --cell into the selection."""
+    if args.cell:
+        framework, _, variant = args.cell.partition("/")
+        catalog.manifest().cell(framework, variant)
+        if args.frameworks or args.variants or args.all:
+            raise DbbenchError("--cell names one cell: it cannot go with --frameworks, --variants or --all")
+        args.frameworks, args.variants = [framework], [variant]
+    if args.target is None:
+        return
+    if not args.cell:
+        raise DbbenchError("--target needs --cell FRAMEWORK/VARIANT: the cell serving at that URL")
+    if not (args.db_url or os.environ.get("DATABASE_URL")):
+        raise DbbenchError("--target needs --db-url (or DATABASE_URL): the database the remote cell uses, "
+                           "which verification reads")
+    if args.db_latency or args.fault or args.proxy:
+        raise DbbenchError("--db-latency and --fault put a proxy in front of cells started here; a --target cell "
+                           "is not")
+
+
+def why_not_tuned(args) -> str | None:
+    """Why a run that uses tuned pools does not tune its untuned cells first, or None."""
+    if args.quick:
+        return "a --quick run does not tune"
+    if args.rate:
+        return "a constant-rate run does not tune"
+    if args.preset and not presets.preset(args.preset).tune:
+        return f"preset {args.preset} does not tune: `dbbench tune --preset {args.preset}` records its pools"
+    return None

@@ -1,0 +1,45 @@
+"""dbbench tune: a pool-size sweep per cell; the smallest pool as good as the best is recorded for run."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from runner.base.console import err
+from runner.base.errors import DbbenchError
+from runner.cells import presets
+from runner.commands import arguments
+from runner.commands.arguments import run_options
+
+HELP = ("measure pool sizes per cell, paired; record the smallest as good as the best, for run (its default "
+        "--pool-size tuned)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--frameworks", type=arguments.csv_list)
+    parser.add_argument("--variants", type=arguments.csv_list)
+    parser.add_argument("--all", action="store_true", help="every cell that can run here")
+    arguments.add_preset_arg(parser)
+    parser.add_argument("--ladder", type=arguments.ladder_arg,
+                        help="pool sizes to try besides the rule's (4,8,16)")
+    arguments.add_measurement_args(parser)
+    parser.add_argument("--rounds", type=arguments.positive_int,
+                        help="exactly this many rounds (every pool once per round)")
+
+
+def run(args) -> int:
+    """A pool-size sweep per cell; the smallest pool as good as the best is recorded for run."""
+    from runner.experiments import tune
+
+    if len(args.scenario) > 1:
+        raise DbbenchError("tune measures one scenario at a time")
+    if args.pool_size is not None:
+        raise DbbenchError("tune chooses the pool size: drop --pool-size")
+    options = run_options(args, **presets.selection(args.preset, args.frameworks, args.variants, args.all),
+                          rounds=args.rounds, slice_s=args.slice or tune.TUNE_SLICE_S, spend_budget=not args.rounds)
+    options = dataclasses.replace(options, preset=None,
+                                  budget_s=args.budget or tune.budget_for(len(options.selected_cells())))
+    kept, chosen = tune.tune(options, args.ladder or tune.LADDER, err.print)
+    print(tune.render(chosen))
+    err.print(f"results: {', '.join(map(str, kept))}; recorded in {tune.store()} for dbbench run --pool-size tuned")
+    return 0
