@@ -109,7 +109,7 @@ def test_the_bound_is_littles_law_at_the_loads_rate_and_never_longer_than_the_lo
 
 
 def test_a_sweep_measured_before_the_wait_says_so_instead_of_counting_no_waits():
-    from runner.lessons import engine
+    from runner.lessons import what_asyncio_buys
 
     def sweep_of(pieces):
         cells = [{"name": "a @connections=1024", "connections": 1024, "slices": pieces[:1]},
@@ -118,6 +118,6 @@ def test_a_sweep_measured_before_the_wait_says_so_instead_of_counting_no_waits()
         return {"results": {"cells": cells, "summary": {"noise": noise}}}
 
     old = [{"group": 1, "started_s": 0.0, "rps": 100.0}, {"group": 1, "started_s": 2.0, "rps": 80.0}]
-    assert "measured before slices waited" in engine.backlog_reading(sweep_of(old), 1024)
+    assert "measured before slices waited" in what_asyncio_buys.backlog_reading(sweep_of(old), 1024)
     new = [{**piece, "backlog": {"waited_s": 0.0, "settled": True}} for piece in old]
-    assert engine.backlog_reading(sweep_of(new), 1024).startswith("0 slices first waited 0.0 s in all")
+    assert what_asyncio_buys.backlog_reading(sweep_of(new), 1024).startswith("0 slices first waited 0.0 s in all")

@@ -13,7 +13,7 @@ from conftest import REPO
 
 from runner.base.errors import DbbenchError
 from runner.experiments import sweep
-from runner.lessons import engine
+from runner.lessons import engine, processes, registry, toolkit
 from runner.report import results, tables
 
 
@@ -22,14 +22,14 @@ def lesson_copy(tmp_path, monkeypatch):
     """The event-loop lesson copied somewhere it can be rendered without touching docs/."""
     shutil.copytree(engine.LESSONS_DIR / "event-loop", tmp_path / "event-loop")
     monkeypatch.setattr(engine, "LESSONS_DIR", tmp_path)
-    return engine.lesson("event-loop")
+    return registry.lesson("event-loop")
 
 
-@pytest.mark.parametrize("name", list(engine.LESSONS))
+@pytest.mark.parametrize("name", list(registry.LESSONS))
 def test_every_committed_lesson_is_what_its_committed_results_render(name, tmp_path, monkeypatch):
     shutil.copytree(engine.LESSONS_DIR / name, tmp_path / name)
     monkeypatch.setattr(engine, "LESSONS_DIR", tmp_path)
-    page = engine.render(engine.lesson(name))
+    page = engine.render(registry.lesson(name))
     committed = REPO / "docs" / "lessons" / name
     assert page.read_text() == (committed / "README.md").read_text()
     assert (page.parent / "figure.svg").read_bytes() == (committed / "figure.svg").read_bytes()
@@ -52,9 +52,9 @@ def test_a_lesson_with_no_results_says_how_to_make_them(lesson_copy):
 def test_every_lesson_has_a_make_target_and_is_linked_from_the_readme():
     makefile = (REPO / "Makefile").read_text()
     listed = re.search(r"^LESSONS := (.*)$", makefile, re.M).group(1).split()
-    assert listed == list(engine.LESSONS)
+    assert listed == list(registry.LESSONS)
     readme = (REPO / "README.md").read_text()
-    for name in engine.LESSONS:
+    for name in registry.LESSONS:
         assert f"make lesson-{name}" in readme and f"docs/lessons/{name}/" in readme
 
 
@@ -68,7 +68,7 @@ def test_a_scenario_missing_from_a_multi_run_lesson_is_an_error(tmp_path, monkey
     document["runs"] = [run for run in document["runs"] if run["metadata"]["run"]["scenario"] != "edit"]
     source.write_text(json.dumps(document))
     with pytest.raises(DbbenchError, match="no run of the edit scenario"):
-        engine.render(engine.lesson("orm-tax-page-edit"))
+        engine.render(registry.lesson("orm-tax-page-edit"))
 
 
 def test_a_variant_missing_from_the_orm_tax_run_is_named(tmp_path, monkeypatch):
@@ -79,7 +79,7 @@ def test_a_variant_missing_from_the_orm_tax_run_is_named(tmp_path, monkeypatch):
     document["cells"] = [cell for cell in document["cells"] if cell["variant"] != "sa-lambda"]
     source.write_text(json.dumps(document))
     with pytest.raises(DbbenchError, match=r"by-id\) has no clean measurement of sa-lambda"):
-        engine.render(engine.lesson("orm-tax"))
+        engine.render(registry.lesson("orm-tax"))
 
 
 def test_a_lesson_page_rewritten_by_an_earlier_lesson_does_not_make_the_code_dirty(tmp_path, monkeypatch):
@@ -115,14 +115,14 @@ def test_a_sweep_lesson_measured_one_point_after_another_asks_to_be_measured_pai
     document["points"] = [{"value": value, "results": run} for value in document["values"]]
     source.write_text(json.dumps(document))
     with pytest.raises(DbbenchError, match=r"one point after the other; run `make lesson-littles-law`"):
-        engine.render(engine.lesson("littles-law"))
+        engine.render(registry.lesson("littles-law"))
 
 
 def test_a_second_worker_s_gain_is_two_over_one_whichever_of_the_two_was_the_best():
     """The sweep stores each point over its cell's best; the lesson states two workers over one,
     which is that stored ratio where two was not the best, and its inverse where it was."""
     document = engine.load(engine.LESSONS_DIR / "processes" / "results.json")
-    numbers = engine.processes_numbers(document)
+    numbers = processes.processes_numbers(document)
     stored = sweep.point_ratios(document)
     inverted = 0
     for cell_name, points in sweep.series(document).items():
@@ -133,11 +133,11 @@ def test_a_second_worker_s_gain_is_two_over_one_whichever_of_the_two_was_the_bes
             low, high = stored[one]["ci95"]
             want, inverted = {"ratio": 1 / stored[one]["ratio"], "ci95": [1 / high, 1 / low]}, inverted + 1
         shown = tables.fmt_ratio(want).removesuffix(" (tie)")
-        assert numbers[f"{engine.key_of(cell_name)}_gain"] == shown, cell_name
+        assert numbers[f"{toolkit.key_of(cell_name)}_gain"] == shown, cell_name
     assert inverted, "the committed run has a cell whose second worker was its best: the inverse is checked"
-    assert "contains 1" in engine.gain_verdict({"ratio": 1.25, "ci95": [0.9, 1.6]})
-    assert "below 1: a loss" in engine.gain_verdict({"ratio": 0.9, "ci95": [0.85, 0.95]})
-    assert "above 1: a gain" in engine.gain_verdict({"ratio": 1.3, "ci95": [1.1, 1.5]})
+    assert "contains 1" in processes.gain_verdict({"ratio": 1.25, "ci95": [0.9, 1.6]})
+    assert "below 1: a loss" in processes.gain_verdict({"ratio": 0.9, "ci95": [0.85, 0.95]})
+    assert "above 1: a gain" in processes.gain_verdict({"ratio": 1.3, "ci95": [1.1, 1.5]})
 
 
 def test_a_point_not_measured_cleanly_or_without_an_interval_is_neither_level_with_the_best_nor_below_it():
@@ -147,23 +147,23 @@ def test_a_point_not_measured_cleanly_or_without_an_interval_is_neither_level_wi
               "a @n=4": {"ratio": 0.9, "ci95": None, "tie": True}}
     points = [{"name": f"a @n={n}", "clean": True} for n in (1, 2, 3, 4)] + [
         {"name": "a @n=5", "clean": False, "status": "failed"}]
-    assert [engine.verdict(point, ratios) for point in points] == [
+    assert [toolkit.verdict(point, ratios) for point in points] == [
         "the best", "below the best", "cannot be told from the best",
         "no interval (too few rounds shared with the best)", "not measured cleanly (failed)"]
-    assert [engine.level_with_best(point, ratios) for point in points] == [True, False, True, False, False]
-    assert [engine.below_best(point, ratios) for point in points] == [False, True, False, False, False]
-    assert engine.share_text(points[0], ratios) == "the best"
-    assert engine.share_text(points[4], ratios) == "not measured cleanly"
+    assert [toolkit.level_with_best(point, ratios) for point in points] == [True, False, True, False, False]
+    assert [toolkit.below_best(point, ratios) for point in points] == [False, True, False, False, False]
+    assert toolkit.share_text(points[0], ratios) == "the best"
+    assert toolkit.share_text(points[4], ratios) == "not measured cleanly"
 
 
 def test_the_best_point_of_a_series_is_its_best_clean_point_as_the_run_s_ratios_take_it():
     """A point not measured cleanly is never the best N, however high its median."""
     points = [(n, {"name": f"a @n={n}", "point": {"of": "a", "value": n}, "clean": clean, "rps_median": rps})
               for n, clean, rps in ((1, True, 900.0), (4, False, 5000.0), (16, True, 1200.0))]
-    assert engine.best_point("a", points) == points[2]
+    assert toolkit.best_point("a", points) == points[2]
     assert results.best_points([cell for _, cell in points if cell["clean"]])["a @n=1"] == "a @n=16"
     with pytest.raises(DbbenchError, match="no point of a was measured cleanly"):
-        engine.best_point("a", [(4, points[1][1])])
+        toolkit.best_point("a", [(4, points[1][1])])
 
 
 def test_a_lesson_is_measured_in_the_slices_its_page_describes(monkeypatch, tmp_path):
@@ -184,5 +184,5 @@ def test_a_lesson_is_measured_in_the_slices_its_page_describes(monkeypatch, tmp_
     monkeypatch.setattr(engine, "Run", Recorder)
     for name in ("event-loop", "orm-tax-page-edit"):
         with pytest.raises(Stop):
-            engine.lesson(name).experiment(tmp_path)
+            registry.lesson(name).experiment(tmp_path)
     assert asked == [1, 2]

@@ -72,9 +72,10 @@ def test_every_psycopg_cell_declares_its_threshold():
 def test_every_gunicorn_cell_takes_more_open_connections_than_the_lessons_send():
     """gunicorn's default worker_connections (1,000) would stall a gthread worker at the 1,024
     connections of "What asyncio buys"; the cells set it on purpose, and it is recorded."""
-    from runner.lessons import engine
+    from runner.lessons import what_asyncio_buys
 
-    most = max(value for part in engine.ASYNCIO_SWEEPS if part.param == "connections" for value in part.values)
+    most = max(value for part in what_asyncio_buys.ASYNCIO_SWEEPS if part.param == "connections"
+               for value in part.values)
     for cell in manifest().cells():
         if "gunicorn" in cell.framework.server:
             assert cell.settings.get("worker_connections", 0) > most, cell.name
@@ -120,7 +121,7 @@ def test_an_environment_build_dies_with_the_command_that_started_it(tmp_path):
     fake_uv = tmp_path / "uv"
     fake_uv.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
     fake_uv.chmod(0o755)
-    script = (f"from runner import environments\nenvironments.installer = lambda: {str(fake_uv)!r}\n"
+    script = (f"from runner.cells import environments\nenvironments.installer = lambda: {str(fake_uv)!r}\n"
               "environments.ensure('sa2')\n")
     command = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stderr=subprocess.DEVNULL,
                                env={**os.environ, "DBBENCH_VENVS": str(tmp_path / "venvs")})

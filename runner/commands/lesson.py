@@ -18,9 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     """Render a lesson from its committed results, or (--measure) run its experiment first."""
-    from runner.lessons import engine
+    from runner.lessons import engine, registry
 
-    chosen = engine.lesson(args.name)
+    chosen = registry.lesson(args.name)
     if args.measure:
         err.print(f"lesson {chosen.name}: measuring ({chosen.question})")
         engine.measure(chosen)

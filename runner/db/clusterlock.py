@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from runner.base import instants
 from runner.base.errors import DbbenchError
 from runner.db import database
-from runner.measure import metadata
 
 POLL_S = 1.0
 _held: dict | None = None
@@ -108,7 +108,7 @@ def held(db_url: str | None, command: str, wait: bool, log: Callable[[str], None
                 log(f"waiting for {_describe(holder)} to release {cluster} ...")
             time.sleep(POLL_S)
         stale = _read(handle)
-        record = {"pid": os.getpid(), "command": command, "started_at": metadata.utc_now(),
+        record = {"pid": os.getpid(), "command": command, "started_at": instants.utc_now(),
                   "host": socket.gethostname()}
         handle.seek(0)
         handle.truncate()

@@ -1,38 +1,28 @@
-"""Faults between a cell and PostgreSQL, from the same toxiproxy that adds latency.
+"""dbbench faults: each cell under the two faults of runner/measure/outages.py, one after the
+other, while a client sends sequential lookups.
 
-Two faults, one after the other, while a client sends sequential lookups:
-- `reset`: every connection between the cell and PostgreSQL dropped at once (the proxy is
-  disabled and enabled again: what a restarting database or a failing network device does
-  to a pool's idle connections);
-- `outage`: PostgreSQL unreachable for a few seconds (the proxy refuses connections).
 A cell may answer 5xx while the database is gone; it must serve again, without a restart,
 once the database is back. What it answered and how long it took to serve steadily again
 (the recovery time) are recorded per fault: they differ between pools (asyncpg's,
 SQLAlchemy's QueuePool, psycopg_pool, pgx). The cell is verified before, and its values
-checked again after.
-"""
+checked again after."""
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from runner.base import paths
+from runner.base import instants, paths
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import catalog, lifecycle
 from runner.db import clusterlock, database, proxy, roles
+from runner.experiments import sequence
 from runner.measure import metadata
+from runner.measure.outages import BASELINE_S, PROBE_TIMEOUT_S, STEADY, Prober, inject
 from runner.report import results
 from runner.verify import verifier
-
-PROBE_TIMEOUT_S = 2.0
-STEADY = 20  # answers in a row that must be 200 for a cell to count as serving again
-BASELINE_S = 1.0
 
 
 @dataclass
@@ -53,78 +43,6 @@ def pool_library(cell: catalog.Cell) -> str:
         return "database/sql over pgx (GORM)" if cell.variant.name == "gorm" else "pgxpool (pgx v5)"
     return {"gino": "asyncpg pool", "sa2": "SQLAlchemy AsyncAdaptedQueuePool over asyncpg",
             "sync": "psycopg_pool"}.get(cell.stack or "", cell.stack or "unknown")
-
-
-@dataclass
-class Prober:
-    """Sequential lookups from a thread of their own; each answer kept with its start time."""
-
-    base_url: str
-    answers: list[tuple[float, str]] = field(default_factory=list)
-    stopping: threading.Event = field(default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-
-    def loop(self) -> None:
-        with httpx.Client(timeout=PROBE_TIMEOUT_S) as client:
-            while not self.stopping.is_set():
-                started = time.monotonic()
-                try:
-                    outcome = str(client.get(f"{self.base_url}/users/1").status_code)
-                except httpx.HTTPError as exc:
-                    outcome = type(exc).__name__
-                    time.sleep(0.05)
-                self.answers.append((started, outcome))
-
-    def __enter__(self) -> Prober:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self.stopping.set()
-        self.thread.join(PROBE_TIMEOUT_S + 1)
-
-    def steady_since(self, after: float) -> float | None:
-        """The start of the first run of STEADY 200s among the answers sent after `after`."""
-        run_start, run = None, 0
-        for started, outcome in self.answers[:]:
-            if started < after:
-                continue
-            if outcome == "200":
-                run_start = started if run == 0 else run_start
-                run += 1
-                if run >= STEADY:
-                    return run_start
-            else:
-                run = 0
-        return None
-
-    def wait_steady(self, after: float, timeout_s: float) -> float | None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            found = self.steady_since(after)
-            if found is not None:
-                return found
-            time.sleep(0.1)
-        return None
-
-    def counts(self, start: float, end: float) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for started, outcome in self.answers[:]:
-            if start <= started < end:
-                found[outcome] = found.get(outcome, 0) + 1
-        return found
-
-
-def inject(fault: str, through: proxy.Proxy, outage_s: float) -> tuple[float, float]:
-    """The fault; returns when it began and when the database was reachable again."""
-    began = time.monotonic()
-    through.set_enabled(False)
-    if fault == "outage":
-        time.sleep(outage_s)
-    through.set_enabled(True)
-    return began, time.monotonic()
 
 
 def exercise(cell: catalog.Cell, options: FaultOptions, url: str, logs: Path) -> dict:
@@ -187,7 +105,7 @@ def run_faults(options: FaultOptions) -> tuple[Path, dict]:
         "metadata": {"project": metadata.collect_project(), "machine": metadata.collect_machine(),
                      "postgres": metadata.collect_postgres(url, embedded),
                      "cluster_lock": clusterlock.current(),
-                     "faults": {"started_at": metadata.utc_now(), "outage_s": options.outage_s,
+                     "faults": {"started_at": instants.utc_now(), "outage_s": options.outage_s,
                                 "recovery_timeout_s": options.recovery_timeout_s, "steady_answers": STEADY,
                                 "probe_timeout_s": PROBE_TIMEOUT_S, "proxy": f"toxiproxy {proxy.built_version()}"}},
         "cells": [],
@@ -198,7 +116,7 @@ def run_faults(options: FaultOptions) -> tuple[Path, dict]:
         err.print(f"{cell.name}: dropping its database connections, then a {options.outage_s:g} s outage")
         return exercise(cell, options, url, run_dir / "logs")
 
-    results.cell_by_cell(selected, document, path, "faults", measure, empty={"faults": []})
+    sequence.cell_by_cell(selected, document, path, "faults", measure, empty={"faults": []})
     return path, document
 
 

@@ -27,10 +27,9 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
-from runner.base import paths
+from runner.base import instants, paths
 from runner.base.errors import DbbenchError
 from runner.experiments import sweep
-from runner.measure import metadata
 from runner.measure.run import Run, RunOptions, err
 from runner.report import figures, page, results, stats, tables
 
@@ -129,7 +128,7 @@ def measure(options: RunOptions, steps: list[int], objective: Objective | None, 
     directory = results.new_run_dir((out or options.out or paths.REPO / "results") / "latency")
     path = directory / "latency.json"
     document = {"kind": "latency", "schema_version": SCHEMA_VERSION, "complete": False, "steps": steps,
-                "objective": dataclasses.asdict(objective) if objective else None, "started_at": metadata.utc_now(),
+                "objective": dataclasses.asdict(objective) if objective else None, "started_at": instants.utc_now(),
                 "finished_at": None, "closed_loop": None, "points": [], "search": []}
 
     def run(role: str, rates: dict[str, float] | None, **extra) -> dict | None:
@@ -171,7 +170,7 @@ def measure(options: RunOptions, steps: list[int], objective: Objective | None, 
                         searches[cell["name"]].record(rates[cell["name"]], objective.verdict(cell))
         document["complete"] = True
     finally:
-        document["finished_at"] = metadata.utc_now()
+        document["finished_at"] = instants.utc_now()
         results.write_json(document, path)
         if document["closed_loop"] is not None:
             write_report(document, directory)

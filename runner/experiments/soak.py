@@ -19,11 +19,12 @@ from pathlib import Path
 
 from scipy import stats
 
-from runner.base import paths, scenarios
+from runner.base import instants, paths, scenarios
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import catalog, lifecycle
 from runner.db import clusterlock, database
+from runner.experiments import sequence
 from runner.measure import metadata, wrk
 from runner.report import results
 
@@ -129,7 +130,7 @@ def soak(options: SoakOptions) -> tuple[Path, dict]:
         "metadata": {"project": metadata.collect_project(), "machine": metadata.collect_machine(),
                      "tools": metadata.collect_tools(), "postgres": metadata.collect_postgres(url, embedded),
                      "cluster_lock": clusterlock.current(),
-                     "soak": {"started_at": metadata.utc_now(), "duration_s": options.duration_s,
+                     "soak": {"started_at": instants.utc_now(), "duration_s": options.duration_s,
                               "connections": options.connections, "sample_s": options.sample_s,
                               "server_cpus": options.server_cpus}},
         "cells": [],
@@ -140,7 +141,7 @@ def soak(options: SoakOptions) -> tuple[Path, dict]:
         err.print(f"soaking {cell.name} for {options.duration_s:.0f} s at {options.connections} connections")
         return soak_cell(cell, options, url, max_id, run_dir / "logs")
 
-    results.cell_by_cell(selected, document, path, "soak", measure, empty={"samples": []})
+    sequence.cell_by_cell(selected, document, path, "soak", measure, empty={"samples": []})
     return path, document
 
 

@@ -25,9 +25,8 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
-from runner.base import paths
+from runner.base import instants, paths
 from runner.base.errors import DbbenchError
-from runner.measure import metadata
 from runner.measure.run import Run, RunOptions
 from runner.report import figures, page, results, tables
 
@@ -67,7 +66,7 @@ def sweep(options: RunOptions, param: str, values: list[int], out: Path | None) 
     directory = results.new_run_dir((out or options.out or paths.REPO / "results") / "sweep")
     path = directory / "sweep.json"
     document = {"kind": "sweep", "schema_version": SCHEMA_VERSION, "complete": False, "param": param,
-                "values": values, "paired": param in PAIRED, "started_at": metadata.utc_now(), "finished_at": None}
+                "values": values, "paired": param in PAIRED, "started_at": instants.utc_now(), "finished_at": None}
     if document["paired"]:
         paired(options, document, directory)
     else:
@@ -86,7 +85,7 @@ def paired(options: RunOptions, document: dict, directory: Path) -> None:
     finally:
         if runner.results_path.exists():
             document["results"] = results.load(runner.results_path)
-        document["finished_at"] = metadata.utc_now()
+        document["finished_at"] = instants.utc_now()
         results.write_json(document, path)
         if document["results"] and options.pages:
             write_report(document, directory)
@@ -107,7 +106,7 @@ def sequential(options: RunOptions, document: dict, directory: Path) -> None:
                     results.write_json(document, path)
         document["complete"] = True
     finally:
-        document["finished_at"] = metadata.utc_now()
+        document["finished_at"] = instants.utc_now()
         results.write_json(document, path)
         if document["points"] and options.pages:
             write_report(document, directory)

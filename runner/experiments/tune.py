@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from runner.base import paths
+from runner.base import instants, paths
 from runner.base.errors import DbbenchError
 from runner.cells import builds, catalog, environments
 from runner.db import database
@@ -272,7 +272,7 @@ def building_in_background(selected: list[catalog.Cell]):
 def render(chosen: dict) -> str:
     rows = [[found["key"]["cell"], str(found["pool"]), str(found["best_pool"]), str(found["rule_pool"]),
              tables.ladder_text(found["ladder"])] for found in chosen.values()]
-    stamp = metadata.utc_now()
+    stamp = instants.utc_now()
     return (f"# dbbench tune ({stamp})\n\nTuned: the smallest pool whose paired ratio to the best pool has a 95% "
             f"interval containing 1 and starting at {EQUIVALENT:.2f} or above; where the ladder is inconclusive (the "
             "best cannot be told from the rule's, and no smaller pool is shown as good), the best pool, marked so.\n\n"

@@ -13,16 +13,8 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.experiments import sweep
-from runner.lessons.engine import (
-    Lesson,
-    blocked,
-    fmt_interval,
-    fmt_ratio,
-    key_of,
-    per_slice,
-    sweep_experiment,
-    swept_axis,
-)
+from runner.lessons.engine import Lesson, sweep_experiment
+from runner.lessons.toolkit import blocked, fmt_interval, fmt_ratio, key_of, per_slice, swept_axis
 from runner.measure.run import RunOptions
 from runner.report import figures, results, stats, tables
 

@@ -1,7 +1,6 @@
 """What ran, on what, with which versions: small collect_* functions, one per source.
 
-Nothing here may hold a password: database URLs pass through mask_url.
-"""
+Nothing here may hold a password: database URLs pass through mask_url."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import re
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime
 
 import psutil
 import psycopg
@@ -22,10 +20,6 @@ from runner.base import paths
 from runner.cells import builds, environments
 from runner.db import database
 from runner.measure import wrk
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _run(argv: list[str], cwd=None) -> str:

@@ -30,13 +30,12 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from runner.base import paths, scenarios, supervise
+from runner.base import instants, paths, scenarios, supervise
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import builds, catalog, lifecycle, presets
 from runner.db import clusterlock, database, proxy, roles
-from runner.experiments import faults
-from runner.measure import backlog, cpu, metadata, noise, openloop, schedule, wrk
+from runner.measure import backlog, cpu, metadata, noise, openloop, outages, schedule, wrk
 from runner.report import page, results, tables
 from runner.verify import verifier
 
@@ -355,7 +354,7 @@ class Run:
                 "cluster_lock": clusterlock.current(),
                 "dataset": metadata.collect_dataset(self.url),
                 "run": {
-                    "started_at": metadata.utc_now(), "finished_at": None, "scenario": plan.scenario.name,
+                    "started_at": instants.utc_now(), "finished_at": None, "scenario": plan.scenario.name,
                     "scenario_description": plan.scenario.description, "connections": plan.connections,
                     "wrk_threads": plan.scenario.threads, "slice_s": plan.slice_s, "warmup_s": plan.warmup_s,
                     "primer_s": plan.primer_s, "warmed": "side by side, each group's cells at once",
@@ -464,7 +463,7 @@ class Run:
             if self.proxy is not None:
                 self.proxy.stop()
             self.pinning.release()
-            self.meta["finished_at"] = metadata.utc_now()
+            self.meta["finished_at"] = instants.utc_now()
             try:
                 self.save(final=True)
             except DbbenchError as exc:
@@ -502,12 +501,12 @@ class Run:
         during the fault or the recovery, so the figures are of the healthy service."""
         fault = self.options.fault
         self.describe(f"group {number}: {fault} after round {round_no}")
-        probers = {name: faults.Prober(processes[name].base_url) for name in live}
+        probers = {name: outages.Prober(processes[name].base_url) for name in live}
         with contextlib.ExitStack() as stack:
             for prober in probers.values():
                 stack.enter_context(prober)
-            time.sleep(faults.BASELINE_S)
-            began, back = faults.inject(fault, self.proxy, self.options.fault_s)
+            time.sleep(outages.BASELINE_S)
+            began, back = outages.inject(fault, self.proxy, self.options.fault_s)
             steady = {name: prober.wait_steady(back, FAULT_RECOVERY_TIMEOUT_S) for name, prober in probers.items()}
         self.meta["faults"].append({
             "group": number, "after_round": round_no, "fault": fault, "seconds": round(back - began, 3),
@@ -783,7 +782,7 @@ class Run:
         """Poll PostgreSQL for a bounded time; go on if it answers again, else end the run."""
         bound = float(os.environ.get("DBBENCH_DB_WAIT_S") or DATABASE_RECOVERY_S)
         self.progress.console.print(f"PostgreSQL does not answer ({where}): waiting up to {bound:g} s", markup=False)
-        began, outage = time.monotonic(), {"at": metadata.utc_now(), "where": where}
+        began, outage = time.monotonic(), {"at": instants.utc_now(), "where": where}
         while time.monotonic() - began < bound:
             time.sleep(1)
             if database.reachable(self.url):

@@ -7,8 +7,7 @@ Schema history (keep old files readable: `upgrade` brings them to the current ve
 - 1: one measured run per cell and round (`rounds`), cold cells, intervals over rounds.
 - 2: warm cells measured in short interleaved slices (`slices`, each with its group, round
   and host noise), groups and an anchor, blocked ratios (`summary.comparisons`), the
-  stopping rule and its reason.
-"""
+  stopping rule and its reason."""
 
 from __future__ import annotations
 
@@ -17,9 +16,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 
@@ -275,28 +272,6 @@ def write_json(document: dict, path: Path, compact: bool = False) -> None:
         with contextlib.suppress(OSError):  # a parent that is not a directory cannot hold the temporary file
             tmp.unlink(missing_ok=True)
         raise DbbenchError(f"cannot write {path}: {exc.strerror or exc}; the last good results file is kept") from None
-
-
-def cell_by_cell(selected: list, document: dict, path: Path, section: str, measure: Callable[[Any], dict],
-                 empty: dict) -> None:
-    """For the commands that take one cell at a time (soak, faults): a cell that cannot run
-    here is recorded as skipped with its reason, the file is rewritten after every cell, and
-    the end time is written whatever ends the loop."""
-    from runner.cells import builds
-    from runner.measure import metadata
-
-    try:
-        for cell in selected:
-            ok, detail = builds.availability(cell)
-            if not ok:
-                document["cells"].append({"name": cell.name, "status": "skipped", "reason": detail, **empty})
-                continue
-            document["cells"].append(measure(cell))
-            write_json(document, path)
-        document["complete"] = True
-    finally:
-        document["metadata"][section]["finished_at"] = metadata.utc_now()
-        write_json(document, path)
 
 
 def check_writable(directory: Path) -> None:

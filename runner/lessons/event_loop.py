@@ -1,0 +1,59 @@
+"""The lesson "one event loop is one core": how fast a single-process async server goes, and what
+sets the bound."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from runner.lessons.engine import Lesson, run_experiment
+from runner.lessons.toolkit import fmt_interval, key_of, per_slice
+from runner.measure.run import RunOptions
+from runner.report import figures, results, stats, tables
+
+
+def event_loop_numbers(document: dict) -> dict[str, str]:
+    """Per cell: server µs per request, the bound 1e6 / µs it sets, the RPS measured, the
+    cores the server used; and the table of all of them."""
+    numbers: dict[str, str] = {}
+    rows = []
+    for cell in document["cells"]:
+        if cell["status"] != "ok" or not cell.get("rps_median"):
+            continue
+        cost = per_slice(cell, "server")
+        if cost is None:
+            continue
+        bound = stats.Estimate(n=cost.n, median=1e6 / cost.median, mean=1e6 / cost.mean,
+                                    ci95=(1e6 / cost.ci95[1], 1e6 / cost.ci95[0]) if cost.ci95 else None, cv=None)
+        measured = stats.estimate([piece["rps"] for piece in results.used_slices(cell)])
+        cores = cell["cpu_cores"]["server"]
+        key = key_of(cell["name"])
+        numbers.update({f"{key}_us": fmt_interval(cost), f"{key}_bound": fmt_interval(bound),
+                        f"{key}_rps": fmt_interval(measured), f"{key}_cores": f"{cores:.2f}",
+                        f"{key}_share": f"{measured.median / bound.median:.0%}"})
+        rows.append([cell["name"], numbers[f"{key}_us"], numbers[f"{key}_bound"], numbers[f"{key}_rps"],
+                     numbers[f"{key}_share"], numbers[f"{key}_cores"]])
+    numbers["table"] = tables.md_table(["cell", "server CPU µs per request [95%]", "bound 10⁶ / µs, RPS [95%]",
+                                        "measured RPS [95%]", "measured / bound", "server cores used"], rows)
+    return numbers
+
+
+def event_loop_figure(document: dict) -> Figure:
+    cells = [c for c in figures.ordered_cells(document["cells"]) if c.get("rps_median") and per_slice(c, "server")]
+    figure = Figure(figsize=(figures.WIDTH_IN, 1.4 + 0.45 * len(cells)), layout="constrained")
+    axes = figure.add_subplot()
+    for y, cell in enumerate(cells):
+        bound = 1e6 / per_slice(cell, "server").median
+        axes.barh(y, bound, height=0.7, color="#DDDDDD", linewidth=0)
+        axes.barh(y, cell["rps_median"], height=0.4, color=figures.colour_of(cell), linewidth=0)
+        axes.text(bound, y, f"  {cell['rps_median'] / bound:.0%} of its bound", va="center", fontsize=8)
+    axes.set_yticks(range(len(cells)), [figures.label(c) for c in cells])
+    axes.invert_yaxis()
+    axes.set_xlim(0, max(1e6 / per_slice(c, "server").median for c in cells) * 1.25)
+    axes.set_xlabel("requests per second: measured (coloured) within the bound 10⁶ / server µs per request (grey)")
+    axes.set_title("One event loop is one core: measured throughput against the CPU bound", loc="left")
+    return figure
+
+
+LESSON = Lesson(
+    "event-loop", "How fast can a single-process async server go, and what sets the bound?",
+    run_experiment(RunOptions(budget_s=240)), event_loop_numbers, event_loop_figure)

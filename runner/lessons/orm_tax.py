@@ -1,0 +1,96 @@
+"""The lesson "the ORM tax, taken apart": what each layer of an ORM costs per request."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from runner.base.errors import DbbenchError
+from runner.lessons.engine import Lesson, run_experiment
+from runner.lessons.toolkit import blocked, fmt_interval, fmt_ratio, key_of, per_slice
+from runner.measure.run import RunOptions
+from runner.report import figures, results, stats, tables
+
+ORM_VARIANTS = ["raw", "sa-core", "sa-lambda", "sa-orm", "sa-orm-nocache", "gino-baked", "gino-orm"]
+# Each layer of the tax is one pair of variants that differ in that layer only: (name, with it, without it).
+ORM_LAYERS = (
+    ("compilation", "sa-orm-nocache", "sa-orm"),
+    ("orm", "sa-orm", "sa-core"),
+    ("lambda", "sa-lambda", "sa-orm"),
+    ("core", "sa-core", "raw"),
+    ("gino_baking", "gino-baked", "gino-orm"),
+    ("cached", "gino-baked", "sa-lambda"),
+)
+
+
+def orm_tax_numbers(document: dict) -> dict[str, str]:
+    return variant_numbers(document) | layer_numbers(layer_prices(document))
+
+
+def variant_numbers(document: dict) -> dict[str, str]:
+    """Per variant: RPS, the share of raw, server and PostgreSQL µs per request, statements."""
+    numbers: dict[str, str] = {}
+    rows = []
+    by_variant = orm_variants(document)
+    framework = by_variant["raw"]["framework"]
+    comparison = blocked(document)
+    for variant in ORM_VARIANTS:
+        cell, key = by_variant[variant], key_of(variant)
+        over_raw = comparison.ratio(cell["name"], by_variant["raw"]["name"]) if variant != "raw" else None
+        numbers.update({
+            f"{key}_rps": fmt_interval(stats.estimate([piece["rps"] for piece in results.used_slices(cell)])),
+            f"{key}_over_raw": "1" if variant == "raw" else fmt_ratio(over_raw) if over_raw else "—",
+            f"{key}_server_us": fmt_interval(per_slice(cell, "server")),
+            f"{key}_postgres_us": fmt_interval(per_slice(cell, "postgres")),
+            f"{key}_statements": tables.spr_text(cell),
+        })
+        rows.append([f"{framework}/{variant}", numbers[f"{key}_rps"], numbers[f"{key}_over_raw"],
+                     numbers[f"{key}_server_us"], numbers[f"{key}_postgres_us"], numbers[f"{key}_statements"]])
+    numbers["table"] = tables.md_table(["cell", "RPS [95%]", "over raw [95%]", "server µs per request [95%]",
+                                        "PostgreSQL µs per request [95%]", "statements per request"], rows)
+    return numbers
+
+
+def layer_numbers(prices: dict[str, tuple[stats.Ratio, float]]) -> dict[str, str]:
+    """Per layer: the blocked throughput ratio of the pair that differs in it, the server µs the
+    layer costs (the difference of the two medians), and what the interval lets one say."""
+    numbers: dict[str, str] = {}
+    for layer, (found, us) in prices.items():
+        numbers[f"{layer}_ratio"] = fmt_ratio(found)
+        numbers[f"{layer}_us"] = f"{us:+,.0f}"
+        numbers[f"{layer}_verdict"] = ("no difference the data can tell (the interval contains 1)"
+                                       if not found.excludes_one() else
+                                       "less throughput" if found.value < 1 else "more throughput")
+    return numbers
+
+
+def orm_variants(document: dict) -> dict[str, dict]:
+    """The run's clean cell of every ORM variant, by variant; one missing is an error."""
+    by_variant = {cell["variant"]: cell for cell in document["cells"] if cell.get("clean")}
+    missing = [variant for variant in ORM_VARIANTS if variant not in by_variant]
+    if missing:
+        raise DbbenchError(f"the ORM-tax run ({document['metadata']['run']['scenario']}) has no clean "
+                           f"measurement of {', '.join(missing)}")
+    return by_variant
+
+
+def layer_prices(document: dict) -> dict[str, tuple[stats.Ratio, float]]:
+    """Per layer: the blocked throughput ratio of its pair, and the server µs per request it adds."""
+    by_variant, comparison = orm_variants(document), blocked(document)
+    prices = {}
+    for layer, with_it, without in ORM_LAYERS:
+        a, b = by_variant[with_it], by_variant[without]
+        found = comparison.ratio(a["name"], b["name"])
+        if found is None:
+            raise DbbenchError(f"{with_it} and {without} share no round to compare them in")
+        prices[layer] = (found, per_slice(a, "server").median - per_slice(b, "server").median)
+    return prices
+
+
+def orm_tax_figure(document: dict) -> Figure:
+    return figures.cpu(document)
+
+
+LESSON = Lesson(
+    "orm-tax", "What does an ORM cost per request, layer by layer?",
+    run_experiment(RunOptions(frameworks=["fastapi"], variants=ORM_VARIANTS, connections=32, budget_s=270)),
+    orm_tax_numbers, orm_tax_figure)

@@ -1,0 +1,111 @@
+"""The lesson "how big should the pool be": at least the connections, or small."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from runner.experiments import sweep, tune
+from runner.lessons.engine import Lesson, Part, several_sweeps
+from runner.lessons.toolkit import (
+    below_best,
+    fmt_interval,
+    key_of,
+    paired,
+    ratio_panel,
+    share_text,
+    swept_axis,
+    verdict,
+    widest,
+)
+from runner.measure.run import RunOptions
+from runner.report import figures, results, stats, tables
+
+HIKARI_POOL = 5  # HikariCP's "About Pool Sizing": cores x 2 + spindles, for this machine's 2 cores and 1 disk
+POOL_VALUES = [2, HIKARI_POOL, 16, 72]  # 72: the rule's pool at 64 connections (64 + 12.5%)
+# Per sweep: about 34 rounds of the 8 instances, for ratios within about ±10% on a day when
+# 200 s (11 rounds, the scenario's 6 s warm-up each) gave ±11-16%; three sweeps, about 22 minutes.
+POOL_BUDGET_S = 420
+# Loopback without toxiproxy and with it (so that the pool's effect is told from the proxy's), then +2 ms.
+POOL_SWEEPS = [Part("direct", "pool-size", POOL_VALUES), Part("0", "pool-size", POOL_VALUES, proxy=True),
+               Part("2", "pool-size", POOL_VALUES, proxy=True, db_latency_ms=2)]
+PATH_TITLES = {"direct": "loopback, no proxy", "0": "loopback through toxiproxy (+0 ms)",
+               "2": "toxiproxy adding 2 ms per round trip"}
+
+
+def pool_numbers(document: dict) -> dict[str, str]:
+    """Per network path and cell: each pool's paired ratio to the cell's best pool, what it says,
+    the pool `dbbench tune` would choose from it, and Little's law on the pool (the best RPS times
+    the added round trip; each pool's hold time, pool / RPS)."""
+    numbers: dict[str, str] = {}
+    rows = []
+    for entry in document["sweeps"]:
+        label, latency = entry["label"], entry["db_latency_ms"]
+        ratios = paired(entry["sweep"], "pool-size")
+        numbers[f"widest_{label}"] = widest(ratios)
+        for cell_name, points in sweep.series(entry["sweep"]).items():
+            key = f"{key_of(cell_name)}_{label}"
+            chosen = tune.choose(points, ratios, rule_pool=POOL_VALUES[-1])
+            best = dict(points)[chosen["best_pool"]]
+            numbers.update({f"{key}_best": f"{best['rps_median']:,.0f}", f"{key}_best_pool": str(chosen["best_pool"]),
+                            f"{key}_tuned": str(chosen["pool"]) + (" (the best, inconclusive)"
+                                                                   if chosen["inconclusive"] else ""),
+                            f"{key}_in_flight": f"{best['rps_median'] * latency / 1000:.1f}"})
+            below = []
+            for pool, cell in points:
+                measured = stats.estimate([piece["rps"] for piece in results.used_slices(cell)])
+                numbers.update({f"{key}_{pool}_rps": fmt_interval(measured),
+                                f"{key}_{pool}_share": share_text(cell, ratios),
+                                f"{key}_{pool}_verdict": verdict(cell, ratios),
+                                # Little's law on the pool: with every connection busy, each was held pool / RPS.
+                                f"{key}_{pool}_hold_ms": f"{pool / cell['rps_median'] * 1000:.1f}"})
+                if below_best(cell, ratios):
+                    below.append(str(pool))
+                rows.append([cell_name, PATH_TITLES.get(label, label), str(pool), numbers[f"{key}_{pool}_rps"],
+                             numbers[f"{key}_{pool}_share"], "yes" if pool == chosen["pool"] else ""])
+            numbers[f"{key}_below"] = ", ".join(below) if below else "none"
+    numbers["table"] = tables.md_table(["cell", "path to PostgreSQL", "pool per worker", "RPS [95%]",
+                                        "over the cell's best pool, paired [95%]", "tune's choice"], rows)
+    numbers["proxy_reading"] = "; ".join(proxy_reading(numbers, name) for name in ("fastapi/raw", "gin/raw"))
+    return numbers
+
+
+def proxy_reading(numbers: dict[str, str], cell_name: str) -> str:
+    """Whether the rule's pool fell below the best with the proxy, without it, on both paths or on neither."""
+    rule = POOL_VALUES[-1]
+    direct, proxied = (numbers.get(f"{key_of(cell_name)}_{label}_{rule}_verdict") == "below the best"
+                       for label in ("direct", "0"))
+    if direct and proxied:
+        return f"for {cell_name} the rule's {rule} fell below the best on both paths: the cost is the pool's"
+    if proxied:
+        return (f"for {cell_name} it fell below the best through the proxy only: the cost belongs to the proxy "
+                "sharing the two cores, not to the pool")
+    if direct:
+        return f"for {cell_name} it fell below the best without the proxy only"
+    return f"for {cell_name} no cost of the rule's {rule} can be told on either path"
+
+
+def pool_figure(document: dict) -> Figure:
+    """Per path, each pool's paired ratio to its cell's best pool, with its interval."""
+    figure = Figure(figsize=(figures.WIDTH_IN, 3.8), layout="constrained")
+    panels = figure.subplots(1, len(document["sweeps"]), sharey=True)
+    for axes, entry in zip(panels, document["sweeps"], strict=True):
+        ratios = sweep.point_ratios(entry["sweep"])
+        for index, (cell_name, points) in enumerate(sweep.series(entry["sweep"]).items()):
+            colour = figures.colour_of(points[0][1]) if not points[0][1].get("reference") else "#555555"
+            ratio_panel(axes, points, ratios, colour, sweep.MARKERS[index], cell_name)
+        for pool, text in ((HIKARI_POOL, "HikariCP"), (POOL_VALUES[-1], "rule")):
+            axes.axvline(pool, color="#999999", linestyle=":", linewidth=1)
+            axes.text(pool, 0.02, f" {text}", fontsize=8, color="#555555", va="bottom",
+                      transform=axes.get_xaxis_transform())
+        swept_axis(axes, entry["values"], "pool size per worker", log2=True)
+        axes.set_title(PATH_TITLES.get(entry["label"], entry["label"]), loc="left", fontsize=9)
+    panels[0].set_ylabel("throughput over the cell's best pool [95%]")
+    figures.legend_below(figure, panels[0].get_legend_handles_labels()[0])
+    return figure
+
+
+LESSON = Lesson(
+    "pool-size", "How big should the connection pool be: at least the connections, or small?",
+    several_sweeps(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], budget_s=POOL_BUDGET_S,
+                              short_warmup=True), POOL_SWEEPS),
+    pool_numbers, pool_figure)

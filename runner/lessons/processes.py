@@ -1,0 +1,92 @@
+"""The lesson "processes and the GIL": what a second worker process buys on two cores."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from runner.experiments import sweep
+from runner.lessons.engine import Lesson, first_run, sweep_experiment
+from runner.lessons.toolkit import blocked, fmt_interval, key_of, paired, ratio_between, ratio_panel, swept_axis
+from runner.measure.run import RunOptions
+from runner.report import figures, results, stats, tables
+
+
+def processes_numbers(document: dict) -> dict[str, str]:
+    """Per cell and worker count: RPS, the cores each party used and their sum; per cell, the
+    second worker's gain, a paired ratio with its interval."""
+    numbers: dict[str, str] = {}
+    rows = []
+    paired(document, "processes")  # only its refusal of a sweep measured one point after another
+    comparison = blocked(document["results"])
+    for cell_name, points in sweep.series(document).items():
+        key = key_of(cell_name)
+        for workers, cell in points:
+            cores = cell["cpu_cores"]
+            total = sum(value for value in cores.values() if value is not None)
+            measured = stats.estimate([piece["rps"] for piece in results.used_slices(cell)])
+            outside = stats.median([piece["noise"]["outside_cores"] for piece in results.used_slices(cell)
+                                         if piece.get("noise")])
+            numbers.update({f"{key}_{workers}_rps": fmt_interval(measured),
+                            **{f"{key}_{workers}_{party}_cores": f"{cores[party]:.2f}"
+                               for party in ("server", "postgres", "wrk")},
+                            f"{key}_{workers}_total_cores": f"{total:.2f}",
+                            f"{key}_{workers}_outside_cores": "—" if outside is None else f"{outside:.2f}"})
+            rows.append([cell_name, str(workers), numbers[f"{key}_{workers}_rps"],
+                         *[numbers[f"{key}_{workers}_{party}_cores"] for party in ("server", "postgres", "wrk")],
+                         numbers[f"{key}_{workers}_total_cores"]])
+        gain = ratio_between(comparison, points[-1][1]["name"], points[0][1]["name"])
+        numbers[f"{key}_gain"] = tables.fmt_ratio(gain).removesuffix(" (tie)") if gain else "—"
+        numbers[f"{key}_verdict"] = gain_verdict(gain)
+    numbers["table"] = tables.md_table(["cell", "workers", "RPS [95%]", "server cores", "PostgreSQL cores",
+                                        "wrk cores", "all three"], rows)
+    return numbers
+
+
+def gain_verdict(found: dict | None) -> str:
+    if found is None or found.get("ci95") is None:
+        return "too few rounds for an interval: a difference the data cannot tell"
+    low, high = found["ci95"]
+    if low > 1:
+        return "its interval lies above 1: a gain"
+    if high < 1:
+        return "its interval lies below 1: a loss"
+    return "its interval contains 1: a difference the data cannot tell"
+
+
+def processes_figure(document: dict) -> Figure:
+    figure = Figure(figsize=(figures.WIDTH_IN, 3.8), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    lines = sweep.series(document)
+    for index, (cell_name, points) in enumerate(lines.items()):
+        colour = figures.colour_of(points[0][1]) if not points[0][1].get("reference") else "#555555"
+        ratio_panel(left, points, sweep.point_ratios(document), colour, sweep.MARKERS[index], cell_name)
+    names = list(lines)
+    width = 0.8 / max(1, len(document["values"]))
+    for offset, workers in enumerate(document["values"]):
+        bottoms = [0.0] * len(names)
+        for party in ("server", "postgres", "wrk"):
+            heights = [dict(lines[name])[workers]["cpu_cores"][party] or 0.0 for name in names]
+            xs = [i + (offset - (len(document["values"]) - 1) / 2) * width for i in range(len(names))]
+            right.bar(xs, heights, width=width * 0.9, bottom=bottoms, color=figures.PARTY_COLOURS[party],
+                      label=figures.PARTY_TITLES[party] if offset == 0 else None, edgecolor="white", linewidth=0.5)
+            bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+            for x, top in zip(xs, bottoms, strict=True):
+                if party == "wrk":
+                    right.text(x, top, f"{workers}", ha="center", va="bottom", fontsize=8)
+    machine = first_run(document)["metadata"]["machine"]
+    right.axhline(machine.get("cpus_available") or machine["cpu_count"], color="#B00020", linestyle="--", linewidth=1)
+    right.set_xticks(range(len(names)), names)
+    right.set_ylabel("cores used (median over slices)")
+    right.set_title("Cores used, by worker count (on top)", loc="left")
+    swept_axis(left, document["values"], "worker processes (GOMAXPROCS for Go)")
+    left.set_title("Throughput over the cell's best worker count (paired)", loc="left")
+    left.set_ylabel("ratio to the best [95%]")
+    figures.legend_below(figure, left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0])
+    return figure
+
+
+LESSON = Lesson(
+    "processes", "What does a second worker process buy on two cores?",
+    sweep_experiment(RunOptions(frameworks=["fastapi", "sanic", "gin"], variants=["raw"], budget_s=200,
+                                short_warmup=True), "server-cpus", [1, 2]),
+    processes_numbers, processes_figure)

@@ -1,0 +1,104 @@
+"""runner/ keeps its layers: each package imports only from the layers below it (or beside it,
+without a circle), so the next capability lands in a room of its own (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+RUNNER = REPO / "runner"
+# Lowest first. A package may import from its own layer and the ones below, never above.
+LAYERS = [
+    {"runner", "base"},  # paths, errors, console, supervise, the scenarios; the package's __version__
+    {"report"},  # results files, statistics, tables, figures, the page: rendered from stored results alone
+    {"cells", "db", "verify"},  # the manifest and cell processes; PostgreSQL and its proxy; the verifier
+    {"measure"},  # options, plan, the run loop, wrk and oha, CPU accounting, noise
+    {"experiments", "cluster"},  # sweep, tune, latency, calibrate, soak, faults; the run across hosts
+    {"lessons"},  # the engine, its toolkit and one module per lesson
+    {"commands"},  # one module per subcommand
+    {"cli", "__main__"},  # main() alone
+]
+RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def package_of(module: str) -> str:
+    """runner.measure.run -> measure; runner.cli -> cli; runner -> runner."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def imports() -> dict[str, set[str]]:
+    """Every runner module and the runner modules it imports, at the top or inside a function."""
+    modules = {module_name(path): path for path in RUNNER.rglob("*.py")}
+    found: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "runner":
+                for alias in node.names:
+                    submodule = f"{node.module}.{alias.name}"
+                    targets.add(submodule if submodule in modules else node.module)
+            elif isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names if alias.name.split(".")[0] == "runner")
+        found[module] = {target for target in targets if target != module}
+    return found
+
+
+def test_every_package_has_a_layer():
+    packages = {package_of(module) for module in imports()}
+    assert packages <= set(RANK), f"give {sorted(packages - set(RANK))} a layer in LAYERS"
+
+
+def test_no_package_imports_from_a_layer_above_it():
+    upward = sorted(f"{module} -> {target}" for module, targets in imports().items() for target in targets
+                    if RANK[package_of(target)] > RANK[package_of(module)])
+    assert not upward, "imports that go up a layer:\n" + "\n".join(upward)
+
+
+def test_no_module_imports_itself_back_through_others():
+    graph = imports()
+    circles = []
+    state: dict[str, str] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == "open":
+                circles.append(" -> ".join([*trail[trail.index(target):], target]))
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not circles, "import circles:\n" + "\n".join(circles)
+
+
+def test_the_checks_would_see_an_upward_import_and_a_circle(tmp_path, monkeypatch):
+    """The three tests above on a small tree with both faults: they must fail there."""
+    fake = tmp_path / "runner"
+    for package in ("base", "measure"):
+        (fake / package).mkdir(parents=True)
+        (fake / package / "__init__.py").write_text("")
+    (fake / "base" / "b.py").write_text("from runner.measure import a\n")
+    (fake / "measure" / "a.py").write_text("from runner.base import b\n")
+    (fake / "__init__.py").write_text("")
+    monkeypatch.setattr(sys.modules[__name__], "RUNNER", fake)
+    monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
+    graph = imports()
+    assert graph["runner.base.b"] == {"runner.measure.a"} and graph["runner.measure.a"] == {"runner.base.b"}
+    for check in (test_no_package_imports_from_a_layer_above_it, test_no_module_imports_itself_back_through_others):
+        try:
+            check()
+        except AssertionError:
+            continue
+        raise AssertionError(f"{check.__name__} passed on a tree that breaks it")
