@@ -178,7 +178,7 @@ def test_a_verifier_that_cannot_reach_its_cell_fails_the_cell_without_raising(db
 
 
 def test_more_server_cpus_than_cores_is_refused_in_one_line():
-    result = dbbench("run", "--server-cpus", "64")
+    result = dbbench("run", "--workers", "64")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "more than the" in result.stderr
     assert "Traceback" not in result.stderr

@@ -126,7 +126,7 @@ def test_a_cell_serving_elsewhere_is_measured_with_target_and_marked_remote(db_u
 def test_a_fault_in_a_measured_run_is_recorded_and_the_run_goes_on(db_url, tmp_path):
     result = dbbench("run", "--pool-size", "rule",
                      "--frameworks", "fastapi,gin", "--variants", "raw", "--fault", "outage",
-                     "--fault-seconds", "2", "--slice", "1", "--rounds", "3", "--connections", "8",
+                     "--outage", "2", "--slice", "1", "--rounds", "3", "--connections", "8",
                      "--out", str(tmp_path), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     document = results.load(tmp_path / "latest")

@@ -44,7 +44,7 @@ def run(inventory: Inventory, options: RunOptions, users: int, out: Path) -> tup
     app = inventory.role("app")
     cores = next(host["cores"] for host in described if host["name"] == app.name)
     if isinstance(cores, int) and options.server_cpus > cores:
-        raise DbbenchError(f"--server-cpus {options.server_cpus} is more than the {cores} cores of the app host "
+        raise DbbenchError(f"--workers {options.server_cpus} is more than the {cores} cores of the app host "
                            f"{app.name}")
     err.print(f"layout: {inventory.layout()}; bringing the hosts up (checkout, bootstrap, PostgreSQL, agents)")
     code, stopped = None, None

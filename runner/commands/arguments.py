@@ -95,13 +95,24 @@ def positive_int(value: str) -> int:
     return number
 
 
-def slice_arg(value: str) -> int | float:
-    """Seconds, whole or not (0.5), within scenarios.slice_problem's range."""
-    from runner.base import scenarios
+DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def seconds_of(value: str) -> float:
+    """A duration as every command writes it: 500ms, 1s, 5.5m, 1h, or plain seconds (0.5, 330)."""
+    text = value.strip().lower()
+    unit = next((unit for unit in ("ms", "s", "m", "h") if text.endswith(unit)), "")
     try:
-        seconds = float(value)
+        return float(text.removesuffix(unit) if unit else text) * DURATION_UNITS.get(unit, 1)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be seconds, such as 1 or 0.5, not {value!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a duration such as 500ms, 1s, 90s or 5m, not {value!r}") from None
+
+
+def slice_arg(value: str) -> int | float:
+    """A slice's length (0.5, 500ms, 1s), within scenarios.slice_problem's range."""
+    from runner.base import scenarios
+
+    seconds = seconds_of(value)
     if (problem := scenarios.slice_problem(seconds)) is not None:
         raise argparse.ArgumentTypeError(problem)
     return scenarios.whole_or_fraction(seconds)
@@ -144,14 +155,8 @@ def scenarios_arg(value: str) -> list[str]:
 
 
 def duration_arg(value: str) -> float:
-    """Seconds: 330, 90s, 5.5m, 1h."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    text = value.strip().lower()
-    scale = units.get(text[-1:], None)
-    try:
-        seconds = float(text[:-1] if scale else text) * (scale or 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a duration such as 330, 90s or 5m, not {value!r}") from None
+    """A longer time (330, 90s, 5.5m, 1h): 1 s to 7 days."""
+    seconds = seconds_of(value)
     if not 1 <= seconds <= 7 * 86400:
         raise argparse.ArgumentTypeError(f"must be between 1 s and 7 days, not {value!r}")
     return seconds
@@ -206,12 +211,68 @@ def add_out(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(out_default=paths.REPO / "results")
 
 
-def add_selection_args(parser: argparse.ArgumentParser, where: str = "here") -> None:
-    """Which cells: by framework and variant, every one (that can run `where`), or a preset."""
-    parser.add_argument("--frameworks", type=csv_list)
-    parser.add_argument("--variants", type=csv_list)
+class RenamedOption(argparse.Action):
+    """An old spelling that scripts may still use, kept for one release: it sets the new option,
+    is hidden from --help, and says once on stderr what it is now called."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        err.print(f"dbbench: note: {option_string} is now {self.new}; the old spelling goes in a later release")
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed(parser: argparse.ArgumentParser, old: str, new: str, **kwargs) -> None:
+    parser.add_argument(old, action=RenamedOption, new=new, **kwargs)
+
+
+def add_selection_args(parser: argparse.ArgumentParser, where: str = "here",
+                       default: str = "the default cells (apps/cells.toml)") -> None:
+    """Which cells, the same on every command that takes cells: by framework and variant, every
+    one (that can run `where`), a preset, or one cell."""
+    parser.add_argument("--frameworks", type=csv_list, help=f"comma-separated (default: {default})")
+    parser.add_argument("--variants", type=csv_list,
+                        help="comma-separated; alone, of the default frameworks, which it names on stderr")
     parser.add_argument("--all", action="store_true", help=f"every cell that can run {where}")
     add_preset_arg(parser)
+    parser.add_argument("--cell", help="one cell, FRAMEWORK/VARIANT")
+
+
+def selection(args) -> dict:
+    """RunOptions' choice of cells, from --cell, --preset, or --frameworks, --variants and --all."""
+    from runner.cells import catalog, presets
+
+    frameworks, variants, everything = args.frameworks, args.variants, args.all
+    if args.cell:
+        if frameworks or variants or everything or args.preset:
+            raise DbbenchError("--cell names one cell: it cannot go with --frameworks, --variants, --all or --preset")
+        framework, _, variant = args.cell.partition("/")
+        catalog.manifest().cell(framework, variant)
+        frameworks, variants = [framework], [variant]
+    elif variants and not (frameworks or everything or args.preset):
+        kept = [name for name, found in catalog.manifest().frameworks.items() if found.default]
+        err.print(f"dbbench: --variants without --frameworks: of the default frameworks ({', '.join(kept)})")
+    return presets.selection(args.preset, frameworks, variants, everything)
+
+
+def selected_cells(args, every_cell_by_default: bool = False) -> list:
+    """The cells selection() names (with `every_cell_by_default`, every cell where no flag names any)."""
+    from runner.cells import catalog
+
+    chosen = selection(args)
+    named = args.frameworks or args.variants or args.all or args.preset or args.cell
+    everything = chosen["everything"] or (every_cell_by_default and not named)
+    cells = catalog.manifest().select(chosen["frameworks"], chosen["variants"], everything)
+    return [cell for cell in cells if chosen.get("only") is None or cell.name in chosen["only"]]
+
+
+def add_workers(parser: argparse.ArgumentParser, default: int = 1) -> None:
+    """The worker count, one spelling on every command (it was --server-cpus on some)."""
+    parser.add_argument("--workers", type=positive_int, default=default,
+                        help=f"worker processes for Python servers, GOMAXPROCS for Go (default {default})")
+    add_renamed(parser, "--server-cpus", "--workers", dest="workers", type=positive_int)
 
 
 def add_shared_measurement_args(parser: argparse.ArgumentParser, budget_default: float | None = None) -> None:
@@ -219,12 +280,13 @@ def add_shared_measurement_args(parser: argparse.ArgumentParser, budget_default:
     parser.add_argument("--scenario", type=scenarios_arg, default=["by-id"],
                         help="scenarios/NAME.toml; run takes a list or all, one run each (default by-id)")
     parser.add_argument("--connections", type=positive_int, help="wrk connections (default: the scenario's)")
-    parser.add_argument("--slice", "--duration", dest="slice", type=slice_arg,
-                        help="seconds per measured slice, 0.25 or more, such as 0.5 (default: the scenario's)")
+    parser.add_argument("--slice", type=slice_arg,
+                        help="each measured slice, 250ms or more, such as 500ms or 1s (default: the scenario's)")
+    add_renamed(parser, "--duration", "--slice", dest="slice", type=slice_arg)
     parser.add_argument("--budget", type=duration_arg, default=budget_default,
-                        help="time for starting, verifying and measuring, e.g. 330 or 5.5m")
-    parser.add_argument("--server-cpus", type=positive_int, default=1,
-                        help="worker processes for Python servers, GOMAXPROCS for Go")
+                        help="time for starting, verifying and measuring, e.g. 330s or 5.5m"
+                             + (f" (default {budget_default:g}s)" if budget_default else ""))
+    add_workers(parser)
     parser.add_argument("--pool-size", type=pool_arg,
                         help="per worker: a number; `rule` (the connections' share plus 12.5%%); or `tuned` (run "
                              "only, its default: the pool dbbench tune chose for this load and machine, tuned first "
@@ -272,22 +334,22 @@ def warn_about_cores(workers: int, flag: str) -> None:
 def check_server_cpus(server_cpus: int) -> None:
     """A measurement with more server CPUs than the machine has would measure time-sharing."""
     if server_cpus > cores_here():
-        raise DbbenchError(f"--server-cpus {server_cpus} is more than the {cores_here()} cores this machine gives "
+        raise DbbenchError(f"--workers {server_cpus} is more than the {cores_here()} cores this machine gives "
                            f"us: choose 1 to {cores_here()}")
 
 
 def run_options(args, *, here: bool = True, **overrides):
     """RunOptions from the options every measuring command shares; `here` when the servers run on
-    this host, whose cores --server-cpus is checked against."""
+    this host, whose cores --workers is checked against."""
     from pathlib import Path
 
     from runner.measure.run import RunOptions
 
     if here:
-        check_server_cpus(args.server_cpus)
+        check_server_cpus(args.workers)
     values = dict(
         scenario=args.scenario[0], connections=args.connections, slice_s=args.slice, budget_s=args.budget,
-        server_cpus=args.server_cpus, pool_size=args.pool_size, db_url=args.db_url,
+        server_cpus=args.workers, pool_size=args.pool_size, db_url=args.db_url,
         out=Path(args.out) if args.out else None, seed=args.seed, db_latency_ms=args.db_latency, proxy=args.proxy,
     )
     values.update(overrides)

@@ -61,7 +61,6 @@ def cmd_run(args) -> int:
     from pathlib import Path
 
     from runner.base import paths
-    from runner.cells import presets
     from runner.cluster import controller, inventory
     from runner.report import results, tables
 
@@ -69,8 +68,7 @@ def cmd_run(args) -> int:
     found.require_checkout_dirs()
     if len(args.scenario) > 1:
         raise DbbenchError("a cluster run measures one scenario at a time")
-    options = arguments.run_options(args, here=False, **presets.selection(args.preset, args.frameworks, args.variants,
-                                                                     args.all),
+    options = arguments.run_options(args, here=False, **arguments.selection(args),
                               scenario=args.scenario[0], rounds=args.rounds, precision=args.precision,
                               quick=args.quick, queries_n=args.queries)
     kept = Path(args.out) if args.out else paths.REPO / "results"

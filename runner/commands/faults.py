@@ -11,13 +11,12 @@ HELP = "drop every cell's database connections, then cut PostgreSQL off; time th
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frameworks", type=arguments.csv_list)
-    parser.add_argument("--variants", type=arguments.csv_list)
-    parser.add_argument("--all", action="store_true", help="every cell that can run here")
-    parser.add_argument("--outage", type=arguments.duration_arg, default=3.0, help="seconds without PostgreSQL (3)")
+    arguments.add_selection_args(parser)
+    parser.add_argument("--outage", type=arguments.duration_arg, default=3.0,
+                        help="how long PostgreSQL is cut off, e.g. 3s (default 3s)")
     parser.add_argument("--timeout", type=arguments.duration_arg, default=30.0,
                         help="how long a cell may take to serve again (30 s)")
-    parser.add_argument("--pool-size", type=arguments.positive_int, default=8)
+    parser.add_argument("--pool-size", type=arguments.positive_int, default=8, help="per worker (default 8)")
     arguments.add_out(parser)
     arguments.add_db_url(parser)
     arguments.add_lock_args(parser)
@@ -29,7 +28,7 @@ def run(args) -> int:
     from runner.experiments import faults
 
     path, document = faults.run_faults(faults.FaultOptions(
-        frameworks=args.frameworks, variants=args.variants, everything=args.all, outage_s=args.outage,
+        cells=arguments.selected_cells(args), outage_s=args.outage,
         recovery_timeout_s=args.timeout, pool_size=args.pool_size, db_url=args.db_url,
         out=Path(args.out) if args.out else None,
     ))

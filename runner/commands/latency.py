@@ -14,9 +14,7 @@ HELP = ("latency against offered load (constant-rate steps up to each cell's clo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frameworks", type=arguments.csv_list)
-    parser.add_argument("--variants", type=arguments.csv_list)
-    parser.add_argument("--all", action="store_true", help="every cell that can run here")
+    arguments.add_selection_args(parser)
     parser.add_argument("--steps", default="25,50,75,90,100",
                         help="offered rates, in %% of each cell's closed-loop throughput (25,50,75,90,100)")
     parser.add_argument("--slo", help="an objective such as p99=50ms: find each cell's highest rate meeting it")
@@ -35,8 +33,7 @@ def run(args) -> int:
     if len(args.scenario) > 1:
         raise DbbenchError("latency measures one scenario at a time")
     objective = latency.Objective.parse(args.slo) if args.slo else None
-    options = run_options(args, frameworks=args.frameworks, variants=args.variants, everything=args.all,
-                          rounds=args.rounds, quick=args.quick)
+    options = run_options(args, **arguments.selection(args), rounds=args.rounds, quick=args.quick)
     path, document = latency.measure(options, latency.parse_steps(args.steps), objective, args.probes)
     print(latency.render(document))
     err.print(f"results: {path} (and latency.md, report.html and figures/ beside it)")

@@ -7,7 +7,7 @@ import os
 
 from runner.base.console import err
 from runner.base.errors import DbbenchError
-from runner.cells import catalog, presets
+from runner.cells import presets
 from runner.commands import arguments
 from runner.commands.arguments import run_options
 
@@ -29,9 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fault", choices=("reset", "outage"),
                         help="after round 2, drop every database connection (reset) or cut PostgreSQL off (outage); "
                              "record each cell's recovery and go on")
-    parser.add_argument("--fault-seconds", type=arguments.duration_arg, default=3.0,
-                        help="how long an outage lasts (3)")
-    parser.add_argument("--cell", help="one cell, FRAMEWORK/VARIANT")
+    parser.add_argument("--outage", type=arguments.duration_arg, default=3.0,
+                        help="how long --fault outage cuts PostgreSQL off, e.g. 3s (default 3s)")
+    arguments.add_renamed(parser, "--fault-seconds", "--outage", dest="outage", type=arguments.duration_arg)
     parser.add_argument("--target", type=arguments.target_arg,
                         help="measure the --cell already serving at this URL (dbbench serve --host 0.0.0.0 on "
                              "another host); needs --db-url")
@@ -43,14 +43,14 @@ def run(args) -> int:
     from runner.report import results, tables
 
     remote_target(args)
+    chosen = arguments.selection(args)
     for number, scenario in enumerate(args.scenario, start=1):
         if len(args.scenario) > 1:
             err.print(f"scenario {number} of {len(args.scenario)}: {scenario}")
         tuned = args.pool_size == "tuned" and not args.target
-        chosen = presets.selection(args.preset, args.frameworks, args.variants, args.all)
         options = run_options(args, scenario=scenario, **chosen, rounds=args.rounds, precision=args.precision,
                               users=args.users, quick=args.quick, target=args.target, fault=args.fault,
-                              fault_s=args.fault_seconds, rate=args.rate, queries_n=args.queries,
+                              fault_s=args.outage, rate=args.rate, queries_n=args.queries,
                               **({"pool_size": None} if args.pool_size == "tuned" else {}))
         if tuned:
             from runner.experiments import tune
@@ -68,13 +68,7 @@ def run(args) -> int:
 
 def remote_target(args) -> None:
     """--target measures one cell already serving elsewhere (--cell), verified against the
-    database it uses (--db-url): check the combination, and turn --cell into the selection."""
-    if args.cell:
-        framework, _, variant = args.cell.partition("/")
-        catalog.manifest().cell(framework, variant)
-        if args.frameworks or args.variants or args.all:
-            raise DbbenchError("--cell names one cell: it cannot go with --frameworks, --variants or --all")
-        args.frameworks, args.variants = [framework], [variant]
+    database it uses (--db-url): check the combination."""
     if args.target is None:
         return
     if not args.cell:

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("variant")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=arguments.port_arg, default=8000)
-    parser.add_argument("--workers", type=arguments.positive_int, default=1)
+    arguments.add_workers(parser)
     parser.add_argument("--pool-size", type=arguments.positive_int,
                         help="per worker (default: sized from --connections)")
     parser.add_argument("--connections", type=arguments.positive_int, default=64, help="the load the pool is sized for")

@@ -7,7 +7,6 @@ import dataclasses
 
 from runner.base.console import err
 from runner.base.errors import DbbenchError
-from runner.cells import presets
 from runner.commands import arguments
 from runner.commands.arguments import run_options
 
@@ -16,10 +15,7 @@ HELP = ("measure pool sizes per cell, paired; record the smallest as good as the
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frameworks", type=arguments.csv_list)
-    parser.add_argument("--variants", type=arguments.csv_list)
-    parser.add_argument("--all", action="store_true", help="every cell that can run here")
-    arguments.add_preset_arg(parser)
+    arguments.add_selection_args(parser)
     parser.add_argument("--ladder", type=arguments.ladder_arg,
                         help="pool sizes to try besides the rule's (4,8,16)")
     arguments.add_measurement_args(parser)
@@ -35,7 +31,7 @@ def run(args) -> int:
         raise DbbenchError("tune measures one scenario at a time")
     if args.pool_size is not None:
         raise DbbenchError("tune chooses the pool size: drop --pool-size")
-    options = run_options(args, **presets.selection(args.preset, args.frameworks, args.variants, args.all),
+    options = run_options(args, **arguments.selection(args),
                           rounds=args.rounds, slice_s=args.slice or tune.TUNE_SLICE_S, spend_budget=not args.rounds)
     options = dataclasses.replace(options, preset=None,
                                   budget_s=args.budget or tune.budget_for(len(options.selected_cells())))

@@ -23,10 +23,9 @@ HELP = "check every selected cell against the database"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frameworks", type=arguments.csv_list)
-    parser.add_argument("--variants", type=arguments.csv_list)
-    parser.add_argument("--workers", type=arguments.positive_int, default=1)
-    parser.add_argument("--pool-size", type=arguments.positive_int, default=8)
+    arguments.add_selection_args(parser, default="every cell")
+    arguments.add_workers(parser)
+    parser.add_argument("--pool-size", type=arguments.positive_int, default=8, help="per worker (default 8)")
     parser.add_argument("--scenario", type=arguments.scenarios_arg, default=["by-id"],
                         help="check the endpoints of these scenarios (a list, or all; default by-id)")
     parser.add_argument("--json", metavar="FILE",
@@ -42,11 +41,11 @@ def run(args) -> int:
     from runner.base import scenarios
     from runner.verify import verifier
 
-    selected = catalog.manifest().select(args.frameworks, args.variants, everything=args.frameworks is None)
+    selected = arguments.selected_cells(args, every_cell_by_default=True)
     warn_about_cores(args.workers, "--workers")
-    scenarios = [scenarios.load_scenario(name) for name in args.scenario]
-    endpoints = tuple(e for e in scenarios.ENDPOINTS if any(e in scenario.endpoints for scenario in scenarios))
-    weights = scenarios[0].endpoint_weights if len(scenarios) == 1 else None
+    chosen = [scenarios.load_scenario(name) for name in args.scenario]
+    endpoints = tuple(e for e in scenarios.ENDPOINTS if any(e in scenario.endpoints for scenario in chosen))
+    weights = chosen[0].endpoint_weights if len(chosen) == 1 else None
     url, users = seeded_url(args.db_url)
     kept = verifier.VerdictsFile(Path(args.json), {
         "kind": "verify", "scenarios": args.scenario, "endpoints": list(endpoints),

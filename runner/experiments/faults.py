@@ -27,9 +27,7 @@ from runner.verify import verifier
 
 @dataclass
 class FaultOptions:
-    frameworks: list[str] | None
-    variants: list[str] | None
-    everything: bool
+    cells: list[catalog.Cell]  # as the command line selected them
     outage_s: float
     recovery_timeout_s: float
     pool_size: int
@@ -95,7 +93,7 @@ def exercise(cell: catalog.Cell, options: FaultOptions, url: str, logs: Path) ->
 
 def run_faults(options: FaultOptions) -> tuple[Path, dict]:
     """Every selected cell in turn; the results file is rewritten after each."""
-    selected = catalog.manifest().select(options.frameworks, options.variants, options.everything)
+    selected = options.cells
     url, embedded = database.database_url(options.db_url)
     database.ensure_seeded(url, log=err.print)
     proxy.binary()

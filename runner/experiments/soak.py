@@ -36,12 +36,10 @@ SETTLE_S = 3  # after the load, before the pool's connections are counted for th
 
 @dataclass
 class SoakOptions:
-    frameworks: list[str] | None
-    variants: list[str] | None
-    everything: bool
+    cells: list[catalog.Cell]  # as the command line selected them
     duration_s: float
     connections: int
-    sample_s: int
+    sample_s: float
     server_cpus: int
     db_url: str | None
     out: Path | None
@@ -121,7 +119,7 @@ def summarize(record: dict) -> dict:
 
 def soak(options: SoakOptions) -> tuple[Path, dict]:
     """Soak every selected cell in turn; the results file is rewritten after each."""
-    selected = catalog.manifest().select(options.frameworks, options.variants, options.everything)
+    selected = options.cells
     url, embedded = database.database_url(options.db_url)
     max_id = database.ensure_seeded(url, log=err.print).users
     run_dir = results.new_run_dir((options.out or paths.REPO / "results") / "soak")
