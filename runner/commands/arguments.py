@@ -347,6 +347,9 @@ def run_options(args, *, here: bool = True, **overrides):
 
     if here:
         check_server_cpus(args.workers)
+    if len(args.scenario) > 1 and "scenario" not in overrides:
+        command = " ".join(filter(None, (args.command, getattr(args, "cluster_command", None))))
+        raise DbbenchError(f"dbbench {command} measures one scenario at a time")
     values = dict(
         scenario=args.scenario[0], connections=args.connections, slice_s=args.slice, budget_s=args.budget,
         server_cpus=args.workers, pool_size=args.pool_size, db_url=args.db_url,

@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from runner.base.console import err
-from runner.base.errors import DbbenchError
 from runner.cells import catalog
 from runner.commands import arguments
 from runner.commands.arguments import run_options
@@ -33,8 +32,6 @@ def run(args) -> int:
 
     framework, _, variant = args.cell.partition("/")
     catalog.manifest().cell(framework, variant)
-    if len(args.scenario) > 1:
-        raise DbbenchError("calibrate measures one scenario at a time")
     options = run_options(args, frameworks=[framework], variants=[variant], instances=args.instances,
                           spend_budget=True)
     runner = Run(options)

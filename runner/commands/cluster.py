@@ -66,11 +66,8 @@ def cmd_run(args) -> int:
 
     found = inventory.load(args.inventory)
     found.require_checkout_dirs()
-    if len(args.scenario) > 1:
-        raise DbbenchError("a cluster run measures one scenario at a time")
-    options = arguments.run_options(args, here=False, **arguments.selection(args),
-                              scenario=args.scenario[0], rounds=args.rounds, precision=args.precision,
-                              quick=args.quick, queries_n=args.queries)
+    options = arguments.run_options(args, here=False, **arguments.selection(args), rounds=args.rounds,
+                                    precision=args.precision, quick=args.quick, queries_n=args.queries)
     kept = Path(args.out) if args.out else paths.REPO / "results"
     run_dir, code = controller.run(found, options, args.users, kept)
     if run_dir is None:

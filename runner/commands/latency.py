@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from runner.base.console import err
-from runner.base.errors import DbbenchError
 from runner.commands import arguments
 from runner.commands.arguments import run_options
 
@@ -30,8 +29,6 @@ def run(args) -> int:
     """Closed-loop peak, constant-rate steps up to it, and the highest rate meeting --slo."""
     from runner.experiments import latency
 
-    if len(args.scenario) > 1:
-        raise DbbenchError("latency measures one scenario at a time")
     objective = latency.Objective.parse(args.slo) if args.slo else None
     options = run_options(args, **arguments.selection(args), rounds=args.rounds, quick=args.quick)
     path, document = latency.measure(options, latency.parse_steps(args.steps), objective, args.probes)

@@ -43,8 +43,6 @@ def run(args) -> int:
     from runner.experiments import sweep
 
     param, values = sweep.parse_param(renamed_param(args.param))
-    if len(args.scenario) > 1:
-        raise DbbenchError("a sweep measures one scenario at a time")
     given = {"connections": args.connections, "pool-size": args.pool_size, "db-latency": args.db_latency or None,
              "server-cpus": args.workers if args.workers != 1 else None, "rate": None}
     if given[param] is not None:

@@ -27,8 +27,6 @@ def run(args) -> int:
     """A pool-size sweep per cell; the smallest pool as good as the best is recorded for run."""
     from runner.experiments import tune
 
-    if len(args.scenario) > 1:
-        raise DbbenchError("tune measures one scenario at a time")
     if args.pool_size is not None:
         raise DbbenchError("tune chooses the pool size: drop --pool-size")
     options = run_options(args, **arguments.selection(args),
