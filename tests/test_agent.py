@@ -11,6 +11,7 @@ import httpx
 import pytest
 from conftest import REPO
 
+from runner.base import ports
 from runner.base.errors import DbbenchError
 from runner.db import database
 
@@ -20,7 +21,7 @@ def agent(tmp_path, db_url, state_home):
     token = tmp_path / "token"
     token.write_text(TEST_TOKEN + "\n")
     token.chmod(0o600)
-    port = database.free_port()
+    port = ports.free_port()
     samples = tmp_path / "db1.jsonl"
     process = subprocess.Popen(
         [sys.executable, "-m", "runner.cluster.agent", "--role", "db", "--listen", "127.0.0.1", "--port", str(port),

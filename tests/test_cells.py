@@ -13,8 +13,9 @@ import httpx
 import pytest
 from conftest import DBBENCH, REPO, TEST_USERS, dbbench
 
+from runner.base import ports
 from runner.cells import builds, catalog
-from runner.db import database
+from runner.db import seeding
 
 
 def test_list_shows_every_declared_cell():
@@ -81,8 +82,8 @@ def test_every_cell_passes_verification_of_every_endpoint(db_url, second_cluster
     """Values, 404s, malformed input, bad pages and edits, statements, pool: every cell passes,
     and the edits leave both clusters' tables as the seed made them."""
     _, second_url = second_cluster
-    checksum = database.current_seed(db_url).checksum
-    assert database.current_seed(second_url).checksum == checksum, "the two clusters hold one seed"
+    checksum = seeding.current_seed(db_url).checksum
+    assert seeding.current_seed(second_url).checksum == checksum, "the two clusters hold one seed"
     outputs, verdicts = every_cell_verified
     for stdout, stderr, code in outputs:
         assert code == 0, stdout + stderr
@@ -93,7 +94,7 @@ def test_every_cell_passes_verification_of_every_endpoint(db_url, second_cluster
         assert "update 0.05" in row, row
         assert verdicts[cell.name]["verdict"] == "pass" and verdicts[cell.name]["ok"], verdicts[cell.name]
     for url in (db_url, second_url):
-        assert database.table_checksum(url) == checksum, "the verifier left edited rows behind"
+        assert seeding.table_checksum(url) == checksum, "the verifier left edited rows behind"
 
 
 def statement_figures(output: str) -> dict[str, str]:
@@ -129,7 +130,7 @@ def test_unknown_names_are_one_line_errors():
 
 
 def test_serve_runs_a_cell_until_interrupted(db_url):
-    port = database.free_port()
+    port = ports.free_port()
     process = subprocess.Popen(
         [*DBBENCH, "serve", "sanic", "gino-baked", "--port", str(port), "--pool-size", "4"],
         cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
@@ -150,7 +151,7 @@ def test_serve_runs_a_cell_until_interrupted(db_url):
         os.killpg(process.pid, signal.SIGINT)
         process.wait(30)
     assert process.returncode == 130
-    assert database.port_is_free(port), "the cell's server outlived dbbench serve"
+    assert ports.port_is_free(port), "the cell's server outlived dbbench serve"
 
 
 def test_multi_worker_servers_open_a_full_pool_in_every_worker(db_url):

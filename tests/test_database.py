@@ -16,8 +16,9 @@ import psutil
 import pytest
 from conftest import REPO, TEST_USERS, dbbench
 
+from runner.base import ports
 from runner.base.errors import DbbenchError
-from runner.db import database
+from runner.db import database, seeding
 
 # The seed is a pure function of the user count: this checksum holds on any machine.
 CHECKSUM_1000 = "4004f7cd173e9b9205ad8de9bc62d83e"
@@ -65,7 +66,7 @@ def test_seed_is_deterministic(db_url):
     first = dbbench("db", "seed", "--users", "1000", check=True).stdout.strip().splitlines()
     second = dbbench("db", "seed", "--users", "1000", check=True).stdout.strip().splitlines()
     assert first == second == [f"posts 9458 checksum {POSTS_CHECKSUM_1000}", f"checksum {CHECKSUM_1000}"]
-    assert database.table_checksum(db_url) == CHECKSUM_1000
+    assert seeding.table_checksum(db_url) == CHECKSUM_1000
     with database.connect(db_url) as conn:
         count, long_bios, active, distinct = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE length(bio) >= 200), avg(is_active::int), "
@@ -109,23 +110,23 @@ def check_posts(db_url: str, users: int) -> None:
 
 
 def test_the_sessions_seed_has_posts(db_url):
-    seed = database.current_seed(db_url)
+    seed = seeding.current_seed(db_url)
     assert seed.users == TEST_USERS and seed.posts > 10 * TEST_USERS * 0.7
     check_posts(db_url, TEST_USERS)
 
 
 def test_reseed_happens_only_when_parameters_change(db_url):
-    before = database.current_seed(db_url)
+    before = seeding.current_seed(db_url)
     with database.connect(db_url) as conn:
         seeded_at = conn.execute("SELECT seeded_at FROM dbbench_seed").fetchone()[0]
-    assert database.seed(db_url, TEST_USERS).seeded is False
+    assert seeding.seed(db_url, TEST_USERS).seeded is False
     with database.connect(db_url) as conn:
         assert conn.execute("SELECT seeded_at FROM dbbench_seed").fetchone()[0] == seeded_at
-    assert database.current_seed(db_url) == before
+    assert seeding.current_seed(db_url) == before
 
 
 def test_an_interrupted_seed_leaves_the_previous_one_whole(db_url, tmp_path, monkeypatch):
-    before = database.current_seed(db_url)
+    before = seeding.current_seed(db_url)
     broken = tmp_path / "seeds"
     broken.mkdir()
     sql = (REPO / "seeds" / "users.sql").read_text().replace("SELECT\n    g,", "SELECT\n    g / (g <> 700)::int,")
@@ -134,9 +135,9 @@ def test_an_interrupted_seed_leaves_the_previous_one_whole(db_url, tmp_path, mon
     (broken / "posts.sql").write_text((REPO / "seeds" / "posts.sql").read_text())
     monkeypatch.setattr(database.paths, "SEEDS_DIR", broken)
     with pytest.raises(DbbenchError, match="division by zero"):
-        database.seed(db_url, 1500)
+        seeding.seed(db_url, 1500)
     monkeypatch.undo()
-    assert database.current_seed(db_url) == before
+    assert seeding.current_seed(db_url) == before
     with database.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == TEST_USERS
 
@@ -248,6 +249,6 @@ def test_a_normal_user_runs_the_cluster_directly():
 def test_a_listeners_port_is_never_one_an_outgoing_connection_could_take_first():
     """bind(0) picks from the ephemeral range, where a pool's outgoing connections get their
     source ports: a cell given such a port lost it to one before it could listen."""
-    low, high = database.ephemeral_range()
-    ports = {database.free_port() for _ in range(50)}
-    assert all(not low <= port <= high for port in ports) and len(ports) > 1
+    low, high = ports.ephemeral_range()
+    chosen = {ports.free_port() for _ in range(50)}
+    assert all(not low <= port <= high for port in chosen) and len(chosen) > 1

@@ -17,8 +17,9 @@ import psutil
 import pytest
 from conftest import DBBENCH, REPO, TEST_USERS, dbbench
 
+from runner.base import ports
 from runner.base.errors import DbbenchError
-from runner.db import database
+from runner.db import database, seeding
 from runner.measure import run
 from runner.report import results
 from runner.verify import verifier
@@ -76,7 +77,7 @@ def assert_all_gone(processes: list[psutil.Process], ports: list[int]) -> None:
     deadline = time.monotonic() + GONE_WITHIN_S
 
     def taken() -> list[int]:
-        return [port for port in ports if not database.port_is_free(port)]
+        return [port for port in ports if not ports.port_is_free(port)]
 
     while (alive(processes) or taken()) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -114,7 +115,7 @@ def slices_so_far(path: Path) -> dict[str, int]:
 def test_serve_leaves_nothing_behind_whatever_signal_ends_it(db_url, framework, signum, code):
     """Each worker manager (uvicorn, Sanic's, gunicorn's) with two workers holding pools, and
     the Go binary: all of it goes with the CLI."""
-    port = database.free_port()
+    port = ports.free_port()
     cli = start_cli("serve", framework, "raw", "--port", str(port), "--workers", "2", "--pool-size", "3")
     try:
         wait_until(lambda: answers(port), 60, "the cell to answer", cli)
@@ -172,7 +173,7 @@ def test_a_cell_that_crashes_mid_run_is_recorded_and_the_other_goes_on(db_url, t
 
 
 def test_a_verifier_that_cannot_reach_its_cell_fails_the_cell_without_raising(db_url):
-    verdict = verifier.Verifier(f"http://127.0.0.1:{database.free_port()}", db_url).run()
+    verdict = verifier.Verifier(f"http://127.0.0.1:{ports.free_port()}", db_url).run()
     assert not verdict.ok
     assert verdict.first_failure.startswith("reachable: the cell at") and "does not answer" in verdict.first_failure
 
@@ -228,7 +229,7 @@ def restored_cluster(db_url):
     yield db_url
     dbbench("db", "up", "--users", str(TEST_USERS), check=True)
     assert database.reachable(db_url)
-    assert database.current_seed(db_url).users == TEST_USERS, "the later tests need the session's seed"
+    assert seeding.current_seed(db_url).users == TEST_USERS, "the later tests need the session's seed"
 
 
 def run_then_stop_postgres(tmp_path: Path, rounds: int, wait_s: int) -> tuple[subprocess.Popen, Path]:

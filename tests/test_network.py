@@ -14,6 +14,7 @@ import psutil
 import pytest
 from conftest import DBBENCH, REPO, dbbench
 
+from runner.base import ports
 from runner.base.errors import DbbenchError
 from runner.db import database, proxy
 from runner.measure import run
@@ -101,7 +102,7 @@ def test_every_pool_serves_again_after_its_connections_drop_and_after_an_outage(
 
 def test_a_cell_serving_elsewhere_is_measured_with_target_and_marked_remote(db_url, tmp_path):
     """`dbbench serve` started on its own (as on another host), then `run --target` against it."""
-    port = database.free_port()
+    port = ports.free_port()
     server = subprocess.Popen([*DBBENCH, "serve", "fastapi", "raw", "--port", str(port), "--connections", "8",
                                "--db-url", db_url], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -16,14 +16,15 @@ import httpx
 import psycopg
 import pytest
 
-from runner.db import database, roles
+from runner.base import ports
+from runner.db import roles, seeding
 from runner.verify.verifier import ENDPOINTS, Verdict, Verifier, classify
 
 TOY = Path(__file__).with_name("toyapp.py")
 
 
 def start_toy(db_url: str, mode: str):
-    port = database.free_port()
+    port = ports.free_port()
     process = subprocess.Popen([sys.executable, str(TOY), str(port), mode], env={"DATABASE_URL": db_url,
                                "PATH": "/usr/bin:/bin"})
     deadline = time.monotonic() + 20
@@ -75,7 +76,7 @@ def test_each_defect_fails_its_check(db_url, mode, check):
 
 
 def test_the_correct_toy_app_passes_every_endpoint_and_leaves_the_table_as_it_was(db_url):
-    checksum = database.table_checksum(db_url)
+    checksum = seeding.table_checksum(db_url)
     verdict = verdict_for(db_url, "correct", ENDPOINTS)
     assert verdict.ok, verdict.first_failure
     assert verdict.by_endpoint["edit"] == {"update": 1.0}
@@ -83,7 +84,7 @@ def test_the_correct_toy_app_passes_every_endpoint_and_leaves_the_table_as_it_wa
     assert verdict.by_endpoint["user-posts"] == {"lookup": 2.0}
     assert verdict.by_endpoint["feed"] == {"lookup": 1.0}
     assert verdict.by_endpoint["queries"] == {"lookup": 20.0}
-    assert database.table_checksum(db_url) == checksum
+    assert seeding.table_checksum(db_url) == checksum
 
 
 @pytest.mark.parametrize("mode, endpoint, check", [
@@ -99,10 +100,10 @@ def test_the_correct_toy_app_passes_every_endpoint_and_leaves_the_table_as_it_wa
     ("user-posts-oldest-first", "user-posts", "user-posts values"),
 ])
 def test_each_defect_of_the_new_endpoints_fails_its_check(db_url, mode, endpoint, check):
-    checksum = database.table_checksum(db_url)
+    checksum = seeding.table_checksum(db_url)
     verdict = verdict_for(db_url, mode, (endpoint,))
     assert check in failed_checks(verdict), verdict.first_failure
-    assert database.table_checksum(db_url) == checksum, "the verifier must put back what a bad app changed"
+    assert seeding.table_checksum(db_url) == checksum, "the verifier must put back what a bad app changed"
 
 
 def test_statement_kinds():

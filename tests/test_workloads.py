@@ -17,7 +17,7 @@ from conftest import REPO, dbbench
 from apps import answers
 from runner.base import scenarios
 from runner.cells import builds
-from runner.db import database
+from runner.db import database, seeding
 from runner.measure import wrk
 from runner.report import results
 from runner.verify.bad_inputs import BAD_EDIT_BODIES, BAD_FEED_QUERIES, BAD_PAGE_QUERIES, QUERY_COUNTS
@@ -113,23 +113,23 @@ def test_a_mix_counts_404s_for_unknown_users_as_answers_and_the_rest_as_errors()
 
 
 def test_restore_puts_back_only_what_changed(db_url):
-    seeded = database.current_seed(db_url)
+    seeded = seeding.current_seed(db_url)
     with database.connect(db_url) as conn:
         conn.execute("UPDATE users SET bio = 'changed', is_active = NOT is_active WHERE id IN (3, 5, 8)")
         # A user with no posts: the posts' foreign key keeps the others from being deleted.
         conn.execute("DELETE FROM users WHERE id = (SELECT min(u.id) FROM users AS u "
                      "WHERE NOT EXISTS (SELECT 1 FROM posts WHERE user_id = u.id))")
-    assert database.table_checksum(db_url) != seeded.checksum
-    restored = database.restore_seeded(db_url)
+    assert seeding.table_checksum(db_url) != seeded.checksum
+    restored = seeding.restore_seeded(db_url)
     assert restored.rows == 4 and restored.matches_seed
-    assert database.table_checksum(db_url) == seeded.checksum
-    assert database.restore_seeded(db_url).rows == 0
+    assert seeding.table_checksum(db_url) == seeded.checksum
+    assert seeding.restore_seeded(db_url).rows == 0
 
 
 def test_a_write_scenario_puts_the_seed_back_and_records_the_seed_checksum(db_url, tmp_path):
     """The edit scenario changes bios under load; afterwards the table is the seed again,
     and results.json carries the seed's checksum, which compare relies on."""
-    seeded = database.current_seed(db_url)
+    seeded = seeding.current_seed(db_url)
     result = dbbench("run", "--pool-size", "rule",
                      "--scenario", "edit", "--frameworks", "fastapi,gin", "--variants", "raw",
                      "--slice", "1", "--rounds", "2", "--connections", "8", "--out", str(tmp_path), timeout=600)
@@ -139,7 +139,7 @@ def test_a_write_scenario_puts_the_seed_back_and_records_the_seed_checksum(db_ur
     restored = document["metadata"]["run"]["restored"]
     assert restored[-1]["when"] == "after group 1" and restored[-1]["rows"] > 0
     assert all(entry["checksum"] == seeded.checksum for entry in restored)
-    assert database.table_checksum(db_url) == seeded.checksum
+    assert seeding.table_checksum(db_url) == seeded.checksum
     assert all(cell["status"] == "ok" and cell["statements_per_request"]["update"] == 1.0
                for cell in document["cells"]), [cell["reason"] for cell in document["cells"]]
     assert "## ORM tax (edit)" not in result.stdout  # raw only: no ORM to compare

@@ -9,7 +9,7 @@ import os
 from runner.base import paths
 from runner.base.console import err
 from runner.base.errors import DbbenchError
-from runner.db import database
+from runner.db import database, seeding
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -25,7 +25,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def users_arg(value: str) -> int:
     try:
-        return database.check_users(value)
+        return seeding.check_users(value)
     except DbbenchError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--users ")) from None
 
@@ -318,7 +318,7 @@ def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float 
 def seeded_url(db_url: str | None) -> tuple[str, int]:
     """The database to use, up and seeded (the embedded one is started if needed), and its users."""
     url, _ = database.database_url(db_url)
-    return url, database.ensure_seeded(url, log=err.print).users
+    return url, seeding.ensure_seeded(url, log=err.print).users
 
 
 def cores_here() -> int:

@@ -123,11 +123,11 @@ def add_inventory(parser: argparse.ArgumentParser) -> None:
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """`dbbench run`'s options that a cluster run takes: the database, the cells and wrk are
     where the inventory puts them, so --db-url, --target, --db-latency, --proxy and --fault are not."""
-    from runner.db import database
+    from runner.db import seeding
 
     arguments.add_selection_args(parser, where="on the app host")
     arguments.add_shared_measurement_args(parser)
     arguments.add_run_precision_args(parser)
-    parser.add_argument("--users", type=arguments.users_arg, default=database.DEFAULT_USERS,
+    parser.add_argument("--users", type=arguments.users_arg, default=seeding.DEFAULT_USERS,
                         help="users to seed on the db host")
     parser.set_defaults(db_url=None, db_latency=0, proxy=False)

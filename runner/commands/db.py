@@ -8,7 +8,7 @@ import os
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.commands import arguments
-from runner.db import database
+from runner.db import database, seeding
 
 HELP = "the benchmark database"
 
@@ -16,7 +16,7 @@ HELP = "the benchmark database"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="db_command", required=True, parser_class=type(parser))
     up = actions.add_parser("up", help="make sure a seeded database is up; print its URL last")
-    up.add_argument("--users", type=arguments.users_arg, default=database.DEFAULT_USERS)
+    up.add_argument("--users", type=arguments.users_arg, default=seeding.DEFAULT_USERS)
     up.add_argument("--port", type=arguments.port_arg, help="port for the embedded cluster (default: a free one)")
     up.add_argument("--listen", metavar="ADDR",
                     help="also listen on this address (the db host's), for --allow alone, with a password")
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arguments.add_db_url(up)
     up.set_defaults(func=cmd_up)
     seed = actions.add_parser("seed", help="(re)create the schema and seed; print the checksum")
-    seed.add_argument("--users", type=arguments.users_arg, default=database.DEFAULT_USERS)
+    seed.add_argument("--users", type=arguments.users_arg, default=seeding.DEFAULT_USERS)
     arguments.add_db_url(seed)
     arguments.add_lock_args(seed)
     seed.set_defaults(func=cmd_seed)
@@ -47,7 +47,7 @@ def cmd_up(args) -> int:
         url, embedded = cluster.up(args.port, exposure), True
     else:
         url, embedded = database.database_url(args.db_url)
-    info = database.ensure_seeded(url, args.users, log=err.print)
+    info = seeding.ensure_seeded(url, args.users, log=err.print)
     where = "embedded cluster" if embedded else "external server"
     verb = "seeded" if info.seeded else "already seeded"
     err.print(f"{where}: {info.users:,} users and {info.posts:,} posts {verb}, checksum {info.checksum}")
@@ -63,7 +63,7 @@ def cmd_up(args) -> int:
 def cmd_seed(args) -> int:
     url, _ = database.database_url(args.db_url)
     err.print(f"seeding {args.users:,} users and their posts into {database.mask_url(url)} ...")
-    info = database.seed(url, args.users, force=True)
+    info = seeding.seed(url, args.users, force=True)
     print(f"posts {info.posts} checksum {info.posts_checksum}")
     print(f"checksum {info.checksum}")
     return 0
@@ -83,6 +83,6 @@ def cmd_status(args) -> int:
     for key, value in status.items():
         print(f"{key}: {value}")
     if status["running"]:
-        seed = database.current_seed(status["url"])
+        seed = seeding.current_seed(status["url"])
         print(f"seed: {f'{seed.users} users, checksum {seed.checksum}' if seed else 'none'}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from runner.base import ports
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import builds, catalog, lifecycle
@@ -32,7 +33,7 @@ def run(args) -> int:
     ok, detail = builds.availability(cell)
     if not ok:
         raise DbbenchError(f"{cell.name} cannot run here: {detail}")
-    if not database.port_is_free(args.port):
+    if not ports.port_is_free(args.port):
         raise DbbenchError(f"port {args.port} on 127.0.0.1 is in use: choose another with --port")
     warn_about_cores(args.workers, "--workers")
     if args.host not in ("127.0.0.1", "localhost", "::1"):

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from runner.base import ports
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import builds, catalog, lifecycle
@@ -112,7 +113,7 @@ def verify_cell(cell, url: str, cell_url: str, args, endpoints: tuple[str, ...],
     from runner.verify import verifier
 
     process = lifecycle.CellProcess(
-        cell, port=database.free_port(), workers=args.workers, pool_size=args.pool_size,
+        cell, port=ports.free_port(), workers=args.workers, pool_size=args.pool_size,
         log_path=catalog.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
         users=users,
     )

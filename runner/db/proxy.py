@@ -24,9 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psutil
 
-from runner.base import paths, supervise
+from runner.base import paths, ports, supervise
 from runner.base.errors import DbbenchError
-from runner.db import database
 
 NAME = "postgres"
 START_TIMEOUT_S = 10.0
@@ -82,7 +81,7 @@ class Proxy:
     @classmethod
     def start(cls, db_url: str, latency_ms: int, log_path: Path) -> Proxy:
         upstream = urlsplit(db_url)
-        api_port, listen_port = database.free_port(), database.free_port()
+        api_port, listen_port = ports.free_port(), ports.free_port()
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -115,7 +114,7 @@ class Proxy:
     def listener(self, latency_ms: int) -> int:
         """The port of a listener adding `latency_ms`, created on first use."""
         if latency_ms not in self.listeners:
-            port = database.free_port()
+            port = ports.free_port()
             self.create(self.name_of(latency_ms), port, latency_ms)
             self.listeners[latency_ms] = port
         return self.listeners[latency_ms]

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.base import instants, paths
+from runner.base import instants, paths, ports
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import catalog, lifecycle
-from runner.db import clusterlock, database, proxy, roles
+from runner.db import clusterlock, database, proxy, roles, seeding
 from runner.experiments import sequence
 from runner.measure import metadata
 from runner.measure.outages import BASELINE_S, PROBE_TIMEOUT_S, STEADY, Prober, inject
@@ -47,7 +47,7 @@ def exercise(cell: catalog.Cell, options: FaultOptions, url: str, logs: Path) ->
     record = {"name": cell.name, "pool": pool_library(cell), "status": "ok", "reason": None, "faults": [],
               "verified_after": None}
     through = proxy.Proxy.start(url, 0, logs / f"toxiproxy-{cell.framework.name}-{cell.variant.name}.log")
-    process = lifecycle.CellProcess(cell, port=database.free_port(), workers=1, pool_size=options.pool_size,
+    process = lifecycle.CellProcess(cell, port=ports.free_port(), workers=1, pool_size=options.pool_size,
                                 log_path=logs / f"{cell.framework.name}-{cell.variant.name}.log")
     try:
         login = roles.login_for(url, through.url_for(url), cell.name)
@@ -95,7 +95,7 @@ def run_faults(options: FaultOptions) -> tuple[Path, dict]:
     """Every selected cell in turn; the results file is rewritten after each."""
     selected = options.cells
     url, embedded = database.database_url(options.db_url)
-    database.ensure_seeded(url, log=err.print)
+    seeding.ensure_seeded(url, log=err.print)
     proxy.binary()
     run_dir = results.new_run_dir((options.out or paths.REPO / "results") / "faults")
     document = {

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from scipy import stats
 
-from runner.base import instants, paths, scenarios
+from runner.base import instants, paths, ports, scenarios
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import catalog, lifecycle
-from runner.db import clusterlock, database
+from runner.db import clusterlock, database, seeding
 from runner.experiments import sequence
 from runner.measure import metadata, wrk
 from runner.report import results
@@ -64,7 +64,7 @@ def soak_cell(cell: catalog.Cell, options: SoakOptions, url: str, max_id: int, l
     record = {"name": cell.name, "framework": cell.framework.name, "variant": cell.variant.name,
               "pool_size": pool, "workers": cell.processes(options.server_cpus), "status": "ok", "reason": None,
               "samples": []}
-    process = lifecycle.CellProcess(cell, port=database.free_port(), workers=options.server_cpus, pool_size=pool,
+    process = lifecycle.CellProcess(cell, port=ports.free_port(), workers=options.server_cpus, pool_size=pool,
                                 log_path=log_dir / f"{cell.framework.name}-{cell.variant.name}.log")
     record["expected_connections"] = process.expected_connections
     scenario = scenarios.load_scenario("by-id")
@@ -121,7 +121,7 @@ def soak(options: SoakOptions) -> tuple[Path, dict]:
     """Soak every selected cell in turn; the results file is rewritten after each."""
     selected = options.cells
     url, embedded = database.database_url(options.db_url)
-    max_id = database.ensure_seeded(url, log=err.print).users
+    max_id = seeding.ensure_seeded(url, log=err.print).users
     run_dir = results.new_run_dir((options.out or paths.REPO / "results") / "soak")
     document = {
         "kind": "soak", "schema_version": 1, "complete": False,

@@ -27,7 +27,7 @@ from pathlib import Path
 from runner.base import instants, paths
 from runner.base.errors import DbbenchError
 from runner.cells import builds, catalog, environments
-from runner.db import database
+from runner.db import database, seeding
 from runner.experiments import sweep
 from runner.measure import metadata, wrk
 from runner.measure.run import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_CELLS, DEFAULT_BUDGET_S, Plan, RunOptions
@@ -221,7 +221,7 @@ def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: 
         cell.unserved(plan.scenario.endpoints) or cell.redundant(plan.scenario.endpoints))]
     url, embedded = database.database_url(options.db_url)
     with building_in_background(selected):
-        database.ensure_seeded(url, options.users, log=log)
+        seeding.ensure_seeded(url, options.users, log=log)
     context = dict(scenario=plan.scenario.name, connections=plan.connections, server_cpus=options.server_cpus,
                    db_latency_ms=options.db_latency_ms, machine=metadata.collect_machine(),
                    postgres=metadata.collect_postgres(url, embedded))

@@ -18,7 +18,7 @@ import psycopg
 from runner import __version__
 from runner.base import paths
 from runner.cells import builds, environments
-from runner.db import database
+from runner.db import database, seeding
 from runner.measure import wrk
 
 
@@ -107,7 +107,7 @@ def collect_tools() -> dict:
 
 
 def collect_dataset(url: str) -> dict:
-    seed = database.current_seed(url)
+    seed = seeding.current_seed(url)
     if seed is None:
         return {"users": None, "checksum": None}
     return {"users": seed.users, "checksum": seed.checksum, "fingerprint": seed.fingerprint, "posts": seed.posts,

@@ -30,11 +30,11 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from runner.base import instants, paths, scenarios, supervise
+from runner.base import instants, paths, ports, scenarios, supervise
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import builds, catalog, lifecycle, presets
-from runner.db import clusterlock, database, proxy, roles
+from runner.db import clusterlock, database, proxy, roles, seeding
 from runner.measure import backlog, cpu, metadata, noise, openloop, outages, schedule, wrk
 from runner.report import page, results, tables
 from runner.verify import verifier
@@ -281,7 +281,7 @@ class Run:
             proxy.binary()
         self.generator = openloop.version() if self.options.open_loop else None
         url, embedded = database.database_url(self.options.db_url)
-        seeded = database.ensure_seeded(url, self.options.users, log=err.print)
+        seeded = seeding.ensure_seeded(url, self.options.users, log=err.print)
         self.max_id = seeded.users
         self.max_post_id = seeded.posts
         self.url, self.embedded = url, embedded
@@ -565,7 +565,7 @@ class Run:
     def restore(self, when: str) -> dict:
         """Put the seeded users back (only rows that differ); the table's checksum must be the
         seed's again."""
-        restored = database.restore_seeded(self.url)
+        restored = seeding.restore_seeded(self.url)
         if not restored.matches_seed:
             raise DbbenchError(f"the users table does not match its seed after restoring it ({when}): "
                                "run 'dbbench db seed --force'")
@@ -593,7 +593,7 @@ class Run:
             slug = name.replace("/", "-").replace(" ", "").replace("(", "-").replace(")", "")
             process = lifecycle.RemoteCell(self.members[name].cell, self.options.target) if self.options.target else \
                 lifecycle.CellProcess(
-                    self.members[name].cell, port=database.free_port(), workers=record["server_cpus"],
+                    self.members[name].cell, port=ports.free_port(), workers=record["server_cpus"],
                     pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log",
                     users=self.max_id, host=self.cell_host)
             try:

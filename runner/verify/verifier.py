@@ -26,7 +26,7 @@ from psycopg import sql
 
 from runner.base.errors import DbbenchError
 from runner.base.scenarios import ENDPOINTS, RELATION_ENDPOINTS
-from runner.db import database, roles
+from runner.db import database, roles, seeding
 from runner.verify.bad_inputs import (
     BAD_EDIT_BODIES,
     BAD_FEED_QUERIES,
@@ -588,7 +588,7 @@ class Verifier:
 
     def check_bad_edits(self, conn, client: httpx.Client, verdict: Verdict, max_id: int) -> None:
         """Bad bodies, malformed and missing ids: a 4xx each, and the table's checksum unchanged."""
-        checksum = conn.execute(database.CHECKSUM_SQL).fetchone()[0]
+        checksum = conn.execute(seeding.CHECKSUM_SQL).fetchone()[0]
         target_id = self.rng.randint(1, max_id)
         target = f"/users/{target_id}"
         failures: list[str] = []
@@ -598,7 +598,7 @@ class Verifier:
                 if response is not None and not 400 <= response.status_code < 500:
                     failures.append(f"PATCH {target} ({content_type}, {shorten(body.decode(errors='replace'))}): "
                                     f"status {response.status_code}, expected 4xx")
-            changed = conn.execute(database.CHECKSUM_SQL).fetchone()[0] != checksum
+            changed = conn.execute(seeding.CHECKSUM_SQL).fetchone()[0] != checksum
         for raw_id in MALFORMED_IDS[:8]:
             response = self.request(client, f"/users/{raw_id}", failures, "PATCH", "application/json", VALID_BIO)
             if response is not None and not refused(response):
@@ -608,7 +608,7 @@ class Verifier:
             if response is not None and response.status_code != 404:
                 failures.append(f"PATCH /users/{raw_id}: status {response.status_code}, expected 404")
         self.still_answers(client, failures, "bad edits")
-        if changed or conn.execute(database.CHECKSUM_SQL).fetchone()[0] != checksum:
+        if changed or conn.execute(seeding.CHECKSUM_SQL).fetchone()[0] != checksum:
             failures.append("the users table changed under edits that should all have been refused")
         verdict.add("edit bad input", failures,
                     f"{len(BAD_EDIT_BODIES)} bad bodies, malformed and missing ids give a 4xx; the table's "
