@@ -20,7 +20,7 @@ from conftest import DBBENCH, REPO, TEST_USERS, dbbench
 from runner.base import ports
 from runner.base.errors import DbbenchError
 from runner.db import database, seeding
-from runner.measure import run
+from runner.measure import options, run
 from runner.report import results
 from runner.verify import verifier
 
@@ -210,7 +210,7 @@ def test_a_results_file_that_cannot_be_written_ends_the_run_in_one_line(db_url, 
         return real_write_text(self, *args, **kwargs)
 
     monkeypatch.setattr(pathlib.Path, "write_text", filling_disk)
-    runner = run.Run(run.RunOptions(frameworks=["fastapi"], variants=["raw"], slice_s=1, rounds=10,
+    runner = run.Run(options.RunOptions(frameworks=["fastapi"], variants=["raw"], slice_s=1, rounds=10,
                                     connections=4, out=tmp_path, seed=3))
     before = {p.pid for p in psutil.process_iter()}
     with pytest.raises(DbbenchError, match="No space left on device; the last good results file is kept"):

@@ -17,7 +17,7 @@ from conftest import DBBENCH, REPO, dbbench
 from runner.base import ports
 from runner.base.errors import DbbenchError
 from runner.db import database, proxy
-from runner.measure import run
+from runner.measure import options, run
 from runner.report import results, tables
 
 LATENCY_MS = 5
@@ -198,7 +198,7 @@ def test_a_run_that_needs_toxiproxy_asks_for_it_before_its_budget_s_clock_starts
 
     monkeypatch.setattr(proxy, "binary", binary)
     monkeypatch.setattr(database, "database_url", database_url)
-    runner = run.Run(run.RunOptions(frameworks=["fastapi"], variants=["raw"], db_latency_ms=latency, out=tmp_path))
+    runner = run.Run(options.RunOptions(frameworks=["fastapi"], variants=["raw"], db_latency_ms=latency, out=tmp_path))
     with pytest.raises(DbbenchError, match="asked for toxiproxy" if asked else "went on"):
         runner.prepare()
     assert bool(asks) is asked

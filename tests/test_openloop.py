@@ -26,7 +26,8 @@ from runner.base import scenarios
 from runner.base.errors import DbbenchError
 from runner.experiments import latency, sweep
 from runner.measure import openloop, wrk
-from runner.measure.run import Plan, RunOptions
+from runner.measure.options import RunOptions
+from runner.measure.plan import Plan
 from runner.report import results, stats, tables
 
 TOY_USERS = 1000

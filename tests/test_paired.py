@@ -16,7 +16,8 @@ from runner.base.errors import DbbenchError
 from runner.cells import catalog
 from runner.experiments import sweep, tune
 from runner.measure import schedule
-from runner.measure.run import Member, Plan, RunOptions, cell_record, held_connections, members_of
+from runner.measure.options import RunOptions
+from runner.measure.plan import Member, Plan, cell_record, held_connections, members_of
 from runner.report import results, stats
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "example" / "results.json"

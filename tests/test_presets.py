@@ -41,7 +41,7 @@ def test_a_preset_with_a_mistake_is_a_one_line_error(tmp_path, monkeypatch, text
 
 def test_a_preset_selects_exactly_its_cells_and_cannot_be_mixed_with_flags():
     chosen = presets.selection("stacks", None, None, False)
-    from runner.measure.run import RunOptions
+    from runner.measure.options import RunOptions
 
     picked = RunOptions(**chosen).selected_cells()
     assert sorted(cell.name for cell in picked) == sorted(presets.preset("stacks").cells), \

@@ -22,7 +22,7 @@ from conftest import DBBENCH, REPO, dbbench
 from runner.base import supervise
 from runner.base.errors import DbbenchError
 from runner.cells import catalog, lifecycle
-from runner.measure import run
+from runner.measure import options, run
 from runner.report import results
 
 TINY = ["--pool-size", "rule", "--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "1", "--rounds", "3",
@@ -163,8 +163,8 @@ def test_a_bad_cell_is_recorded_and_the_run_goes_on(db_url, tmp_path, monkeypatc
         variants={**manifest.variants, "missing": broken}, stacks=manifest.stacks,
     )
     monkeypatch.setattr(catalog, "manifest", lambda: patched)
-    options = run.RunOptions(frameworks=["fastapi"], slice_s=1, rounds=2, connections=4, out=tmp_path, seed=1)
-    document = results.load(run.Run(options).execute())
+    chosen = options.RunOptions(frameworks=["fastapi"], slice_s=1, rounds=2, connections=4, out=tmp_path, seed=1)
+    document = results.load(run.Run(chosen).execute())
     by_variant = {c["variant"]: c for c in document["cells"]}
     assert by_variant["missing"]["status"] == "failed"
     assert "exited with code" in by_variant["missing"]["reason"]

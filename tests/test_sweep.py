@@ -17,7 +17,7 @@ from conftest import DBBENCH, REPO, dbbench
 
 from runner.base.errors import DbbenchError
 from runner.experiments import sweep, tune
-from runner.measure.run import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_S
+from runner.measure.options import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_S
 from runner.report import results
 
 

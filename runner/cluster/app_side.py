@@ -14,10 +14,10 @@ estimates, the report), with three things in other places:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
-from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from runner.base import paths
@@ -26,7 +26,9 @@ from runner.cells import lifecycle
 from runner.cluster import remote
 from runner.db import database
 from runner.measure import cpu, noise
-from runner.measure.run import Run, RunOptions
+from runner.measure.options import RunOptions
+from runner.measure.placement import Placement
+from runner.measure.run import Run
 
 PASSWORD_FILE = "cluster-db-password"  # noqa: S105 - a file name: up.yml leaves the password there, mode 0600
 TOKEN_FILE = "agent-token"  # noqa: S105 - a file name, mode 0600
@@ -55,62 +57,62 @@ def with_password(url: str, password: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class ClusterRun(Run):
-    def __init__(self, options: RunOptions, plan: dict):
-        super().__init__(options)
+class ClusterHosts(Placement):
+    """The cells on this (the app) host; wrk on the load host and PostgreSQL on the db host, each
+    measured through its agent."""
+
+    def __init__(self, plan: dict):
         self.cluster = plan
         self.cell_host = plan["app_address"]
         token = (paths.state_home() / TOKEN_FILE).read_text().strip()
         self.agents = {role: remote.AgentClient(found["host"], found["url"], token)
                        for role, found in plan["agents"].items()}
 
-    def execute(self) -> Path:
-        with remote.Heartbeat(list(self.agents.values())):
-            return super().execute()
+    def around(self) -> contextlib.AbstractContextManager:
+        return remote.Heartbeat(list(self.agents.values()))
 
-    def prepare(self) -> list[str]:
+    def prepared(self, run: Run) -> None:
+        """Each agent's clock offset, the usernames the load host's scripts need, every host's
+        facts in the results."""
         for agent in self.agents.values():
             agent.measure_offset()
-        runnable = super().prepare()
-        if self.usernames is not None:
-            self.agents["load"].call("/usernames", {"names": self.usernames.read_text().split()})
+        if run.usernames is not None:
+            self.agents["load"].call("/usernames", {"names": run.usernames.read_text().split()})
         offsets = {agent.name: agent for agent in self.agents.values()}
-        self.document["metadata"]["hosts"] = [
+        run.document["metadata"]["hosts"] = [
             {**host, "runs": [PARTIES[role] for role in host["roles"]],
              **({"offset_from_app_ms": round(offsets[host["name"]].offset_s * 1000, 3),
                  "offset_from_app_uncertainty_ms": round(offsets[host["name"]].uncertainty_s * 1000, 3)}
                 if host["name"] in offsets else {})}
             for host in self.cluster["hosts"]]
-        self.meta["cluster"] = {"layout": self.cluster["layout"], "client_addrs": {}}
-        return runnable
+        run.meta["cluster"] = {"layout": self.cluster["layout"], "client_addrs": {}}
 
-    def plan_pinning(self, server_cpus: int) -> cpu.Pinning:
+    def pinning(self, run: Run, server_cpus: int) -> cpu.Pinning:
         """This host runs the cells alone (and this process): they get their cores."""
         cores = sorted(os.sched_getaffinity(0))
         if len(cores) <= server_cpus:
             return cpu.Pinning(note=f"not pinned: the app host has {len(cores)} cores for {server_cpus} server "
-                                     "CPU(s); PostgreSQL and wrk run on hosts of their own")
+                                    "CPU(s); PostgreSQL and wrk run on hosts of their own")
         return cpu.Pinning(server=cores[:server_cpus],
-                            note=f"cells pinned to cores {cores[:server_cpus]} of the app host; PostgreSQL and "
-                                 "wrk run on hosts of their own")
+                           note=f"cells pinned to cores {cores[:server_cpus]} of the app host; PostgreSQL and "
+                                "wrk run on hosts of their own")
 
-    def start_group(self, number: int, names: list[str], processes: dict[str, lifecycle.CellProcess]) -> None:
-        """As in a run; then the addresses PostgreSQL sees its clients connect from (this host's)."""
-        super().start_group(number, names, processes)
-        with database.connect(self.url) as conn:
+    def group_started(self, run: Run, number: int) -> None:
+        """The addresses PostgreSQL sees the group's clients connect from (this host's)."""
+        with database.connect(run.url) as conn:
             seen = [row[0] for row in conn.execute(CLIENT_BACKENDS)]
-        self.meta["cluster"]["client_addrs"][str(number)] = seen
+        run.meta["cluster"]["client_addrs"][str(number)] = seen
 
-    def closed_loop(self, name: str, process: lifecycle.CellProcess, duration_s: float, seed: int,
+    def closed_loop(self, run: Run, name: str, process: lifecycle.CellProcess, duration_s: float, seed: int,
                     members: list | None = None) -> dict:
         """wrk on the load host; each party's CPU from its own host over the same instants."""
         parties = cpu.Parties(members if members is not None else process.processes())
         before = parties.snapshot()
         began = time.time()
         found = self.agents["load"].call("/wrk", {
-            "base_url": process.base_url, "scenario": self.plan.scenario.name, "duration_s": duration_s,
-            "connections": self.records[name]["connections"], "max_id": self.max_id, "seed": seed,
-            **self.lua_args()})
+            "base_url": process.base_url, "scenario": run.plan.scenario.name, "duration_s": duration_s,
+            "connections": run.records[name]["connections"], "max_id": run.max_id, "seed": seed,
+            **run.lua_args()})
         ended = time.time()
         server = parties.used(before)["server"]
         windows = {role: self.agents[role].window(began, ended) for role in ("db", "load")}
@@ -122,13 +124,11 @@ class ClusterRun(Run):
                           for role, window in windows.items()}
         return found
 
-    @staticmethod
-    def local_cpu(cpu_seconds: dict) -> float:
+    def local_cpu(self, cpu_seconds: dict) -> float:
         """Only the cells run here: wrk and PostgreSQL are on their own hosts."""
         return cpu_seconds.get("server") or 0.0
 
-    @staticmethod
-    def disturbed(entry: dict) -> bool:
+    def disturbed(self, entry: dict) -> bool:
         """This host's noise, or steal on the db or load host beyond the same threshold."""
         return noise.disturbed(entry["noise"]) or any(
             host["steal"] > noise.DISTURBED_STEAL for host in (entry.get("hosts") or {}).values())
@@ -149,7 +149,7 @@ def cmd_app_run(args) -> int:
         options = RunOptions(**plan["options"], db_url=with_password(plan["database_url"],
                                                                      password.read_text().strip()),
                              out=home / RESULTS_DIR)
-        runner = ClusterRun(options, plan)
+        runner = Run(options, ClusterHosts(plan))
         (home / LAST_RUN_FILE).write_text(f"{runner.run_dir}\n")
         code = execute(runner)
         return 0 if code is None else code

@@ -25,7 +25,7 @@ from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cluster import ansible, app_side, hosts
 from runner.cluster.inventory import Host, Inventory
-from runner.measure.run import RunOptions
+from runner.measure.options import RunOptions
 from runner.report import results
 
 SSH_STOP_S = 10.0

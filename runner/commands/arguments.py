@@ -343,7 +343,7 @@ def run_options(args, *, here: bool = True, **overrides):
     this host, whose cores --workers is checked against."""
     from pathlib import Path
 
-    from runner.measure.run import RunOptions
+    from runner.measure.options import RunOptions
 
     if here:
         check_server_cpus(args.workers)

@@ -30,7 +30,8 @@ from matplotlib.figure import Figure
 from runner.base import instants, paths
 from runner.base.errors import DbbenchError
 from runner.experiments import sweep
-from runner.measure.run import Run, RunOptions, err
+from runner.measure.options import RunOptions
+from runner.measure.run import Run, err
 from runner.report import figures, page, results, stats, tables
 
 SCHEMA_VERSION = 1

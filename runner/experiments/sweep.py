@@ -27,7 +27,8 @@ from matplotlib.figure import Figure
 
 from runner.base import instants, paths
 from runner.base.errors import DbbenchError
-from runner.measure.run import Run, RunOptions
+from runner.measure.options import RunOptions
+from runner.measure.run import Run
 from runner.report import figures, page, results, tables
 
 # The parameter as the command line names it, and the run option it sets.

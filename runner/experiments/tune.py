@@ -30,7 +30,8 @@ from runner.cells import builds, catalog, environments
 from runner.db import database, seeding
 from runner.experiments import sweep
 from runner.measure import metadata, wrk
-from runner.measure.run import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_CELLS, DEFAULT_BUDGET_S, Plan, RunOptions
+from runner.measure.options import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_CELLS, DEFAULT_BUDGET_S, RunOptions
+from runner.measure.plan import Plan
 from runner.report import results, tables
 
 # 32 was the best in none of the 21 ladders of three tunings at 100 s a cell (2 December 2026,

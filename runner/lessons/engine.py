@@ -23,7 +23,8 @@ from matplotlib.figure import Figure
 from runner.base import paths
 from runner.base.errors import DbbenchError
 from runner.experiments import sweep
-from runner.measure.run import Run, RunOptions
+from runner.measure.options import RunOptions
+from runner.measure.run import Run
 from runner.report import figures, results
 
 LESSONS_DIR = paths.REPO / "docs" / "lessons"

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from runner.lessons.engine import Lesson, run_experiment
 from runner.lessons.toolkit import fmt_interval, key_of, per_slice
-from runner.measure.run import RunOptions
+from runner.measure.options import RunOptions
 from runner.report import figures, results, stats, tables
 
 

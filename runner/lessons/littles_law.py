@@ -20,7 +20,7 @@ from runner.lessons.toolkit import (
     verdict,
     widest,
 )
-from runner.measure.run import RunOptions
+from runner.measure.options import RunOptions
 from runner.report import figures, results, stats, tables
 
 LITTLE_CONNECTIONS = [1, 4, 16, 64, 256]

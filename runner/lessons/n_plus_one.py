@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from runner.experiments import sweep
 from runner.lessons.engine import Lesson, sweep_experiment
 from runner.lessons.toolkit import blocked, fmt_interval, fmt_ratio, key_of, per_slice, swept_axis
-from runner.measure.run import RunOptions
+from runner.measure.options import RunOptions
 from runner.report import figures, results, stats, tables
 
 VARIANTS = ["raw", "sa-orm-joined", "sa-orm-selectin", "sa-orm-lazy"]

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from runner.base.errors import DbbenchError
 from runner.lessons.engine import Lesson, run_experiment
 from runner.lessons.toolkit import blocked, fmt_interval, fmt_ratio, key_of, per_slice
-from runner.measure.run import RunOptions
+from runner.measure.options import RunOptions
 from runner.report import figures, results, stats, tables
 
 ORM_VARIANTS = ["raw", "sa-core", "sa-lambda", "sa-orm", "sa-orm-nocache", "gino-baked", "gino-orm"]

@@ -9,7 +9,7 @@ from runner.base.errors import DbbenchError
 from runner.lessons.engine import Lesson, runs_in, scenario_experiment
 from runner.lessons.orm_tax import ORM_LAYERS, ORM_VARIANTS, layer_numbers, layer_prices, orm_variants, variant_numbers
 from runner.lessons.toolkit import fmt_ratio
-from runner.measure.run import RunOptions
+from runner.measure.options import RunOptions
 from runner.report import figures, tables
 
 ROW_SCENARIOS = ("page", "edit")

@@ -17,7 +17,7 @@ from runner.lessons.toolkit import (
     verdict,
     widest,
 )
-from runner.measure.run import RunOptions
+from runner.measure.options import RunOptions
 from runner.report import figures, results, stats, tables
 
 HIKARI_POOL = 5  # HikariCP's "About Pool Sizing": cores x 2 + spindles, for this machine's 2 cores and 1 disk

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from runner.experiments import sweep
 from runner.lessons.engine import Lesson, first_run, sweep_experiment
 from runner.lessons.toolkit import blocked, fmt_interval, key_of, paired, ratio_between, ratio_panel, swept_axis
-from runner.measure.run import RunOptions
+from runner.measure.options import RunOptions
 from runner.report import figures, results, stats, tables
 
 

@@ -24,7 +24,7 @@ from runner.lessons.toolkit import (
     widest,
 )
 from runner.measure import backlog
-from runner.measure.run import RunOptions
+from runner.measure.options import RunOptions
 from runner.report import figures, results, stats, tables
 
 # At 64 connections, the round trip toxiproxy adds, with a pool of 64 (flask: a thread per

@@ -15,8 +15,7 @@ Faults: a cell that fails to start, fails verification, crashes or loses its loa
 generator is recorded with the reason and the others go on. PostgreSQL going away marks
 the slices it spoiled and is waited for, for a bounded time; if it does not come back, the
 run ends with its finished slices kept and says why. Ctrl-C and SIGTERM stop every process
-the run started and keep what it finished.
-"""
+the run started and keep what it finished."""
 
 from __future__ import annotations
 
@@ -25,31 +24,22 @@ import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from runner.base import instants, paths, ports, scenarios, supervise
+from runner.base import instants, paths, ports, supervise
 from runner.base.console import err
 from runner.base.errors import DbbenchError
-from runner.cells import builds, catalog, lifecycle, presets
-from runner.db import clusterlock, database, proxy, roles, seeding
-from runner.measure import backlog, cpu, metadata, noise, openloop, outages, schedule, wrk
+from runner.cells import builds, lifecycle
+from runner.db import database, proxy, roles, seeding
+from runner.measure import backlog, document, noise, openloop, outages, schedule, wrk
+from runner.measure.options import DEFAULT_BUDGET_CELLS, RunOptions, default_budget
+from runner.measure.placement import Here, Placement
+from runner.measure.plan import Plan, available_connections, cell_record, held_connections, members_of
 from runner.report import page, results, tables
 from runner.verify import verifier
 
-RESERVED_CONNECTIONS = 5
-# For up to DEFAULT_BUDGET_CELLS cells (the default matrix); more cells, more time. 390 s keeps
-# `make bench-db` under 7 minutes (397 s to 401 s, four runs on 3 December 2026; 400 s took
-# 405 s and 410 s), and a run that tunes first measures for AFTER_TUNING_BUDGET_S, which keeps
-# the first under 12 (672 s from a fresh clone, tuning 287 s). The longer a run, the narrower
-# its ratios: each round is one more pair of slices close together in time.
-DEFAULT_BUDGET_S = 390
-AFTER_TUNING_BUDGET_S = 330
-DEFAULT_BUDGET_CELLS = 7
-QUICK_BUDGET_S = 60
-DEFAULT_PRECISION = 0.03
 DATABASE_RECOVERY_S = 30  # how long PostgreSQL may be gone before the run ends (DBBENCH_DB_WAIT_S)
 # The progress bar's redraws a second, beside every slice: rich's default 10 took 2.3% of a core
 # in a timing on 6 December 2026 (Intel host, 5 s of a bar updated twice a second), 2 took 0.6%.
@@ -61,62 +51,10 @@ PROGRESS_REFRESH_PER_S = 2
 SLICE_OVERHEAD_S = 0.15
 FAULT_AFTER_ROUND = 2  # --fault: two healthy rounds first, then the fault, then the rest
 FAULT_RECOVERY_TIMEOUT_S = 30.0
-RATE_ROUNDS = 3  # --rate without --rounds or --budget: a constant-rate run ranks nothing, so no precision target
-# A constant-rate run's figures are latency percentiles, so it keeps the 1 s slices it had
-# before runs moved to half a second: shorter ones halve the requests behind every percentile.
-RATE_MIN_SLICE_S = 1
 
 
 class DatabaseLost(DbbenchError):
     """PostgreSQL stopped answering and did not come back within the bound."""
-
-
-@dataclass
-class RunOptions:
-    frameworks: list[str] | None = None
-    variants: list[str] | None = None
-    everything: bool = False
-    scenario: str = "by-id"
-    connections: int | None = None
-    slice_s: float | None = None
-    rounds: int | None = None
-    budget_s: float | None = None
-    precision: float | None = None
-    server_cpus: int = 1
-    pool_size: int | None = None
-    tuned_pools: dict[str, dict] | None = None  # cell name: {"pool", "why"}, from dbbench tune
-    untuned_why: str | None = None  # why the cells with no tuned pool got the rule's
-    tuned_first: bool = False  # this run tuned pools first: by default it measures for AFTER_TUNING_BUDGET_S
-    db_url: str | None = None
-    users: int | None = None
-    out: Path | None = None
-    quick: bool = False
-    seed: int | None = None
-    instances: int = 1  # 2 for an A/A calibration: the same cell started twice, as two cells
-    spend_budget: bool = False  # no precision target: rounds until the budget is spent
-    db_latency_ms: int = 0  # round-trip time toxiproxy adds between the cells and PostgreSQL
-    target: str | None = None  # the base URL of the one selected cell, already serving on another host
-    proxy: bool = False  # toxiproxy in the path even at 0 ms, so that a latency sweep compares like with like
-    fault: str | None = None  # "reset" or "outage", injected through toxiproxy after round FAULT_AFTER_ROUND
-    fault_s: float = 3.0  # how long an outage lasts
-    rate: float | None = None  # requests per second at a constant rate (oha), in place of wrk's closed loop
-    rates: dict[str, float] | None = None  # a constant rate per cell name (dbbench latency's steps)
-    queries_n: int = 20  # lookups per request of the queries scenario (TechEmpower's n)
-    points: tuple[str, list[int]] | None = None  # a paired sweep: (parameter, values), one instance per value
-    only: list[str] | None = None  # of the selected cells, only these (the untuned ones a run tunes first)
-    preset: str | None = None  # apps/presets.toml: its cells, and the paired prices its report shows
-    short_warmup: bool = False  # 1 s of warm-up and no primer per instance: tuning's many instances of one cell
-    pages: bool = True  # the HTML page and figures at the end; a run's own tuning leaves them to `dbbench report`
-
-    @property
-    def open_loop(self) -> bool:
-        return self.rate is not None or self.rates is not None
-
-    def selected_cells(self) -> list[catalog.Cell]:
-        """The cells --frameworks, --variants and --all name, narrowed to `only` (a preset's cells,
-        or the untuned ones a run tunes first)."""
-        selected = catalog.manifest().select(self.frameworks, self.variants, self.everything)
-        return selected if self.only is None else [cell for cell in selected if cell.name in self.only]
 
 
 def repeats_pay(disturbed: int, slices: int) -> bool:
@@ -129,119 +67,10 @@ def repeats_pay(disturbed: int, slices: int) -> bool:
     return 0 < disturbed <= max(1, slices // 3)
 
 
-def default_budget(options: RunOptions) -> float:
-    """The budget for DEFAULT_BUDGET_CELLS cells when none is given."""
-    if options.quick:
-        return QUICK_BUDGET_S
-    return AFTER_TUNING_BUDGET_S if options.tuned_first else DEFAULT_BUDGET_S
-
-
-@dataclass
-class Plan:
-    """The options resolved against the scenario and --quick."""
-
-    scenario: scenarios.Scenario
-    connections: int
-    slice_s: float
-    warmup_s: int
-    primer_s: int
-    rule: schedule.StoppingRule
-    seed: int
-
-    @classmethod
-    def resolve(cls, options: RunOptions) -> Plan:
-        scenario = scenarios.load_scenario(options.scenario)
-        quick = options.quick
-        budget = options.budget_s or default_budget(options)  # scaled in Run.prepare
-        precision = None if options.spend_budget else options.precision or DEFAULT_PRECISION
-        rounds = options.rounds
-        slice_s = options.slice_s or (1 if quick else scenario.slice_s)
-        if options.open_loop:
-            openloop.check_scenario(scenario)
-            precision = None
-            rounds = rounds or (None if options.budget_s else RATE_ROUNDS)
-            slice_s = options.slice_s or max(slice_s, RATE_MIN_SLICE_S)
-        return cls(
-            scenario=scenario,
-            connections=options.connections or scenario.connections,
-            slice_s=slice_s,
-            warmup_s=1 if quick or options.short_warmup else scenario.warmup_s,
-            primer_s=0 if quick or options.short_warmup else scenario.primer_s,
-            rule=schedule.StoppingRule(budget_s=budget, precision=precision, rounds=rounds),
-            seed=options.seed if options.seed is not None else random.SystemRandom().randrange(2**31),
-        )
-
-
-@dataclass(frozen=True)
-class Member:
-    """One cell of the run under its own name: an A/A calibration runs one cell twice, a paired
-    sweep once per point (`point`: the parameter and its value for this instance)."""
-
-    name: str
-    cell: catalog.Cell
-    point: tuple[str, int] | None = None
-
-
-def members_of(selected: list[catalog.Cell], instances: int,
-               points: tuple[str, list[int]] | None = None) -> list[Member]:
-    if points is not None:
-        param, values = points
-        return [Member(f"{cell.name} @{param}={value}", cell, (param, value)) for cell in selected for value in values]
-    if instances == 1:
-        return [Member(cell.name, cell) for cell in selected]
-    return [Member(f"{cell.name} ({chr(ord('A') + i)})", cell) for cell in selected for i in range(instances)]
-
-
-def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
-    """What a member is run with: the options, with its sweep point's value in place of one."""
-    cell = member.cell
-    point = dict([member.point]) if member.point else {}
-    server_cpus = point.get("server-cpus", options.server_cpus)
-    connections = point.get("connections", plan.connections)
-    processes = cell.processes(server_cpus)
-    if "pool-size" in point:
-        pool, why = point["pool-size"], "the sweep's point"
-    elif options.tuned_pools and cell.name in options.tuned_pools:
-        pool, why = options.tuned_pools[cell.name]["pool"], options.tuned_pools[cell.name]["why"]
-    elif options.pool_size:
-        pool, why = options.pool_size, "--pool-size"
-    else:
-        pool = catalog.pool_size_for(connections, processes)
-        why = options.untuned_why or "rule: each worker's share of the connections plus 12.5% (at least 4 more)"
-    rate = options.rates.get(cell.name) if options.rates is not None else options.rate
-    return {
-        "name": member.name, "framework": cell.framework.name, "variant": cell.variant.name,
-        "strategy": cell.variant.strategy, "kind": cell.framework.kind, "reference": cell.framework.reference,
-        "server": f"remote, at {options.target}" if options.target else cell.framework.server,
-        "remote": options.target is not None, "scenario": plan.scenario.name, "connections": connections,
-        "settings": cell.settings, "legacy": cell.legacy, "note": cell.framework.note,
-        "pool_size": pool, "pool_why": why, "workers": processes, "server_cpus": server_cpus,
-        "pool_ladder": (options.tuned_pools or {}).get(cell.name, {}).get("ladder") if not point else None,
-        "db_latency_ms": point.get("db-latency", options.db_latency_ms),
-        "point": {"param": member.point[0], "value": member.point[1], "of": cell.name} if member.point else None,
-        "status": "ok",
-        "reason": None, "verification": None, "statements_per_request": {}, "slices": [],
-        "rps_median": None, "rps_ci95": None, "rank": None, "rate_target": rate,
-        **({"status": "skipped", "reason": "no rate was given for it"} if options.open_loop and rate is None else {}),
-    }
-
-
-def held_connections(record: dict) -> int:
-    """Every worker of a cell opens its whole pool at start-up."""
-    return record["pool_size"] * record["workers"]
-
-
-def available_connections(url: str) -> tuple[int, int]:
-    """Connections the cells may hold (max_connections less reserved ones), and max_connections."""
-    with database.connect(url) as conn:
-        limit = int(conn.execute("SHOW max_connections").fetchone()[0])
-        reserved = int(conn.execute("SHOW superuser_reserved_connections").fetchone()[0])
-    return limit - reserved - RESERVED_CONNECTIONS, limit
-
-
 class Run:
-    def __init__(self, options: RunOptions):
+    def __init__(self, options: RunOptions, placement: Placement | None = None):
         self.options = options
+        self.placement = placement or Here()
         self.plan = Plan.resolve(options)
         selected = options.selected_cells()
         self.members = {m.name: m for m in members_of(selected, options.instances, options.points)}
@@ -254,7 +83,7 @@ class Run:
         self.progress: Progress | None = None
         self.task = None
         self.proxy: proxy.Proxy | None = None
-        self.cell_host = "127.0.0.1"  # where the cells listen: a cluster run's app host's address
+        self.cell_host = self.placement.cell_host  # where the cells listen
         self.backlogs: list[backlog.Backlog | None] = []  # what the last loads left in their servers
         self.logins: dict[str, roles.Login] = {}  # each member's role, made at its first start
         self.up: dict[str, lifecycle.CellProcess] = {}  # the cells of the group being measured
@@ -322,13 +151,10 @@ class Run:
         if not self.options.budget_s:
             self.plan.rule.budget_s = default_budget(self.options) * max(1.0, self.slots / DEFAULT_BUDGET_CELLS)
         self.postmaster_pid = database.EmbeddedCluster.default().postmaster_pid() if embedded else None
-        self.pinning = self.plan_pinning(max(self.records[name]["server_cpus"] for name in runnable))
-        self.document = self.new_document(runnable, available)
+        self.pinning = self.placement.pinning(self, max(self.records[name]["server_cpus"] for name in runnable))
+        self.document = document.new_document(self, runnable, available)
+        self.placement.prepared(self)
         return runnable
-
-    def plan_pinning(self, server_cpus: int) -> cpu.Pinning:
-        """Disjoint cores for the cells, wrk and our PostgreSQL, where this host has enough."""
-        return cpu.Pinning.plan(server_cpus, self.plan.scenario.threads, self.postmaster_pid)
 
     def choose_anchor(self, runnable: list[str]) -> str:
         """The reference (Gin raw) where it runs, so that shares of it are measured directly."""
@@ -337,66 +163,6 @@ class Run:
             if record["reference"] and record["variant"] == "raw":
                 return name
         return runnable[0]
-
-    def new_document(self, runnable: list[str], available: int) -> dict:
-        plan, rule = self.plan, self.plan.rule
-        used = [] if self.options.target else [self.members[name].cell for name in runnable]
-        return {
-            "schema_version": results.SCHEMA_VERSION,
-            "complete": False,
-            "metadata": {
-                "project": metadata.collect_project(),
-                "machine": metadata.collect_machine(),
-                "tools": {**metadata.collect_tools(), **({"oha": self.generator} if self.generator else {})},
-                "stacks": metadata.collect_stacks({cell.stack for cell in used if cell.is_python}),
-                "go": metadata.collect_go(any(not cell.is_python for cell in used)),
-                "postgres": metadata.collect_postgres(self.url, self.embedded),
-                "cluster_lock": clusterlock.current(),
-                "dataset": metadata.collect_dataset(self.url),
-                "run": {
-                    "started_at": instants.utc_now(), "finished_at": None, "scenario": plan.scenario.name,
-                    "scenario_description": plan.scenario.description, "connections": plan.connections,
-                    "wrk_threads": plan.scenario.threads, "slice_s": plan.slice_s, "warmup_s": plan.warmup_s,
-                    "primer_s": plan.primer_s, "warmed": "side by side, each group's cells at once",
-                    "rounds_fixed": rule.rounds, "budget_s": rule.budget_s,
-                    "precision_target": None if rule.rounds else rule.precision,
-                    "server_cpus": self.options.server_cpus, "shuffle_seed": plan.seed,
-                    "quick": self.options.quick, "pinning": self.pinning.note, "anchor": self.anchor,
-                    "connections_available": available, "max_cells_up": max(len(g) for g in self.groups),
-                    "noise_thresholds": {"steal": noise.DISTURBED_STEAL,
-                                         "outside_cores": noise.DISTURBED_OUTSIDE_CORES},
-                    "groups": [], "order": [], "database_outages": [], "stop_reason": None,
-                    "endpoints": list(plan.scenario.endpoints), "weights": plan.scenario.weights,
-                    "writes": plan.scenario.writes, "restored": [self.restore_before],
-                    "db_latency_ms": self.options.db_latency_ms, "proxy": None, "target": self.options.target,
-                    "faults": [], "open_loop": self.open_loop_meta(), "sweep": self.sweep_meta(),
-                    "preset": self.preset_meta(),
-                    **({"queries_n": self.options.queries_n} if "queries" in plan.scenario.endpoints else {}),
-                },
-            },
-            "cells": list(self.records.values()),
-        }
-
-    def preset_meta(self) -> dict | None:
-        """The preset a run measures, with the prices (pairs of cells) its report shows."""
-        if self.options.preset is None:
-            return None
-        chosen = presets.preset(self.options.preset)
-        return {"name": chosen.name, "summary": chosen.summary, "prices": [p.as_dict() for p in chosen.prices]}
-
-    def sweep_meta(self) -> dict | None:
-        """A paired sweep: its parameter and values, each an instance of every selected cell."""
-        if self.options.points is None:
-            return None
-        param, values = self.options.points
-        return {"param": param, "values": values, "paired": True}
-
-    def open_loop_meta(self) -> dict | None:
-        if not self.options.open_loop:
-            return None
-        return {"generator": self.generator, "rate": self.options.rate, "rates": self.options.rates,
-                "correction": openloop.CORRECTION, "held_fraction": openloop.HELD_FRACTION,
-                "late_ms": openloop.LATE_MS, "warm_up": "closed loop (wrk), as in every run"}
 
     # ------------------------------------------------------------- the run
 
@@ -423,6 +189,10 @@ class Run:
         return self.slots * (rule.rounds * (self.plan.slice_s + SLICE_OVERHEAD_S) + 2) + len(self.groups) * warm
 
     def execute(self) -> Path:
+        with self.placement.around():
+            return self.prepare_and_measure()
+
+    def prepare_and_measure(self) -> Path:
         self.prepare()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         results.point_latest(self.run_dir)
@@ -614,6 +384,7 @@ class Run:
             except DbbenchError as exc:
                 self.fail(name, process, f"group {number} start: {exc}")
         self.warm(number, ready)
+        self.placement.group_started(self, number)
 
     def warm(self, number: int, processes: dict[str, lifecycle.CellProcess]) -> None:
         """The group's verified cells warmed side by side, each with its own primer and warm-up
@@ -676,14 +447,14 @@ class Run:
             self.fail(name, process, f"group {number} round {round_no}: {exc}")
             return None
         stopped = time.monotonic()
-        slice_noise = probe.finish(self.local_cpu(result["cpu_seconds"]), self.measured_trees(process),
+        slice_noise = probe.finish(self.placement.local_cpu(result["cpu_seconds"]), self.measured_trees(process),
                                    {other.process.pid for other in self.up.values()
                                     if other is not process and other.process is not None})
         self.backlogs = [self.left_behind(name, members, result, stopped)]
         entry = {"group": number, "round": round_no, "position": position, "repeat": repeat,
                  "started_s": started_s, **result, "server_rss_mib": process.rss_mib(members), "backlog": waited,
                  "noise": slice_noise}
-        entry["disturbed"] = self.disturbed(entry)
+        entry["disturbed"] = self.placement.disturbed(entry)
         if result["errors"] or result["non_2xx"]:
             entry["database"] = "reachable" if database.reachable(self.url) else "unreachable"
         record["slices"].append(entry)
@@ -706,9 +477,8 @@ class Run:
 
     def closed_loop(self, name: str, process: lifecycle.CellProcess, duration_s: float, seed: int,
                     members: list | None = None) -> dict:
-        """wrk against a cell for a while: a slice, or its warm-up."""
-        return wrk.run_wrk(process.base_url, duration_s=duration_s, seed=seed,
-                            **self.load_args(name, process, members), **self.lua_args())
+        """wrk against a cell for a while (a slice, or its warm-up), where the placement runs it."""
+        return self.placement.closed_loop(self, name, process, duration_s, seed, members)
 
     def left_behind(self, name: str, members: list | None, result: dict, stopped: float) -> backlog.Backlog | None:
         """The requests a load abandoned in its server, which the next slice waits out."""
@@ -721,15 +491,6 @@ class Run:
         return {found.pid for found in roots if found is not None} | (
             {self.postmaster_pid} if self.postmaster_pid else set())
 
-    @staticmethod
-    def local_cpu(cpu_seconds: dict) -> float:
-        """The CPU this host's measured parties used in a slice, which host noise is told apart from."""
-        return sum(value for value in cpu_seconds.values() if value)
-
-    @staticmethod
-    def disturbed(entry: dict) -> bool:
-        """Whether host noise spoiled a slice, which is then measured again if `repeats_pay`."""
-        return noise.disturbed(entry["noise"])
 
     def lua_args(self) -> dict:
         """What only wrk's scripts use: the feed's post ids, and /queries' lookups per request."""
