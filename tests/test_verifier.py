@@ -18,7 +18,9 @@ import pytest
 
 from runner.base import ports
 from runner.db import roles, seeding
-from runner.verify.verifier import ENDPOINTS, Verdict, Verifier, classify
+from runner.verify.statements import classify
+from runner.verify.verdict import Verdict
+from runner.verify.verifier import ENDPOINTS, Verifier
 
 TOY = Path(__file__).with_name("toyapp.py")
 

@@ -18,7 +18,7 @@ from runner.commands.arguments import seeded_url, warn_about_cores
 from runner.db import database, proxy, roles
 
 if TYPE_CHECKING:
-    from runner.verify.verifier import VerdictsFile
+    from runner.verify.verdict import VerdictsFile
 
 HELP = "check every selected cell against the database"
 
@@ -40,7 +40,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from runner.base import scenarios
-    from runner.verify import verifier
+    from runner.verify import verdict
 
     selected = arguments.selected_cells(args, every_cell_by_default=True)
     warn_about_cores(args.workers, "--workers")
@@ -48,7 +48,7 @@ def run(args) -> int:
     endpoints = tuple(e for e in scenarios.ENDPOINTS if any(e in scenario.endpoints for scenario in chosen))
     weights = chosen[0].endpoint_weights if len(chosen) == 1 else None
     url, users = seeded_url(args.db_url)
-    kept = verifier.VerdictsFile(Path(args.json), {
+    kept = verdict.VerdictsFile(Path(args.json), {
         "kind": "verify", "scenarios": args.scenario, "endpoints": list(endpoints),
         "database": database.mask_url(url), "cells": {}}) if args.json else None
     with proxy.between(url, args.db_latency, catalog.paths.state_home() / "logs" / "verify-toxiproxy.log") as (

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -65,7 +65,7 @@ def login_for(admin_url: str, cell_url: str, instance: str) -> Login:
                                                                                    sql.Identifier(parent)))
                 except psycopg.errors.DuplicateObject:
                     pass  # made by another command at the same moment: the same role
-            password = urlsplit(admin_url).password
+            password = unquote(urlsplit(admin_url).password or "")  # as the client sends it
             if password:
                 verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
                 conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role),
@@ -78,8 +78,9 @@ def login_for(admin_url: str, cell_url: str, instance: str) -> Login:
 
 
 def as_user(url: str, user: str) -> str:
-    """The URL with another user name; host, port, password and options kept."""
+    """The URL with another user name; host, port, password (as written, escapes and all) and
+    options kept."""
     parts = urlsplit(url)
-    _, _, host = parts.netloc.rpartition("@")
-    password = f":{quote(parts.password, safe='')}" if parts.password is not None else ""
-    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}{password}@{host}"))
+    userinfo, _, host = parts.netloc.rpartition("@")
+    _, colon, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}{colon}{password}@{host}"))
