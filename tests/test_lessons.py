@@ -14,7 +14,7 @@ from conftest import REPO
 from runner.base.errors import DbbenchError
 from runner.experiments import sweep
 from runner.lessons import engine, processes, registry, toolkit
-from runner.report import results, tables
+from runner.report import formatting, results
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_a_second_worker_s_gain_is_two_over_one_whichever_of_the_two_was_the_bes
         else:
             low, high = stored[one]["ci95"]
             want, inverted = {"ratio": 1 / stored[one]["ratio"], "ci95": [1 / high, 1 / low]}, inverted + 1
-        shown = tables.fmt_ratio(want).removesuffix(" (tie)")
+        shown = formatting.fmt_ratio(want).removesuffix(" (tie)")
         assert numbers[f"{toolkit.key_of(cell_name)}_gain"] == shown, cell_name
     assert inverted, "the committed run has a cell whose second worker was its best: the inverse is checked"
     assert "contains 1" in processes.gain_verdict({"ratio": 1.25, "ci95": [0.9, 1.6]})

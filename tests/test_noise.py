@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from runner.measure import noise
-from runner.report import results, tables
+from runner.report import about, results
 
 SPIN = ("import sys, time\nopen('/proc/self/comm', 'w').write(sys.argv[1])\nend = time.process_time() + 0.6\n"
         "while time.process_time() < end:\n    pass\ntime.sleep(30)\n")
@@ -76,10 +76,10 @@ def test_the_host_noise_line_names_the_main_outside_consumers():
     assert [found["source"] for found in summary["outside_sources"]] == \
         ["runner", "kernel kdamond.0", "unattributed", "sshd"]
     assert summary["outside_sources"][0]["cores_mean"] == 0.14
-    assert tables.outside_sources_text(summary) == (
+    assert about.outside_sources_text(summary) == (
         " (mainly, as cores on average over slices: this dbbench command 0.14, kernel kdamond.0 0.12, "
         "unattributed 0.10, sshd 0.02)")
-    assert tables.outside_sources_text({"outside_sources": []}) == ""
+    assert about.outside_sources_text({"outside_sources": []}) == ""
 
 
 RENAMED = ("import sys, time\n"

@@ -18,7 +18,7 @@ import pytest
 from browser import open_page, visible_text
 from conftest import REPO, dbbench
 
-from runner.report import page, results, stats, tables
+from runner.report import about, formatting, page, results, stats, tables
 
 EXAMPLE = REPO / "docs" / "example"
 FAILED, SKIPPED = "sanic/gino-orm", "fastapi/gino-baked"
@@ -137,7 +137,7 @@ def test_cpu_per_request_is_the_stored_cpu_seconds_over_the_requests():
             assert cell["cpu_us_per_request"][party] == pytest.approx(expected, abs=0.06)
             assert float(rows[cell["name"]][f"{party}_us_per_request"]) == pytest.approx(expected, abs=0.06)
         server, postgres, wrk = (cell["cpu_us_per_request"][p] for p in ("server", "postgres", "wrk"))
-        line = (f"| {cell['name']} | {tables.fmt_rps(cell['rps_median'])} | {tables.spr_text(cell)} | "
+        line = (f"| {cell['name']} | {formatting.fmt_rps(cell['rps_median'])} | {formatting.spr_text(cell)} | "
                 f"{server:,.0f} | {postgres:,.0f} | {wrk:,.0f} | {server + postgres + wrk:,.0f} |")
         assert line in markdown
         assert f"<td>{cell['name']}</td>" in html
@@ -160,14 +160,14 @@ def test_the_waits_for_a_last_loads_backlog_are_counted_in_the_host_noise_line()
     for piece in pieces:
         piece["backlog"] = {"waited_s": 0.0, "settled": True}
     results.finalize(document)
-    quiet = dict(tables.method_facts(document))["Host noise"]
+    quiet = dict(about.method_facts(document))["Host noise"]
     assert "waited" not in quiet
     pieces[0]["backlog"] = {"waited_s": 1.25, "settled": True}
     pieces[1]["backlog"] = {"waited_s": 2.5, "settled": False}
     pieces[2]["backlog"] = {"waited_s": 0.0, "settled": True}
     noise = results.finalize(document)["summary"]["noise"]
     assert (noise["backlog_waits"], noise["backlog_waited_s"], noise["backlog_unsettled"]) == (2, 3.8, 1)
-    line = dict(tables.method_facts(document))["Host noise"]
+    line = dict(about.method_facts(document))["Host noise"]
     assert "2 slices first waited 3.8 s in all for the requests the last load left in its server " \
            "(1 gave up waiting)" in line, line
 

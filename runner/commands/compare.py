@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from runner.report import results, tables
+    from runner.report import compare, results
 
-    sys.stdout.write(tables.compare(results.load(args.a), results.load(args.b), force=args.force))
+    sys.stdout.write(compare.compare(results.load(args.a), results.load(args.b), force=args.force))
     return 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from runner.base.errors import DbbenchError
-from runner.report import results, stats, tables
+from runner.report import formatting, results, stats
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def analyse(document: dict, confidence: float) -> Calibration:
 
 
 def interval_text(ratio: stats.Ratio) -> str:
-    return f"{ratio.value:.3f}{tables.fmt_interval(ratio.ci95, digits=3)}"
+    return f"{ratio.value:.3f}{formatting.fmt_interval(ratio.ci95, digits=3)}"
 
 
 def render(found: Calibration, cell: str, slice_s: float) -> str:

@@ -119,7 +119,7 @@ def run_faults(options: FaultOptions) -> tuple[Path, dict]:
 
 
 def render(document: dict) -> str:
-    from runner.report.tables import md_table
+    from runner.report.formatting import md_table
 
     rows = []
     for cell in document["cells"]:

@@ -32,7 +32,7 @@ from runner.base.errors import DbbenchError
 from runner.experiments import sweep
 from runner.measure.options import RunOptions
 from runner.measure.run import Run, err
-from runner.report import figures, page, results, stats, tables
+from runner.report import about, figures, formatting, page, results, stats, tables
 
 SCHEMA_VERSION = 1
 STEPS = (25, 50, 75, 90, 100)
@@ -222,7 +222,7 @@ def slo_rows(document: dict) -> list[dict]:
     return rows
 
 
-def step_section(document: dict) -> tables.Section:
+def step_section(document: dict) -> formatting.Section:
     objective = objective_of(document)
     rows = []
     for entry in document["points"]:
@@ -237,7 +237,7 @@ def step_section(document: dict) -> tables.Section:
                          *tables.open_loop_latencies(cell),
                          objective.verdict(cell) if objective else " ".join(cell.get("flags") or []) or "—"])
     rows.sort(key=lambda row: (row[0], int(row[1].rstrip("%"))))
-    return tables.Section("latency-steps", "Latency against offered load", before=[
+    return formatting.Section("latency-steps", "Latency against offered load", before=[
         "Each step offers a constant rate, a share of the cell's own closed-loop throughput (wrk), for the run's "
         "slices; latency runs from each request's intended send time. Percentiles: median over slices [that "
         f"median's 95% interval, given from {stats.MEDIAN_MIN_SLICES} slices on]. `not held`: the cell "
@@ -247,7 +247,7 @@ def step_section(document: dict) -> tables.Section:
                 objective.text if objective else "flags"], rows=rows)
 
 
-def slo_section(document: dict) -> tables.Section | None:
+def slo_section(document: dict) -> formatting.Section | None:
     objective = objective_of(document)
     if objective is None:
         return None
@@ -274,9 +274,9 @@ def slo_section(document: dict) -> tables.Section | None:
         else:  # no rate met it: the bracket's floor was not measured, and no 0 stands in for it
             bracket = f"below {row['missed_at']:,.0f}"
         rows.append([str(row["slo_rank"] or "—"), row["name"], shown, bracket,
-                     tables.fmt_latency(value) if value else "—",
-                     tables.fmt_rps(row["peak_rps"]), str(row["peak_rank"] or "—")])
-    return tables.Section("slo", f"Highest throughput that meets {objective.text}", before=[
+                     formatting.fmt_latency(value) if value else "—",
+                     formatting.fmt_rps(row["peak_rps"]), str(row["peak_rank"] or "—")])
+    return formatting.Section("slo", f"Highest throughput that meets {objective.text}", before=[
         f"The highest constant rate measured to meet {objective.text} (held, no errors, the percentile's median "
         "over slices within the bound), found by bisection between the highest rate that met it and the lowest "
         "that missed it; the bracket is where the true limit lies. A rate whose slices hold too few requests "
@@ -351,9 +351,9 @@ def write_report(document: dict, directory: Path) -> None:
         facts = [("Latency", f"steps at {', '.join(f'{s}%' for s in document['steps'])} of each cell's closed-loop "
                              f"throughput; {'complete' if document['complete'] else '**incomplete**'}, from "
                              f"{document['started_at']} to {document['finished_at'] or '—'}"),
-                 *[(label, text) for label, text in tables.facts(closed) if label not in ("Run", "Stopped", "Load")]]
+                 *[(label, text) for label, text in about.facts(closed) if label not in ("Run", "Stopped", "Load")]]
         if document["points"]:
-            facts.append(("Load", tables.load_text(document["points"][0]["results"])))
+            facts.append(("Load", about.load_text(document["points"][0]["results"])))
         placed = [(section, [page.figure_html(name, svg, title="latency against offered load", caption=CAPTION)
                              for name, svg in svgs.items()] if section.key == "latency-steps" else [])
                   for section in sections(document)]
@@ -363,7 +363,7 @@ def write_report(document: dict, directory: Path) -> None:
         raise DbbenchError(f"cannot write the latency report in {directory}: {exc.strerror or exc}") from None
 
 
-def sections(document: dict) -> list[tables.Section]:
+def sections(document: dict) -> list[formatting.Section]:
     closed = tables.ranking_section(document["closed_loop"]) if document.get("closed_loop") else None
     found = [step_section(document), slo_section(document), closed]
     return [section for section in found if section is not None]
@@ -373,5 +373,5 @@ def render(document: dict) -> str:
     out = [f"# dbbench latency: steps at {', '.join(f'{s}%' for s in document['steps'])} of the closed-loop peak"]
     for section in sections(document):
         out += ["", f"## {section.title}", *[f"\n{text}" for text in section.before], "",
-                tables.md_table(section.header, section.rows)]
+                formatting.md_table(section.header, section.rows)]
     return "\n".join(out) + "\n"

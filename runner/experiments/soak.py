@@ -144,7 +144,7 @@ def soak(options: SoakOptions) -> tuple[Path, dict]:
 
 
 def render(document: dict) -> str:
-    from runner.report.tables import md_table
+    from runner.report.formatting import md_table
 
     rows = []
     for cell in document["cells"]:

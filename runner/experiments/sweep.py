@@ -29,7 +29,7 @@ from runner.base import instants, paths
 from runner.base.errors import DbbenchError
 from runner.measure.options import RunOptions
 from runner.measure.run import Run
-from runner.report import figures, page, results, tables
+from runner.report import about, figures, formatting, page, results
 
 # The parameter as the command line names it, and the run option it sets.
 PARAMS = {"connections": "connections", "pool-size": "pool_size", "server-cpus": "server_cpus",
@@ -241,16 +241,16 @@ def finish_axes(figure: Figure, axes, values: list[int]) -> None:
     figures.legend_below(figure, axes.get_legend_handles_labels()[0])
 
 
-def table_section(document: dict) -> tables.Section:
+def table_section(document: dict) -> formatting.Section:
     paired_sweep, ratios = is_paired(document), point_ratios(document)
     rows = []
     for cell_name, points in series(document).items():
         for value, cell in points:
             latency = cell.get("latency_ms") or {}
-            row = [cell_name, str(value), tables.fmt_rps(cell["rps_median"]) + tables.rps_interval(cell)]
+            row = [cell_name, str(value), formatting.fmt_rps(cell["rps_median"]) + formatting.rps_interval(cell)]
             if paired_sweep:
-                row.append(tables.fmt_ratio(ratios[cell["name"]]) if cell["name"] in ratios else "best")
-            rows.append([*row, tables.fmt_percentile(latency, "p50"), tables.fmt_percentile(latency, "p99"),
+                row.append(formatting.fmt_ratio(ratios[cell["name"]]) if cell["name"] in ratios else "best")
+            rows.append([*row, formatting.fmt_percentile(latency, "p50"), formatting.fmt_percentile(latency, "p99"),
                          str(cell.get("pool_size")), " ".join(f"`{flag}`" for flag in cell.get("flags") or [])])
     if paired_sweep:
         before = ("Paired: every point was a warm instance of its cell, measured in the same shuffled rounds as the "
@@ -262,9 +262,9 @@ def table_section(document: dict) -> tables.Section:
                   "points are not paired.")
     header = ["cell", document["param"], "median RPS", *(["ratio to best [95%]"] if paired_sweep else []),
               "p50 ms", "p99 ms", "pool/worker", "flags"]
-    left_out = tables.left_out_percentiles([(f"{cell_name} at {value}", cell) for cell_name, points
+    left_out = formatting.left_out_percentiles([(f"{cell_name} at {value}", cell) for cell_name, points
                                             in series(document).items() for value, cell in points], ("p50", "p99"))
-    return tables.Section("sweep", f"Every point ({document['param']})", before=[before, *left_out], header=header,
+    return formatting.Section("sweep", f"Every point ({document['param']})", before=[before, *left_out], header=header,
                           rows=rows, items=failures(document))
 
 
@@ -277,7 +277,7 @@ def write_report(document: dict, directory: Path) -> None:
         facts = [("Sweep", f"{document['param']} = {', '.join(map(str, document['values']))}; "
                            f"{'complete' if document['complete'] else '**incomplete**'}, from "
                            f"{document['started_at']} to {document['finished_at'] or '—'}"),
-                 *[(label, text) for label, text in tables.facts(first) if label not in ("Run", "Stopped")]]
+                 *[(label, text) for label, text in about.facts(first) if label not in ("Run", "Stopped")]]
         section = table_section(document)
         placed = [(section, [page.figure_html(name, svg, title=f"{name.removeprefix('sweep-')} against "
                                                                    f"{document['param']}",
@@ -291,7 +291,7 @@ def write_report(document: dict, directory: Path) -> None:
 def render(document: dict) -> str:
     section = table_section(document)
     out = [f"# dbbench sweep: {document['param']} = {', '.join(map(str, document['values']))}", "",
-           *section.before, "", tables.md_table(section.header, section.rows)]
+           *section.before, "", formatting.md_table(section.header, section.rows)]
     if section.items:
         out += ["", *[f"- {item}" for item in section.items]]
     return "\n".join(out) + "\n"

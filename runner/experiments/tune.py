@@ -32,7 +32,7 @@ from runner.experiments import sweep
 from runner.measure import metadata, wrk
 from runner.measure.options import AFTER_TUNING_BUDGET_S, DEFAULT_BUDGET_CELLS, DEFAULT_BUDGET_S, RunOptions
 from runner.measure.plan import Plan
-from runner.report import results, tables
+from runner.report import formatting, results, tables
 
 # 32 was the best in none of the 21 ladders of three tunings at 100 s a cell (2 December 2026,
 # the default cells: the best was 4, 8 or 16; the third was made after this change, with 32
@@ -277,5 +277,5 @@ def render(chosen: dict) -> str:
     return (f"# dbbench tune ({stamp})\n\nTuned: the smallest pool whose paired ratio to the best pool has a 95% "
             f"interval containing 1 and starting at {EQUIVALENT:.2f} or above; where the ladder is inconclusive (the "
             "best cannot be told from the rule's, and no smaller pool is shown as good), the best pool, marked so.\n\n"
-            + tables.md_table(["cell", "tuned pool", "best pool", "rule's pool",
+            + formatting.md_table(["cell", "tuned pool", "best pool", "rule's pool",
                                                             "ratio to the best pool by pool [95%]"], rows) + "\n")

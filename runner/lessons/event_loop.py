@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from runner.lessons.engine import Lesson, run_experiment
 from runner.lessons.toolkit import fmt_interval, key_of, per_slice
 from runner.measure.options import RunOptions
-from runner.report import figures, results, stats, tables
+from runner.report import figures, formatting, results, stats
 
 
 def event_loop_numbers(document: dict) -> dict[str, str]:
@@ -32,7 +32,7 @@ def event_loop_numbers(document: dict) -> dict[str, str]:
                         f"{key}_share": f"{measured.median / bound.median:.0%}"})
         rows.append([cell["name"], numbers[f"{key}_us"], numbers[f"{key}_bound"], numbers[f"{key}_rps"],
                      numbers[f"{key}_share"], numbers[f"{key}_cores"]])
-    numbers["table"] = tables.md_table(["cell", "server CPU µs per request [95%]", "bound 10⁶ / µs, RPS [95%]",
+    numbers["table"] = formatting.md_table(["cell", "server CPU µs per request [95%]", "bound 10⁶ / µs, RPS [95%]",
                                         "measured RPS [95%]", "measured / bound", "server cores used"], rows)
     return numbers
 

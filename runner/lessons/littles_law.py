@@ -21,7 +21,7 @@ from runner.lessons.toolkit import (
     widest,
 )
 from runner.measure.options import RunOptions
-from runner.report import figures, results, stats, tables
+from runner.report import figures, formatting, results, stats
 
 LITTLE_CONNECTIONS = [1, 4, 16, 64, 256]
 LITTLE_POOL = 32  # one pool for every point, so that all ten instances fit under max_connections in one group
@@ -55,8 +55,9 @@ def littles_law_numbers(document: dict) -> dict[str, str]:
                          f"{mean_ms / predicted_ms:.2f}"])
         numbers[f"{key}_below_past"] = ", ".join(
             str(n) for n, cell in points if n > best_n and below_best(cell, ratios)) or "none"
-    numbers["table"] = tables.md_table(["cell", "connections N", "RPS [95%]", "over the cell's best N, paired [95%]",
-                                        "wrk's mean latency, ms", "N / RPS, ms", "measured / Little"], rows)
+    numbers["table"] = formatting.md_table(["cell", "connections N", "RPS [95%]",
+                                            "over the cell's best N, paired [95%]", "wrk's mean latency, ms",
+                                            "N / RPS, ms", "measured / Little"], rows)
     return numbers
 
 

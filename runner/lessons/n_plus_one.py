@@ -16,7 +16,7 @@ from runner.experiments import sweep
 from runner.lessons.engine import Lesson, sweep_experiment
 from runner.lessons.toolkit import blocked, fmt_interval, fmt_ratio, key_of, per_slice, swept_axis
 from runner.measure.options import RunOptions
-from runner.report import figures, results, stats, tables
+from runner.report import figures, formatting, results, stats
 
 VARIANTS = ["raw", "sa-orm-joined", "sa-orm-selectin", "sa-orm-lazy"]
 LATENCIES = [0, 1, 2]
@@ -62,7 +62,7 @@ def n_plus_one_numbers(document: dict) -> dict[str, str]:
             found = comparison.ratio(sweep.instance_name(document, f"fastapi/{variant}", value),
                                      sweep.instance_name(document, "fastapi/sa-orm-joined", value))
             numbers[f"{key_of(variant)}_over_joined_{value}"] = fmt_ratio(found) if found else "—"
-    numbers["table"] = tables.md_table(
+    numbers["table"] = formatting.md_table(
         ["cell", "ms added per round trip", "RPS [95%]", "of its own at 0 ms", "statements per request (verified)",
          "round trips per request", "waiting bound N / (round trips × ms)", "CPU bound 10⁶ / server µs"], rows)
     return numbers

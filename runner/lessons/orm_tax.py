@@ -8,7 +8,7 @@ from runner.base.errors import DbbenchError
 from runner.lessons.engine import Lesson, run_experiment
 from runner.lessons.toolkit import blocked, fmt_interval, fmt_ratio, key_of, per_slice
 from runner.measure.options import RunOptions
-from runner.report import figures, results, stats, tables
+from runner.report import figures, formatting, results, stats
 
 ORM_VARIANTS = ["raw", "sa-core", "sa-lambda", "sa-orm", "sa-orm-nocache", "gino-baked", "gino-orm"]
 # Each layer of the tax is one pair of variants that differ in that layer only: (name, with it, without it).
@@ -41,11 +41,11 @@ def variant_numbers(document: dict) -> dict[str, str]:
             f"{key}_over_raw": "1" if variant == "raw" else fmt_ratio(over_raw) if over_raw else "—",
             f"{key}_server_us": fmt_interval(per_slice(cell, "server")),
             f"{key}_postgres_us": fmt_interval(per_slice(cell, "postgres")),
-            f"{key}_statements": tables.spr_text(cell),
+            f"{key}_statements": formatting.spr_text(cell),
         })
         rows.append([f"{framework}/{variant}", numbers[f"{key}_rps"], numbers[f"{key}_over_raw"],
                      numbers[f"{key}_server_us"], numbers[f"{key}_postgres_us"], numbers[f"{key}_statements"]])
-    numbers["table"] = tables.md_table(["cell", "RPS [95%]", "over raw [95%]", "server µs per request [95%]",
+    numbers["table"] = formatting.md_table(["cell", "RPS [95%]", "over raw [95%]", "server µs per request [95%]",
                                         "PostgreSQL µs per request [95%]", "statements per request"], rows)
     return numbers
 

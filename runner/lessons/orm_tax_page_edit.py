@@ -10,7 +10,7 @@ from runner.lessons.engine import Lesson, runs_in, scenario_experiment
 from runner.lessons.orm_tax import ORM_LAYERS, ORM_VARIANTS, layer_numbers, layer_prices, orm_variants, variant_numbers
 from runner.lessons.toolkit import fmt_ratio
 from runner.measure.options import RunOptions
-from runner.report import figures, tables
+from runner.report import figures, formatting
 
 ROW_SCENARIOS = ("page", "edit")
 LAYER_TITLES = {
@@ -54,7 +54,7 @@ def orm_tax_rows_numbers(document: dict) -> dict[str, str]:
     header = ["layer (with it / without it)"]
     for scenario in ROW_SCENARIOS:
         header += [f"{scenario}: throughput ratio [95%]", f"{scenario}: server µs"]
-    numbers["layers"] = tables.md_table(header, rows)
+    numbers["layers"] = formatting.md_table(header, rows)
     return numbers
 
 

@@ -18,7 +18,7 @@ from runner.lessons.toolkit import (
     widest,
 )
 from runner.measure.options import RunOptions
-from runner.report import figures, results, stats, tables
+from runner.report import figures, formatting, results, stats
 
 HIKARI_POOL = 5  # HikariCP's "About Pool Sizing": cores x 2 + spindles, for this machine's 2 cores and 1 disk
 POOL_VALUES = [2, HIKARI_POOL, 16, 72]  # 72: the rule's pool at 64 connections (64 + 12.5%)
@@ -63,7 +63,7 @@ def pool_numbers(document: dict) -> dict[str, str]:
                 rows.append([cell_name, PATH_TITLES.get(label, label), str(pool), numbers[f"{key}_{pool}_rps"],
                              numbers[f"{key}_{pool}_share"], "yes" if pool == chosen["pool"] else ""])
             numbers[f"{key}_below"] = ", ".join(below) if below else "none"
-    numbers["table"] = tables.md_table(["cell", "path to PostgreSQL", "pool per worker", "RPS [95%]",
+    numbers["table"] = formatting.md_table(["cell", "path to PostgreSQL", "pool per worker", "RPS [95%]",
                                         "over the cell's best pool, paired [95%]", "tune's choice"], rows)
     numbers["proxy_reading"] = "; ".join(proxy_reading(numbers, name) for name in ("fastapi/raw", "gin/raw"))
     return numbers

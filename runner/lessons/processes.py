@@ -8,7 +8,7 @@ from runner.experiments import sweep
 from runner.lessons.engine import Lesson, first_run, sweep_experiment
 from runner.lessons.toolkit import blocked, fmt_interval, key_of, paired, ratio_between, ratio_panel, swept_axis
 from runner.measure.options import RunOptions
-from runner.report import figures, results, stats, tables
+from runner.report import figures, formatting, results, stats
 
 
 def processes_numbers(document: dict) -> dict[str, str]:
@@ -35,9 +35,9 @@ def processes_numbers(document: dict) -> dict[str, str]:
                          *[numbers[f"{key}_{workers}_{party}_cores"] for party in ("server", "postgres", "wrk")],
                          numbers[f"{key}_{workers}_total_cores"]])
         gain = ratio_between(comparison, points[-1][1]["name"], points[0][1]["name"])
-        numbers[f"{key}_gain"] = tables.fmt_ratio(gain).removesuffix(" (tie)") if gain else "—"
+        numbers[f"{key}_gain"] = formatting.fmt_ratio(gain).removesuffix(" (tie)") if gain else "—"
         numbers[f"{key}_verdict"] = gain_verdict(gain)
-    numbers["table"] = tables.md_table(["cell", "workers", "RPS [95%]", "server cores", "PostgreSQL cores",
+    numbers["table"] = formatting.md_table(["cell", "workers", "RPS [95%]", "server cores", "PostgreSQL cores",
                                         "wrk cores", "all three"], rows)
     return numbers
 

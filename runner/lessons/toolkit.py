@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from runner.base.errors import DbbenchError
 from runner.experiments import sweep
-from runner.report import figures, results, stats, tables
+from runner.report import figures, formatting, results, stats
 
 
 def fmt_interval(found: stats.Estimate | None, scale: float = 1.0, digits: int = 0) -> str:
@@ -93,7 +93,7 @@ def share_text(cell: dict, ratios: dict[str, dict]) -> str:
     if not cell.get("clean"):
         return "not measured cleanly"
     found = ratios.get(cell["name"])
-    return "the best" if found is None else tables.fmt_ratio(found, percent=True).removesuffix(" (tie)")
+    return "the best" if found is None else formatting.fmt_ratio(found, percent=True).removesuffix(" (tie)")
 
 
 def verdict(cell: dict, ratios: dict[str, dict]) -> str:
@@ -136,4 +136,4 @@ def blocked(document: dict) -> stats.BlockedComparison:
 
 
 def fmt_ratio(found: stats.Ratio) -> str:
-    return tables.fmt_ratio(found.as_dict() | {"tie": not found.excludes_one()})
+    return formatting.fmt_ratio(found.as_dict() | {"tie": not found.excludes_one()})

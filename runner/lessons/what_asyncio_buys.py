@@ -25,7 +25,7 @@ from runner.lessons.toolkit import (
 )
 from runner.measure import backlog
 from runner.measure.options import RunOptions
-from runner.report import figures, results, stats, tables
+from runner.report import about, figures, formatting, results, stats
 
 # At 64 connections, the round trip toxiproxy adds, with a pool of 64 (flask: a thread per
 # connection): the rule's 72 put the nine instances over max_connections, in two groups tied
@@ -65,7 +65,7 @@ def asyncio_numbers(document: dict) -> dict[str, str]:
             })
             rows.append([cell_name, str(added), numbers[f"{key}_{added}_rps"], numbers[f"{key}_{added}_share"],
                          numbers[f"{key}_{added}_us"], numbers[f"{key}_{added}_cores"],
-                         numbers[f"{key}_{added}_proxy_us"], tables.fmt_percentile(cell["latency_ms"], "p50")])
+                         numbers[f"{key}_{added}_proxy_us"], formatting.fmt_percentile(cell["latency_ms"], "p50")])
         if below_best(points[-1][1], ratios):
             below.append(cell_name)
     numbers["hidden"] = (f"at +{latency['values'][-1]} ms, {', '.join(below)} fell below its best point, paired"
@@ -73,7 +73,7 @@ def asyncio_numbers(document: dict) -> dict[str, str]:
                                        "no cost of the waiting can be told")
     numbers["widest_latency"] = widest(ratios)
     numbers["near_pool"] = str(latency["pool_size"])
-    numbers["table"] = tables.md_table(["cell", "ms added per round trip", "RPS [95%]",
+    numbers["table"] = formatting.md_table(["cell", "ms added per round trip", "RPS [95%]",
                                         "over the cell's best point, paired [95%]", "server CPU µs per request [95%]",
                                         "server cores used", "toxiproxy CPU µs per request [95%]", "p50 ms"], rows)
     numbers.update(concurrency_numbers(part_of(document, "connections")))
@@ -96,7 +96,7 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
             memory = median_of(cell, "server_rss_mib")
             numbers.update({f"{key}_n{n}_share": share_text(cell, ratios),
                             f"{key}_n{n}_verdict": verdict(cell, ratios),
-                            f"{key}_n{n}_p99": tables.fmt_percentile(cell["latency_ms"], "p99", digits=0),
+                            f"{key}_n{n}_p99": formatting.fmt_percentile(cell["latency_ms"], "p99", digits=0),
                             f"{key}_n{n}_mib": "—" if memory is None else f"{memory:,.0f}",
                             f"{key}_n{n}_rps": f"{cell['rps_median']:,.0f}",
                             # Little's law: how long each request spent in the system, against the slice
@@ -109,7 +109,7 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
         key = key_of(cell_name)
         for n, cell in lines.get(cell_name, []):
             against = ratio_between(comparison, cell["name"], threaded[n]["name"]) if n in threaded else None
-            numbers[f"{key}_n{n}_over_flask"] = tables.fmt_ratio(against) if against else "—"
+            numbers[f"{key}_n{n}_over_flask"] = formatting.fmt_ratio(against) if against else "—"
             if against and against.get("ci95") and not against["tie"]:
                 parted.append(f"{cell_name} at {n} ({numbers[f'{key}_n{n}_over_flask']})")
     numbers["parted"] = ("the asyncio cells' throughput was told apart from flask/raw's at: " + "; ".join(parted)
@@ -117,10 +117,10 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
     numbers["widest_connections"] = widest(ratios)
     numbers["far_slice_s"] = str(found_sweep["results"]["metadata"]["run"]["slice_s"])
     numbers["far_backlog"] = backlog_reading(found_sweep, max(entry["values"]))
-    numbers["far_table"] = tables.md_table(["cell", "connections N", "median RPS",
+    numbers["far_table"] = formatting.md_table(["cell", "connections N", "median RPS",
                                             "over the cell's best N, paired [95%]", "p99 ms (wrk, closed loop)",
                                             "server resident memory, MiB"], rows)
-    numbers["far_table"] += "".join("\n\n" + line for line in tables.left_out_percentiles(
+    numbers["far_table"] += "".join("\n\n" + line for line in formatting.left_out_percentiles(
         [(f"{cell_name} at N = {n}", cell) for cell_name, points in lines.items() for n, cell in points], ("p99",)))
     return numbers
 
@@ -134,7 +134,7 @@ def backlog_reading(found_sweep: dict, heaviest: int) -> str:
     noise = measured["summary"]["noise"]
     if not any("backlog" in piece for cell in measured["cells"] for piece in cell.get("slices") or []):
         return "this sweep was measured before slices waited for it"
-    waited = tables.backlog_waits(noise)
+    waited = about.backlog_waits(noise)
     if after["after_heavy"] is None or after["after_others"] is None:
         return waited
     return (f"{waited}; slices measured right after a {heaviest:,}-connection slice then made "

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from runner.lessons.engine import Lesson, run_experiment
 from runner.lessons.toolkit import fmt_interval, key_of, per_slice
 from runner.measure.options import RunOptions
-from runner.report import figures, tables
+from runner.report import figures, formatting
 
 
 def time_goes_numbers(document: dict) -> dict[str, str]:
@@ -22,13 +22,13 @@ def time_goes_numbers(document: dict) -> dict[str, str]:
         key = key_of(cell["name"])
         for party in ("server", "postgres", "wrk"):
             numbers[f"{key}_{party}_us"] = fmt_interval(per_slice(cell, party))
-        numbers[f"{key}_statements"] = tables.spr_text(cell)
+        numbers[f"{key}_statements"] = formatting.spr_text(cell)
         rows.append([cell["name"], numbers[f"{key}_statements"], *[numbers[f"{key}_{party}_us"]
                                                                    for party in ("server", "postgres", "wrk")]])
-    numbers["table"] = tables.md_table(["cell", "statements per request", "server µs [95%]", "PostgreSQL µs [95%]",
+    numbers["table"] = formatting.md_table(["cell", "statements per request", "server µs [95%]", "PostgreSQL µs [95%]",
                                         "wrk µs [95%]"], rows)
-    for found in tables.comparisons_of(document, "orm-tax").values():
-        numbers[f"{key_of(found['a'])}_over_raw"] = tables.fmt_ratio(found)
+    for found in formatting.comparisons_of(document, "orm-tax").values():
+        numbers[f"{key_of(found['a'])}_over_raw"] = formatting.fmt_ratio(found)
     return numbers
 
 

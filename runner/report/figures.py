@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from runner.base.console import err
-from runner.report import results, tables
+from runner.report import formatting, results, tables
 
 # Okabe & Ito's palette: told apart with any colour vision, and in grey print.
 STRATEGY_COLOURS = {"raw": "#0072B2", "orm": "#E69F00", "baked": "#009E73", "core": "#CC79A7"}
@@ -79,7 +79,7 @@ def short(text: str, limit: int = 70) -> str:
 
 
 def label(cell: dict) -> str:
-    return tables.cell_name(cell) + (" (reference)" if cell.get("reference") else "")
+    return formatting.cell_name(cell) + (" (reference)" if cell.get("reference") else "")
 
 
 def per_cell_axes(rows: list[Row], title: str, xlabel: str):
@@ -174,13 +174,13 @@ def orm_tax(document: dict) -> Figure | None:
     rows = rows_of([c for c in cells if c["variant"] != "raw" and c["framework"] in with_raw])
     if not rows:
         return None
-    taxes = tables.comparisons_of(document, "orm-tax")
+    taxes = formatting.comparisons_of(document, "orm-tax")
     figure, axes = per_cell_axes(rows, f"ORM tax: share of the same framework's raw variant "
                                        f"({document['metadata']['run']['scenario']})",
                                  "throughput / raw throughput (blocked ratio, whisker: 95% interval)")
     highest = 1.0
     for row in rows:
-        found = taxes.get(tables.cell_name(row.cell))
+        found = taxes.get(formatting.cell_name(row.cell))
         if not found or found.get("ratio") is None:
             missing_note(axes, row, "not compared: " + why_not_ranked(row.cell).removeprefix("not ranked: "))
             continue

@@ -15,7 +15,7 @@ from string import Template
 from markdown_it import MarkdownIt
 
 from runner.base.errors import DbbenchError
-from runner.report import figures, tables
+from runner.report import about, figures, formatting, tables
 
 TEMPLATE = Path(__file__).with_name("report.html")
 # Where each figure goes: into the section that holds its table, else a section of its own.
@@ -60,7 +60,7 @@ def figure_html(name: str, svg: str, title: str | None = None, caption: str | No
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def section_html(section: tables.Section, drawn: list[str]) -> str:
+def section_html(section: formatting.Section, drawn: list[str]) -> str:
     parts = [f'<section id="{section.key}">', f"<h2>{inline(section.title)}</h2>"]
     parts += [f"<p>{inline(paragraph)}</p>" for paragraph in section.before]
     parts += drawn
@@ -72,7 +72,7 @@ def section_html(section: tables.Section, drawn: list[str]) -> str:
     return "\n".join(parts + ["</section>"])
 
 
-def placed_sections(document: dict, svgs: dict[str, str]) -> list[tuple[tables.Section, list[str]]]:
+def placed_sections(document: dict, svgs: dict[str, str]) -> list[tuple[formatting.Section, list[str]]]:
     """The report's sections with their figures; a figure with no table of its own (stability)
     gets a section, before the verification verdicts."""
     found = [(section, []) for section in tables.sections(document)]
@@ -83,7 +83,7 @@ def placed_sections(document: dict, svgs: dict[str, str]) -> list[tuple[tables.S
             found[keys.index(home)][1].append(figure_html(name, svg))
         else:
             at = keys.index("verification") if "verification" in keys else len(found)
-            found.insert(at, (tables.Section(name, figures.FIGURES[name][0]), [figure_html(name, svg)]))
+            found.insert(at, (formatting.Section(name, figures.FIGURES[name][0]), [figure_html(name, svg)]))
             keys.insert(at, name)
     return found
 
@@ -93,10 +93,10 @@ def render(document: dict, svgs: dict[str, str] | None = None) -> str:
     written as files."""
     if svgs is None:
         svgs = {name: svg.decode() for name, svg in figures.encoded(figures.draw(document), "svg").items()}
-    return render_page(tables.title_of(document), tables.facts(document), placed_sections(document, svgs))
+    return render_page(about.title_of(document), about.facts(document), placed_sections(document, svgs))
 
 
-def render_page(title: str, facts: list[tuple[str, str]], placed: list[tuple[tables.Section, list[str]]]) -> str:
+def render_page(title: str, facts: list[tuple[str, str]], placed: list[tuple[formatting.Section, list[str]]]) -> str:
     """The template filled: a header of facts, a table of contents, the sections with their figures."""
     listed = "\n".join(f"<dt>{html.escape(label)}</dt><dd>{inline(text)}</dd>" for label, text in facts)
     contents = "".join(f'<a href="#{section.key}">{inline(section.title)}</a>' for section, _ in placed)

@@ -1,18 +1,31 @@
 """The report stage: the ranking matrix and its tables, rendered from a stored results file.
 
 Nothing here measures anything; `dbbench report` renders any stored run again, and
-`dbbench compare` sets two stored runs side by side.
-"""
+`dbbench compare` sets two stored runs side by side."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import dataclass, field
 
 from runner.base.errors import DbbenchError
 from runner.report import results, stats
+from runner.report.about import MIX_LATENCY_NOTE, facts, title_of
+from runner.report.formatting import (
+    Section,
+    cell_name,
+    comparisons_of,
+    fmt_latency,
+    fmt_percentile,
+    fmt_ratio,
+    fmt_rps,
+    fmt_us,
+    left_out_percentiles,
+    md_table,
+    rps_interval,
+    spr_text,
+)
 
 STRATEGY_ORDER = ("raw", "orm", "baked", "core")
 STRATEGY_TITLES = {"raw": "raw SQL", "orm": "plain ORM", "baked": "cached/baked ORM", "core": "core"}
@@ -21,79 +34,12 @@ LATENCY_NOTE = (
     "for its answer before sending again, so they understate the tail (coordinated omission). "
     "Read them as service times under this load, not as what an open-loop client would see."
 )
-
-
 RANKING_NOTE = (
     "By blocked throughput (the geometric mean of within-round ratios; within a tie the median RPS may be "
     "out of that order). A cell has a rank of its own when the 95% interval of its ratio to the cell above, "
     "and to the first cell of that rank, both exclude 1; otherwise it shares the rank (`=`): the data cannot "
     "tell them apart."
 )
-
-
-def fmt_rps(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
-
-
-def fmt_percentile(latency: dict | None, key: str, digits: int = 1) -> str:
-    """A latency percentile, or — where it was left out (its slices too short for it): never a 0."""
-    value = (latency or {}).get(key)
-    return "—" if value is None else f"{value:,.{digits}f}"
-
-
-def left_out_percentiles(labelled: list[tuple[str, dict]], keys: tuple[str, ...]) -> list[str]:
-    """Why a percentile's column shows —, naming each (label, cell) with a percentile left out and
-    what a slice needs for it; nothing where every percentile shown was measured."""
-    missing = [(label, cell, [key for key in keys if key not in cell["latency_ms"]])
-               for label, cell in labelled if cell.get("latency_ms")]
-    held = "; ".join(f"{label}: {', '.join(absent)}"
-                     + (f" (median slice {requests:,.0f} requests)" if (requests := median_requests(cell)) is not None
-                        else "") for label, cell, absent in missing if absent)
-    if not held:
-        return []
-    needs = ", ".join(f"a {key} {stats.requests_for(key):,}" for key in keys if stats.requests_for(key) > 2)
-    return [f"— in a percentile's column: not measured. The slices held too few requests for it (a slice needs, "
-            f"for {needs}), so it is left out rather than shown as a figure: {held}."]
-
-
-def median_requests(cell: dict) -> float | None:
-    return stats.median([s["requests"] for s in results.used_slices(cell)]) if cell.get("slices") else None
-
-
-def cell_name(cell: dict) -> str:
-    return cell.get("name") or f"{cell['framework']}/{cell['variant']}"
-
-
-def estimate_of(cell: dict) -> stats.Estimate | None:
-    """From the raw slices, as results.finalize derives the stored figures."""
-    return stats.estimate([s["rps"] for s in results.used_slices(cell)])
-
-
-def fmt_interval(ci: list[float] | None, digits: int = 0, missing: str = "") -> str:
-    """ [low–high] after the figure it belongs to, or what stands in for it."""
-    return f" [{ci[0]:,.{digits}f}–{ci[1]:,.{digits}f}]" if ci else missing
-
-
-def rps_interval(cell: dict) -> str:
-    """The median's own interval; where too few slices give none at 95%, that is said."""
-    return fmt_interval(cell.get("rps_ci95"), missing=f" ({stats.interval_note(cell.get('slices_used') or 0)})")
-
-
-def fmt_ratio(found: dict, percent: bool = False) -> str:
-    """0.52 [0.50–0.54], or 52% [50–54%]; with (tie) where the interval contains 1."""
-    if found.get("ratio") is None:
-        return "—"
-    value, ci = found["ratio"], found.get("ci95")
-    if percent:
-        text = f"{value:.0%}" + (f" [{ci[0]:.0%}–{ci[1]:.0%}]" if ci else "")
-    else:
-        text = f"{value:.2f}" + (f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else "")
-    return text + (" (tie)" if found.get("tie") else "")
-
-
-def comparisons_of(document: dict, kind: str) -> dict[str, dict]:
-    """The run's stored ratios of one kind, by the cell on top (a)."""
-    return {c["a"]: c for c in document.get("summary", {}).get("comparisons", []) if c["kind"] == kind}
 
 
 def variant_columns(cells: list[dict]) -> list[str]:
@@ -131,12 +77,6 @@ def matrix_cell(cell: dict | None, shares: dict[str, dict]) -> str:
     return text
 
 
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def orm_tax_rows(document: dict) -> tuple[list[str], list[list[str]]]:
     cells = document["cells"]
     taxes = comparisons_of(document, "orm-tax")
@@ -153,199 +93,6 @@ def orm_tax_rows(document: dict) -> tuple[list[str], list[list[str]]]:
         if any(row[1:]):
             rows.append(row)
     return ["framework", *[f"{v} / raw" for v in variants]], rows
-
-
-MIX_LATENCY_NOTE = (
-    "Latency per request kind is not shown: wrk keeps one latency histogram for all requests, and its Lua "
-    "response() hook gets the status, headers and body but neither the request it answers nor its latency, "
-    "so a kind cannot be timed separately in one closed-loop run. Each kind's own scenario (by-id, "
-    "by-username, page, edit) gives its latency."
-)
-
-
-def scenario_lines(document: dict) -> list[str]:
-    """What the scenario asks for, and for one that writes, the restore of the seeded rows."""
-    run = document["metadata"]["run"]
-    lines = [f"{run['scenario']}: {run.get('scenario_description', '')}."]
-    if run.get("weights"):
-        lines.append("Declared mix (scenarios/" + run["scenario"] + ".toml): " + ", ".join(
-            f"{kind} {share}%" for kind, share in run["weights"].items()) + ".")
-    if run.get("writes"):
-        restored = run.get("restored") or []
-        rows = sum(entry.get("rows") or 0 for entry in restored)
-        failed = [entry for entry in restored if entry.get("error")]
-        lines.append(
-            f"It writes: the seeded users were put back after every group ({rows:,} rows re-seeded in all); "
-            + (f"**{len(failed)} restore(s) failed**: {failed[0]['error']}." if failed else
-               "the table's checksum was the seed's again each time.")
-        )
-    return lines
-
-
-def stop_detail(run: dict, worst: float | None) -> str:
-    parts = [f"worst ratio interval ±{worst:.1%}" if worst is not None else "no ratio interval yet"]
-    if run.get("precision_target"):
-        parts.append(f"target ±{run['precision_target']:.0%}")
-    if run.get("budget_s") and not run.get("rounds_fixed"):
-        parts.append(f"budget {run['budget_s']:.0f} s")
-    return ", ".join(parts)
-
-
-@dataclass
-class Section:
-    """One part of the report: a heading, text, a table and a list. The Markdown and the HTML
-    page render the same sections (the page adds its figures to them)."""
-
-    key: str
-    title: str
-    before: list[str] = field(default_factory=list)
-    header: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    after: list[str] = field(default_factory=list)
-    items: list[str] = field(default_factory=list)
-
-
-def title_of(document: dict) -> str:
-    run = document["metadata"]["run"]
-    load = "constant rate, up to " if run.get("open_loop") else ""
-    return (f"dbbench: {run['scenario']}, {load}{run['connections']} connections, slices of {run['slice_s']} s, "
-            f"{run['server_cpus']} server CPU(s)")
-
-
-def facts(document: dict) -> list[tuple[str, str]]:
-    """The run's metadata in short labelled lines: what ran, on what, with which versions."""
-    meta = document["metadata"]
-    run, dataset, machine, project = meta["run"], meta["dataset"], meta["machine"], meta["project"]
-    pg = meta["postgres"]
-    state = "complete" if document["complete"] else "**incomplete** (still running, or interrupted)"
-    found = [
-        ("Run", f"{state}, from {run['started_at']} to {run.get('finished_at') or '—'}"),
-        ("Scenario", " ".join(scenario_lines(document))),
-        ("Code", f"commit {(project.get('git_commit') or '?')[:12]}{' (dirty)' if project.get('git_dirty') else ''}"),
-        ("Data", f"{dataset.get('users') or 0:,} users (checksum {dataset.get('checksum')})"),
-        ("PostgreSQL", f"{pg['settings'].get('server_version', '?')} {postgres_place(meta)}"),
-        *([("Hosts", hosts_text(meta["hosts"]))] if meta.get("hosts") else []),
-        ("Network", network_text(run)),
-        *[("Fault", fault_text(entry)) for entry in run.get("faults") or []],
-        ("Load", load_text(document)),
-        ("App host" if meta.get("hosts") else "Machine",
-         f"{machine['cpu_count']} × {machine['cpu_model']}, kernel {machine['kernel']}"),
-        ("CPU placement", run["pinning"]),
-    ]
-    return found + method_facts(document)
-
-
-def postgres_place(meta: dict) -> str:
-    if meta.get("hosts"):
-        db = next(host for host in meta["hosts"] if "db" in host["roles"])
-        return f"(on the db host {db['name']}: its CPU from that host's own sampler)"
-    return "(embedded)" if meta["postgres"].get("embedded") else "(external: its CPU is not measured)"
-
-
-def hosts_text(hosts: list[dict]) -> str:
-    """A cluster run's layout: what ran where, on what, and each host's clock against the controller's."""
-    return "; ".join(
-        f"{host['name']} ({host['address']}) ran {' and '.join(host['runs'])}: {host['cores']} × {host['cpu_model']}, "
-        f"kernel {host['kernel']}, clock {host['clock_offset_ms']:+.1f} ms (±{host['clock_uncertainty_ms']:.1f})"
-        for host in hosts)
-
-
-def load_text(document: dict) -> str:
-    run, tools = document["metadata"]["run"], document["metadata"]["tools"]
-    found = run.get("open_loop")
-    if not found:
-        return (f"{tools.get('wrk')}, {run['connections']} connections, {run.get('wrk_threads', 1)} thread(s), "
-                "closed loop")
-    rate = f"{found['rate']:,g} requests/s" if found.get("rate") is not None else "a rate per cell (see the table)"
-    return (f"{found['generator']} at a constant rate, {rate}, up to {run['connections']} connections, "
-            f"{run.get('wrk_threads', 1)} thread(s): open loop, {found['correction']}; a rate is held when at least "
-            f"{found['held_fraction']:.0%} of it was achieved. Warm-up: {found['warm_up']}")
-
-
-def network_text(run: dict) -> str:
-    if run.get("cluster"):
-        return (f"three hosts ({run['cluster']['layout']}): the cells reach PostgreSQL, and wrk the cells, over the "
-                "network")
-    if run.get("target"):
-        return (f"the cell serves on another host ({run['target']}): measured and verified from here; its CPU "
-                "time and its way to PostgreSQL are on its own host, unknown here")
-    found = run.get("proxy")
-    if found and not found["latency_ms"]:
-        return f"{found['tool']} {found['version']} between the cells and PostgreSQL, no latency added"
-    if not found:
-        return "loopback: the cells talk to PostgreSQL directly"
-    ways = found["per_direction_ms"]
-    return (f"{found['tool']} {found['version']} between the cells and PostgreSQL, +{found['latency_ms']} ms per "
-            f"round trip ({ways['upstream']} ms on the way there, {ways['downstream']} ms back)")
-
-
-def fault_text(entry: dict) -> str:
-    """One fault injected between rounds, and how long each cell took to serve again."""
-    what = "every database connection dropped" if entry["fault"] == "reset" else \
-        f"PostgreSQL unreachable for {entry['seconds']:.1f} s"
-    recovered = "; ".join(f"{name} {'did not recover' if took is None else f'{took:.2f} s'}"
-                          for name, took in entry["recovery_s"].items())
-    return (f"{what} after round {entry['after_round']} of group {entry['group']}; time to serve steadily again "
-            f"once the database was back: {recovered}. No slice was measured during the fault.")
-
-
-def method_facts(document: dict) -> list[tuple[str, str]]:
-    """How the figures were made, how the run stopped, and how noisy the host was."""
-    run, summary = document["metadata"]["run"], document.get("summary", {})
-    groups = run.get("groups") or []
-    rounds = ", ".join(str(g["rounds"]) for g in groups) or "0"
-    found = [
-        ("Method", f"warm cells measured in slices of {run.get('slice_s')} s, each round giving every cell one "
-                   f"slice in a shuffled order; {len(groups)} group(s) of up to {run.get('max_cells_up', '?')} "
-                   f"cells up at once (rounds per group: {rounds})"
-                   + (f", anchor {run['anchor']}" if len(groups) > 1 else "")),
-        ("Stopped", f"{run.get('stop_reason') or '—'} ({stop_detail(run, summary.get('worst_half_width'))})"),
-    ]
-    noise = summary.get("noise") or {}
-    if noise.get("slices"):
-        detectable = summary.get("smallest_detectable")
-        found.append(("Host noise", (
-            f"steal median {noise['steal_median']:.1%}, worst {noise['steal_worst']:.1%}; CPU used outside the "
-            f"measurement, median {noise['outside_cores_median']:.2f} cores{outside_sources_text(noise)}; "
-            f"{noise['disturbed']} of "
-            f"{noise['slices']} slices disturbed ({noise['repeated']} measured again); smallest detectable "
-            "difference " + (f"about ±{detectable:.1%}" if detectable is not None else "—")
-            + backlog_text(noise) + other_hosts_noise(document))))
-    return found
-
-
-def outside_sources_text(noise: dict) -> str:
-    """The host-noise line's clause naming who used the CPU outside the measurement."""
-    sources = [found for found in noise.get("outside_sources") or [] if found["cores_mean"] >= 0.005]
-    if not sources:
-        return ""
-    named = ", ".join(f"{'this dbbench command' if found['source'] == 'runner' else found['source']} "
-                      f"{found['cores_mean']:.2f}" for found in sources)
-    return f" (mainly, as cores on average over slices: {named})"
-
-
-def backlog_text(noise: dict) -> str:
-    """The host-noise line's clause on the slices that waited, if any did."""
-    return f"; {backlog_waits(noise)}" if noise.get("backlog_waits") else ""
-
-
-def backlog_waits(noise: dict) -> str:
-    """How many slices first waited for the requests the last load abandoned, for how long, and
-    how many gave up: one phrase for the report and the lessons."""
-    unsettled = noise["backlog_unsettled"]
-    return (f"{noise['backlog_waits']} slices first waited {noise['backlog_waited_s']:.1f} s in all for the "
-            "requests the last load left in its server" + (f" ({unsettled} gave up waiting)" if unsettled else ""))
-
-
-def other_hosts_noise(document: dict) -> str:
-    """A cluster run's db and load hosts: their steal over the slices, from their own agents."""
-    steal: dict[str, list[float]] = {}
-    for cell in document["cells"]:
-        for piece in cell["slices"]:
-            for host, found in (piece.get("hosts") or {}).items():
-                steal.setdefault(f"{host} ({found['role']})", []).append(found["steal"])
-    return "".join(f"; {host}: steal median {stats.median(values):.1%}, worst {max(values):.1%}"
-                   for host, values in sorted(steal.items()))
 
 
 FLAGS_NOTE = (
@@ -415,17 +162,6 @@ def mix_section(document: dict) -> Section | None:
         f"answers by status: {answered}. 404s up to the number of unknown-user requests are expected "
         "answers; any other status counts as an error."],
         header=["kind", "declared", "sent", "requests"], rows=rows, after=[MIX_LATENCY_NOTE])
-
-
-def fmt_us(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
-
-
-def fmt_latency(found: dict | None) -> str:
-    """A percentile's median over slices, with its interval [low–high] where the slices give one."""
-    if not found:
-        return "—"
-    return f"{found['median']:,.2f}" + fmt_interval(found.get("ci95"), digits=2)
 
 
 OPEN_LOOP_NOTE = (
@@ -503,12 +239,6 @@ CPU_NOTE = (
     "time a connection goes back to the pool. Set a Python raw cell's PostgreSQL µs against Gin raw's, "
     "which sends the same lookup and no reset."
 )
-
-
-def spr_text(cell: dict) -> str:
-    return ", ".join(f"{k} {v:g}" for k, v in (cell.get("statements_per_request") or {}).items()) or "—"
-
-
 PARTY_TITLES = {"server": "server", "postgres": "PostgreSQL", "wrk": "wrk", "oha": "oha", "proxy": "toxiproxy"}
 
 
@@ -707,47 +437,3 @@ def render(document: dict, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(document, indent=2) + "\n"
     raise DbbenchError(f"unknown format {fmt!r}: md, csv or json")
-
-
-def comparable(a: dict, b: dict) -> list[str]:
-    """Why two runs should not be compared: different machine or data set."""
-    reasons = []
-    for key in ("hostname", "cpu_model", "cpu_count"):
-        if a["metadata"]["machine"].get(key) != b["metadata"]["machine"].get(key):
-            reasons.append(f"machine {key} differs ({a['metadata']['machine'].get(key)} vs "
-                           f"{b['metadata']['machine'].get(key)})")
-    for key in ("users", "checksum"):
-        if a["metadata"]["dataset"].get(key) != b["metadata"]["dataset"].get(key):
-            reasons.append(f"data set {key} differs")
-    return reasons
-
-
-def compare(a: dict, b: dict, force: bool = False) -> str:
-    reasons = comparable(a, b)
-    if reasons and not force:
-        raise DbbenchError("refusing to compare: " + "; ".join(reasons) + " (--force to compare anyway)")
-    before = {(c["framework"], c["variant"], c["scenario"]): c for c in a["cells"]}
-    rows = []
-    for cell in b["cells"]:
-        old = before.get((cell["framework"], cell["variant"], cell["scenario"]))
-        if old is None:
-            continue
-        old_est, new_est = estimate_of(old), estimate_of(cell)
-        if old_est is None or new_est is None or not old.get("clean") or not cell.get("clean"):
-            rows.append([cell_name(cell), fmt_rps(old.get("rps_median")), fmt_rps(cell.get("rps_median")),
-                         "—", "not comparable (failed, errors or no rounds)"])
-            continue
-        change = new_est.median / old_est.median - 1
-        verdict = {"apart": "faster" if change > 0 else "slower",
-                   "overlap": "no significant change (intervals overlap)",
-                   "unknown": "cannot tell: too few slices for a 95% interval of the median"}[
-            stats.separation(old_est, new_est)]
-        rows.append([cell_name(cell), fmt_rps(old_est.median), fmt_rps(new_est.median), f"{change:+.1%}", verdict])
-    if not rows:
-        raise DbbenchError("the two runs have no cell in common")
-    header = ["cell", f"A ({a['metadata']['run']['started_at']})", f"B ({b['metadata']['run']['started_at']})",
-              "change", "verdict"]
-    warning = f"\nCompared despite: {'; '.join(reasons)}.\n" if reasons else ""
-    unpaired = ("\nUnpaired: two runs share no rounds, so no drift cancels between them; a change is called "
-                "only where the two absolute 95% intervals do not overlap.\n")
-    return md_table(header, rows) + "\n" + unpaired + warning
