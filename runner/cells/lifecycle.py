@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from runner.base import paths, supervise
+from runner.base import paths, ports, supervise
 from runner.base.errors import DbbenchError
 from runner.cells import environments
 from runner.cells.builds import gin_binary
@@ -61,6 +61,11 @@ class CellProcess:
     host: str = "127.0.0.1"
     users: int = 10_000  # the seed's user count: /queries draws its ids from 1..users
     process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @classmethod
+    def on_free_port(cls, cell: Cell, **settings) -> CellProcess:
+        """A cell to start on a free port (`dbbench serve` alone takes the port it is given)."""
+        return cls(cell, port=ports.free_port(), **settings)
 
     @property
     def base_url(self) -> str:

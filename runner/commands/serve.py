@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from runner.base import ports
+from runner.base import paths, ports
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import builds, catalog, lifecycle
@@ -42,7 +42,7 @@ def run(args) -> int:
     pool = args.pool_size or catalog.pool_size_for(args.connections, args.workers)
     process = lifecycle.CellProcess(cell, port=args.port, workers=args.workers, pool_size=pool, log_path=None,
                                 host=args.host, users=users)
-    log = catalog.paths.state_home() / "logs" / "serve-toxiproxy.log"
+    log = paths.state_home() / "logs" / "serve-toxiproxy.log"
     with proxy.between(url, args.db_latency, log) as (cell_url, _), process:
         process.start(cell_url)
         try:

@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from runner.base import ports
+from runner.base import paths
 from runner.base.console import err
 from runner.base.errors import DbbenchError
-from runner.cells import builds, catalog, lifecycle
+from runner.cells import builds, lifecycle
 from runner.commands import arguments
 from runner.commands.arguments import seeded_url, warn_about_cores
 from runner.db import database, proxy, roles
@@ -51,7 +51,7 @@ def run(args) -> int:
     kept = verdict.VerdictsFile(Path(args.json), {
         "kind": "verify", "scenarios": args.scenario, "endpoints": list(endpoints),
         "database": database.mask_url(url), "cells": {}}) if args.json else None
-    with proxy.between(url, args.db_latency, catalog.paths.state_home() / "logs" / "verify-toxiproxy.log") as (
+    with proxy.between(url, args.db_latency, paths.state_home() / "logs" / "verify-toxiproxy.log") as (
             cell_url, _):
         failed = verify_cells(selected, url, cell_url, args, endpoints, weights, users, kept)
     return 1 if failed else 0
@@ -112,11 +112,9 @@ def verify_cell(cell, url: str, cell_url: str, args, endpoints: tuple[str, ...],
     against the database at `url`, stop it."""
     from runner.verify import verifier
 
-    process = lifecycle.CellProcess(
-        cell, port=ports.free_port(), workers=args.workers, pool_size=args.pool_size,
-        log_path=catalog.paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log",
-        users=users,
-    )
+    process = lifecycle.CellProcess.on_free_port(
+        cell, workers=args.workers, pool_size=args.pool_size, users=users,
+        log_path=paths.state_home() / "logs" / f"verify-{cell.framework.name}-{cell.variant.name}.log")
     login = roles.login_for(url, cell_url, cell.name)
     with process:
         process.start(login.url)

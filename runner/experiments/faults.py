@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.base import instants, paths, ports
+from runner.base import instants, paths
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import catalog, lifecycle
@@ -47,8 +47,8 @@ def exercise(cell: catalog.Cell, options: FaultOptions, url: str, logs: Path) ->
     record = {"name": cell.name, "pool": pool_library(cell), "status": "ok", "reason": None, "faults": [],
               "verified_after": None}
     through = proxy.Proxy.start(url, 0, logs / f"toxiproxy-{cell.framework.name}-{cell.variant.name}.log")
-    process = lifecycle.CellProcess(cell, port=ports.free_port(), workers=1, pool_size=options.pool_size,
-                                log_path=logs / f"{cell.framework.name}-{cell.variant.name}.log")
+    process = lifecycle.CellProcess.on_free_port(cell, workers=1, pool_size=options.pool_size,
+                                                 log_path=logs / f"{cell.framework.name}-{cell.variant.name}.log")
     try:
         login = roles.login_for(url, through.url_for(url), cell.name)
         with process:

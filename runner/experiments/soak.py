@@ -19,7 +19,7 @@ from pathlib import Path
 
 from scipy import stats
 
-from runner.base import instants, paths, ports, scenarios
+from runner.base import instants, paths, scenarios
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import catalog, lifecycle
@@ -64,8 +64,8 @@ def soak_cell(cell: catalog.Cell, options: SoakOptions, url: str, max_id: int, l
     record = {"name": cell.name, "framework": cell.framework.name, "variant": cell.variant.name,
               "pool_size": pool, "workers": cell.processes(options.server_cpus), "status": "ok", "reason": None,
               "samples": []}
-    process = lifecycle.CellProcess(cell, port=ports.free_port(), workers=options.server_cpus, pool_size=pool,
-                                log_path=log_dir / f"{cell.framework.name}-{cell.variant.name}.log")
+    process = lifecycle.CellProcess.on_free_port(cell, workers=options.server_cpus, pool_size=pool,
+                                                 log_path=log_dir / f"{cell.framework.name}-{cell.variant.name}.log")
     record["expected_connections"] = process.expected_connections
     scenario = scenarios.load_scenario("by-id")
     db_port = database.port_of(url)

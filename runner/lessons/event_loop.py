@@ -24,7 +24,7 @@ def event_loop_numbers(document: dict) -> dict[str, str]:
             continue
         bound = stats.Estimate(n=cost.n, median=1e6 / cost.median, mean=1e6 / cost.mean,
                                     ci95=(1e6 / cost.ci95[1], 1e6 / cost.ci95[0]) if cost.ci95 else None, cv=None)
-        measured = stats.estimate([piece["rps"] for piece in results.used_slices(cell)])
+        measured = results.estimate_of(cell)
         cores = cell["cpu_cores"]["server"]
         key = key_of(cell["name"])
         numbers.update({f"{key}_us": fmt_interval(cost), f"{key}_bound": fmt_interval(bound),

@@ -21,7 +21,7 @@ from runner.lessons.toolkit import (
     widest,
 )
 from runner.measure.options import RunOptions
-from runner.report import figures, formatting, results, stats
+from runner.report import figures, formatting, results
 
 LITTLE_CONNECTIONS = [1, 4, 16, 64, 256]
 LITTLE_POOL = 32  # one pool for every point, so that all ten instances fit under max_connections in one group
@@ -42,7 +42,7 @@ def littles_law_numbers(document: dict) -> dict[str, str]:
         numbers[f"{key}_best_n"] = str(best_n)
         numbers[f"{key}_knee"] = str(min(n for n, cell in points if level_with_best(cell, ratios)))
         for connections, cell in points:
-            measured = stats.estimate([piece["rps"] for piece in results.used_slices(cell)])
+            measured = results.estimate_of(cell)
             mean_ms = cell["latency_ms"]["mean"]
             predicted_ms = connections / cell["rps_median"] * 1000
             numbers.update({f"{key}_{connections}_rps": fmt_interval(measured),

@@ -16,7 +16,7 @@ from runner.experiments import sweep
 from runner.lessons.engine import Lesson, sweep_experiment
 from runner.lessons.toolkit import blocked, fmt_interval, fmt_ratio, key_of, per_slice, swept_axis
 from runner.measure.options import RunOptions
-from runner.report import figures, formatting, results, stats
+from runner.report import figures, formatting, results
 
 VARIANTS = ["raw", "sa-orm-joined", "sa-orm-selectin", "sa-orm-lazy"]
 LATENCIES = [0, 1, 2]
@@ -42,7 +42,7 @@ def n_plus_one_numbers(document: dict) -> dict[str, str]:
             trips = round_trips(cell["statements_per_request"])
             waiting = cell["connections"] / (trips * latency / 1000) if latency else None
             cpu = 1e6 / per_slice(cell, "server").median
-            measured = stats.estimate([piece["rps"] for piece in results.used_slices(cell)])
+            measured = results.estimate_of(cell)
             numbers.update({
                 f"{key}_{latency}_rps": fmt_interval(measured),
                 f"{key}_{latency}_kept": f"{cell['rps_median'] / first:.0%}",

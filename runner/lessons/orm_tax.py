@@ -37,7 +37,7 @@ def variant_numbers(document: dict) -> dict[str, str]:
         cell, key = by_variant[variant], key_of(variant)
         over_raw = comparison.ratio(cell["name"], by_variant["raw"]["name"]) if variant != "raw" else None
         numbers.update({
-            f"{key}_rps": fmt_interval(stats.estimate([piece["rps"] for piece in results.used_slices(cell)])),
+            f"{key}_rps": fmt_interval(results.estimate_of(cell)),
             f"{key}_over_raw": "1" if variant == "raw" else fmt_ratio(over_raw) if over_raw else "—",
             f"{key}_server_us": fmt_interval(per_slice(cell, "server")),
             f"{key}_postgres_us": fmt_interval(per_slice(cell, "postgres")),

@@ -18,7 +18,7 @@ from runner.lessons.toolkit import (
     widest,
 )
 from runner.measure.options import RunOptions
-from runner.report import figures, formatting, results, stats
+from runner.report import figures, formatting, results
 
 HIKARI_POOL = 5  # HikariCP's "About Pool Sizing": cores x 2 + spindles, for this machine's 2 cores and 1 disk
 POOL_VALUES = [2, HIKARI_POOL, 16, 72]  # 72: the rule's pool at 64 connections (64 + 12.5%)
@@ -52,7 +52,7 @@ def pool_numbers(document: dict) -> dict[str, str]:
                             f"{key}_in_flight": f"{best['rps_median'] * latency / 1000:.1f}"})
             below = []
             for pool, cell in points:
-                measured = stats.estimate([piece["rps"] for piece in results.used_slices(cell)])
+                measured = results.estimate_of(cell)
                 numbers.update({f"{key}_{pool}_rps": fmt_interval(measured),
                                 f"{key}_{pool}_share": share_text(cell, ratios),
                                 f"{key}_{pool}_verdict": verdict(cell, ratios),

@@ -23,7 +23,7 @@ def processes_numbers(document: dict) -> dict[str, str]:
         for workers, cell in points:
             cores = cell["cpu_cores"]
             total = sum(value for value in cores.values() if value is not None)
-            measured = stats.estimate([piece["rps"] for piece in results.used_slices(cell)])
+            measured = results.estimate_of(cell)
             outside = stats.median([piece["noise"]["outside_cores"] for piece in results.used_slices(cell)
                                          if piece.get("noise")])
             numbers.update({f"{key}_{workers}_rps": fmt_interval(measured),

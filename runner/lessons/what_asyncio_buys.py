@@ -25,7 +25,7 @@ from runner.lessons.toolkit import (
 )
 from runner.measure import backlog
 from runner.measure.options import RunOptions
-from runner.report import about, figures, formatting, results, stats
+from runner.report import about, figures, formatting, results
 
 # At 64 connections, the round trip toxiproxy adds, with a pool of 64 (flask: a thread per
 # connection): the rule's 72 put the nine instances over max_connections, in two groups tied
@@ -54,7 +54,7 @@ def asyncio_numbers(document: dict) -> dict[str, str]:
     for cell_name, points in sweep.series(latency["sweep"]).items():
         key = key_of(cell_name)
         for added, cell in points:
-            measured = stats.estimate([piece["rps"] for piece in results.used_slices(cell)])
+            measured = results.estimate_of(cell)
             numbers.update({
                 f"{key}_{added}_rps": fmt_interval(measured), f"{key}_{added}_share": share_text(cell, ratios),
                 f"{key}_{added}_verdict": verdict(cell, ratios),

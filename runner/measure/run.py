@@ -28,7 +28,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from runner.base import instants, paths, ports, supervise
+from runner.base import instants, paths, supervise
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import builds, lifecycle
@@ -362,10 +362,10 @@ class Run:
                 continue
             slug = name.replace("/", "-").replace(" ", "").replace("(", "-").replace(")", "")
             process = lifecycle.RemoteCell(self.members[name].cell, self.options.target) if self.options.target else \
-                lifecycle.CellProcess(
-                    self.members[name].cell, port=ports.free_port(), workers=record["server_cpus"],
-                    pool_size=record["pool_size"], log_path=self.run_dir / "logs" / f"{slug}-group{number}.log",
-                    users=self.max_id, host=self.cell_host)
+                lifecycle.CellProcess.on_free_port(
+                    self.members[name].cell, workers=record["server_cpus"], pool_size=record["pool_size"],
+                    log_path=self.run_dir / "logs" / f"{slug}-group{number}.log", users=self.max_id,
+                    host=self.cell_host)
             try:
                 process.start(self.login_of(name).url)
             except DbbenchError as exc:

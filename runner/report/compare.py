@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from runner.base.errors import DbbenchError
 from runner.report import stats
-from runner.report.formatting import cell_name, estimate_of, fmt_rps, md_table
+from runner.report.formatting import cell_name, fmt_rps, md_table
+from runner.report.results import estimate_of
 
 
 def comparable(a: dict, b: dict) -> list[str]:

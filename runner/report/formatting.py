@@ -42,9 +42,6 @@ def cell_name(cell: dict) -> str:
     return cell.get("name") or f"{cell['framework']}/{cell['variant']}"
 
 
-def estimate_of(cell: dict) -> stats.Estimate | None:
-    """From the raw slices, as results.finalize derives the stored figures."""
-    return stats.estimate([s["rps"] for s in results.used_slices(cell)])
 
 
 def fmt_interval(ci: list[float] | None, digits: int = 0, missing: str = "") -> str:

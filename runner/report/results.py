@@ -27,6 +27,11 @@ SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 
 
+def estimate_of(cell: dict) -> stats.Estimate | None:
+    """A cell's throughput from its used slices: the median and its interval that finalize stores."""
+    return stats.estimate([piece["rps"] for piece in used_slices(cell)])
+
+
 def used_slices(cell: dict) -> list[dict]:
     """The slices the estimates use: for each group and round the last undisturbed slice (else
     the last one); never one measured while PostgreSQL did not answer."""
@@ -62,7 +67,7 @@ def finalize(document: dict) -> dict:
     blocks: dict[str, dict] = {}
     for cell in document["cells"]:
         used = used_slices(cell)
-        found = stats.estimate([s["rps"] for s in used])
+        found = estimate_of(cell)
         cell["rps_median"] = round(found.median, 2) if found else None
         cell["rps_mean"] = round(found.mean, 2) if found else None
         cell["rps_ci95"] = [round(x, 2) for x in found.ci95] if found and found.ci95 else None
