@@ -26,8 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def measures(args) -> bool:
-    found = getattr(args, "measures", False)
+def takes_lock(args) -> bool:
+    """Whether the command measures, and so holds its cluster's lock while it runs."""
+    found = getattr(args, "takes_lock", False)
     return bool(found(args) if callable(found) else found)
 
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             if out:
                 results.check_writable(Path(out))
             lock = clusterlock.held(getattr(args, "db_url", None), command, args.wait, err.print) \
-                if measures(args) else nullcontext()
+                if takes_lock(args) else nullcontext()
             with lock:
                 return args.func(args)
     except DbbenchError as exc:

@@ -70,7 +70,7 @@ def test_the_agent_stops_when_its_lease_runs_out(agent):
 
 
 def test_the_app_hosts_client_reads_the_agents_clock_and_its_cpu_windows(agent, db_url):
-    from runner.cluster.remote import AgentClient
+    from runner.cluster.agent_client import AgentClient
 
     url, _, _ = agent
     client = AgentClient("db1", url, TEST_TOKEN)
@@ -87,11 +87,11 @@ def test_the_app_hosts_client_reads_the_agents_clock_and_its_cpu_windows(agent, 
 
 
 def test_the_heartbeat_holds_the_lease_and_the_agent_stops_once_it_ends(agent, monkeypatch):
-    from runner.cluster import remote
+    from runner.cluster import agent_client
 
     url, process, _ = agent
-    monkeypatch.setattr(remote, "HEARTBEAT_S", 1.0)
-    with remote.Heartbeat([remote.AgentClient("db1", url, TEST_TOKEN)]):
+    monkeypatch.setattr(agent_client, "HEARTBEAT_S", 1.0)
+    with agent_client.Heartbeat([agent_client.AgentClient("db1", url, TEST_TOKEN)]):
         time.sleep(5)
         assert process.poll() is None, "a 3 s lease held for 5 s by the heartbeat"
     assert process.wait(timeout=15) == 0, "the heartbeat ended: the lease ran out"

@@ -133,7 +133,7 @@ def test_a_second_worker_s_gain_is_two_over_one_whichever_of_the_two_was_the_bes
             low, high = stored[one]["ci95"]
             want, inverted = {"ratio": 1 / stored[one]["ratio"], "ci95": [1 / high, 1 / low]}, inverted + 1
         shown = formatting.fmt_ratio(want).removesuffix(" (tie)")
-        assert numbers[f"{toolkit.key_of(cell_name)}_gain"] == shown, cell_name
+        assert numbers[f"{toolkit.placeholder_of(cell_name)}_gain"] == shown, cell_name
     assert inverted, "the committed run has a cell whose second worker was its best: the inverse is checked"
     assert "contains 1" in processes.gain_verdict({"ratio": 1.25, "ci95": [0.9, 1.6]})
     assert "below 1: a loss" in processes.gain_verdict({"ratio": 0.9, "ci95": [0.85, 0.95]})

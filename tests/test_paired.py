@@ -17,7 +17,7 @@ from runner.cells import catalog
 from runner.experiments import sweep, tune
 from runner.measure import schedule
 from runner.measure.options import RunOptions
-from runner.measure.plan import Member, Plan, cell_record, held_connections, members_of
+from runner.measure.plan import Instance, Plan, cell_record, held_connections, members_of
 from runner.report import results, stats
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "example" / "results.json"
@@ -156,23 +156,23 @@ def test_the_tuned_pool_key_changes_with_each_of_its_parts():
     machine = {"cpu_model": "A CPU", "cpus_available": 2}
     postgres = {"settings": {"server_version": "15.14", "max_connections": "600", "shared_buffers": "2GB"}}
     base = dict(scenario="by-id", connections=64, server_cpus=1, db_latency_ms=0, machine=machine, postgres=postgres)
-    key = tune.key_of(tune.key_parts(cell, **base))
+    key = tune.digest_of(tune.key_parts(cell, **base))
     changes = [dict(scenario="mix"), dict(connections=32), dict(server_cpus=2), dict(db_latency_ms=2),
                dict(machine={**machine, "cpu_model": "Another CPU"}), dict(machine={**machine, "cpus_available": 4}),
                dict(postgres={"settings": {**postgres["settings"], "shared_buffers": "128MB"}})]
-    keys = {tune.key_of(tune.key_parts(cell, **{**base, **change})) for change in changes}
+    keys = {tune.digest_of(tune.key_parts(cell, **{**base, **change})) for change in changes}
     assert key not in keys and len(keys) == len(changes)
-    other = tune.key_of(tune.key_parts(catalog.manifest().cell("sanic", "raw"), **base))
+    other = tune.digest_of(tune.key_parts(catalog.manifest().cell("sanic", "raw"), **base))
     assert other != key
-    assert tune.key_of(tune.key_parts(cell, **base)) == key, "the same parts give the same key"
+    assert tune.digest_of(tune.key_parts(cell, **base)) == key, "the same parts give the same key"
 
 
 def test_a_changed_lock_file_changes_the_key(monkeypatch):
     cell = catalog.manifest().cell("fastapi", "raw")
     parts = dict(scenario="by-id", connections=64, server_cpus=1, db_latency_ms=0, machine={}, postgres={})
-    before = tune.key_of(tune.key_parts(cell, **parts))
+    before = tune.digest_of(tune.key_parts(cell, **parts))
     monkeypatch.setattr(tune.environments, "lock_digest", lambda stack: "0" * 64)
-    assert tune.key_of(tune.key_parts(cell, **parts)) != before
+    assert tune.digest_of(tune.key_parts(cell, **parts)) != before
 
 
 def test_a_paired_pool_sweep_packs_its_instances_under_max_connections_with_an_anchor_in_each_group():
@@ -195,7 +195,7 @@ def test_a_paired_pool_sweep_packs_its_instances_under_max_connections_with_an_a
     ("connections", 16, "connections", 16), ("server-cpus", 2, "workers", 2), ("db-latency", 3, "db_latency_ms", 3)])
 def test_each_instance_carries_its_own_point(param, value, field, expected):
     options = RunOptions(frameworks=["fastapi"], variants=["raw"], points=(param, [value]))
-    member = Member(f"fastapi/raw @{param}={value}", catalog.manifest().cell("fastapi", "raw"), (param, value))
+    member = Instance(f"fastapi/raw @{param}={value}", catalog.manifest().cell("fastapi", "raw"), (param, value))
     record = cell_record(member, Plan.resolve(options), options)
     assert record[field] == expected and record["point"] == {"param": param, "value": value, "of": "fastapi/raw"}
     if param == "connections":

@@ -333,7 +333,7 @@ def test_a_group_s_cells_are_warmed_side_by_side_and_a_failed_warm_up_fails_only
     runner.fail = lambda name, process, reason: failed.update({name: reason})
     runner.closed_loop = closed_loop
     runner.backlogs = []
-    runner.left_behind = lambda name, members, result, stopped: (name, result["rps"])
+    runner.left_behind = lambda name, tree, result, stopped: (name, result["rps"])
     runner.warm(1, {"a": SimpleNamespace(processes=list), "b": SimpleNamespace(processes=list)})
     assert sorted(warmed) == [("a", 1), ("a", 5), ("b", 1)]
     assert failed == {"b": "group 1 start: wrk failed (exit 1)"}

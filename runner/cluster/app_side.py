@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from runner.base import paths
 from runner.base.errors import DbbenchError
 from runner.cells import lifecycle
-from runner.cluster import remote
+from runner.cluster import agent_client
 from runner.db import database
 from runner.measure import cpu, noise
 from runner.measure.options import RunOptions
@@ -65,11 +65,11 @@ class ClusterHosts(Placement):
         self.cluster = plan
         self.cell_host = plan["app_address"]
         token = (paths.state_home() / TOKEN_FILE).read_text().strip()
-        self.agents = {role: remote.AgentClient(found["host"], found["url"], token)
+        self.agents = {role: agent_client.AgentClient(found["host"], found["url"], token)
                        for role, found in plan["agents"].items()}
 
     def around(self) -> contextlib.AbstractContextManager:
-        return remote.Heartbeat(list(self.agents.values()))
+        return agent_client.Heartbeat(list(self.agents.values()))
 
     def prepared(self, run: Run) -> None:
         """Each agent's clock offset, the usernames the load host's scripts need, every host's
@@ -104,9 +104,9 @@ class ClusterHosts(Placement):
         run.meta["cluster"]["client_addrs"][str(number)] = seen
 
     def closed_loop(self, run: Run, name: str, process: lifecycle.CellProcess, duration_s: float, seed: int,
-                    members: list | None = None) -> dict:
+                    tree: list | None = None) -> dict:
         """wrk on the load host; each party's CPU from its own host over the same instants."""
-        parties = cpu.Parties(members if members is not None else process.processes())
+        parties = cpu.Parties(tree if tree is not None else process.processes())
         before = parties.snapshot()
         began = time.time()
         found = self.agents["load"].call("/wrk", {

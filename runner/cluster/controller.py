@@ -23,7 +23,7 @@ from pathlib import Path
 from runner.base import paths, supervise
 from runner.base.console import err
 from runner.base.errors import DbbenchError
-from runner.cluster import ansible, app_side, hosts
+from runner.cluster import ansible, app_side, provisioning
 from runner.cluster.inventory import Host, Inventory
 from runner.measure.options import RunOptions
 from runner.report import results
@@ -40,7 +40,7 @@ def run(inventory: Inventory, options: RunOptions, users: int, out: Path) -> tup
     """Bring the hosts up, run on the app host, bring everything down and fetch the results:
     the local results directory (None if the run made none) and the run's exit code."""
     options.selected_cells()  # an unknown cell is an error here, before any host is touched
-    described = hosts.describe(inventory)
+    described = provisioning.describe(inventory)
     app = inventory.role("app")
     cores = next(host["cores"] for host in described if host["name"] == app.name)
     if isinstance(cores, int) and options.server_cpus > cores:
@@ -49,7 +49,7 @@ def run(inventory: Inventory, options: RunOptions, users: int, out: Path) -> tup
     err.print(f"layout: {inventory.layout()}; bringing the hosts up (checkout, bootstrap, PostgreSQL, agents)")
     code, stopped = None, None
     try:
-        where = hosts.up(inventory, users)
+        where = provisioning.up(inventory, users)
         plan = {
             "options": {key: value for key, value in asdict(options).items() if key not in ("db_url", "out")},
             "database_url": where["database_url"], "app_address": app.address, "layout": inventory.layout(),
@@ -83,7 +83,7 @@ def wind_down(inventory: Inventory, out: Path, stopped: BaseException | None) ->
             err.print(f"dbbench: warning: {step}: {exc}{again}")
             return None
 
-    tolerated("down", lambda: hosts.down(inventory))
+    tolerated("down", lambda: provisioning.down(inventory))
     return tolerated("fetch", lambda: fetch(inventory, out))
 
 

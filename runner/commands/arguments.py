@@ -63,11 +63,11 @@ def add_db_latency(parser: argparse.ArgumentParser) -> None:
                         help="round-trip time toxiproxy adds between the cells and PostgreSQL (default 0: no proxy)")
 
 
-def add_lock_args(parser: argparse.ArgumentParser, measures=True) -> None:
+def add_lock_args(parser: argparse.ArgumentParser, takes_lock=True) -> None:
     """A command that measures holds its cluster's lock (runner/db/clusterlock.py) while it runs."""
     parser.add_argument("--wait", action="store_true",
                         help="if another command is measuring on the same cluster, wait for it instead of refusing")
-    parser.set_defaults(measures=measures)
+    parser.set_defaults(takes_lock=takes_lock)
 
 
 def csv_list(value: str) -> list[str]:

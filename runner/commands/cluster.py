@@ -18,12 +18,12 @@ out = Console(width=200, highlight=False)
 
 def cmd_check(args) -> int:
     """Reachability, versions, each host's CPU model and core count, and its clock offset."""
-    from runner.cluster import hosts, inventory
+    from runner.cluster import inventory, provisioning
 
     found = inventory.load(args.inventory)
     table = Table("host", "roles", "address", "CPU", "cores", "kernel", "OS", "python", "dbbench checkout",
                   "clock offset", box=None)
-    for host in hosts.describe(found):
+    for host in provisioning.describe(found):
         table.add_row(host["name"], ",".join(host["roles"]), host["address"], escape(host["cpu_model"]),
                       str(host["cores"]), host["kernel"], host["os"], host["python"],
                       host["checkout"] or "not deployed",
@@ -35,11 +35,11 @@ def cmd_check(args) -> int:
 
 def cmd_up(args) -> int:
     """The checkout and its bootstrap on every host, PostgreSQL on the db host, the agents."""
-    from runner.cluster import hosts, inventory
+    from runner.cluster import inventory, provisioning
 
     found = inventory.load(args.inventory)
     found.require_checkout_dirs()
-    where = hosts.up(found, args.users)
+    where = provisioning.up(found, args.users)
     out.print(escape(f"up: {found.layout()}; PostgreSQL at {where['database_url']} (its password is on the db and "
                      f"app hosts alone); agents at {', '.join(where['agents'].values())}"))
     return 0
@@ -47,11 +47,11 @@ def cmd_up(args) -> int:
 
 def cmd_down(args) -> int:
     """Every agent and what it started, then PostgreSQL; the run's secrets removed."""
-    from runner.cluster import hosts, inventory
+    from runner.cluster import inventory, provisioning
 
     found = inventory.load(args.inventory)
     found.require_checkout_dirs()
-    hosts.down(found)
+    provisioning.down(found)
     out.print(escape(f"down: nothing of dbbench runs on {', '.join(host.name for host in found.hosts)}"))
     return 0
 

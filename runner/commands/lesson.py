@@ -13,7 +13,7 @@ HELP = "render a lesson in docs/lessons from its committed run"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name")
     parser.add_argument("--measure", action="store_true", help="run the lesson's experiment first")
-    arguments.add_lock_args(parser, measures=lambda args: args.measure)
+    arguments.add_lock_args(parser, takes_lock=lambda args: args.measure)
 
 
 def run(args) -> int:

@@ -86,7 +86,7 @@ def key_parts(cell: catalog.Cell, scenario: str, connections: int, server_cpus: 
             "postgres": {name: settings.get(name) for name in KEY_SETTINGS}}
 
 
-def key_of(parts: dict) -> str:
+def digest_of(parts: dict) -> str:
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
     return f"{parts['cell']} {parts['scenario']} c{parts['connections']} {digest}"
 
@@ -149,8 +149,8 @@ def tune(options: RunOptions, ladder: list[int], log: Callable[[str], None]) -> 
             continue
         found = choose_for(cell, document, plan, options, values, rule, path)
         if found is not None:
-            chosen[key_of(found["key"])] = found
-            document["tuned"] = {key_of(found["key"]): found}
+            chosen[digest_of(found["key"])] = found
+            document["tuned"] = {digest_of(found["key"]): found}
             results.write_json(document, path)
     if not chosen:
         raise DbbenchError(f"no cell was measured at any pool size: see {', '.join(map(str, kept))}")
@@ -201,7 +201,7 @@ def lookup(selected: list[catalog.Cell], scenario: str, connections: int, server
     recorded = load_store()
     found, missing = {}, []
     for cell in selected:
-        choice = recorded.get(key_of(key_parts(cell, scenario, connections, server_cpus, db_latency_ms, machine,
+        choice = recorded.get(digest_of(key_parts(cell, scenario, connections, server_cpus, db_latency_ms, machine,
                                                postgres)))
         if choice is None:
             missing.append(cell)

@@ -31,7 +31,7 @@ LESSONS_DIR = paths.REPO / "docs" / "lessons"
 
 
 @dataclass(frozen=True)
-class Part:
+class LessonSweep:
     """One paired sweep of a lesson that measures several: its label in the text, the parameter
     and values, and the run options it sets (the network path: toxiproxy or not, the ms added)."""
 
@@ -77,7 +77,7 @@ def scenario_experiment(options: RunOptions, scenarios: tuple[str, ...]) -> Call
     return experiment
 
 
-def several_sweeps(options: RunOptions, parts: list[Part]) -> Callable[[Path], Path]:
+def several_sweeps(options: RunOptions, parts: list[LessonSweep]) -> Callable[[Path], Path]:
     """Paired sweeps one after the other; one file holding every sweep, written after each."""
 
     def experiment(out: Path) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.lessons.engine import Lesson, run_experiment
-from runner.lessons.toolkit import fmt_interval, key_of, per_slice
+from runner.lessons.toolkit import fmt_estimate, per_slice, placeholder_of
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting, results, stats
 
@@ -26,9 +26,9 @@ def event_loop_numbers(document: dict) -> dict[str, str]:
                                     ci95=(1e6 / cost.ci95[1], 1e6 / cost.ci95[0]) if cost.ci95 else None, cv=None)
         measured = results.estimate_of(cell)
         cores = cell["cpu_cores"]["server"]
-        key = key_of(cell["name"])
-        numbers.update({f"{key}_us": fmt_interval(cost), f"{key}_bound": fmt_interval(bound),
-                        f"{key}_rps": fmt_interval(measured), f"{key}_cores": f"{cores:.2f}",
+        key = placeholder_of(cell["name"])
+        numbers.update({f"{key}_us": fmt_estimate(cost), f"{key}_bound": fmt_estimate(bound),
+                        f"{key}_rps": fmt_estimate(measured), f"{key}_cores": f"{cores:.2f}",
                         f"{key}_share": f"{measured.median / bound.median:.0%}"})
         rows.append([cell["name"], numbers[f"{key}_us"], numbers[f"{key}_bound"], numbers[f"{key}_rps"],
                      numbers[f"{key}_share"], numbers[f"{key}_cores"]])

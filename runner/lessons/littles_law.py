@@ -10,10 +10,10 @@ from runner.lessons.engine import Lesson, sweep_experiment
 from runner.lessons.toolkit import (
     below_best,
     best_point,
-    fmt_interval,
-    key_of,
+    fmt_estimate,
     level_with_best,
-    paired,
+    paired_ratios,
+    placeholder_of,
     ratio_panel,
     share_text,
     swept_axis,
@@ -33,10 +33,10 @@ def littles_law_numbers(document: dict) -> dict[str, str]:
     be told from the best."""
     numbers: dict[str, str] = {}
     rows = []
-    ratios = paired(document, "littles-law")
+    ratios = paired_ratios(document, "littles-law")
     numbers["widest"] = widest(ratios)
     for cell_name, points in sweep.series(document).items():
-        key = key_of(cell_name)
+        key = placeholder_of(cell_name)
         best_n, best = best_point(cell_name, points)
         numbers[f"{key}_top"] = f"{best['rps_median']:,.0f}"
         numbers[f"{key}_best_n"] = str(best_n)
@@ -45,7 +45,7 @@ def littles_law_numbers(document: dict) -> dict[str, str]:
             measured = results.estimate_of(cell)
             mean_ms = cell["latency_ms"]["mean"]
             predicted_ms = connections / cell["rps_median"] * 1000
-            numbers.update({f"{key}_{connections}_rps": fmt_interval(measured),
+            numbers.update({f"{key}_{connections}_rps": fmt_estimate(measured),
                             f"{key}_{connections}_share": share_text(cell, ratios),
                             f"{key}_{connections}_verdict": verdict(cell, ratios),
                             f"{key}_{connections}_mean_ms": f"{mean_ms:.2f}",

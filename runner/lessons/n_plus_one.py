@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from runner.experiments import sweep
 from runner.lessons.engine import Lesson, sweep_experiment
-from runner.lessons.toolkit import blocked, fmt_interval, fmt_ratio, key_of, per_slice, swept_axis
+from runner.lessons.toolkit import blocked, fmt_estimate, fmt_ratio_of, per_slice, placeholder_of, swept_axis
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting, results
 
@@ -36,7 +36,7 @@ def n_plus_one_numbers(document: dict) -> dict[str, str]:
     numbers: dict[str, str] = {}
     rows = []
     for cell_name, points in sweep.series(document).items():
-        key = key_of(cell_name)
+        key = placeholder_of(cell_name)
         first = points[0][1]["rps_median"]
         for latency, cell in points:
             trips = round_trips(cell["statements_per_request"])
@@ -44,7 +44,7 @@ def n_plus_one_numbers(document: dict) -> dict[str, str]:
             cpu = 1e6 / per_slice(cell, "server").median
             measured = results.estimate_of(cell)
             numbers.update({
-                f"{key}_{latency}_rps": fmt_interval(measured),
+                f"{key}_{latency}_rps": fmt_estimate(measured),
                 f"{key}_{latency}_kept": f"{cell['rps_median'] / first:.0%}",
                 f"{key}_{latency}_trips": f"{trips:.1f}",
                 f"{key}_{latency}_lookups": f"{cell['statements_per_request'].get('lookup', 0):.1f}",
@@ -61,7 +61,7 @@ def n_plus_one_numbers(document: dict) -> dict[str, str]:
         for variant in ("sa-orm-lazy", "sa-orm-selectin"):
             found = comparison.ratio(sweep.instance_name(document, f"fastapi/{variant}", value),
                                      sweep.instance_name(document, "fastapi/sa-orm-joined", value))
-            numbers[f"{key_of(variant)}_over_joined_{value}"] = fmt_ratio(found) if found else "—"
+            numbers[f"{placeholder_of(variant)}_over_joined_{value}"] = fmt_ratio_of(found) if found else "—"
     numbers["table"] = formatting.md_table(
         ["cell", "ms added per round trip", "RPS [95%]", "of its own at 0 ms", "statements per request (verified)",
          "round trips per request", "waiting bound N / (round trips × ms)", "CPU bound 10⁶ / server µs"], rows)

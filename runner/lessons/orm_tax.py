@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 
 from runner.base.errors import DbbenchError
 from runner.lessons.engine import Lesson, run_experiment
-from runner.lessons.toolkit import blocked, fmt_interval, fmt_ratio, key_of, per_slice
+from runner.lessons.toolkit import blocked, fmt_estimate, fmt_ratio_of, per_slice, placeholder_of
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting, results, stats
 
@@ -34,13 +34,13 @@ def variant_numbers(document: dict) -> dict[str, str]:
     framework = by_variant["raw"]["framework"]
     comparison = blocked(document)
     for variant in ORM_VARIANTS:
-        cell, key = by_variant[variant], key_of(variant)
+        cell, key = by_variant[variant], placeholder_of(variant)
         over_raw = comparison.ratio(cell["name"], by_variant["raw"]["name"]) if variant != "raw" else None
         numbers.update({
-            f"{key}_rps": fmt_interval(results.estimate_of(cell)),
-            f"{key}_over_raw": "1" if variant == "raw" else fmt_ratio(over_raw) if over_raw else "—",
-            f"{key}_server_us": fmt_interval(per_slice(cell, "server")),
-            f"{key}_postgres_us": fmt_interval(per_slice(cell, "postgres")),
+            f"{key}_rps": fmt_estimate(results.estimate_of(cell)),
+            f"{key}_over_raw": "1" if variant == "raw" else fmt_ratio_of(over_raw) if over_raw else "—",
+            f"{key}_server_us": fmt_estimate(per_slice(cell, "server")),
+            f"{key}_postgres_us": fmt_estimate(per_slice(cell, "postgres")),
             f"{key}_statements": formatting.spr_text(cell),
         })
         rows.append([f"{framework}/{variant}", numbers[f"{key}_rps"], numbers[f"{key}_over_raw"],
@@ -55,7 +55,7 @@ def layer_numbers(prices: dict[str, tuple[stats.Ratio, float]]) -> dict[str, str
     layer costs (the difference of the two medians), and what the interval lets one say."""
     numbers: dict[str, str] = {}
     for layer, (found, us) in prices.items():
-        numbers[f"{layer}_ratio"] = fmt_ratio(found)
+        numbers[f"{layer}_ratio"] = fmt_ratio_of(found)
         numbers[f"{layer}_us"] = f"{us:+,.0f}"
         numbers[f"{layer}_verdict"] = ("no difference the data can tell (the interval contains 1)"
                                        if not found.excludes_one() else

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from runner.base.errors import DbbenchError
 from runner.lessons.engine import Lesson, runs_in, scenario_experiment
 from runner.lessons.orm_tax import ORM_LAYERS, ORM_VARIANTS, layer_numbers, layer_prices, orm_variants, variant_numbers
-from runner.lessons.toolkit import fmt_ratio
+from runner.lessons.toolkit import fmt_ratio_of
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting
 
@@ -48,7 +48,7 @@ def orm_tax_rows_numbers(document: dict) -> dict[str, str]:
         noisy = [cell for cell in orm_variants(run).values() if "noisy" in (cell.get("flags") or [])]
         numbers[f"noisy_{scenario}"] = f"{len(noisy)} of {len(ORM_VARIANTS)}"
     rows = [[LAYER_TITLES[layer], *[text for scenario in ROW_SCENARIOS
-                                    for text in (fmt_ratio(prices[scenario][layer][0]),
+                                    for text in (fmt_ratio_of(prices[scenario][layer][0]),
                                                  f"{prices[scenario][layer][1]:+,.0f}")]]
             for layer, _, _ in ORM_LAYERS]
     header = ["layer (with it / without it)"]

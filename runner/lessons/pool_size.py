@@ -5,12 +5,12 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.experiments import sweep, tune
-from runner.lessons.engine import Lesson, Part, several_sweeps
+from runner.lessons.engine import Lesson, LessonSweep, several_sweeps
 from runner.lessons.toolkit import (
     below_best,
-    fmt_interval,
-    key_of,
-    paired,
+    fmt_estimate,
+    paired_ratios,
+    placeholder_of,
     ratio_panel,
     share_text,
     swept_axis,
@@ -26,8 +26,9 @@ POOL_VALUES = [2, HIKARI_POOL, 16, 72]  # 72: the rule's pool at 64 connections 
 # 200 s (11 rounds, the scenario's 6 s warm-up each) gave ±11-16%; three sweeps, about 22 minutes.
 POOL_BUDGET_S = 420
 # Loopback without toxiproxy and with it (so that the pool's effect is told from the proxy's), then +2 ms.
-POOL_SWEEPS = [Part("direct", "pool-size", POOL_VALUES), Part("0", "pool-size", POOL_VALUES, proxy=True),
-               Part("2", "pool-size", POOL_VALUES, proxy=True, db_latency_ms=2)]
+POOL_SWEEPS = [LessonSweep("direct", "pool-size", POOL_VALUES),
+               LessonSweep("0", "pool-size", POOL_VALUES, proxy=True),
+               LessonSweep("2", "pool-size", POOL_VALUES, proxy=True, db_latency_ms=2)]
 PATH_TITLES = {"direct": "loopback, no proxy", "0": "loopback through toxiproxy (+0 ms)",
                "2": "toxiproxy adding 2 ms per round trip"}
 
@@ -40,10 +41,10 @@ def pool_numbers(document: dict) -> dict[str, str]:
     rows = []
     for entry in document["sweeps"]:
         label, latency = entry["label"], entry["db_latency_ms"]
-        ratios = paired(entry["sweep"], "pool-size")
+        ratios = paired_ratios(entry["sweep"], "pool-size")
         numbers[f"widest_{label}"] = widest(ratios)
         for cell_name, points in sweep.series(entry["sweep"]).items():
-            key = f"{key_of(cell_name)}_{label}"
+            key = f"{placeholder_of(cell_name)}_{label}"
             chosen = tune.choose(points, ratios, rule_pool=POOL_VALUES[-1])
             best = dict(points)[chosen["best_pool"]]
             numbers.update({f"{key}_best": f"{best['rps_median']:,.0f}", f"{key}_best_pool": str(chosen["best_pool"]),
@@ -53,7 +54,7 @@ def pool_numbers(document: dict) -> dict[str, str]:
             below = []
             for pool, cell in points:
                 measured = results.estimate_of(cell)
-                numbers.update({f"{key}_{pool}_rps": fmt_interval(measured),
+                numbers.update({f"{key}_{pool}_rps": fmt_estimate(measured),
                                 f"{key}_{pool}_share": share_text(cell, ratios),
                                 f"{key}_{pool}_verdict": verdict(cell, ratios),
                                 # Little's law on the pool: with every connection busy, each was held pool / RPS.
@@ -72,7 +73,7 @@ def pool_numbers(document: dict) -> dict[str, str]:
 def proxy_reading(numbers: dict[str, str], cell_name: str) -> str:
     """Whether the rule's pool fell below the best with the proxy, without it, on both paths or on neither."""
     rule = POOL_VALUES[-1]
-    direct, proxied = (numbers.get(f"{key_of(cell_name)}_{label}_{rule}_verdict") == "below the best"
+    direct, proxied = (numbers.get(f"{placeholder_of(cell_name)}_{label}_{rule}_verdict") == "below the best"
                        for label in ("direct", "0"))
     if direct and proxied:
         return f"for {cell_name} the rule's {rule} fell below the best on both paths: the cost is the pool's"

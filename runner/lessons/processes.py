@@ -6,7 +6,15 @@ from matplotlib.figure import Figure
 
 from runner.experiments import sweep
 from runner.lessons.engine import Lesson, first_run, sweep_experiment
-from runner.lessons.toolkit import blocked, fmt_interval, key_of, paired, ratio_between, ratio_panel, swept_axis
+from runner.lessons.toolkit import (
+    blocked,
+    fmt_estimate,
+    paired_ratios,
+    placeholder_of,
+    ratio_between,
+    ratio_panel,
+    swept_axis,
+)
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting, results, stats
 
@@ -16,17 +24,17 @@ def processes_numbers(document: dict) -> dict[str, str]:
     second worker's gain, a paired ratio with its interval."""
     numbers: dict[str, str] = {}
     rows = []
-    paired(document, "processes")  # only its refusal of a sweep measured one point after another
+    paired_ratios(document, "processes")  # only its refusal of a sweep measured one point after another
     comparison = blocked(document["results"])
     for cell_name, points in sweep.series(document).items():
-        key = key_of(cell_name)
+        key = placeholder_of(cell_name)
         for workers, cell in points:
             cores = cell["cpu_cores"]
             total = sum(value for value in cores.values() if value is not None)
             measured = results.estimate_of(cell)
             outside = stats.median([piece["noise"]["outside_cores"] for piece in results.used_slices(cell)
                                          if piece.get("noise")])
-            numbers.update({f"{key}_{workers}_rps": fmt_interval(measured),
+            numbers.update({f"{key}_{workers}_rps": fmt_estimate(measured),
                             **{f"{key}_{workers}_{party}_cores": f"{cores[party]:.2f}"
                                for party in ("server", "postgres", "wrk")},
                             f"{key}_{workers}_total_cores": f"{total:.2f}",

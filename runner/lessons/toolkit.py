@@ -8,7 +8,7 @@ from runner.experiments import sweep
 from runner.report import figures, formatting, results, stats
 
 
-def fmt_interval(found: stats.Estimate | None, scale: float = 1.0, digits: int = 0) -> str:
+def fmt_estimate(found: stats.Estimate | None, scale: float = 1.0, digits: int = 0) -> str:
     """median [low–high], or where too few slices give no 95% interval, the median and their count."""
     if found is None:
         raise DbbenchError("a number the lesson needs has no data")
@@ -25,7 +25,8 @@ def per_slice(cell: dict, party: str) -> stats.Estimate | None:
     return stats.estimate(values)
 
 
-def key_of(name: str) -> str:
+def placeholder_of(name: str) -> str:
+    """fastapi/sa-orm -> fastapi_sa_orm: a cell's name as a page's $placeholder can hold it."""
     return name.replace("/", "_").replace("-", "_")
 
 
@@ -69,7 +70,7 @@ def swept_axis(axes, values: list[int], label: str, log2: bool = False) -> None:
     axes.grid(color="#E5E5E5", linewidth=0.8)
 
 
-def paired(found: dict, lesson_name: str) -> dict[str, dict]:
+def paired_ratios(found: dict, lesson_name: str) -> dict[str, dict]:
     """A paired sweep's ratios of each point to its cell's best point, by instance name; a sweep
     measured one point after the other has none, and the lesson's text needs them."""
     if not sweep.is_paired(found):
@@ -135,5 +136,5 @@ def blocked(document: dict) -> stats.BlockedComparison:
         for cell in document["cells"] if cell.get("clean")})
 
 
-def fmt_ratio(found: stats.Ratio) -> str:
+def fmt_ratio_of(found: stats.Ratio) -> str:
     return formatting.fmt_ratio(found.as_dict() | {"tie": not found.excludes_one()})

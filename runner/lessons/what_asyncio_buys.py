@@ -6,16 +6,16 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.experiments import sweep
-from runner.lessons.engine import Lesson, Part, several_sweeps
+from runner.lessons.engine import Lesson, LessonSweep, several_sweeps
 from runner.lessons.toolkit import (
     below_best,
     blocked,
-    fmt_interval,
-    key_of,
+    fmt_estimate,
     median_of,
-    paired,
+    paired_ratios,
     part_of,
     per_slice,
+    placeholder_of,
     ratio_between,
     ratio_panel,
     share_text,
@@ -34,9 +34,9 @@ from runner.report import about, figures, formatting, results
 # requests/s x 10 ms, two round trips, is 20 in flight) and lets all 12 instances fit in one
 # group; a thread per connection at 1,024 would need more connections than PostgreSQL allows here.
 ASYNCIO_POOL = 48
-ASYNCIO_SWEEPS = [Part("latency", "db-latency", [0, 1, 5], proxy=True, pool_size=64, budget_s=290),
-                  Part("connections", "connections", [16, 64, 256, 1024], proxy=True, db_latency_ms=5,
-                       pool_size=ASYNCIO_POOL, slice_s=2, budget_s=360)]
+ASYNCIO_SWEEPS = [LessonSweep("latency", "db-latency", [0, 1, 5], proxy=True, pool_size=64, budget_s=290),
+                  LessonSweep("connections", "connections", [16, 64, 256, 1024], proxy=True, db_latency_ms=5,
+                              pool_size=ASYNCIO_POOL, slice_s=2, budget_s=360)]
 ASYNC_CELLS = ("fastapi/raw", "sanic/raw")
 THREADED_CELL = "flask/raw"
 
@@ -48,19 +48,19 @@ def asyncio_numbers(document: dict) -> dict[str, str]:
     cell over flask/raw, paired."""
     numbers: dict[str, str] = {}
     latency = part_of(document, "latency")
-    ratios = paired(latency["sweep"], "what-asyncio-buys")
+    ratios = paired_ratios(latency["sweep"], "what-asyncio-buys")
     rows = []
     below = []
     for cell_name, points in sweep.series(latency["sweep"]).items():
-        key = key_of(cell_name)
+        key = placeholder_of(cell_name)
         for added, cell in points:
             measured = results.estimate_of(cell)
             numbers.update({
-                f"{key}_{added}_rps": fmt_interval(measured), f"{key}_{added}_share": share_text(cell, ratios),
+                f"{key}_{added}_rps": fmt_estimate(measured), f"{key}_{added}_share": share_text(cell, ratios),
                 f"{key}_{added}_verdict": verdict(cell, ratios),
-                f"{key}_{added}_us": fmt_interval(per_slice(cell, "server")),
+                f"{key}_{added}_us": fmt_estimate(per_slice(cell, "server")),
                 f"{key}_{added}_cores": f"{cell['cpu_cores']['server']:.2f}",
-                f"{key}_{added}_proxy_us": fmt_interval(per_slice(cell, "proxy")),
+                f"{key}_{added}_proxy_us": fmt_estimate(per_slice(cell, "proxy")),
                 f"{key}_{added}_little_ms": f"{cell['connections'] / cell['rps_median'] * 1000:.1f}",
             })
             rows.append([cell_name, str(added), numbers[f"{key}_{added}_rps"], numbers[f"{key}_{added}_share"],
@@ -86,12 +86,12 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
                                # Little's law on the threads: each holds a request for at least the round trip.
                                "far_thread_bound": f"{entry['pool_size'] / entry['db_latency_ms'] * 1000:,.0f}"}
     found_sweep = entry["sweep"]
-    ratios = paired(found_sweep, "what-asyncio-buys")
+    ratios = paired_ratios(found_sweep, "what-asyncio-buys")
     comparison = blocked(found_sweep["results"])
     lines = sweep.series(found_sweep)
     rows = []
     for cell_name, points in lines.items():
-        key = key_of(cell_name)
+        key = placeholder_of(cell_name)
         for n, cell in points:
             memory = median_of(cell, "server_rss_mib")
             numbers.update({f"{key}_n{n}_share": share_text(cell, ratios),
@@ -106,7 +106,7 @@ def concurrency_numbers(entry: dict) -> dict[str, str]:
     threaded = dict(lines.get(THREADED_CELL, []))
     parted = []
     for cell_name in ASYNC_CELLS:
-        key = key_of(cell_name)
+        key = placeholder_of(cell_name)
         for n, cell in lines.get(cell_name, []):
             against = ratio_between(comparison, cell["name"], threaded[n]["name"]) if n in threaded else None
             numbers[f"{key}_n{n}_over_flask"] = formatting.fmt_ratio(against) if against else "—"

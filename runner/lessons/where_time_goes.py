@@ -6,7 +6,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.lessons.engine import Lesson, run_experiment
-from runner.lessons.toolkit import fmt_interval, key_of, per_slice
+from runner.lessons.toolkit import fmt_estimate, per_slice, placeholder_of
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting
 
@@ -19,16 +19,16 @@ def time_goes_numbers(document: dict) -> dict[str, str]:
     for cell in figures.ordered_cells(document["cells"]):
         if cell["status"] != "ok" or not cell.get("slices_used"):
             continue
-        key = key_of(cell["name"])
+        key = placeholder_of(cell["name"])
         for party in ("server", "postgres", "wrk"):
-            numbers[f"{key}_{party}_us"] = fmt_interval(per_slice(cell, party))
+            numbers[f"{key}_{party}_us"] = fmt_estimate(per_slice(cell, party))
         numbers[f"{key}_statements"] = formatting.spr_text(cell)
         rows.append([cell["name"], numbers[f"{key}_statements"], *[numbers[f"{key}_{party}_us"]
                                                                    for party in ("server", "postgres", "wrk")]])
     numbers["table"] = formatting.md_table(["cell", "statements per request", "server µs [95%]", "PostgreSQL µs [95%]",
                                         "wrk µs [95%]"], rows)
     for found in formatting.comparisons_of(document, "orm-tax").values():
-        numbers[f"{key_of(found['a'])}_over_raw"] = formatting.fmt_ratio(found)
+        numbers[f"{placeholder_of(found['a'])}_over_raw"] = formatting.fmt_ratio(found)
     return numbers
 
 

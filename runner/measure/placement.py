@@ -41,7 +41,7 @@ class Placement(ABC):
 
     @abstractmethod
     def closed_loop(self, run: Run, name: str, process: CellProcess, duration_s: float, seed: int,
-                    members: list | None = None) -> dict:
+                    tree: list | None = None) -> dict:
         """wrk against a cell for a while (a slice, or its warm-up), with each party's CPU."""
 
     @abstractmethod
@@ -72,9 +72,9 @@ class Here(Placement):
         pass
 
     def closed_loop(self, run: Run, name: str, process: CellProcess, duration_s: float, seed: int,
-                    members: list | None = None) -> dict:
+                    tree: list | None = None) -> dict:
         return wrk.run_wrk(process.base_url, duration_s=duration_s, seed=seed,
-                           **run.load_args(name, process, members), **run.lua_args())
+                           **run.load_args(name, process, tree), **run.lua_args())
 
     def local_cpu(self, cpu_seconds: dict) -> float:
         return sum(value for value in cpu_seconds.values() if value)

@@ -53,7 +53,7 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class Member:
+class Instance:
     """One cell of the run under its own name: an A/A calibration runs one cell twice, a paired
     sweep once per point (`point`: the parameter and its value for this instance)."""
 
@@ -63,16 +63,17 @@ class Member:
 
 
 def members_of(selected: list[catalog.Cell], instances: int,
-               points: tuple[str, list[int]] | None = None) -> list[Member]:
+               points: tuple[str, list[int]] | None = None) -> list[Instance]:
     if points is not None:
         param, values = points
-        return [Member(f"{cell.name} @{param}={value}", cell, (param, value)) for cell in selected for value in values]
+        return [Instance(f"{cell.name} @{param}={value}", cell, (param, value))
+                for cell in selected for value in values]
     if instances == 1:
-        return [Member(cell.name, cell) for cell in selected]
-    return [Member(f"{cell.name} ({chr(ord('A') + i)})", cell) for cell in selected for i in range(instances)]
+        return [Instance(cell.name, cell) for cell in selected]
+    return [Instance(f"{cell.name} ({chr(ord('A') + i)})", cell) for cell in selected for i in range(instances)]
 
 
-def cell_record(member: Member, plan: Plan, options: RunOptions) -> dict:
+def cell_record(member: Instance, plan: Plan, options: RunOptions) -> dict:
     """What a member is run with: the options, with its sweep point's value in place of one."""
     cell = member.cell
     point = dict([member.point]) if member.point else {}

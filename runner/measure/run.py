@@ -437,12 +437,12 @@ class Run:
         self.backlogs = []
         # The cell's processes are looked up once, before the slice, and its memory and backlog
         # read after it: nothing of that bookkeeping runs in the slice's window.
-        members = process.processes()
+        tree = process.processes()
         probe = noise.NoiseProbe.start()
         started_s = round(self.elapsed(), 2)
         try:
             result = self.measure_load(name, process, seed=self.plan.seed + 1000 * round_no + position,
-                                       members=members)
+                                       tree=tree)
         except DbbenchError as exc:
             self.fail(name, process, f"group {number} round {round_no}: {exc}")
             return None
@@ -450,9 +450,9 @@ class Run:
         slice_noise = probe.finish(self.placement.local_cpu(result["cpu_seconds"]), self.measured_trees(process),
                                    {other.process.pid for other in self.up.values()
                                     if other is not process and other.process is not None})
-        self.backlogs = [self.left_behind(name, members, result, stopped)]
+        self.backlogs = [self.left_behind(name, tree, result, stopped)]
         entry = {"group": number, "round": round_no, "position": position, "repeat": repeat,
-                 "started_s": started_s, **result, "server_rss_mib": process.rss_mib(members), "backlog": waited,
+                 "started_s": started_s, **result, "server_rss_mib": process.rss_mib(tree), "backlog": waited,
                  "noise": slice_noise}
         entry["disturbed"] = self.placement.disturbed(entry)
         if result["errors"] or result["non_2xx"]:
@@ -466,23 +466,23 @@ class Run:
             self.wait_for_database(f"group {number} round {round_no}")
         return entry
 
-    def measure_load(self, name: str, process: lifecycle.CellProcess, seed: int, members: list | None = None) -> dict:
-        """One slice: wrk's closed loop, or oha at the cell's constant rate. `members`: the
+    def measure_load(self, name: str, process: lifecycle.CellProcess, seed: int, tree: list | None = None) -> dict:
+        """One slice: wrk's closed loop, or oha at the cell's constant rate. `tree`: the
         cell's processes, looked up before the slice (else now)."""
         rate = self.records[name]["rate_target"]
         if rate is None:
-            return self.closed_loop(name, process, self.plan.slice_s, seed, members)
+            return self.closed_loop(name, process, self.plan.slice_s, seed, tree)
         return openloop.run_rate(process.base_url, rate=rate, duration_s=self.plan.slice_s,
-                                 **self.load_args(name, process, members))
+                                 **self.load_args(name, process, tree))
 
     def closed_loop(self, name: str, process: lifecycle.CellProcess, duration_s: float, seed: int,
-                    members: list | None = None) -> dict:
+                    tree: list | None = None) -> dict:
         """wrk against a cell for a while (a slice, or its warm-up), where the placement runs it."""
-        return self.placement.closed_loop(self, name, process, duration_s, seed, members)
+        return self.placement.closed_loop(self, name, process, duration_s, seed, tree)
 
-    def left_behind(self, name: str, members: list | None, result: dict, stopped: float) -> backlog.Backlog | None:
+    def left_behind(self, name: str, tree: list | None, result: dict, stopped: float) -> backlog.Backlog | None:
         """The requests a load abandoned in its server, which the next slice waits out."""
-        return backlog.Backlog.after(members, self.records[name]["connections"], result["rps"], stopped)
+        return backlog.Backlog.after(tree, self.records[name]["connections"], result["rps"], stopped)
 
     def measured_trees(self, process: lifecycle.CellProcess) -> set[int]:
         """The measured parties' root processes here: the cell's, toxiproxy's and the postmaster
@@ -503,9 +503,9 @@ class Run:
             return self.cell_url
         return self.proxy.url_for(self.url, self.records[name]["db_latency_ms"])
 
-    def load_args(self, name: str, process: lifecycle.CellProcess, members: list | None = None) -> dict:
+    def load_args(self, name: str, process: lifecycle.CellProcess, tree: list | None = None) -> dict:
         return dict(scenario=self.plan.scenario, connections=self.records[name]["connections"], max_id=self.max_id,
-                    server_processes=members if members is not None else process.processes(), pinning=self.pinning,
+                    server_processes=tree if tree is not None else process.processes(), pinning=self.pinning,
                     postmaster_pid=self.postmaster_pid,
                     usernames=self.usernames,
                     proxy_processes=self.proxy.processes() if self.proxy else None)
