@@ -71,13 +71,13 @@ def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     return living
 
 
-def assert_all_gone(processes: list[psutil.Process], ports: list[int]) -> None:
+def assert_all_gone(processes: list[psutil.Process], listened: list[int]) -> None:
     """Within GONE_WITHIN_S, no process left and every port free (a killed multi-threaded
     process can show as gone a moment before its last thread has released its sockets)."""
     deadline = time.monotonic() + GONE_WITHIN_S
 
     def taken() -> list[int]:
-        return [port for port in ports if not ports.port_is_free(port)]
+        return [port for port in listened if not ports.port_is_free(port)]
 
     while (alive(processes) or taken()) and time.monotonic() < deadline:
         time.sleep(0.2)
