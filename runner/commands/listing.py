@@ -17,7 +17,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """No options: it lists every declared cell."""
 
 
-
 def run(args) -> int:
     table = Table("framework", "variant", "strategy", "server", "runs here", box=None)
     legacy = {}

@@ -29,7 +29,8 @@ def left_out_percentiles(labelled: list[tuple[str, dict]], keys: tuple[str, ...]
                         else "") for label, cell, absent in missing if absent)
     if not held:
         return []
-    needs = ", ".join(f"a {key} {stats.requests_for(key):,}" for key in keys if stats.requests_for(key) > 2)
+    left_out = [key for key in keys if any(key in absent for _, _, absent in missing)]
+    needs = ", ".join(f"a {key} {stats.requests_for(key):,}" for key in left_out)
     return [f"— in a percentile's column: not measured. The slices held too few requests for it (a slice needs, "
             f"for {needs}), so it is left out rather than shown as a figure: {held}."]
 
@@ -40,8 +41,6 @@ def median_requests(cell: dict) -> float | None:
 
 def cell_name(cell: dict) -> str:
     return cell.get("name") or f"{cell['framework']}/{cell['variant']}"
-
-
 
 
 def fmt_interval(ci: list[float] | None, digits: int = 0, missing: str = "") -> str:
