@@ -64,6 +64,12 @@ def test_a_duration_is_written_the_same_way_everywhere(text, seconds):
         assert arguments.slice_arg(text) == seconds
 
 
+def test_quick_says_one_thing_on_every_command_that_has_it():
+    helps = {command: options_of(command)["--quick"].help for command in ("run", "sweep", "latency", "cluster")
+             if "--quick" in options_of(command)}
+    assert {"run", "sweep", "latency"} <= set(helps) and len(set(helps.values())) == 1, helps
+
+
 def test_every_pool_size_says_its_default():
     for command in ("run", "verify", "faults", "serve", *MEASURING):
         assert "default" in options_of(command)["--pool-size"].help, command

@@ -302,7 +302,14 @@ def add_run_precision_args(parser: argparse.ArgumentParser) -> None:
                         help="target half-width of every ratio's interval, e.g. 3%% (default 3%%)")
     parser.add_argument("--queries", type=queries_arg, default=20,
                         help="lookups per request in the queries scenario, 1 to 500 (TechEmpower's n; default 20)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 s slices, a 60 s budget")
+    add_quick(parser)
+
+
+def add_quick(parser: argparse.ArgumentParser) -> None:
+    """--quick means one thing on every command that measures: a smoke run, not figures to compare."""
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run, not for comparison: 1 s slices, no tuning, and 60 s as the default "
+                             "budget wherever the command spends one (scaled by cells as any default budget)")
 
 
 def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float | None = None) -> None:

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arguments.add_measurement_args(parser)
     parser.add_argument("--rounds", type=arguments.positive_int,
                         help="rounds per run (default: the closed-loop run to 3%%, each rate run 3)")
-    parser.add_argument("--quick", action="store_true", help="1 s slices, a 60 s budget for the peak")
+    arguments.add_quick(parser)
 
 
 def run(args) -> int:

@@ -53,12 +53,7 @@ def composite_report(args) -> bool:
         path = source / name if source.is_dir() else source
         if path.name != name or not path.exists():
             continue
-        try:
-            document = results.finalize_runs_in(json.loads(path.read_text()))
-        except (OSError, ValueError) as exc:
-            raise DbbenchError(f"cannot read {path}: {exc}") from None
-        except (KeyError, TypeError) as exc:
-            raise DbbenchError(f"{path} is not a dbbench {name}: no {exc}") from None
+        document = results.load_any(path)
         if args.format == "md":
             sys.stdout.write(module.render(document))
         elif args.format == "json":

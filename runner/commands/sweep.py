@@ -22,8 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exactly this many rounds (each point measured once per round)")
     parser.add_argument("--precision", type=arguments.precision_arg,
                         help="target half-width of every ratio (default 3%%)")
-    parser.add_argument("--quick", action="store_true",
-                        help="1 s slices, a 60 s budget (per point in a sequential sweep)")
+    arguments.add_quick(parser)
 
 
 OPTION_OF = {"server-cpus": "workers"}  # a parameter's name on the command line, where it differs from the results'

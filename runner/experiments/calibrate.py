@@ -37,8 +37,7 @@ class Calibration:
 def analyse(document: dict, confidence: float) -> Calibration:
     """The A/A ratios from a stored calibration run."""
     names = [c["name"] for c in document["cells"]]
-    blocks = {c["name"]: {(s["group"], s["round"]): s["rps"] for s in results.used_slices(c)}
-              for c in document["cells"] if c["clean"]}
+    blocks = results.blocks_of(document["cells"])
     if len(names) < 2 or len(blocks) < len(names):
         reasons = "; ".join(f"{c['name']}: {c['reason'] or 'errors in its slices'}"
                             for c in document["cells"] if c["name"] not in blocks)

@@ -231,13 +231,20 @@ def plot_points(axes, lines: dict[str, list[tuple[int, dict]]], frameworks: list
                 figures.whisker_vertical(axes, x, y, interval, colour)
 
 
-def finish_axes(figure: Figure, axes, values: list[int]) -> None:
-    """The parameter's axis (log 2 where its values span 8x or more, a tick at each), the grid and
-    the legend below: the same for every sweep figure."""
+def parameter_axis(axes, values: list[int], label: str | None = None) -> None:
+    """The swept parameter on x: log 2 where its values span 8x or more, a tick at each value, and
+    the grid; the same in every sweep and lesson figure."""
     if min(values) > 0 and max(values) / min(values) >= 8:
         axes.set_xscale("log", base=2)
     axes.set_xticks(values, [str(v) for v in values])
+    if label is not None:
+        axes.set_xlabel(label)
     axes.grid(color="#E5E5E5", linewidth=0.8)
+
+
+def finish_axes(figure: Figure, axes, values: list[int]) -> None:
+    """The parameter's axis and the legend below: the same for every sweep figure."""
+    parameter_axis(axes, values)
     figures.legend_below(figure, axes.get_legend_handles_labels()[0])
 
 

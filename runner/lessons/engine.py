@@ -121,18 +121,7 @@ def measure(chosen: Lesson) -> Path:
 
 def load(source: Path) -> dict:
     """A run's results file, or a sweep's (whose points are runs' results)."""
-    try:
-        document = json.loads(source.read_text())
-    except (OSError, ValueError) as exc:
-        raise DbbenchError(f"cannot read {shown(source)}: {exc}") from None
-    if document.get("kind") == "runs":
-        document["runs"] = [results.finalize(results.upgrade(run)) for run in document["runs"]]
-        return document
-    if document.get("kind") not in ("sweep", "sweeps"):
-        return results.load(source)
-    for found in sweeps_of(document):
-        results.finalize_runs_in(found)
-    return document
+    return results.load_any(source)
 
 
 def sweeps_of(document: dict) -> list[dict]:

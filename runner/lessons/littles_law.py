@@ -16,7 +16,6 @@ from runner.lessons.toolkit import (
     placeholder_of,
     ratio_panel,
     share_text,
-    swept_axis,
     verdict,
     widest,
 )
@@ -74,7 +73,7 @@ def littles_law_figure(document: dict) -> Figure:
         right.plot(ns, [n / cell["rps_median"] * 1000 for n, cell in points], linestyle="--", color=colour,
                    label=f"{cell_name}: N / RPS")
     for axes in (left, right):
-        swept_axis(axes, document["values"], "connections (closed-loop concurrency)", log2=True)
+        sweep.parameter_axis(axes, document["values"], "connections (closed-loop concurrency)")
     left.set_title("Throughput over the cell's best N (paired)", loc="left")
     left.set_ylabel("ratio to the best N [95%]")
     right.set_yscale("log")

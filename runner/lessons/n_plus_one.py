@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from runner.experiments import sweep
 from runner.lessons.engine import Lesson, sweep_experiment
-from runner.lessons.toolkit import blocked, fmt_estimate, fmt_ratio_of, per_slice, placeholder_of, swept_axis
+from runner.lessons.toolkit import blocked, fmt_estimate, fmt_ratio_of, per_slice, placeholder_of
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting, results
 
@@ -82,7 +82,7 @@ def n_plus_one_figure(document: dict) -> Figure:
         right.plot(xs, [round_trips(cell["statements_per_request"]) for _, cell in points], marker=marker,
                    color=colour, label=cell_name)
     for axes in (left, right):
-        swept_axis(axes, document["values"], "ms added per round trip to PostgreSQL (toxiproxy)")
+        sweep.parameter_axis(axes, document["values"], "ms added per round trip to PostgreSQL (toxiproxy)")
         axes.set_ylim(bottom=0)
     left.set_title("Throughput of a feed page (20 posts with authors)", loc="left")
     left.set_ylabel("requests per second")

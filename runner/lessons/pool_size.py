@@ -13,7 +13,6 @@ from runner.lessons.toolkit import (
     placeholder_of,
     ratio_panel,
     share_text,
-    swept_axis,
     verdict,
     widest,
 )
@@ -98,7 +97,7 @@ def pool_figure(document: dict) -> Figure:
             axes.axvline(pool, color="#999999", linestyle=":", linewidth=1)
             axes.text(pool, 0.02, f" {text}", fontsize=8, color="#555555", va="bottom",
                       transform=axes.get_xaxis_transform())
-        swept_axis(axes, entry["values"], "pool size per worker", log2=True)
+        sweep.parameter_axis(axes, entry["values"], "pool size per worker")
         axes.set_title(PATH_TITLES.get(entry["label"], entry["label"]), loc="left", fontsize=9)
     panels[0].set_ylabel("throughput over the cell's best pool [95%]")
     figures.legend_below(figure, panels[0].get_legend_handles_labels()[0])

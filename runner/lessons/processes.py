@@ -13,7 +13,6 @@ from runner.lessons.toolkit import (
     placeholder_of,
     ratio_between,
     ratio_panel,
-    swept_axis,
 )
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting, results, stats
@@ -86,7 +85,7 @@ def processes_figure(document: dict) -> Figure:
     right.set_xticks(range(len(names)), names)
     right.set_ylabel("cores used (median over slices)")
     right.set_title("Cores used, by worker count (on top)", loc="left")
-    swept_axis(left, document["values"], "worker processes (GOMAXPROCS for Go)")
+    sweep.parameter_axis(left, document["values"], "worker processes (GOMAXPROCS for Go)")
     left.set_title("Throughput over the cell's best worker count (paired)", loc="left")
     left.set_ylabel("ratio to the best [95%]")
     figures.legend_below(figure, left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0])

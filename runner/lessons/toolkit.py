@@ -41,7 +41,7 @@ def part_of(document: dict, label: str) -> dict:
 def ratio_between(comparison: stats.BlockedComparison, a: str, b: str) -> dict | None:
     """a's throughput over b's, paired within rounds, as the report's comparisons hold it."""
     found = comparison.ratio(a, b)
-    return None if found is None else {**found.as_dict(), "tie": not found.excludes_one()}
+    return None if found is None else found.as_dict()
 
 
 def median_of(cell: dict, field: str) -> float | None:
@@ -59,15 +59,6 @@ def ratio_panel(axes, points: list[tuple[int, dict]], ratios: dict[str, dict], c
             figures.whisker_vertical(axes, value, found["ratio"], found["ci95"], colour)
     axes.axhline(1.0, color="#888888", linewidth=0.8)
     axes.yaxis.set_major_formatter(figures.FuncFormatter(lambda share, _: f"{share:.0%}"))
-
-
-def swept_axis(axes, values: list[int], label: str, log2: bool = False) -> None:
-    """The swept parameter on x, each value a tick."""
-    if log2:
-        axes.set_xscale("log", base=2)
-    axes.set_xticks(values, [str(v) for v in values])
-    axes.set_xlabel(label)
-    axes.grid(color="#E5E5E5", linewidth=0.8)
 
 
 def paired_ratios(found: dict, lesson_name: str) -> dict[str, dict]:
@@ -131,10 +122,8 @@ def widest(ratios: dict[str, dict]) -> str:
 
 def blocked(document: dict) -> stats.BlockedComparison:
     """Every clean cell's slices by (group, round), for ratios between any two of them."""
-    return stats.BlockedComparison({
-        cell["name"]: {(piece["group"], piece["round"]): piece["rps"] for piece in results.used_slices(cell)}
-        for cell in document["cells"] if cell.get("clean")})
+    return stats.BlockedComparison(results.blocks_of(document["cells"]))
 
 
 def fmt_ratio_of(found: stats.Ratio) -> str:
-    return formatting.fmt_ratio(found.as_dict() | {"tie": not found.excludes_one()})
+    return formatting.fmt_ratio(found.as_dict())

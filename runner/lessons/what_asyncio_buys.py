@@ -19,7 +19,6 @@ from runner.lessons.toolkit import (
     ratio_between,
     ratio_panel,
     share_text,
-    swept_axis,
     verdict,
     widest,
 )
@@ -154,7 +153,7 @@ def asyncio_figure(document: dict) -> Figure:
         for index, (cell_name, points) in enumerate(sweep.series(entry["sweep"]).items()):
             colour = figures.colour_of(points[0][1]) if points[0][1]["kind"] != "python-sync" else "#D55E00"
             ratio_panel(axes, points, ratios, colour, sweep.MARKERS[index % len(sweep.MARKERS)], cell_name)
-        swept_axis(axes, entry["values"], title, log2=label == "connections")
+        sweep.parameter_axis(axes, entry["values"], title)
     panels[0].set_title("Throughput over the cell's best round trip", loc="left")
     panels[0].set_ylabel("ratio to the best point [95%] (paired)")
     panels[1].set_title(f"Throughput over the cell's best N, at +{part_of(document, 'connections')['db_latency_ms']} "

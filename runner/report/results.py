@@ -46,6 +46,13 @@ def used_slices(cell: dict) -> list[dict]:
     return list(chosen.values())
 
 
+def blocks_of(cells: list[dict]) -> dict[str, dict[tuple[int, int], float]]:
+    """Each clean cell's used throughput by (group, round): the blocks every paired ratio is
+    taken within."""
+    return {cell["name"]: {(piece["group"], piece["round"]): piece["rps"] for piece in used_slices(cell)}
+            for cell in cells if cell.get("clean")}
+
+
 def clean(cell: dict, used: list[dict]) -> bool:
     return cell["status"] == "ok" and bool(used) and all(s["errors"] == 0 and s["non_2xx"] == 0 for s in used)
 
@@ -64,7 +71,6 @@ def finalize(document: dict) -> dict:
     threads = run.get("wrk_threads", 1)
     db_cores = next((host["cores"] for host in document["metadata"].get("hosts") or []
                      if host["roles"] == ["db"] and isinstance(host["cores"], int)), None)
-    blocks: dict[str, dict] = {}
     for cell in document["cells"]:
         used = used_slices(cell)
         found = estimate_of(cell)
@@ -88,8 +94,7 @@ def finalize(document: dict) -> dict:
             flags.append("noisy")
         cell["flags"] = flags
         cell["clean"] = clean(cell, used)
-        if cell["clean"] and not is_open_loop(document):
-            blocks[cell["name"]] = {(s["group"], s["round"]): s["rps"] for s in used}
+    blocks = {} if is_open_loop(document) else blocks_of(document["cells"])
     anchor = run.get("anchor") if run.get("anchor") in blocks else None
     comparison = stats.BlockedComparison(blocks, anchor=anchor)
     ranks, adjacent = comparison.rank(blocks) if blocks else ({}, [])
@@ -116,8 +121,7 @@ def _comparison(kind: str, a: str, b: str, ratio: stats.Ratio | None) -> dict:
     if ratio is None:
         return {"kind": kind, "a": a, "b": b, "ratio": None, "ci95": None, "n": 0, "paired": False,
                 "half_width": None, "tie": True}
-    return {"kind": kind, "a": a, "b": b, **ratio.as_dict(), "half_width": _rounded(ratio.half_width),
-            "tie": not ratio.excludes_one()}
+    return {"kind": kind, "a": a, "b": b, **ratio.as_dict(), "half_width": _rounded(ratio.half_width)}
 
 
 def comparisons(cells: list[dict], comparison: stats.BlockedComparison, adjacent: list,
@@ -307,6 +311,35 @@ def point_latest(run_dir: Path) -> None:
         tmp.unlink()
     tmp.symlink_to(run_dir.name)
     os.replace(tmp, latest)
+
+
+def load_any(path: str | Path) -> dict:
+    """Any file dbbench writes that holds runs (a results.json, a sweep's, a latency search's, a
+    lesson's runs or sweeps), each run derived again from its raw slices."""
+    path = Path(path)
+    if path.is_dir():
+        return load(path)
+    try:
+        document = json.loads(path.read_text())
+    except OSError as exc:
+        raise DbbenchError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise DbbenchError(f"{path} is not JSON: {exc}") from None
+    kind = (document.get("kind") if isinstance(document, dict) else None) or {
+        "sweep.json": "sweep", "latency.json": "latency"}.get(path.name)
+    try:
+        if kind == "runs":
+            document["runs"] = [finalize(upgrade(run)) for run in document["runs"]]
+        elif kind == "sweeps":
+            for entry in document["sweeps"]:
+                finalize_runs_in(entry["sweep"])
+        elif kind in ("sweep", "latency"):
+            finalize_runs_in(document)
+        else:
+            return load(path)
+    except (KeyError, TypeError) as exc:
+        raise DbbenchError(f"{path} is not a dbbench {kind} file: no {exc}") from None
+    return document
 
 
 def load(path: str | Path) -> dict:

@@ -261,7 +261,7 @@ class Ratio:
     def as_dict(self) -> dict:
         ci = self.ci95
         return {"ratio": round(self.value, 4), "ci95": [round(ci[0], 4), round(ci[1], 4)] if ci else None,
-                "n": self.n, "paired": self.paired}
+                "n": self.n, "paired": self.paired, "tie": not self.excludes_one()}
 
 
 @dataclass(frozen=True)
