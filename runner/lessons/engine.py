@@ -23,6 +23,8 @@ from matplotlib.figure import Figure
 from runner.base import paths
 from runner.base.errors import DbbenchError
 from runner.experiments import sweep
+from runner.lessons import claims
+from runner.lessons.toolkit import first_run, runs_in
 from runner.measure.options import RunOptions
 from runner.measure.run import Run
 from runner.report import figures, results
@@ -41,6 +43,8 @@ class LessonSweep:
     proxy: bool = False
     db_latency_ms: int = 0
     pool_size: int | None = None
+    connections: int | None = None
+    variants: tuple[str, ...] | None = None  # of the lesson's cells, these only
     slice_s: int | None = None
     budget_s: float | None = None
 
@@ -84,11 +88,13 @@ def several_sweeps(options: RunOptions, parts: list[LessonSweep]) -> Callable[[P
         document = {"kind": "sweeps", "sweeps": []}
         target = out / "sweeps.json"
         for part in parts:
-            settings = dict(proxy=part.proxy, db_latency_ms=part.db_latency_ms, pool_size=part.pool_size)
+            settings = dict(proxy=part.proxy, db_latency_ms=part.db_latency_ms, pool_size=part.pool_size,
+                            **({"connections": part.connections} if part.connections is not None else {}))
+            narrowed = {"variants": list(part.variants)} if part.variants else {}
             timing = {name: value for name, value in (("slice_s", part.slice_s), ("budget_s", part.budget_s))
                       if value is not None}
-            found = sweep.sweep(as_measured(options, out=out, **settings, **timing), part.param, part.values,
-                                out=None)[1]
+            found = sweep.sweep(as_measured(options, out=out, **settings, **timing, **narrowed), part.param,
+                                part.values, out=None)[1]
             document["sweeps"].append({"label": part.label, "param": part.param, "values": part.values,
                                        **settings, "sweep": found})
             results.write_json(document, target)
@@ -104,6 +110,7 @@ class Lesson:
     experiment: Callable[[Path], Path]  # runs it with its results under the directory given; the results file
     numbers: Callable[[dict], dict[str, str]]
     figure: Callable[[dict], Figure]
+    claims: tuple[claims.Claim, ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -124,35 +131,20 @@ def load(source: Path) -> dict:
     return results.load_any(source)
 
 
-def sweeps_of(document: dict) -> list[dict]:
-    return [entry["sweep"] for entry in document["sweeps"]] if document.get("kind") == "sweeps" else [document]
-
-
-def runs_in(document: dict) -> list[dict]:
-    """Every run's results document the lesson's file holds, in the order they ran."""
-    if document.get("kind") == "runs":
-        return document["runs"]
-    if document.get("kind") in ("sweep", "sweeps"):
-        return [found_run for found in sweeps_of(document) for found_run in sweep.runs(found)]
-    return [document]
-
-
-def first_run(document: dict) -> dict:
-    """The results document whose metadata stands for the lesson's experiment."""
-    return runs_in(document)[0]
-
-
 def shown(path: Path) -> str:
     return str(path.relative_to(paths.REPO)) if path.is_relative_to(paths.REPO) else str(path)
 
 
-def render(chosen: Lesson) -> Path:
-    """README.md and figure.svg|png of the lesson, from its committed results file."""
+def committed_results(chosen: Lesson) -> dict:
     source = chosen.directory / "results.json"
     if not source.exists():
         raise DbbenchError(f"lesson {chosen.name}: no {shown(source)}: "
                            f"run `make lesson-{chosen.name}`")
-    document = load(source)
+    return load(source)
+
+
+def judge(chosen: Lesson, document: dict) -> tuple[dict[str, str], list[tuple[claims.Claim, claims.Shown]]]:
+    """The lesson's numbers and every claim's verdict on them."""
     numbers = chosen.numbers(document)
     meta = first_run(document)["metadata"]
     numbers.update(
@@ -161,9 +153,28 @@ def render(chosen: Lesson) -> Path:
             f"{' (with uncommitted changes)' if meta['project'].get('git_dirty') else ''}, "
             f"{meta['machine']['cpu_count']} × {meta['machine']['cpu_model']}, "
             f"{', '.join(dict.fromkeys(run['metadata']['run']['scenario'] for run in runs_in(document)))}, "
-            f"{meta['run']['connections']} connections",
+            f"{meta['run']['connections']} connections; {claims.slices_text(document)}",
     )
-    template = Template((chosen.directory / "lesson.md.in").read_text())
+    judged = claims.verdicts(chosen.claims, document, numbers)
+    numbers.update(claims.fill(judged, numbers))
+    return numbers, judged
+
+
+def check(chosen: Lesson) -> list[tuple[claims.Claim, claims.Shown]]:
+    """Every claim of the committed run, judged again (dbbench lesson NAME --check)."""
+    return judge(chosen, committed_results(chosen))[1]
+
+
+CLAIMS_SECTION = "\n\n## Every claim, checked against this run\n\n$claims\n"
+
+
+def render(chosen: Lesson) -> Path:
+    """README.md and figure.svg|png of the lesson, from its committed results file; the page ends
+    with every claim's verdict."""
+    source = chosen.directory / "results.json"
+    document = committed_results(chosen)
+    numbers, _ = judge(chosen, document)
+    template = Template((chosen.directory / "lesson.md.in").read_text().rstrip("\n") + CLAIMS_SECTION)
     try:
         text = template.substitute(numbers)
     except KeyError as exc:

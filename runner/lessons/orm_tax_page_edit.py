@@ -6,9 +6,9 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.base.errors import DbbenchError
-from runner.lessons.engine import Lesson, runs_in, scenario_experiment
+from runner.lessons.engine import Lesson, scenario_experiment
 from runner.lessons.orm_tax import ORM_LAYERS, ORM_VARIANTS, layer_numbers, layer_prices, orm_variants, variant_numbers
-from runner.lessons.toolkit import fmt_ratio_of
+from runner.lessons.toolkit import fmt_ratio_of, runs_in
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting
 

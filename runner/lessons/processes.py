@@ -5,9 +5,10 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.experiments import sweep
-from runner.lessons.engine import Lesson, first_run, sweep_experiment
+from runner.lessons.engine import Lesson, sweep_experiment
 from runner.lessons.toolkit import (
     blocked,
+    first_run,
     fmt_estimate,
     paired_ratios,
     placeholder_of,

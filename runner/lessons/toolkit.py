@@ -127,3 +127,21 @@ def blocked(document: dict) -> stats.BlockedComparison:
 
 def fmt_ratio_of(found: stats.Ratio) -> str:
     return formatting.fmt_ratio(found.as_dict())
+
+
+def sweeps_of(document: dict) -> list[dict]:
+    return [entry["sweep"] for entry in document["sweeps"]] if document.get("kind") == "sweeps" else [document]
+
+
+def runs_in(document: dict) -> list[dict]:
+    """Every run's results document the lesson's file holds, in the order they ran."""
+    if document.get("kind") == "runs":
+        return document["runs"]
+    if document.get("kind") in ("sweep", "sweeps"):
+        return [found_run for found in sweeps_of(document) for found_run in sweep.runs(found)]
+    return [document]
+
+
+def first_run(document: dict) -> dict:
+    """The results document whose metadata stands for the lesson's experiment."""
+    return runs_in(document)[0]
