@@ -46,6 +46,7 @@ bench-seed: setup
 # Lessons (docs/lessons): each target measures its experiment again and renders the page.
 LESSONS := event-loop where-time-goes littles-law what-asyncio-buys pool-size processes orm-tax orm-tax-page-edit n-plus-one
 lessons: $(addprefix lesson-,$(LESSONS))
+	$(DBBENCH) lesson --index
 
 lesson-%: setup proxy
 	$(DBBENCH) lesson $* --measure

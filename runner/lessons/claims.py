@@ -28,7 +28,8 @@ class Shown:
 @dataclass(frozen=True)
 class Claim:
     """`says` is the sentence a page states when `check` holds ($placeholders from the lesson's
-    numbers); `about` is what it claims, as the page names it when this run does not show it."""
+    numbers, and $why: the verdict's own numbers); `about` is what it claims, as the page names
+    it when this run does not show it."""
 
     name: str
     about: str
@@ -55,7 +56,7 @@ def fill(judged: list[tuple[Claim, Shown]], numbers: dict[str, str]) -> dict[str
     lines = []
     for claim, verdict in judged:
         if verdict.holds:
-            filled[f"claim_{claim.name}"] = Template(claim.says).substitute(numbers)
+            filled[f"claim_{claim.name}"] = Template(claim.says).substitute({**numbers, "why": verdict.why})
             lines.append(f"- shown: {claim.about} ({verdict.why})")
         else:
             filled[f"claim_{claim.name}"] = f"*Not shown by this run:* {claim.about} ({verdict.why})."
@@ -97,7 +98,7 @@ def slices_text(document: dict) -> str:
     used = [piece for run in runs_in(document) for cell in run["cells"] for piece in results.used_slices(cell)]
     disturbed = sum(1 for piece in every if piece.get("disturbed"))
     read = sum(1 for piece in used if piece.get("disturbed"))
-    return (f"{disturbed} of its {len(every)} slices were disturbed (CPU steal or load outside the measurement), "
+    return (f"disturbed slices (CPU steal or load outside the measurement): {disturbed} of {len(every)}, and "
             f"{read} of the {len(used)} its figures use")
 
 
@@ -124,7 +125,7 @@ def _intervals(document: dict, numbers: dict) -> Shown:
         return Shown(False, f"{len(without)} of {len(cells)} points have too few rounds for a 95% interval, "
                             f"{without[0]} among them")
     fewest = min((cell["slices_used"] for cell in cells), default=0)
-    return Shown(bool(cells), f"every point has one; the fewest rounds a point has: {fewest}")
+    return Shown(bool(cells), f"every point has one; the fewest slices a point's figures use: {fewest}")
 
 
 CHECKED_BY_EVERY_LESSON = (

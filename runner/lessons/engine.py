@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from string import Template
 
@@ -111,6 +112,8 @@ class Lesson:
     numbers: Callable[[dict], dict[str, str]]
     figure: Callable[[dict], Figure]
     claims: tuple[claims.Claim, ...] = ()
+    answer: str = ""  # the claim whose sentence answers the question, for the index
+    read_first: tuple[str, ...] = ()  # lessons this one builds on, by name
 
     @property
     def directory(self) -> Path:
@@ -155,9 +158,23 @@ def judge(chosen: Lesson, document: dict) -> tuple[dict[str, str], list[tuple[cl
             f"{', '.join(dict.fromkeys(run['metadata']['run']['scenario'] for run in runs_in(document)))}, "
             f"{meta['run']['connections']} connections; {claims.slices_text(document)}",
     )
+    numbers["took"] = took(document)
     judged = claims.verdicts(chosen.claims, document, numbers)
     numbers.update(claims.fill(judged, numbers))
     return numbers, judged
+
+
+def took(document: dict) -> str:
+    """How long the lesson's measurement ran, from its first run's start to its last one's end."""
+    def instant(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+    runs = runs_in(document)
+    starts = [instant(run["metadata"]["run"].get("started_at")) for run in runs]
+    ends = [instant(run["metadata"]["run"].get("finished_at")) for run in runs]
+    if None in starts or None in ends:
+        return "a time its results do not record"
+    return f"{(max(ends) - min(starts)).total_seconds() / 60:.0f} minutes"
 
 
 def check(chosen: Lesson) -> list[tuple[claims.Claim, claims.Shown]]:

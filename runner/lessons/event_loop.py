@@ -4,7 +4,9 @@ sets the bound."""
 from __future__ import annotations
 
 from matplotlib.figure import Figure
+from scipy import stats as scipy_stats
 
+from runner.lessons.claims import Claim, Shown, unreadable
 from runner.lessons.engine import Lesson, run_experiment
 from runner.lessons.toolkit import fmt_estimate, per_slice, placeholder_of
 from runner.measure.options import RunOptions
@@ -54,6 +56,53 @@ def event_loop_figure(document: dict) -> Figure:
     return figure
 
 
+ONE_CORE = 1.05  # one event loop's core, with the measurement's own slack
+BUSY = 0.85  # a loop this busy is at its bound: what is left is waiting it cannot fill
+RANKED = 0.8  # Spearman's rho between throughput and 1 / CPU per request that "to first order" means
+
+
+def python_cells(document: dict) -> list[dict]:
+    return [cell for cell in document["cells"] if cell.get("clean") and not cell.get("reference")
+            and cell.get("workers", 1) == 1 and per_slice(cell, "server")]
+
+
+def one_loop_one_core(document: dict, numbers: dict) -> Shown:
+    cells = python_cells(document)
+    if reason := unreadable(*cells):
+        return Shown(False, reason)
+    most = max(cells, key=lambda cell: cell["cpu_cores"]["server"])
+    return Shown(bool(cells) and most["cpu_cores"]["server"] <= ONE_CORE,
+                 f"the most any used was {most['cpu_cores']['server']:.2f}, {most['name']}'s")
+
+
+def loops_were_busy(document: dict, numbers: dict) -> Shown:
+    cells = python_cells(document)
+    least = min(cells, key=lambda cell: cell["cpu_cores"]["server"])
+    return Shown(least["cpu_cores"]["server"] >= BUSY,
+                 f"the least any used was {least['cpu_cores']['server']:.2f} cores, {least['name']}'s")
+
+
+def ranked_by_cpu(document: dict, numbers: dict) -> Shown:
+    cells = python_cells(document)
+    if len(cells) < 3:
+        return Shown(False, f"{len(cells)} Python cells: too few to rank")
+    rho = scipy_stats.spearmanr([cell["rps_median"] for cell in cells],
+                                [1 / per_slice(cell, "server").median for cell in cells]).statistic
+    return Shown(rho >= RANKED, f"Spearman's rank correlation of throughput with 1 / CPU per request over "
+                                f"{len(cells)} Python cells: {rho:.2f}")
+
+
 LESSON = Lesson(
     "event-loop", "How fast can a single-process async server go, and what sets the bound?",
-    run_experiment(RunOptions(budget_s=240)), event_loop_numbers, event_loop_figure)
+    run_experiment(RunOptions(budget_s=240)), event_loop_numbers, event_loop_figure,
+    claims=(
+        Claim("one_core", "that no single-process Python server used more than one core",
+              "No single-process Python server used more than one core: $why.", one_loop_one_core),
+        Claim("busy", "that every single-process Python server kept its core busy",
+              "Every single-process Python server kept its core busy, so each ran near its bound: $why.",
+              loops_were_busy),
+        Claim("ranking", "that the Python cells rank, to first order, by their CPU per request",
+              "So the ranking of the Python cells is, to first order, the ranking of their CPU per request: "
+              "$why.", ranked_by_cpu),
+    ),
+    answer="one_core", read_first=())

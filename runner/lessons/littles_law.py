@@ -6,10 +6,12 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.experiments import sweep
+from runner.lessons.claims import Claim, Shown, unreadable
 from runner.lessons.engine import Lesson, sweep_experiment
 from runner.lessons.toolkit import (
     below_best,
     best_point,
+    blocked,
     fmt_estimate,
     level_with_best,
     paired_ratios,
@@ -22,8 +24,14 @@ from runner.lessons.toolkit import (
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting, results
 
-LITTLE_CONNECTIONS = [1, 4, 16, 64, 256]
-LITTLE_POOL = 32  # one pool for every point, so that all ten instances fit under max_connections in one group
+# From one connection up, with 2 beside it: the regime with spare capacity comes before the knee.
+LITTLE_CONNECTIONS = [1, 2, 4, 16, 64, 256]
+LITTLE_POOL = 32  # one pool for every point: twelve instances hold 384 connections, under max_connections (600)
+# What the claims allow: Little's bookkeeping within these factors, and what "W stays" and
+# "λ grows" mean from one connection to two.
+LITTLE_LOW, LITTLE_HIGH = 0.8, 1.25
+W_STAYS, LAMBDA_GROWS = 1.25, 1.5
+PROPORTIONAL_LOW, PROPORTIONAL_HIGH = 0.7, 1.3
 
 
 def littles_law_numbers(document: dict) -> dict[str, str]:
@@ -34,6 +42,8 @@ def littles_law_numbers(document: dict) -> dict[str, str]:
     rows = []
     ratios = paired_ratios(document, "littles-law")
     numbers["widest"] = widest(ratios)
+    numbers["values"] = formatting.listed([str(value) for value in document["values"]])
+    numbers["instances"] = str(sum(len(points) for points in sweep.series(document).values()))
     for cell_name, points in sweep.series(document).items():
         key = placeholder_of(cell_name)
         best_n, best = best_point(cell_name, points)
@@ -83,8 +93,75 @@ def littles_law_figure(document: dict) -> Figure:
     return figure
 
 
+def spare_capacity(document: dict, numbers: dict) -> Shown:
+    """From one connection to two, λ grows and W stays, for every cell."""
+    said = []
+    for cell_name, points in sweep.series(document).items():
+        by_n = dict(points)
+        one, two = by_n.get(1), by_n.get(2)
+        if one is None or two is None:
+            return Shown(False, f"{cell_name} has no point at 1 or 2 connections")
+        if reason := unreadable(one, two):
+            return Shown(False, reason)
+        grew = blocked(document["results"]).ratio(two["name"], one["name"])
+        stayed = two["latency_ms"]["mean"] / one["latency_ms"]["mean"]
+        said.append(f"{cell_name}: λ × {grew.value:.2f}, W × {stayed:.2f}")
+        if grew.ci95 is None or grew.ci95[0] < LAMBDA_GROWS or stayed > W_STAYS:
+            return Shown(False, "; ".join(said) + f" (λ must grow {LAMBDA_GROWS}× or more, paired, and W by "
+                                                  f"less than {W_STAYS}×)")
+    return Shown(True, "; ".join(said))
+
+
+def waiting_grows_with_n(document: dict, numbers: dict) -> Shown:
+    """Between the two largest N, past every cell's best, W grows in proportion to N."""
+    said = []
+    for cell_name, points in sweep.series(document).items():
+        best_n, _ = best_point(cell_name, points)
+        (low_n, low), (high_n, high) = points[-2], points[-1]
+        if low_n < best_n:
+            return Shown(False, f"{cell_name}'s best N was {best_n}: its two largest are not both past it")
+        if reason := unreadable(low, high):
+            return Shown(False, reason)
+        share = (high["latency_ms"]["mean"] / low["latency_ms"]["mean"]) / (high_n / low_n)
+        said.append(f"{cell_name}: W × {high['latency_ms']['mean'] / low['latency_ms']['mean']:.2f} for N × "
+                    f"{high_n / low_n:g}")
+        if not PROPORTIONAL_LOW <= share <= PROPORTIONAL_HIGH:
+            return Shown(False, "; ".join(said))
+    return Shown(True, "; ".join(said))
+
+
+def bookkeeping_holds(document: dict, numbers: dict) -> Shown:
+    found = [(cell["name"], cell["latency_ms"]["mean"] / (n / cell["rps_median"] * 1000))
+             for _, points in sweep.series(document).items() for n, cell in points]
+    outside = [f"{name} {ratio:.2f}" for name, ratio in found if not LITTLE_LOW <= ratio <= LITTLE_HIGH]
+    ratios = [ratio for _, ratio in found]
+    return Shown(not outside and bool(found), f"outside {LITTLE_LOW}–{LITTLE_HIGH}: {', '.join(outside)}"
+                 if outside else f"measured / Little from {min(ratios):.2f} to {max(ratios):.2f}")
+
+
+def knee_is_the_cpu(document: dict, numbers: dict) -> Shown:
+    """At its best N, the Python server's one core was busy."""
+    points = sweep.series(document)["fastapi/raw"]
+    best_n, best = best_point("fastapi/raw", points)
+    cores = best["cpu_cores"]["server"]
+    return Shown(cores >= 0.85, f"fastapi/raw's server used {cores:.2f} cores at its best N, {best_n}")
+
+
 LESSON = Lesson(
     "littles-law", "What does more concurrency buy a closed-loop benchmark, and what does it cost?",
     sweep_experiment(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], budget_s=330,
                                 pool_size=LITTLE_POOL, short_warmup=True), "connections", LITTLE_CONNECTIONS),
-    littles_law_numbers, littles_law_figure)
+    littles_law_numbers, littles_law_figure,
+    claims=(
+        Claim("spare", "that with spare capacity λ grows with N while W stays",
+              "With spare capacity, λ grows with N and W stays: from one connection to two, $why.",
+              spare_capacity),
+        Claim("saturated", "that past the best N, W grows in proportion to N",
+              "Past the best N, W grows in proportion to N: $why.", waiting_grows_with_n),
+        Claim("bookkeeping", f"that wrk's mean latency is N / RPS within {LITTLE_LOW}–{LITTLE_HIGH} at every point",
+              "The bookkeeping holds at every point: $why.",
+              bookkeeping_holds),
+        Claim("knee_cpu", "that fastapi/raw's knee is where its one core is busy",
+              "fastapi/raw's knee is where its event loop runs out of CPU: $why.", knee_is_the_cpu),
+    ),
+    answer="saturated", read_first=("event-loop",))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.base.errors import DbbenchError
+from runner.lessons.claims import Claim, Shown
 from runner.lessons.engine import Lesson, run_experiment
 from runner.lessons.toolkit import blocked, fmt_estimate, fmt_ratio_of, per_slice, placeholder_of
 from runner.measure.options import RunOptions
@@ -90,7 +91,54 @@ def orm_tax_figure(document: dict) -> Figure:
     return figures.cpu(document)
 
 
+TAX_STACK = ("core", "orm", "compilation")  # raw -> Core -> ORM -> ORM without its cache: one step each
+
+
+def steps_in_order(document: dict) -> list[tuple[str, stats.Ratio]]:
+    """The stack's steps, the steepest (lowest throughput ratio) first."""
+    prices = layer_prices(document)
+    return sorted(((layer, prices[layer][0]) for layer in TAX_STACK), key=lambda item: item[1].value)
+
+
+def steps_text(steps: list[tuple[str, stats.Ratio]]) -> str:
+    return ", ".join(f"{layer} {found.value:.2f}" for layer, found in steps)
+
+
+def core_is_the_steepest(document: dict, numbers: dict) -> Shown:
+    steps = steps_in_order(document)
+    return Shown(steps[0][0] == "core" and steps[0][1].excludes_one(), f"steepest first: {steps_text(steps)}")
+
+
+def compilation_is_next(document: dict, numbers: dict) -> Shown:
+    steps = steps_in_order(document)
+    return Shown(steps[1][0] == "compilation" and steps[1][1].excludes_one(), f"steepest first: {steps_text(steps)}")
+
+
+def baking_pays_in_gino(document: dict, numbers: dict) -> Shown:
+    found = layer_prices(document)["gino_baking"][0]
+    return Shown(found.ci95 is not None and found.ci95[0] > 1, f"gino-baked over gino-orm {fmt_ratio_of(found)}")
+
+
+def the_tax_is_the_server_s(document: dict, numbers: dict) -> Shown:
+    cells = orm_variants(document).values()
+    spread = {party: [per_slice(cell, party).median for cell in cells] for party in ("server", "postgres")}
+    server, postgres = (max(spread[party]) - min(spread[party]) for party in ("server", "postgres"))
+    return Shown(postgres < server, f"across the variants PostgreSQL's µs per request spread over {postgres:,.0f} "
+                                    f"µs, the server's over {server:,.0f}")
+
+
 LESSON = Lesson(
     "orm-tax", "What does an ORM cost per request, layer by layer?",
     run_experiment(RunOptions(frameworks=["fastapi"], variants=ORM_VARIANTS, connections=32, budget_s=270)),
-    orm_tax_numbers, orm_tax_figure)
+    orm_tax_numbers, orm_tax_figure,
+    claims=(
+        Claim("core_steepest", "that Core over raw is the steepest step of the stack",
+              "Core over raw ($core_ratio) is the largest single step ($why).", core_is_the_steepest),
+        Claim("compilation_next", "that compiling on every request is the next step",
+              "Compilation is the next ($why).", compilation_is_next),
+        Claim("gino_baking", "that GINO's baked queries pay over GINO's own ORM",
+              "GINO's baked queries do pay: $why.", baking_pays_in_gino),
+        Claim("server_tax", "that the tax is the server's CPU, not PostgreSQL's",
+              "The tax is the server's CPU: $why.", the_tax_is_the_server_s),
+    ),
+    answer="core_steepest", read_first=("where-time-goes",))

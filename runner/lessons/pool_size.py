@@ -5,6 +5,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.experiments import sweep, tune
+from runner.lessons.claims import Claim, Shown, unreadable
 from runner.lessons.engine import Lesson, LessonSweep, several_sweeps
 from runner.lessons.toolkit import (
     below_best,
@@ -12,6 +13,7 @@ from runner.lessons.toolkit import (
     paired_ratios,
     placeholder_of,
     ratio_panel,
+    round_trips,
     share_text,
     verdict,
     widest,
@@ -49,7 +51,8 @@ def pool_numbers(document: dict) -> dict[str, str]:
             numbers.update({f"{key}_best": f"{best['rps_median']:,.0f}", f"{key}_best_pool": str(chosen["best_pool"]),
                             f"{key}_tuned": str(chosen["pool"]) + (" (the best, inconclusive)"
                                                                    if chosen["inconclusive"] else ""),
-                            f"{key}_in_flight": f"{best['rps_median'] * latency / 1000:.1f}"})
+                            f"{key}_trips": f"{round_trips(best['statements_per_request']):.0f}",
+                            f"{key}_in_flight": f"{best_in_flight(best, latency):.1f}"})
             below = []
             for pool, cell in points:
                 measured = results.estimate_of(cell)
@@ -84,6 +87,37 @@ def proxy_reading(numbers: dict[str, str], cell_name: str) -> str:
     return f"for {cell_name} no cost of the rule's {rule} can be told on either path"
 
 
+def best_in_flight(best: dict, latency_ms: int) -> float:
+    """Little's law on the pool at the best rate: connections busy at once, counting the added
+    latency of each round trip a request holds its connection across, and nothing else."""
+    return best["rps_median"] * round_trips(best["statements_per_request"]) * latency_ms / 1000
+
+
+def far_sweep(document: dict) -> dict:
+    return max(document["sweeps"], key=lambda entry: entry["db_latency_ms"])
+
+
+def small_pools_fall_short(document: dict, numbers: dict) -> Shown:
+    """Across the network, every pool below Little's in-flight count fell below the best."""
+    entry = far_sweep(document)
+    ratios = sweep.point_ratios(entry["sweep"])
+    said = []
+    for cell_name, points in sweep.series(entry["sweep"]).items():
+        chosen = tune.choose(points, ratios, rule_pool=POOL_VALUES[-1])
+        needed = best_in_flight(dict(points)[chosen["best_pool"]], entry["db_latency_ms"])
+        short = [(pool, cell) for pool, cell in points if pool < needed]
+        if not short:
+            return Shown(False, f"no pool of {cell_name} was below the {needed:.1f} connections in flight")
+        if reason := unreadable(*(cell for _, cell in short)):
+            return Shown(False, reason)
+        fell = all(below_best(cell, ratios) for _, cell in short)
+        said.append(f"{cell_name}: {needed:.1f} in flight; pools {', '.join(str(pool) for pool, _ in short)} "
+                    f"{'all' if fell else 'not all'} below the best")
+        if not fell:
+            return Shown(False, "; ".join(said))
+    return Shown(True, "; ".join(said))
+
+
 def pool_figure(document: dict) -> Figure:
     """Per path, each pool's paired ratio to its cell's best pool, with its interval."""
     figure = Figure(figsize=(figures.WIDTH_IN, 3.8), layout="constrained")
@@ -108,4 +142,9 @@ LESSON = Lesson(
     "pool-size", "How big should the connection pool be: at least the connections, or small?",
     several_sweeps(RunOptions(frameworks=["fastapi", "gin"], variants=["raw"], budget_s=POOL_BUDGET_S,
                               short_warmup=True), POOL_SWEEPS),
-    pool_numbers, pool_figure)
+    pool_numbers, pool_figure,
+    claims=(
+        Claim("little", "that across the network every pool below Little's connections in flight fell below the best",
+              "A pool below that cannot reach the best, and none did: $why.", small_pools_fall_short),
+    ),
+    answer="little", read_first=("littles-law",))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from runner.experiments import sweep
+from runner.lessons.claims import Claim, Shown, unreadable
 from runner.lessons.engine import Lesson, sweep_experiment
 from runner.lessons.toolkit import (
     blocked,
@@ -17,6 +18,9 @@ from runner.lessons.toolkit import (
 )
 from runner.measure.options import RunOptions
 from runner.report import figures, formatting, results, stats
+
+ONE_CORE = 1.05  # one event loop's core, with the measurement's own slack
+SPARE = 0.1  # cores left unused that a second worker could take
 
 
 def processes_numbers(document: dict) -> dict[str, str]:
@@ -38,6 +42,8 @@ def processes_numbers(document: dict) -> dict[str, str]:
                             **{f"{key}_{workers}_{party}_cores": f"{cores[party]:.2f}"
                                for party in ("server", "postgres", "wrk")},
                             f"{key}_{workers}_total_cores": f"{total:.2f}",
+                            f"{key}_{workers}_pool": str(cell["pool_size"]),
+                            f"{key}_{workers}_connections": str(cell["pool_size"] * cell["workers"]),
                             f"{key}_{workers}_outside_cores": "—" if outside is None else f"{outside:.2f}"})
             rows.append([cell_name, str(workers), numbers[f"{key}_{workers}_rps"],
                          *[numbers[f"{key}_{workers}_{party}_cores"] for party in ("server", "postgres", "wrk")],
@@ -59,6 +65,42 @@ def gain_verdict(found: dict | None) -> str:
     if high < 1:
         return "its interval lies below 1: a loss"
     return "its interval contains 1: a difference the data cannot tell"
+
+
+def one_loop_one_core(document: dict, numbers: dict) -> Shown:
+    """With one worker, no Python server used more than one core."""
+    said = []
+    for cell_name, points in sweep.series(document).items():
+        workers, cell = points[0]
+        if cell.get("reference") or workers != 1:
+            continue
+        if reason := unreadable(cell):
+            return Shown(False, reason)
+        said.append(f"{cell_name} {cell['cpu_cores']['server']:.2f}")
+        if cell["cpu_cores"]["server"] > ONE_CORE:
+            return Shown(False, "; ".join(said) + f" cores, above {ONE_CORE}")
+    return Shown(bool(said), "with one worker: " + ", ".join(said) + " cores")
+
+
+def a_second_worker_tells(document: dict, numbers: dict) -> Shown:
+    """What a second worker bought fastapi/raw is told by an interval: a gain, a loss, or a tie."""
+    points = sweep.series(document)["fastapi/raw"]
+    if reason := unreadable(points[0][1], points[-1][1]):
+        return Shown(False, reason)
+    gain = ratio_between(blocked(document["results"]), points[-1][1]["name"], points[0][1]["name"])
+    return Shown(gain is not None and gain.get("ci95") is not None, gain_verdict(gain))
+
+
+def spare_for_a_second(document: dict, numbers: dict) -> Shown:
+    """With one worker the three parties left CPU unused, for a second worker to take."""
+    cores = first_run(document)["metadata"]["machine"].get("cpus_available") or 2
+    said = []
+    for cell_name, points in sweep.series(document).items():
+        _, cell = points[0]
+        total = sum(value for value in cell["cpu_cores"].values() if value is not None)
+        said.append(f"{cell_name} {cores - total:.2f}")
+    return Shown(all(float(text.rsplit(" ", 1)[1]) >= SPARE for text in said),
+                 "cores left unused with one worker: " + ", ".join(said))
 
 
 def processes_figure(document: dict) -> Figure:
@@ -97,4 +139,14 @@ LESSON = Lesson(
     "processes", "What does a second worker process buy on two cores?",
     sweep_experiment(RunOptions(frameworks=["fastapi", "sanic", "gin"], variants=["raw"], budget_s=200,
                                 short_warmup=True), "server-cpus", [1, 2]),
-    processes_numbers, processes_figure)
+    processes_numbers, processes_figure,
+    claims=(
+        Claim("gain", "what a second worker bought fastapi/raw, paired",
+              "A second worker bought fastapi/raw $fastapi_raw_gain of its one-worker throughput: $why.",
+              a_second_worker_tells),
+        Claim("one_core", "that with one worker a Python server used at most one core",
+              "With one worker, no Python server used more than one core: $why.", one_loop_one_core),
+        Claim("spare", "that with one worker the three parties left CPU for a second worker to take",
+              "With one worker, the server, PostgreSQL and wrk left CPU unused: $why.", spare_for_a_second),
+    ),
+    answer="gain", read_first=("event-loop",))

@@ -32,7 +32,7 @@ def placeholder_of(name: str) -> str:
 
 def part_of(document: dict, label: str) -> dict:
     """One of a lesson's several sweeps, by its label."""
-    for entry in document["sweeps"]:
+    for entry in document.get("sweeps", []):
         if entry.get("label") == label:
             return entry
     raise DbbenchError(f"the lesson's results hold no sweep {label!r}: measure the lesson again")
@@ -145,3 +145,18 @@ def runs_in(document: dict) -> list[dict]:
 def first_run(document: dict) -> dict:
     """The results document whose metadata stands for the lesson's experiment."""
     return runs_in(document)[0]
+
+
+POOL_RESET_STATEMENTS = 4  # asyncpg's reset: four statements in one string, one round trip
+
+
+def in_flight(cell: dict) -> int:
+    """Requests that can wait on PostgreSQL at once: wrk's connections, or the pool where smaller."""
+    return min(cell["connections"], cell["pool_size"] * cell.get("workers", 1))
+
+
+def round_trips(statements: dict[str, float]) -> float:
+    """Statements a request waits for one after the other: each lookup, update and transaction
+    statement is one round trip; asyncpg's four-statement reset is one more per checkout."""
+    sequential = sum(statements.get(kind, 0.0) for kind in ("lookup", "update", "transaction", "session setup"))
+    return sequential + statements.get("pool reset", 0.0) / POOL_RESET_STATEMENTS

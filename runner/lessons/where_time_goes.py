@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from runner.base.errors import DbbenchError
+from runner.lessons.claims import Claim, Shown
 from runner.lessons.engine import Lesson, run_experiment
 from runner.lessons.toolkit import fmt_estimate, per_slice, placeholder_of
 from runner.measure.options import RunOptions
@@ -36,8 +38,47 @@ def time_goes_figure(document: dict) -> Figure:
     return figures.cpu(document)
 
 
+def cell_named(document: dict, name: str) -> dict:
+    found = next((cell for cell in document["cells"] if cell["name"] == name and cell.get("clean")), None)
+    if found is None:
+        raise DbbenchError(f"{name} was not measured cleanly")
+    return found
+
+
+def apart_above(document: dict, party: str, higher: str, lower: str) -> tuple[bool, str]:
+    """Whether higher's CPU µs per request for the party lies above lower's, intervals apart."""
+    high, low = (per_slice(cell_named(document, name), party) for name in (higher, lower))
+    apart = high.ci95 is not None and low.ci95 is not None and high.ci95[0] > low.ci95[1]
+    return apart, f"{higher} {high.median:,.0f} against {lower} {low.median:,.0f} µs"
+
+
+def the_reset_costs_postgres(document: dict, numbers: dict) -> Shown:
+    said, shown = [], True
+    for framework in ("fastapi", "sanic"):
+        apart, text = apart_above(document, "postgres", f"{framework}/raw", f"{framework}/raw-noreset")
+        said.append(text)
+        shown = shown and apart
+    return Shown(shown, "; ".join(said) + ("" if shown else " (not all apart)"))
+
+
+def an_orm_costs_server_cpu(document: dict, numbers: dict) -> Shown:
+    said, shown = [], True
+    for variant in ("gino-orm", "sa-core"):
+        apart, text = apart_above(document, "server", f"fastapi/{variant}", "fastapi/raw")
+        said.append(text)
+        shown = shown and apart
+    return Shown(shown, "; ".join(said) + ("" if shown else " (not all apart)"))
+
+
 LESSON = Lesson(
     "where-time-goes", "Where does a request's time go, and what does asyncpg's pool reset cost?",
     run_experiment(RunOptions(frameworks=["fastapi", "sanic", "gin"], connections=32, budget_s=300,
                               variants=["raw", "raw-noreset", "gino-orm", "gino-baked", "sa-core"])),
-    time_goes_numbers, time_goes_figure)
+    time_goes_numbers, time_goes_figure,
+    claims=(
+        Claim("orm_cpu", "that an ORM's cost is CPU in the server",
+              "An ORM's cost is CPU in the server, intervals apart: $why.", an_orm_costs_server_cpu),
+        Claim("reset_cost", "that asyncpg's pool reset costs PostgreSQL CPU per request",
+              "The reset costs PostgreSQL CPU, intervals apart: $why.", the_reset_costs_postgres),
+    ),
+    answer="orm_cpu", read_first=("event-loop",))

@@ -103,3 +103,8 @@ def fmt_latency(found: dict | None) -> str:
 
 def spr_text(cell: dict) -> str:
     return ", ".join(f"{k} {v:g}" for k, v in (cell.get("statements_per_request") or {}).items()) or "—"
+
+
+def listed(items: list[str]) -> str:
+    """a, b and c."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
