@@ -43,7 +43,7 @@ def verdicts(claims: tuple[Claim, ...], document: dict, numbers: dict[str, str])
     for claim in (*claims, *CHECKED_BY_EVERY_LESSON):
         try:
             verdict = claim.check(document, numbers)
-        except (DbbenchError, KeyError, TypeError, ZeroDivisionError) as exc:
+        except (DbbenchError, KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
             verdict = Shown(False, f"the data it needs is missing ({exc})")
         found.append((claim, verdict))
     return found

@@ -28,7 +28,7 @@ from runner.lessons import claims
 from runner.lessons.toolkit import first_run, runs_in
 from runner.measure.options import RunOptions
 from runner.measure.run import Run
-from runner.report import figures, results
+from runner.report import figures, formatting, results
 
 LESSONS_DIR = paths.REPO / "docs" / "lessons"
 
@@ -156,12 +156,18 @@ def judge(chosen: Lesson, document: dict) -> tuple[dict[str, str], list[tuple[cl
             f"{' (with uncommitted changes)' if meta['project'].get('git_dirty') else ''}, "
             f"{meta['machine']['cpu_count']} × {meta['machine']['cpu_model']}, "
             f"{', '.join(dict.fromkeys(run['metadata']['run']['scenario'] for run in runs_in(document)))}, "
-            f"{meta['run']['connections']} connections; {claims.slices_text(document)}",
+            f"{connections_text(document)}; {claims.slices_text(document)}",
     )
     numbers["took"] = took(document)
     judged = claims.verdicts(chosen.claims, document, numbers)
     numbers.update(claims.fill(judged, numbers))
     return numbers, judged
+
+
+def connections_text(document: dict) -> str:
+    """The connections each run of the lesson held wrk at (a connections sweep's points say their own)."""
+    found = sorted({run["metadata"]["run"]["connections"] for run in runs_in(document)})
+    return f"{formatting.listed([f'{n:,}' for n in found])} connection{'' if found == [1] else 's'}"
 
 
 def took(document: dict) -> str:

@@ -4,7 +4,7 @@ database moves away.
 Each added round trip is paid once per statement a request sends in sequence, so a lazy
 loader's waiting is its round trips times the latency. With one connection nothing hides it:
 a request's p50 grows by its round trips x the added ms. With N connections, two bounds hold
-a closed loop on one event loop: the waiting bound N / (round trips x added ms), by Little's
+a closed loop on one event loop: the waiting bound N / (a request's time alone), by Little's
 law, and the CPU bound 10^6 / (server µs per request); the lower one sets the throughput. The
 statement counts the verifier measured say how many round trips each strategy makes.
 """
@@ -25,7 +25,7 @@ from runner.lessons.toolkit import (
     round_trips,
 )
 from runner.measure.options import RunOptions
-from runner.report import figures, formatting, results
+from runner.report import figures, formatting, results, stats
 
 VARIANTS = ["raw", "sa-orm-joined", "sa-orm-selectin", "sa-orm-lazy", "tortoise"]
 LATENCIES = [0, 1, 5]
@@ -55,6 +55,12 @@ def p50(cell: dict) -> float:
     return cell["latency_ms"]["p50"]
 
 
+def p50_estimate(cell: dict) -> str:
+    """The p50 with its interval over the slices the estimates use."""
+    return fmt_estimate(stats.estimate([piece["latency_ms"]["p50"] for piece in results.used_slices(cell)
+                                        if piece.get("latency_ms", {}).get("p50") is not None]), digits=1)
+
+
 def n_plus_one_numbers(document: dict) -> dict[str, str]:
     """With one connection: per cell and added ms, p50, the round trips, and what the model
     (its own 0 ms p50 + round trips x ms) gives. At the largest added ms, per connections N: RPS,
@@ -68,19 +74,19 @@ def n_plus_one_numbers(document: dict) -> dict[str, str]:
             trips = round_trips(cell["statements_per_request"])
             model = p50(start) + trips * added
             numbers.update({
-                f"{key}_few_{added}_p50": f"{p50(cell):,.1f}", f"{key}_few_{added}_trips": f"{trips:.1f}",
+                f"{key}_few_{added}_p50": p50_estimate(cell), f"{key}_few_{added}_trips": f"{trips:.1f}",
                 f"{key}_few_{added}_model": f"{model:,.1f}",
                 f"{key}_lookups": f"{cell['statements_per_request'].get('lookup', 0):.1f}",
             })
             few_rows.append([cell_name, str(added), numbers[f"{key}_few_{added}_p50"],
                              ", ".join(f"{kind} {value:g}" for kind, value in cell["statements_per_request"].items()),
                              numbers[f"{key}_few_{added}_trips"], numbers[f"{key}_few_{added}_model"],
-                             f"{p50(cell) / model:.2f}"])
+                             f"{(p50(cell) - p50(start)) / (trips * added):.2f}" if added else "—"])
     added = LATENCIES[-1]
     for cell_name, points in points_of(document, "connections").items():
         key = placeholder_of(cell_name)
         for connections, cell in points.items():
-            waiting, cpu = bounds(cell, added)
+            waiting, cpu = bounds(document, cell_name, cell, added)
             numbers.update({
                 f"{key}_n{connections}_rps": fmt_estimate(results.estimate_of(cell)),
                 f"{key}_n{connections}_waiting_bound": f"{waiting:,.0f}",
@@ -93,10 +99,11 @@ def n_plus_one_numbers(document: dict) -> dict[str, str]:
                               numbers[f"{key}_n{connections}_cpu_bound"], numbers[f"{key}_n{connections}_lower"],
                               numbers[f"{key}_n{connections}_of_lower"]])
     numbers["few_table"] = formatting.md_table(
-        ["cell", "ms added per round trip", "p50 ms", "statements per request (verified)", "round trips per request",
-         "model: own 0 ms p50 + round trips × ms", "measured / model"], few_rows)
+        ["cell", "ms added per round trip", "p50 ms [95%]", "statements per request (verified)",
+         "round trips per request", "model: own 0 ms p50 + round trips × ms", "p50 added / (round trips × ms)"],
+        few_rows)
     numbers["many_table"] = formatting.md_table(
-        ["cell", "connections N", "RPS [95%]", "waiting bound N / (round trips × ms)", "CPU bound 10⁶ / server µs",
+        ["cell", "connections N", "RPS [95%]", "waiting bound N / (mean ms alone)", "CPU bound 10⁶ / server µs",
          "lower bound", "RPS / lower bound"], many_rows)
     numbers["largest"] = str(added)
     numbers["connections_values"] = formatting.listed([str(n) for n in part_of(document, "connections")["values"]])
@@ -144,9 +151,16 @@ def every_cell_waits_its_round_trips(document: dict, numbers: dict) -> Shown:
                  f"each cell's p50 grew by {MODEL_LOW}–{MODEL_HIGH} times its round trips × {added} ms")
 
 
-def bounds(cell: dict, added: int) -> tuple[float, float]:
-    """The waiting bound N / (round trips x ms) and the CPU bound 10^6 / server µs of one point."""
-    return (in_flight(cell) / (round_trips(cell["statements_per_request"]) * added / 1000),
+def alone_ms(document: dict, cell_name: str, added: int) -> float:
+    """A request's mean time with nothing else in flight: the cell's one-connection point at the
+    same added ms (its CPU, PostgreSQL's, the proxy's and its round trips)."""
+    return points_of(document, "one connection")[cell_name][added]["latency_ms"]["mean"]
+
+
+def bounds(document: dict, cell_name: str, cell: dict, added: int) -> tuple[float, float]:
+    """The waiting bound N / (a request's time alone), by Little's law (queueing only adds to a
+    request's time), and the CPU bound 10^6 / server µs, of one point of the connections sweep."""
+    return (in_flight(cell) / (alone_ms(document, cell_name, added) / 1000),
             1e6 / per_slice(cell, "server").median)
 
 
@@ -164,7 +178,7 @@ def set_by(document: dict, connections: int, expected: str) -> Shown:
     cell = points_of(document, "connections")["fastapi/sa-orm-lazy"][connections]
     if reason := unreadable(cell):
         return Shown(False, reason)
-    waiting, cpu = bounds(cell, LATENCIES[-1])
+    waiting, cpu = bounds(document, "fastapi/sa-orm-lazy", cell, LATENCIES[-1])
     lower = "waiting" if waiting < cpu else "CPU"
     share = cell["rps_median"] / min(waiting, cpu)
     said = (f"at {connections} connections: waiting bound {waiting:,.0f}, CPU bound {cpu:,.0f}, measured "
@@ -185,8 +199,8 @@ def n_plus_one_figure(document: dict) -> Figure:
         colour = figures.CELL_COLOURS[index % len(figures.CELL_COLOURS)]
         right.plot(list(points), [cell["rps_median"] for cell in points.values()],
                    marker=sweep.MARKERS[index % len(sweep.MARKERS)], color=colour, label=cell_name)
-        right.plot(list(points), [min(bounds(cell, LATENCIES[-1])) for cell in points.values()], linestyle=":",
-                   color=colour)
+        right.plot(list(points), [min(bounds(document, cell_name, cell, LATENCIES[-1])) for cell in points.values()],
+                   linestyle=":", color=colour)
         for connections, cell in points.items():
             if cell.get("rps_ci95"):
                 figures.whisker_vertical(right, connections, cell["rps_median"], cell["rps_ci95"], colour)

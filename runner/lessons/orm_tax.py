@@ -101,17 +101,24 @@ def steps_in_order(document: dict) -> list[tuple[str, stats.Ratio]]:
 
 
 def steps_text(steps: list[tuple[str, stats.Ratio]]) -> str:
-    return ", ".join(f"{layer} {found.value:.2f}" for layer, found in steps)
+    return ", ".join(f"{layer} {fmt_ratio_of(found)}" for layer, found in steps)
+
+
+def apart(lower: stats.Ratio, higher: stats.Ratio) -> bool:
+    """Two steps told apart: the lower's whole interval under the higher's."""
+    return lower.ci95 is not None and higher.ci95 is not None and lower.ci95[1] < higher.ci95[0]
 
 
 def core_is_the_steepest(document: dict, numbers: dict) -> Shown:
     steps = steps_in_order(document)
-    return Shown(steps[0][0] == "core" and steps[0][1].excludes_one(), f"steepest first: {steps_text(steps)}")
+    return Shown(steps[0][0] == "core" and apart(steps[0][1], steps[1][1]),
+                 f"steepest first, intervals apart: {steps_text(steps)}")
 
 
 def compilation_is_next(document: dict, numbers: dict) -> Shown:
     steps = steps_in_order(document)
-    return Shown(steps[1][0] == "compilation" and steps[1][1].excludes_one(), f"steepest first: {steps_text(steps)}")
+    return Shown(steps[1][0] == "compilation" and apart(steps[1][1], steps[2][1]),
+                 f"steepest first, intervals apart: {steps_text(steps)}")
 
 
 def baking_pays_in_gino(document: dict, numbers: dict) -> Shown:
@@ -123,8 +130,8 @@ def the_tax_is_the_server_s(document: dict, numbers: dict) -> Shown:
     cells = orm_variants(document).values()
     spread = {party: [per_slice(cell, party).median for cell in cells] for party in ("server", "postgres")}
     server, postgres = (max(spread[party]) - min(spread[party]) for party in ("server", "postgres"))
-    return Shown(postgres < server, f"across the variants PostgreSQL's µs per request spread over {postgres:,.0f} "
-                                    f"µs, the server's over {server:,.0f}")
+    return Shown(postgres < server, f"across the variants PostgreSQL's median µs per request spread over "
+                                    f"{postgres:,.0f} µs, the server's over {server:,.0f}")
 
 
 LESSON = Lesson(

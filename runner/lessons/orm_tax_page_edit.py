@@ -138,7 +138,7 @@ LESSON = Lesson(
     orm_tax_rows_numbers, orm_tax_rows_figure,
     claims=(
         Claim("orm_plan", "that on an edit the ORM loads and then updates where Core sends one UPDATE",
-              "Its unit of work loads the user and then flushes an `UPDATE`, two round trips where Core sends one "
+              "Its unit of work loads the user and then flushes an `UPDATE`, where Core sends one "
               "`UPDATE ... RETURNING` (verified: $why).", the_orm_edits_in_two_round_trips),
         Claim("gino_twice", "that GINO's edit sends its two statements outside a transaction, each with a reset",
               "GINO sends the load and the `UPDATE` as two statements outside a transaction, each taking a "

@@ -76,8 +76,8 @@ LESSON = Lesson(
                               variants=["raw", "raw-noreset", "gino-orm", "gino-baked", "sa-core"])),
     time_goes_numbers, time_goes_figure,
     claims=(
-        Claim("orm_cpu", "that an ORM's cost is CPU in the server",
-              "An ORM's cost is CPU in the server, intervals apart: $why.", an_orm_costs_server_cpu),
+        Claim("orm_cpu", "that a layer over raw SQL (GINO's ORM, SQLAlchemy Core) costs CPU in the server",
+              "A layer over raw SQL costs CPU in the server, intervals apart: $why.", an_orm_costs_server_cpu),
         Claim("reset_cost", "that asyncpg's pool reset costs PostgreSQL CPU per request",
               "The reset costs PostgreSQL CPU, intervals apart: $why.", the_reset_costs_postgres),
     ),
