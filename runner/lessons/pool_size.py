@@ -145,6 +145,7 @@ LESSON = Lesson(
     pool_numbers, pool_figure,
     claims=(
         Claim("little", "that across the network every pool below Little's connections in flight fell below the best",
-              "A pool below that cannot reach the best, and none did: $why.", small_pools_fall_short),
+              "Across the network, no pool smaller than the connections busy at once (Little's law at the best "
+              "rate) reached the best: $why.", small_pools_fall_short),
     ),
     answer="little", read_first=("littles-law",))
