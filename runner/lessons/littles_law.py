@@ -111,8 +111,8 @@ def spare_capacity(document: dict, numbers: dict) -> Shown:
         stayed = two["latency_ms"]["mean"] / one["latency_ms"]["mean"]
         had_spare = grew.ci95[0] >= LAMBDA_GROWS and stayed <= W_STAYS
         spare += [cell_name] if had_spare else []
-        said.append(f"{cell_name}'s λ × {grew.value:.2f} with W × {stayed:.2f} "
-                    f"({'spare capacity' if had_spare else 'its server already busy at one connection'})")
+        reading = "spare capacity" if had_spare else "not spare: its server near its bound from one connection"
+        said.append(f"{cell_name}'s λ × {grew.value:.2f} with W × {stayed:.2f} ({reading})")
     return Shown(bool(spare), "; ".join(said) + f" (spare: λ at least {LAMBDA_GROWS}×, paired, W at most "
                                                 f"{W_STAYS}×)")
 
@@ -129,7 +129,7 @@ def waiting_grows_with_n(document: dict, numbers: dict) -> Shown:
             return Shown(False, reason)
         share = (high["latency_ms"]["mean"] / low["latency_ms"]["mean"]) / (high_n / low_n)
         said.append(f"{cell_name}: W × {high['latency_ms']['mean'] / low['latency_ms']['mean']:.2f} for N × "
-                    f"{high_n / low_n:g}")
+                    f"{high_n / low_n:g}, from N = {low_n} to {high_n}")
         if not PROPORTIONAL_LOW <= share <= PROPORTIONAL_HIGH:
             return Shown(False, "; ".join(said))
     return Shown(True, "; ".join(said))

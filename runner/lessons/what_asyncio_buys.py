@@ -196,8 +196,11 @@ def threads_cover_the_wait_as_the_loop_does(document: dict, numbers: dict) -> Sh
         return Shown(False, f"{THREADED_CELL} has no point at the largest added ms")
     apart = {name: shares[name] / shares[THREADED_CELL] - 1 for name in ASYNC_CELLS if name in shares}
     said = ", ".join(f"{name} {share:.2f}" for name, share in shares.items())
+    _, cells = far_point(document)
+    trips = ", ".join(f"{name} {round_trips(far['statements_per_request']):g}" for name, (_, far) in cells.items())
     return Shown(bool(apart) and all(abs(gap) < ALIKE for gap in apart.values()),
-                 f"measured over Little's prediction: {said}")
+                 f"measured over Little's prediction: {said}, each asyncio cell within {ALIKE:.0%} of "
+                 f"{THREADED_CELL}'s (round trips per request: {trips})")
 
 
 def each_lost_to_the_waiting(document: dict, numbers: dict) -> Shown:
