@@ -65,10 +65,6 @@ def fill(judged: list[tuple[Claim, Shown]], numbers: dict[str, str]) -> dict[str
     return filled
 
 
-def failed(judged: list[tuple[Claim, Shown]]) -> list[tuple[Claim, Shown]]:
-    return [(claim, verdict) for claim, verdict in judged if not verdict.holds]
-
-
 # A point is read only when at most this share of the slices its estimates use were disturbed.
 MOST_DISTURBED = 0.5
 
@@ -103,7 +99,7 @@ def slices_text(document: dict) -> str:
 
 
 def _committed(document: dict, numbers: dict) -> Shown:
-    dirty = [run["metadata"]["project"].get("git_commit", "?")[:12] for run in runs_in(document)
+    dirty = [(run["metadata"]["project"].get("git_commit") or "?")[:12] for run in runs_in(document)
              if run["metadata"]["project"].get("git_dirty")]
     if dirty:
         return Shown(False, f"commit {dirty[0]} had uncommitted changes")
