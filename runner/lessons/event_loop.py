@@ -66,22 +66,27 @@ def python_cells(document: dict) -> list[dict]:
             and cell.get("workers", 1) == 1 and per_slice(cell, "server")]
 
 
-def one_loop_one_core(document: dict, numbers: dict) -> Shown:
+def readable_python_cells(document: dict, fewest: int = 1) -> tuple[list[dict], str | None]:
+    """The cells a claim reads, or why it cannot read them: too few, or too disturbed."""
     cells = python_cells(document)
-    if not cells:
-        return Shown(False, "no single-process Python cell was measured cleanly")
-    if reason := unreadable(*cells):
+    if len(cells) < fewest:
+        return cells, (f"{len(cells)} Python cells: too few to rank" if fewest > 1
+                       else "no single-process Python cell was measured cleanly")
+    return cells, unreadable(*cells)
+
+
+def one_loop_one_core(document: dict, numbers: dict) -> Shown:
+    cells, reason = readable_python_cells(document)
+    if reason:
         return Shown(False, reason)
     most = max(cells, key=lambda cell: cell["cpu_cores"]["server"])
-    return Shown(bool(cells) and most["cpu_cores"]["server"] <= ONE_CORE,
+    return Shown(most["cpu_cores"]["server"] <= ONE_CORE,
                  f"the most any used was {most['cpu_cores']['server']:.2f}, {most['name']}'s")
 
 
 def loops_were_busy(document: dict, numbers: dict) -> Shown:
-    cells = python_cells(document)
-    if not cells:
-        return Shown(False, "no single-process Python cell was measured cleanly")
-    if reason := unreadable(*cells):
+    cells, reason = readable_python_cells(document)
+    if reason:
         return Shown(False, reason)
     least = min(cells, key=lambda cell: cell["cpu_cores"]["server"])
     return Shown(least["cpu_cores"]["server"] >= BUSY,
@@ -89,10 +94,8 @@ def loops_were_busy(document: dict, numbers: dict) -> Shown:
 
 
 def ranked_by_cpu(document: dict, numbers: dict) -> Shown:
-    cells = python_cells(document)
-    if len(cells) < 3:
-        return Shown(False, f"{len(cells)} Python cells: too few to rank")
-    if reason := unreadable(*cells):
+    cells, reason = readable_python_cells(document, fewest=3)
+    if reason:
         return Shown(False, reason)
     rho = scipy_stats.spearmanr([cell["rps_median"] for cell in cells],
                                 [1 / per_slice(cell, "server").median for cell in cells]).statistic

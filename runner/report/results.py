@@ -313,18 +313,23 @@ def point_latest(run_dir: Path) -> None:
     os.replace(tmp, latest)
 
 
+def read_json(path: Path) -> object:
+    """The parsed file, or a one-line error naming it."""
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise DbbenchError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise DbbenchError(f"{path} is not JSON: {exc}") from None
+
+
 def load_any(path: str | Path) -> dict:
     """Any file dbbench writes that holds runs (a results.json, a sweep's, a latency search's, a
     lesson's runs or sweeps), each run derived again from its raw slices."""
     path = Path(path)
     if path.is_dir():
         return load(path)
-    try:
-        document = json.loads(path.read_text())
-    except OSError as exc:
-        raise DbbenchError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise DbbenchError(f"{path} is not JSON: {exc}") from None
+    document = read_json(path)
     kind = (document.get("kind") if isinstance(document, dict) else None) or {
         "sweep.json": "sweep", "latency.json": "latency"}.get(path.name)
     try:
@@ -336,7 +341,7 @@ def load_any(path: str | Path) -> dict:
         elif kind in ("sweep", "latency"):
             finalize_runs_in(document)
         else:
-            return load(path)
+            return checked(path, document)
     except (KeyError, TypeError) as exc:
         raise DbbenchError(f"{path} is not a dbbench {kind} file: no {exc}") from None
     return document
@@ -346,12 +351,11 @@ def load(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
-    try:
-        document = json.loads(path.read_text())
-    except OSError as exc:
-        raise DbbenchError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise DbbenchError(f"{path} is not JSON: {exc}") from None
+    return checked(path, read_json(path))
+
+
+def checked(path: Path, document: object) -> dict:
+    """A parsed results.json upgraded, validated and derived again; a one-line error otherwise."""
     if not isinstance(document, dict) or "schema_version" not in document:
         raise DbbenchError(f"{path} is not a dbbench results file")
     document = upgrade(document)
