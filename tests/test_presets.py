@@ -78,6 +78,22 @@ def test_prices_are_paired_ratios_with_intervals_and_a_reading():
     assert "less throughput" in section.rows[0][4] and "not measured" in section.rows[1][4]
 
 
+def test_memory_is_the_steady_median_per_worker_and_each_price_says_what_it_adds():
+    """Synthetic slices: a two-worker cell whose tree holds 200 MiB but once spiked (a median
+    ignores it), against a one-worker cell at 80 MiB; a slice without the figure is left out."""
+    rss = [200.0, 204.0, 198.0, 900.0, 202.0, None]
+    two = stats.memory_of([{"server_rss_mib": value} for value in rss], workers=2)
+    assert two == {"rss_mib": 202.0, "per_worker_mib": 101.0}
+    one = stats.memory_of([{"server_rss_mib": 80.0}] * 3, workers=1)
+    assert stats.memory_of([{"server_rss_mib": None}], workers=1) is None
+    cells = {"a": {"memory_mib": two}, "b": {"memory_mib": one}}
+    assert results.memory_change(cells["a"], cells["b"]) == 21.0
+    assert results.memory_change(cells["a"], {"memory_mib": None}) is None
+    assert tables.memory_change_text({"memory_per_worker_mib": 21.0}) == "+21 MiB per worker"
+    assert tables.memory_change_text({"memory_per_worker_mib": -0.3}) == "the same per worker (within 1 MiB)"
+    assert tables.memory_text({"memory_mib": two}) == "202 (101)"
+
+
 def test_the_report_says_why_legacy_cells_are_kept_and_what_a_cell_note_adds():
     records = [{"name": f"fastapi/{v}", "framework": "fastapi", "variant": v, "legacy": cell.legacy,
                 "note": None} for v, cell in (("gino-orm", manifest().cell("fastapi", "gino-orm")),

@@ -83,6 +83,7 @@ def finalize(document: dict) -> dict:
         cell["cpu_cores"] = stats.cpu_utilisation(used)
         cell["cpu_us_per_request"] = stats.cpu_per_request(used)
         cell["open_loop"] = stats.open_loop_summary(used)
+        cell["memory_mib"] = stats.memory_of(used, cell.get("workers") or cell.get("server_cpus") or 1)
         flags = stats.busy_flags(used, threads, cores, cell["server_cpus"], db_cores) if used else []
         if cell["open_loop"] and not cell["open_loop"]["held"]:
             flags.insert(0, "rate-not-held")
@@ -152,8 +153,17 @@ def comparisons(cells: list[dict], comparison: stats.BlockedComparison, adjacent
     for price in prices:
         ratio = comparison.ratio(price["a"], price["b"]) if {price["a"], price["b"]} <= set(clean_cells) else None
         found.append({**_comparison("price", price["a"], price["b"], ratio),
-                      "choice": price["choice"], "question": price["question"]})
+                      "choice": price["choice"], "question": price["question"],
+                      "memory_per_worker_mib": memory_change(clean_cells.get(price["a"]), clean_cells.get(price["b"]))})
     return found
+
+
+def memory_change(a: dict | None, b: dict | None) -> float | None:
+    """What a choice adds to (or saves of) each worker's resident memory, MiB; None where either
+    cell has no memory recorded."""
+    if not a or not b or not a.get("memory_mib") or not b.get("memory_mib"):
+        return None
+    return round(a["memory_mib"]["per_worker_mib"] - b["memory_mib"]["per_worker_mib"], 1)
 
 
 def point_value(cell: dict) -> int | None:

@@ -178,6 +178,17 @@ def cpu_utilisation(rounds: list[dict]) -> dict[str, float | None]:
     return result
 
 
+def memory_of(slices: list[dict], workers: int) -> dict | None:
+    """The server's resident memory at steady state: the median over the slices of its whole
+    process tree's RSS, and that over its workers (a master process, where there is one, counted
+    in; pages the workers share after fork counted in each). None where no slice recorded it."""
+    found = [s["server_rss_mib"] for s in slices if s.get("server_rss_mib") is not None]
+    if not found:
+        return None
+    total = float(np.median(found))
+    return {"rss_mib": round(total, 1), "per_worker_mib": round(total / max(1, workers), 1)}
+
+
 CPU_PARTIES = ("server", "postgres", "wrk", "oha", "proxy")
 # Shown where measured: the load generator is wrk (closed loop) or oha (constant rate); proxy is
 # toxiproxy, with --db-latency only.

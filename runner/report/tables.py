@@ -280,14 +280,37 @@ def cells_section(document: dict) -> Section:
             " / ".join(fmt_percentile(lat, k) for k in ("p50", "p90", "p99")),
             " / ".join("—" if cpu.get(k) is None else f"{cpu[k]:.2f}" for k in ("server", generator, "postgres")),
             f"{c['rps_cv']:.1%}" if c.get("rps_cv") is not None else "—",
+            memory_text(c),
             f"{c.get('slices_used', 0)}/{len(c['slices'])}",
             str(sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c))),
         ])
-    note = OPEN_LOOP_NOTE if results.is_open_loop(document) else LATENCY_NOTE
+    note = (OPEN_LOOP_NOTE if results.is_open_loop(document) else LATENCY_NOTE) + " " + MEMORY_NOTE
     left_out = left_out_percentiles([(cell_name(c), c) for c in document["cells"]], ("p50", "p90", "p99"))
     return Section("cells", "Cells", rows=rows, after=[note, *left_out, *cell_notes(document["cells"])], header=[
         "cell", "status", "pool/worker", "workers", "statements per request", "latency p50/p90/p99 ms",
-        f"CPU cores server/{generator}/PG", "CV", "slices used/taken", "errors"])
+        f"CPU cores server/{generator}/PG", "CV", "memory MiB (per worker)", "slices used/taken", "errors"])
+
+
+MEMORY_NOTE = (
+    "Memory: the server's resident set at steady state, its whole process tree (the median over the slices "
+    "used), and in brackets that over its workers; pages the workers share after fork are counted in each, so "
+    "a many-worker total overstates what the host pays."
+)
+
+
+def memory_text(cell: dict) -> str:
+    memory = cell.get("memory_mib")
+    if not memory:
+        return "—"
+    return f"{memory['rss_mib']:,.0f} ({memory['per_worker_mib']:,.0f})"
+
+
+def memory_change_text(found: dict) -> str:
+    """A choice's memory, in words: "+12 MiB per worker"."""
+    change = found.get("memory_per_worker_mib")
+    if change is None:
+        return "—"
+    return f"{change:+,.0f} MiB per worker" if round(change) else "the same per worker (within 1 MiB)"
 
 
 def verification_section(document: dict) -> Section:
@@ -348,11 +371,13 @@ def prices_section(document: dict) -> Section | None:
     found = [c for c in document.get("summary", {}).get("comparisons", []) if c["kind"] == "price"]
     if not preset or not found:
         return None
-    rows = [[c["choice"], c["question"], f"{c['a']} over {c['b']}", fmt_ratio(c), price_reading(c)] for c in found]
+    rows = [[c["choice"], c["question"], f"{c['a']} over {c['b']}", fmt_ratio(c), price_reading(c),
+             memory_change_text(c)] for c in found]
     return Section("prices", "Price of each choice", before=[
         f"Preset `{preset['name']}`: {preset['summary']}. Each price is the chosen cell's throughput over the one "
-        "it replaces, paired (the geometric mean of within-round ratios) with its 95% interval."],
-        header=["choice", "question", "cells", "ratio [95%]", "reading"], rows=rows)
+        "it replaces, paired (the geometric mean of within-round ratios) with its 95% interval; its memory is "
+        "what the chosen cell's workers hold over the other's, each at steady state."],
+        header=["choice", "question", "cells", "ratio [95%]", "reading", "memory"], rows=rows)
 
 
 def cell_notes(cells: list[dict]) -> list[str]:
@@ -399,7 +424,7 @@ def render_markdown(document: dict) -> str:
 
 CSV_FIELDS = ("name", "framework", "variant", "strategy", "scenario", "status", "rank", "rps_median", "rps_ci95_low",
               "rps_ci95_high", "share_of_reference", "share_ci95_low", "share_ci95_high", "rps_cv", "slices",
-              "pool_size", "server_cpus", "p50_ms", "p90_ms", "p99_ms",
+              "pool_size", "server_cpus", "p50_ms", "p90_ms", "p99_ms", "rss_mib", "rss_per_worker_mib",
               *[f"{party}_us_per_request" for party in stats.CPU_PARTIES], "errors", "flags", "reason")
 
 
@@ -421,7 +446,8 @@ def render_csv(document: dict) -> str:
             "share_of_reference": share.get("ratio"), "share_ci95_low": share_ci[0], "share_ci95_high": share_ci[1],
             "rps_cv": c.get("rps_cv"), "slices": c.get("slices_used", 0), "pool_size": c["pool_size"],
             "server_cpus": c["server_cpus"], "p50_ms": lat.get("p50"), "p90_ms": lat.get("p90"),
-            "p99_ms": lat.get("p99"), **{f"{party}_us_per_request": per_request.get(party)
+            "p99_ms": lat.get("p99"), "rss_mib": (c.get("memory_mib") or {}).get("rss_mib"),
+            "rss_per_worker_mib": (c.get("memory_mib") or {}).get("per_worker_mib"), **{f"{party}_us_per_request": per_request.get(party)
                                          for party in stats.CPU_PARTIES},
             "errors": sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c)),
             "flags": " ".join(c.get("flags") or []), "reason": c.get("reason") or "",
