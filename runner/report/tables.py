@@ -439,6 +439,7 @@ def render_csv(document: dict) -> str:
         share = shares.get(cell_name(c)) or {}
         share_ci = share.get("ci95") or [None, None]
         per_request = c.get("cpu_us_per_request") or {}
+        memory = c.get("memory_mib") or {}
         writer.writerow({
             "name": cell_name(c), "framework": c["framework"], "variant": c["variant"], "strategy": c.get("strategy"),
             "scenario": c["scenario"], "status": c["status"], "rank": c.get("rank"),
@@ -446,8 +447,8 @@ def render_csv(document: dict) -> str:
             "share_of_reference": share.get("ratio"), "share_ci95_low": share_ci[0], "share_ci95_high": share_ci[1],
             "rps_cv": c.get("rps_cv"), "slices": c.get("slices_used", 0), "pool_size": c["pool_size"],
             "server_cpus": c["server_cpus"], "p50_ms": lat.get("p50"), "p90_ms": lat.get("p90"),
-            "p99_ms": lat.get("p99"), "rss_mib": (c.get("memory_mib") or {}).get("rss_mib"),
-            "rss_per_worker_mib": (c.get("memory_mib") or {}).get("per_worker_mib"), **{f"{party}_us_per_request": per_request.get(party)
+            "p99_ms": lat.get("p99"), "rss_mib": memory.get("rss_mib"),
+            "rss_per_worker_mib": memory.get("per_worker_mib"), **{f"{party}_us_per_request": per_request.get(party)
                                          for party in stats.CPU_PARTIES},
             "errors": sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c)),
             "flags": " ".join(c.get("flags") or []), "reason": c.get("reason") or "",
