@@ -6,7 +6,7 @@ AUDIT := .venvs/audit
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: latency open-loop environments lessons bench-db bench-scenarios bench-stacks bench-quick bench-all bench-seed db-up db-down test lint audit system browser proxy setup clean
+.PHONY: latency open-loop pooler environments lessons bench-db bench-scenarios bench-stacks bench-quick bench-all bench-seed db-up db-down test lint audit system browser proxy setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
@@ -60,11 +60,11 @@ db-down: setup
 # The tests also open the HTML report in a headless Chromium, put toxiproxy between cells and
 # PostgreSQL, drive cells at a constant rate with oha, and run the cluster commands over SSH
 # between network namespaces: the bootstrap installs Chromium and OpenSSH and builds toxiproxy
-# (about 45 s) and oha (cargo, about 6 minutes on two cores). Then the cells' environments are
+# (about 45 s) and oha (cargo, about 6 minutes on two cores), and installs PgBouncer. Then the cells' environments are
 # built (uv, about 25 s for the four), where the tests would build them one by one at first use. One
 # after the other, because each build uses both cores: side by side (make -j2) was no faster in
 # the one timing of each made here, which cannot tell them apart.
-test: browser proxy open-loop environments
+test: browser proxy pooler open-loop environments
 	$(VENV)/bin/python -m pytest $(ARGS)
 
 environments: $(VENV)/.ready
@@ -106,6 +106,11 @@ proxy:
 
 open-loop:
 	@bash runner/bootstrap.sh --open-loop
+
+# PgBouncer (--pooler pgbouncer, the tests): Debian's package. Where systemd runs, the package also
+# starts its own service on port 6432; the runs never use it (each starts its own, on a free port).
+pooler:
+	@bash runner/bootstrap.sh --pooler
 
 # pip installs only uv (pinned in the lock), and uv installs the rest: it downloads in parallel and
 # compiles on every core, 15 s for this lock where pip took 57 s (one timing each, here).

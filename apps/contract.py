@@ -77,6 +77,19 @@ class Settings:
         os.environ["DBBENCH_CELL_SETTINGS"] = json.dumps(self.options)
 
 
+def asyncpg_options(options: dict) -> dict:
+    """asyncpg's own settings a cell declares: statement_cache_size=0 behind a transaction
+    pooler (apps/cells.toml, `pooler`), where a statement prepared by name on one server
+    connection is not there on the next; nothing otherwise, so asyncpg's defaults hold."""
+    return {key: options[key] for key in ("statement_cache_size",) if key in options}
+
+
+def prepare_threshold(settings: Settings) -> int | None:
+    """psycopg's prepare_threshold as declared; "never" is its None, behind a transaction pooler."""
+    value = settings.options["prepare_threshold"]
+    return None if value == "never" else value
+
+
 def can_be_a_row(user_id: int) -> bool:
     """users.id is an int4: an id outside its range is answered 404 without a query."""
     return INT4_MIN <= user_id <= INT4_MAX

@@ -8,7 +8,9 @@
 # `make bench-db` on loopback does not wait for. With --open-loop (`make test` and
 # `make latency`), also oha, the constant-rate load generator, built once with cargo. With
 # --ssh (`make test`, and every host of `dbbench cluster`), OpenSSH's server and client: the
-# cluster commands reach their hosts through Ansible over SSH.
+# cluster commands reach their hosts through Ansible over SSH. With --pooler (`make test`, and the
+# first --pooler pgbouncer, which asks for it), PgBouncer: Debian's package, the transaction pooler
+# managed services put before PostgreSQL.
 # As root, whatever is missing is installed through apt; otherwise one message names the
 # exact command. A second run finds everything and returns at once.
 set -euo pipefail
@@ -65,18 +67,22 @@ pg_has_stat_statements || missing+=(postgresql)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 have runuser || missing+=(util-linux)
 usable_go >/dev/null || have go || missing+=(golang-go)
-want_browser=no want_open_loop=no want_ssh=no want_proxy=no
+want_browser=no want_open_loop=no want_ssh=no want_proxy=no want_pooler=no
 for flag in "$@"; do
   case "$flag" in
     --browser) want_browser=yes ;;
     --open-loop) want_open_loop=yes ;;
     --ssh) want_ssh=yes ;;
     --proxy) want_proxy=yes ;;
-    *) echo "dbbench: bootstrap.sh: unknown option $flag (known: --browser, --open-loop, --proxy, --ssh)" >&2; exit 2 ;;
+    --pooler) want_pooler=yes ;;
+    *) echo "dbbench: bootstrap.sh: unknown option $flag (known: --browser, --open-loop, --pooler, --proxy, --ssh)" >&2; exit 2 ;;
   esac
 done
 if [ "$want_browser" = yes ]; then
   have chromium || have chromium-browser || missing+=(chromium)
+fi
+if [ "$want_pooler" = yes ]; then
+  have pgbouncer || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 fi
 if [ "$want_ssh" = yes ]; then
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)

@@ -9,7 +9,7 @@ import django
 from django.conf import settings as django_settings
 from psycopg.conninfo import conninfo_to_dict
 
-from apps.contract import Settings
+from apps.contract import Settings, prepare_threshold
 
 DSN_FIELDS = {"dbname": "NAME", "user": "USER", "password": "PASSWORD", "host": "HOST", "port": "PORT"}
 
@@ -19,7 +19,9 @@ def configure(settings: Settings, urlconf: str) -> None:
     database = {field: params.pop(key) for key, field in DSN_FIELDS.items() if key in params}
     size = settings.pool_size
     database["OPTIONS"] = {**params, "pool": {"min_size": size, "max_size": size, "timeout": 60},
-                           "prepare_threshold": settings.options["prepare_threshold"]}
+                           "prepare_threshold": prepare_threshold(settings)}
+    # Behind a transaction pooler a named cursor would not outlive its transaction's server connection.
+    database["DISABLE_SERVER_SIDE_CURSORS"] = settings.options.get("disable_server_side_cursors", False)
     django_settings.configure(
         DEBUG=False, ALLOWED_HOSTS=["*"], ROOT_URLCONF=urlconf, MIDDLEWARE=[], INSTALLED_APPS=["apps.access"],
         DATABASES={"default": {"ENGINE": "django.db.backends.postgresql", **database}}, USE_TZ=True,

@@ -11,7 +11,7 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 from gino import Gino  # noqa: E402
 
-from apps.contract import BaseStore, feed_dict  # noqa: E402
+from apps.contract import BaseStore, asyncpg_options, feed_dict  # noqa: E402
 
 
 def define_user(db: Gino):
@@ -59,7 +59,8 @@ class GinoStore(BaseStore):
 
     async def open(self) -> None:
         size = self.settings.pool_size
-        self.engine = await self.db.set_bind(self.settings.dsn, min_size=size, max_size=size)
+        self.engine = await self.db.set_bind(self.settings.dsn, min_size=size, max_size=size,
+                                             **asyncpg_options(self.settings.options))
 
     async def close(self) -> None:
         if self.engine is not None:

@@ -10,7 +10,16 @@ from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
-from apps.contract import FIELDS, LATEST_POSTS, POST_FIELDS, BaseStore, UserPosts, as_dict, feed_from_rows
+from apps.contract import (
+    FIELDS,
+    LATEST_POSTS,
+    POST_FIELDS,
+    BaseStore,
+    UserPosts,
+    as_dict,
+    asyncpg_options,
+    feed_from_rows,
+)
 
 
 class User(Table, tablename="users"):
@@ -39,7 +48,8 @@ AUTHOR_COLUMNS = [Post.author.id.as_alias("author_id"), Post.author.username.as_
 class Store(BaseStore):
     async def open(self) -> None:
         size = self.settings.pool_size
-        self.engine = PostgresEngine(config={"dsn": self.settings.dsn}, log_queries=False)
+        self.engine = PostgresEngine(config={"dsn": self.settings.dsn, **asyncpg_options(self.settings.options)},
+                                     log_queries=False)
         for table in (User, Post):
             table._meta.db = self.engine
         await self.engine.start_connection_pool(min_size=size, max_size=size)

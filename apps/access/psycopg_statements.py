@@ -1,6 +1,6 @@
 """raw's statements in psycopg's placeholder style, shared by the sync and async psycopg variants."""
 
-from apps.contract import EDIT_SQL, FEED_SQL, LOOKUP_SQL, PAGE_SQL, USER_POSTS_SQL, USERNAME_SQL
+from apps.contract import EDIT_SQL, FEED_SQL, LOOKUP_SQL, PAGE_SQL, USER_POSTS_SQL, USERNAME_SQL, prepare_threshold
 
 
 def psycopg_placeholders(statement: str) -> str:
@@ -20,4 +20,4 @@ def connection_options(settings) -> dict:
     default by accident."""
     from psycopg.rows import dict_row
 
-    return {"autocommit": True, "row_factory": dict_row, "prepare_threshold": settings.options["prepare_threshold"]}
+    return {"autocommit": True, "row_factory": dict_row, "prepare_threshold": prepare_threshold(settings)}

@@ -14,6 +14,7 @@ from apps.contract import (
     USER_POSTS_SQL,
     USERNAME_SQL,
     BaseStore,
+    asyncpg_options,
     feed_from_rows,
     user_posts_from_rows,
 )
@@ -22,7 +23,8 @@ from apps.contract import (
 class Store(BaseStore):
     async def open(self) -> None:
         size = self.settings.pool_size
-        self.pool = await asyncpg.create_pool(self.settings.dsn, min_size=size, max_size=size)
+        self.pool = await asyncpg.create_pool(self.settings.dsn, min_size=size, max_size=size,
+                                              **asyncpg_options(self.settings.options))
 
     async def close(self) -> None:
         await self.pool.close()

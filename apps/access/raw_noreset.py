@@ -10,6 +10,7 @@ measure that cost, not as advice: code that sets session state needs the reset.
 import asyncpg
 
 from apps.access import raw
+from apps.contract import asyncpg_options
 
 
 async def keep_as_is(connection: asyncpg.Connection) -> None:
@@ -19,4 +20,5 @@ async def keep_as_is(connection: asyncpg.Connection) -> None:
 class Store(raw.Store):
     async def open(self) -> None:
         size = self.settings.pool_size
-        self.pool = await asyncpg.create_pool(self.settings.dsn, min_size=size, max_size=size, reset=keep_as_is)
+        self.pool = await asyncpg.create_pool(self.settings.dsn, min_size=size, max_size=size, reset=keep_as_is,
+                                              **asyncpg_options(self.settings.options))

@@ -10,13 +10,14 @@ under asyncio an implicit lazy load is refused, so the lazy variant awaits them 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey
 from sqlalchemy.ext.asyncio import AsyncAttrs, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from apps.contract import LATEST_POSTS, BaseStore, UserPosts, as_dict, post_dict
+from apps.contract import LATEST_POSTS, BaseStore, UserPosts, as_dict, asyncpg_options, post_dict, prepare_threshold
 
 
 class Base(AsyncAttrs, DeclarativeBase):
@@ -60,6 +61,23 @@ def dialect_url(dsn: str, driver: str) -> str:
     return f"postgresql+{driver}://{rest}" if scheme in ("postgres", "postgresql") else dsn
 
 
+def asyncpg_connect_args(options: dict) -> dict:
+    """SQLAlchemy's asyncpg dialect behind a transaction pooler, as its documentation asks:
+    asyncpg's statement cache and the dialect's own off, and each statement it still prepares
+    (it prepares every one, by name) named uniquely, so that two client connections sharing a
+    server connection never collide on a name. Nothing otherwise: the dialect's defaults."""
+    args = asyncpg_options(options)
+    if "prepared_statement_cache_size" in options:
+        args["prepared_statement_cache_size"] = options["prepared_statement_cache_size"]
+    if options.get("unique_statement_names"):
+        args["prepared_statement_name_func"] = unique_statement_name
+    return args
+
+
+def unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4()}__"
+
+
 class SAStore(BaseStore):
     """A Store on an AsyncEngine; `engine_options`, `driver` and `session_class` let a variant
     change only its engine or its sessions. psycopg's prepare_threshold comes from
@@ -71,8 +89,8 @@ class SAStore(BaseStore):
 
     async def open(self) -> None:
         size = self.settings.pool_size
-        connect_args = ({"prepare_threshold": self.settings.options["prepare_threshold"]}
-                        if self.driver == "psycopg" else {})
+        connect_args = ({"prepare_threshold": prepare_threshold(self.settings)} if self.driver == "psycopg"
+                        else asyncpg_connect_args(self.settings.options))
         self.engine = create_async_engine(
             dialect_url(self.settings.dsn, self.driver), pool_size=size, max_overflow=0, connect_args=connect_args,
             **self.engine_options,

@@ -13,7 +13,7 @@ from tortoise import Tortoise, connections, fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from apps.contract import LATEST_POSTS, BaseStore, UserPosts, as_dict, feed_dict, post_dict
+from apps.contract import LATEST_POSTS, BaseStore, UserPosts, as_dict, asyncpg_options, feed_dict, post_dict
 
 
 class User(Model):
@@ -41,15 +41,19 @@ class Post(Model):
         table = "posts"
 
 
-def tortoise_url(dsn: str, size: int) -> str:
+def tortoise_url(dsn: str, size: int, options: dict) -> str:
+    """Tortoise's URL for asyncpg, the pool at `size` and asyncpg's declared settings (Tortoise
+    passes statement_cache_size on to asyncpg's pool)."""
     scheme, rest = dsn.split("://", 1)
     separator = "&" if "?" in rest else "?"
-    return f"asyncpg://{rest}{separator}minsize={size}&maxsize={size}"
+    extra = "".join(f"&{key}={value}" for key, value in options.items())
+    return f"asyncpg://{rest}{separator}minsize={size}&maxsize={size}{extra}"
 
 
 class Store(BaseStore):
     async def open(self) -> None:
-        await Tortoise.init(db_url=tortoise_url(self.settings.dsn, self.settings.pool_size),
+        await Tortoise.init(db_url=tortoise_url(self.settings.dsn, self.settings.pool_size,
+                                                asyncpg_options(self.settings.options)),
                             modules={"models": [__name__]}, _enable_global_fallback=True)
         await connections.get("default").create_connection(with_db=True)
 

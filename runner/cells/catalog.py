@@ -33,6 +33,7 @@ class Framework:
     settings: dict = field(default_factory=dict)  # driver settings its server needs (prepare_threshold)
     legacy: str | None = None  # why it is kept although unmaintained
     note: str | None = None  # what its figures include that others' do not (the report says it)
+    pooler: dict | str | None = None  # behind a transaction pooler, in place of its variants' `pooler`
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class Variant:
     relations_only: bool = False  # elsewhere the same code as another variant: not measured there
     settings: dict = field(default_factory=dict)  # driver settings set on purpose and recorded (prepare_threshold)
     legacy: str | None = None  # why it is kept although unmaintained
+    # Behind a transaction pooler: the settings its driver's documentation asks for there, or why
+    # it cannot run there; None: nothing declared, so it is not run there.
+    pooler: dict | str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,20 @@ class Cell:
     def settings(self) -> dict:
         """The driver settings it runs with: the variant's, and its framework's over them."""
         return {**self.variant.settings, **self.framework.settings}
+
+    def settings_for(self, pooler: str | None) -> dict | str:
+        """Its settings, and behind a transaction pooler (`pooler`) those its drivers ask for there
+        over them (the framework's `pooler`, where it declares one, in place of the variant's: a
+        framework with code of its own, Flask's or Django's, has drivers of its own); or why it
+        cannot run behind one, in words."""
+        if pooler is None:
+            return self.settings
+        declared = self.framework.pooler if self.framework.pooler is not None else self.variant.pooler
+        if declared is None:
+            return f"{self.name} declares no settings for a transaction pooler (apps/cells.toml, `pooler`)"
+        if isinstance(declared, str):
+            return declared
+        return {**self.settings, **declared}
 
     @property
     def legacy(self) -> str | None:
@@ -144,7 +162,7 @@ def manifest() -> Manifest:
         name: Variant(name=name, strategy=v["strategy"], summary=v["summary"], stack=v.get("stack"),
                       default=v.get("default", False), relations=dict(v.get("relations", {})),
                       relations_only=v.get("relations-only", False), settings=dict(v.get("settings", {})),
-                      legacy=v.get("legacy"))
+                      legacy=v.get("legacy"), pooler=v.get("pooler"))
         for name, v in data["variants"].items()
     }
     frameworks = {
@@ -152,6 +170,7 @@ def manifest() -> Manifest:
             name=name, kind=f["kind"], server=f["server"], variants=tuple(f["variants"]),
             malformed=f["malformed"], default=f.get("default", False), reference=f.get("reference", False),
             stack=f.get("stack"), settings=dict(f.get("settings", {})), legacy=f.get("legacy"), note=f.get("note"),
+            pooler=f.get("pooler"),
         )
         for name, f in data["frameworks"].items()
     }

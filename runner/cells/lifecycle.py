@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -28,6 +29,7 @@ from runner.cells.catalog import Cell
 
 LIFELINE_DIR = paths.APPS_DIR / "lifeline"  # makes every Python process of a cell die with its parent
 READY_TIMEOUT_S = 60
+EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception): ")  # a traceback's last line
 STOP_TIMEOUT_S = 10
 
 
@@ -60,6 +62,7 @@ class CellProcess:
     log_path: Path | None
     host: str = "127.0.0.1"
     users: int = 10_000  # the seed's user count: /queries draws its ids from 1..users
+    settings: dict | None = None  # its driver settings where a run sets others (a pooler's); else the cell's
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @classmethod
@@ -70,6 +73,10 @@ class CellProcess:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def driver_settings(self) -> dict:
+        return self.cell.settings if self.settings is None else self.settings
 
     @property
     def expected_connections(self) -> int:
@@ -86,7 +93,7 @@ class CellProcess:
             ]
             lifeline = os.pathsep.join(filter(None, [str(LIFELINE_DIR), os.environ.get("PYTHONPATH")]))
             return argv, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": lifeline,
-                          "DBBENCH_USERS": str(self.users), "DBBENCH_CELL_SETTINGS": json.dumps(self.cell.settings)}
+                          "DBBENCH_USERS": str(self.users), "DBBENCH_CELL_SETTINGS": json.dumps(self.driver_settings)}
         argv = [
             str(gin_binary()), "--host", self.host, "--port", str(self.port),
             "--pool-size", str(self.pool_size), "--variant", self.cell.variant.name, "--users", str(self.users),
@@ -115,6 +122,18 @@ class CellProcess:
             return "(no log)"
         tail = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
         return " | ".join(tail) if tail else "(empty log)"
+
+    def last_error(self) -> str | None:
+        """The last exception its log names ("asyncpg.exceptions.…Error: …"), one line: why a cell
+        that answered badly did, where its own log says."""
+        if self.log_path is None:
+            return None
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return None
+        found = [line.strip() for line in text.splitlines() if EXCEPTION_LINE.match(line.strip())]
+        return found[-1][:300] if found else None
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Wait until the cell answers a lookup, with a bound; fail with its log tail."""

@@ -9,7 +9,7 @@ import os
 from runner.base import paths
 from runner.base.console import err
 from runner.base.errors import DbbenchError
-from runner.db import database, seeding
+from runner.db import database, pooler, seeding
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -319,6 +319,9 @@ def add_measurement_args(parser: argparse.ArgumentParser, budget_default: float 
     add_db_latency(parser)
     parser.add_argument("--proxy", action="store_true",
                         help="toxiproxy in the path even at 0 ms (a latency sweep then compares like with like)")
+    parser.add_argument("--pooler", choices=pooler.CHOICES,
+                        help="PgBouncer in transaction mode before PostgreSQL, each cell with the driver settings "
+                             "apps/cells.toml declares for it (a cell declaring none is skipped with its reason)")
     add_lock_args(parser)
 
 
@@ -361,6 +364,7 @@ def run_options(args, *, here: bool = True, **overrides):
         scenario=args.scenario[0], connections=args.connections, slice_s=args.slice, budget_s=args.budget,
         server_cpus=args.workers, pool_size=args.pool_size, db_url=args.db_url,
         out=Path(args.out) if args.out else None, seed=args.seed, db_latency_ms=args.db_latency, proxy=args.proxy,
+        pooler=getattr(args, "pooler", None),
     )
     values.update(overrides)
     if values["pool_size"] == "tuned":

@@ -18,18 +18,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    table = Table("framework", "variant", "strategy", "server", "runs here", box=None)
-    legacy = {}
+    table = Table("framework", "variant", "strategy", "server", "runs here", "behind a pooler", box=None)
+    legacy: dict[str, list[str]] = {}
+    unfit: dict[str, list[str]] = {}
     for cell in catalog.manifest().cells():
         ok, detail = builds.availability(cell)
         if cell.legacy:
             legacy.setdefault(cell.legacy, []).append(cell.name)
+        behind = cell.settings_for("pgbouncer")
+        if isinstance(behind, str):
+            unfit.setdefault(behind, []).append(cell.name)
         table.add_row(
             cell.framework.name, cell.variant.name + (" (legacy)" if cell.legacy else ""), cell.variant.strategy,
             cell.framework.server, escape(("yes: " if ok else "no: ") + detail),
+            "no (below)" if isinstance(behind, str) else "yes",
         )
     console = Console(width=200)
     console.print(table)
     for why, names in legacy.items():
         console.print(escape(f"legacy ({len(names)} cells): {why}"))
+    for why, names in unfit.items():
+        console.print(escape(f"not behind a transaction pooler ({', '.join(names)}): {why}"))
     return 0

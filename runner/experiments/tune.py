@@ -76,14 +76,15 @@ def cell_lock(cell: catalog.Cell) -> str:
 
 
 def key_parts(cell: catalog.Cell, scenario: str, connections: int, server_cpus: int, db_latency_ms: int,
-              machine: dict, postgres: dict) -> dict:
-    """Everything a tuned pool depends on, as the results' metadata records it."""
+              machine: dict, postgres: dict, pooler: str | None = None) -> dict:
+    """Everything a tuned pool depends on, as the results' metadata records it (a pooler only where
+    one ran, so that the pools recorded without one keep their keys)."""
     settings = postgres.get("settings", {})
     return {"cell": cell.name, "method": METHOD, "lock": cell_lock(cell)[:16], "scenario": scenario,
             "connections": connections,
             "server_cpus": server_cpus, "db_latency_ms": db_latency_ms, "cpu_model": machine.get("cpu_model"),
             "cpu_count": machine.get("cpus_available") or machine.get("cpu_count"),
-            "postgres": {name: settings.get(name) for name in KEY_SETTINGS}}
+            "postgres": {name: settings.get(name) for name in KEY_SETTINGS}, **({"pooler": pooler} if pooler else {})}
 
 
 def digest_of(parts: dict) -> str:
@@ -169,7 +170,7 @@ def choose_for(cell: catalog.Cell, document: dict, plan: Plan, options: RunOptio
         return None
     found = choose(points, sweep.point_ratios(document), rule)
     parts = key_parts(cell, plan.scenario.name, plan.connections, options.server_cpus, options.db_latency_ms,
-                      meta["machine"], meta["postgres"])
+                      meta["machine"], meta["postgres"], options.pooler)
     if found["inconclusive"]:
         reason = (f"the best pool, inconclusive: the ladder could not tell it from the rule's ({rule}), nor any "
                   "smaller pool from it")
@@ -196,13 +197,13 @@ def load_store() -> dict:
 
 
 def lookup(selected: list[catalog.Cell], scenario: str, connections: int, server_cpus: int, db_latency_ms: int,
-           machine: dict, postgres: dict) -> tuple[dict[str, dict], list[catalog.Cell]]:
+           machine: dict, postgres: dict, pooler: str | None = None) -> tuple[dict[str, dict], list[catalog.Cell]]:
     """The recorded choice for each cell under this key, and the cells that have none."""
     recorded = load_store()
     found, missing = {}, []
     for cell in selected:
         choice = recorded.get(digest_of(key_parts(cell, scenario, connections, server_cpus, db_latency_ms, machine,
-                                               postgres)))
+                                               postgres, pooler)))
         if choice is None:
             missing.append(cell)
         else:
@@ -219,13 +220,14 @@ def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: 
     plan = Plan.resolve(options)
     chosen = options.selected_cells()
     selected = [cell for cell in chosen if builds.availability(cell)[0] and not (
-        cell.unserved(plan.scenario.endpoints) or cell.redundant(plan.scenario.endpoints))]
+        cell.unserved(plan.scenario.endpoints) or cell.redundant(plan.scenario.endpoints)
+        or isinstance(cell.settings_for(options.pooler), str))]
     url, embedded = database.database_url(options.db_url)
     with building_in_background(selected):
         seeding.ensure_seeded(url, options.users, log=log)
     context = dict(scenario=plan.scenario.name, connections=plan.connections, server_cpus=options.server_cpus,
                    db_latency_ms=options.db_latency_ms, machine=metadata.collect_machine(),
-                   postgres=metadata.collect_postgres(url, embedded))
+                   postgres=metadata.collect_postgres(url, embedded), pooler=options.pooler)
     found, missing = lookup(selected, **context)
     tuning = bool(missing) and no_tuning is None
     if tuning:

@@ -51,6 +51,7 @@ class RunOptions:
     target: str | None = None  # the base URL of the one selected cell, already serving on another host
     proxy: bool = False  # toxiproxy in the path even at 0 ms, so that a latency sweep compares like with like
     fault: str | None = None  # "reset" or "outage", injected through toxiproxy after round FAULT_AFTER_ROUND
+    pooler: str | None = None  # "pgbouncer": a transaction pooler before PostgreSQL (runner/db/pooler.py)
     fault_s: float = 3.0  # how long an outage lasts
     rate: float | None = None  # requests per second at a constant rate (oha), in place of wrk's closed loop
     rates: dict[str, float] | None = None  # a constant rate per cell name (dbbench latency's steps)

@@ -90,12 +90,16 @@ def cell_record(member: Instance, plan: Plan, options: RunOptions) -> dict:
         pool = catalog.pool_size_for(connections, processes)
         why = options.untuned_why or "rule: each worker's share of the connections plus 12.5% (at least 4 more)"
     rate = options.rates.get(cell.name) if options.rates is not None else options.rate
+    settings = cell.settings_for(options.pooler)
+    unfit = {"status": "skipped", "reason": f"not run behind {options.pooler}: {settings}"} \
+        if isinstance(settings, str) else {}
     return {
         "name": member.name, "framework": cell.framework.name, "variant": cell.variant.name,
         "strategy": cell.variant.strategy, "kind": cell.framework.kind, "reference": cell.framework.reference,
         "server": f"remote, at {options.target}" if options.target else cell.framework.server,
         "remote": options.target is not None, "scenario": plan.scenario.name, "connections": connections,
-        "settings": cell.settings, "legacy": cell.legacy, "note": cell.framework.note,
+        "settings": settings if isinstance(settings, dict) else cell.settings, "legacy": cell.legacy,
+        "note": cell.framework.note,
         "pool_size": pool, "pool_why": why, "workers": processes, "server_cpus": server_cpus,
         "pool_ladder": (options.tuned_pools or {}).get(cell.name, {}).get("ladder") if not point else None,
         "db_latency_ms": point.get("db-latency", options.db_latency_ms),
@@ -104,6 +108,7 @@ def cell_record(member: Instance, plan: Plan, options: RunOptions) -> dict:
         "reason": None, "verification": None, "statements_per_request": {}, "slices": [],
         "rps_median": None, "rps_ci95": None, "rank": None, "rate_target": rate,
         **({"status": "skipped", "reason": "no rate was given for it"} if options.open_loop and rate is None else {}),
+        **unfit,
     }
 
 

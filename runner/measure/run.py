@@ -32,8 +32,9 @@ from runner.base import instants, paths, supervise
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import builds, lifecycle
-from runner.db import database, proxy, roles, seeding
+from runner.db import database, pooler, proxy, roles, seeding
 from runner.measure import backlog, document, noise, openloop, outages, schedule, wrk
+from runner.measure.between import Between
 from runner.measure.options import DEFAULT_BUDGET_CELLS, RunOptions, default_budget
 from runner.measure.placement import Here, Placement
 from runner.measure.plan import Plan, available_connections, cell_record, held_connections, members_of
@@ -82,7 +83,7 @@ class Run:
         self.started = time.monotonic()
         self.progress: Progress | None = None
         self.task = None
-        self.proxy: proxy.Proxy | None = None
+        self.between: Between | None = None  # toxiproxy and PgBouncer, where the run puts them in the path
         self.cell_host = self.placement.cell_host  # where the cells listen
         self.backlogs: list[backlog.Backlog | None] = []  # what the last loads left in their servers
         self.logins: dict[str, roles.Login] = {}  # each member's role, made at its first start
@@ -108,13 +109,15 @@ class Run:
         wrk.wrk_binary()
         if self.needs_proxy():
             proxy.binary()
+        if self.options.pooler:
+            pooler.binary()
         self.generator = openloop.version() if self.options.open_loop else None
         url, embedded = database.database_url(self.options.db_url)
         seeded = seeding.ensure_seeded(url, self.options.users, log=err.print)
         self.max_id = seeded.users
         self.max_post_id = seeded.posts
         self.url, self.embedded = url, embedded
-        self.cell_url = url
+        self.between = Between(url)
         self.restore_before = self.restore("before the run")
         scenario = self.plan.scenario
         self.usernames = wrk.usernames_file(url, seeded.checksum) if "by-username" in scenario.endpoints else None
@@ -145,6 +148,7 @@ class Run:
         if not runnable:
             raise DbbenchError("no selected cell can run here: " + "; ".join(
                 f"{name}: {record['reason']}" for name, record in self.records.items()))
+        self.runnable = runnable
         self.anchor = self.choose_anchor(runnable)
         needs = {name: held_connections(self.records[name]) for name in runnable}
         self.groups = schedule.plan_groups(needs, available, self.anchor)
@@ -212,6 +216,7 @@ class Run:
         )
         failure: DbbenchError | None = None
         try:
+            self.start_pooler()
             self.start_proxy()
             with self.progress:
                 self.task = self.progress.add_task("starting", total=self.expected_seconds())
@@ -230,8 +235,7 @@ class Run:
             self.meta["stop_reason"] = str(exc)
             raise
         finally:
-            if self.proxy is not None:
-                self.proxy.stop()
+            self.between.stop()
             self.pinning.release()
             self.meta["finished_at"] = instants.utc_now()
             try:
@@ -248,13 +252,32 @@ class Run:
     def needs_proxy(self) -> bool:
         return self.latencies() != [0] or bool(self.options.fault or self.options.proxy)
 
+    @property
+    def proxy(self) -> proxy.Proxy | None:
+        return self.between.proxy if self.between else None
+
+    def start_pooler(self) -> None:
+        """PgBouncer in transaction mode before PostgreSQL (--pooler pgbouncer): one server pool
+        per cell role, as large as the largest cell's own pool, so that no cell holds fewer
+        server connections than it would without it."""
+        if not self.options.pooler:
+            return
+        held = [held_connections(self.records[name]) for name in self.runnable]
+        self.between.pooler = pooler.PgBouncer.start(
+            self.url, [roles.name_for(name) for name in self.runnable], max(held), sum(held),
+            self.run_dir / "logs" / "pgbouncer.log")
+        self.meta["pooler"] = self.between.pooler.describe()
+        err.print(f"PgBouncer {self.between.pooler.version} in transaction mode between the cells and PostgreSQL, "
+                  f"up to {max(held)} server connections per cell")
+
     def start_proxy(self) -> None:
-        """toxiproxy between the cells and PostgreSQL when a round trip is to be added; the cells
-        then connect through it (verification too, so a cell is checked as it is measured)."""
+        """toxiproxy between the cells and PostgreSQL (PgBouncer, where it runs) when a round trip is
+        to be added; the cells then connect through it (verification too, so a cell is checked as
+        it is measured)."""
         if not self.needs_proxy():
             return
-        self.proxy = proxy.Proxy.start(self.url, self.options.db_latency_ms, self.run_dir / "logs" / "toxiproxy.log")
-        self.cell_url = self.proxy.url_for(self.url)
+        self.between.proxy = proxy.Proxy.start(self.between.upstream(), self.options.db_latency_ms,
+                                               self.run_dir / "logs" / "toxiproxy.log")
         latencies = self.latencies()
         for latency in latencies:
             self.proxy.listener(latency)
@@ -365,7 +388,7 @@ class Run:
                 lifecycle.CellProcess.on_free_port(
                     self.members[name].cell, workers=record["server_cpus"], pool_size=record["pool_size"],
                     log_path=self.run_dir / "logs" / f"{slug}-group{number}.log", users=self.max_id,
-                    host=self.cell_host)
+                    host=self.cell_host, settings=record["settings"])
             try:
                 process.start(self.login_of(name).url)
             except DbbenchError as exc:
@@ -487,7 +510,7 @@ class Run:
     def measured_trees(self, process: lifecycle.CellProcess) -> set[int]:
         """The measured parties' root processes here: the cell's, toxiproxy's and the postmaster
         (with its backends below it); what runs outside their trees is outside the measurement."""
-        roots = [process.process, self.proxy.process if self.proxy else None]
+        roots = [process.process, *self.between.roots()]
         return {found.pid for found in roots if found is not None} | (
             {self.postmaster_pid} if self.postmaster_pid else set())
 
@@ -499,16 +522,14 @@ class Run:
     def url_of(self, name: str) -> str:
         """The database URL a member's cell connects to: through the listener adding its round
         trip when a proxy is in the path."""
-        if self.proxy is None:
-            return self.cell_url
-        return self.proxy.url_for(self.url, self.records[name]["db_latency_ms"])
+        return self.between.url_for(self.records[name]["db_latency_ms"] if self.proxy else None)
 
     def load_args(self, name: str, process: lifecycle.CellProcess, tree: list | None = None) -> dict:
         return dict(scenario=self.plan.scenario, connections=self.records[name]["connections"], max_id=self.max_id,
                     server_processes=tree if tree is not None else process.processes(), pinning=self.pinning,
                     postmaster_pid=self.postmaster_pid,
                     usernames=self.usernames,
-                    proxy_processes=self.proxy.processes() if self.proxy else None)
+                    proxy_processes=self.between.processes())
 
     def login_of(self, name: str) -> roles.Login:
         """How a member's cell connects: as a role of its own, so its statements are told from its
@@ -527,7 +548,9 @@ class Run:
         record["verification"] = verdict.as_dict()
         record["statements_per_request"] = verdict.statements_per_request
         if not verdict.ok:
-            self.fail(name, process, f"verification: {verdict.first_failure}")
+            logged = process.last_error() if isinstance(process, lifecycle.CellProcess) else None
+            self.fail(name, process, f"verification: {verdict.first_failure}"
+                      + (f"; its log's last exception: {logged}" if logged else ""))
         return verdict.ok
 
     def fail(self, name: str, process: lifecycle.CellProcess | None, reason: str) -> None:

@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from runner.base.console import err
-from runner.report import formatting, results, tables
+from runner.report import formatting, results, stats, tables
 
 # Okabe & Ito's palette: told apart with any colour vision, and in grey print.
 STRATEGY_COLOURS = {"raw": "#0072B2", "orm": "#E69F00", "baked": "#009E73", "core": "#CC79A7"}
@@ -224,7 +224,9 @@ def cpu(document: dict) -> Figure | None:
             f"{left:,.0f} µs (PostgreSQL not measured)"
         axes.text(left + reach * 0.01, row.y, note, va="center", fontsize=8)
     axes.set_xlim(0, reach * 1.35)
-    legend_below(figure, [Patch(color=PARTY_COLOURS[p], label=PARTY_TITLES[p]) for p in parties])
+    titles = {**PARTY_TITLES, "proxy": f"{stats.between_title(document['metadata']['run'])} (between the cells and "
+                                       "PostgreSQL)"}
+    legend_below(figure, [Patch(color=PARTY_COLOURS[p], label=titles[p]) for p in parties])
     return figure
 
 

@@ -189,6 +189,12 @@ def memory_of(slices: list[dict], workers: int) -> dict | None:
     return {"rss_mib": round(total, 1), "per_worker_mib": round(total / max(1, workers), 1)}
 
 
+def between_title(run: dict) -> str:
+    """What the "proxy" party held in a run: toxiproxy, PgBouncer, or both."""
+    parts = [name for name, key in (("toxiproxy", "proxy"), ("PgBouncer", "pooler")) if run.get(key)]
+    return " + ".join(parts) or "toxiproxy"
+
+
 CPU_PARTIES = ("server", "postgres", "wrk", "oha", "proxy")
 # Shown where measured: the load generator is wrk (closed loop) or oha (constant rate); proxy is
 # toxiproxy, with --db-latency only.

@@ -242,6 +242,11 @@ CPU_NOTE = (
 PARTY_TITLES = {"server": "server", "postgres": "PostgreSQL", "wrk": "wrk", "oha": "oha", "proxy": "toxiproxy"}
 
 
+def party_title(party: str, document: dict) -> str:
+    """A party's column title; the proxy's names what stood between the cells and PostgreSQL."""
+    return stats.between_title(document["metadata"]["run"]) if party == "proxy" else PARTY_TITLES[party]
+
+
 def parties_of(cells: list[dict]) -> list[str]:
     """server and PostgreSQL always; the load generator that ran (wrk or oha); toxiproxy where
     the run put it in the path."""
@@ -263,7 +268,7 @@ def cpu_section(document: dict) -> Section | None:
     if not rows:
         return None
     return Section("cpu", "Where a request's time goes", before=[CPU_NOTE], rows=rows, header=[
-        "cell", "median RPS", "statements per request", *[f"{PARTY_TITLES[p]} µs/request" for p in parties],
+        "cell", "median RPS", "statements per request", *[f"{party_title(p, document)} µs/request" for p in parties],
         "total µs/request"])
 
 

@@ -1,0 +1,183 @@
+"""PgBouncer in transaction mode between the cells and PostgreSQL (--pooler pgbouncer).
+
+No figure is asserted: what is checked is that the pooler is in the path, that every cell
+behind it gives the same answers and statement counts, that each runs with the settings
+apps/cells.toml declares for it there, and that nothing of it outlives the run.
+"""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from conftest import dbbench
+from test_faults import assert_all_gone, descendants, ports_of, slices_so_far, start_cli, wait_until
+
+from runner.cells import lifecycle
+from runner.cells.catalog import Cell, Framework, Variant, manifest
+from runner.db import pooler, roles
+from runner.report import results, stats, tables
+from runner.verify import verifier
+
+CELLS = ("fastapi/raw", "fastapi/sa-orm", "fastapi/raw-psycopg", "flask/raw", "django/django-orm")
+
+
+def pgbouncer_processes() -> set[int]:
+    return {p.pid for p in psutil.process_iter(["cmdline"])
+            if any(part.endswith("pgbouncer") for part in (p.info["cmdline"] or [])[:1])}
+
+
+@pytest.fixture(scope="module")
+def pooled_run(db_url, tmp_path_factory):
+    """Five cells on four drivers' settings (asyncpg, SQLAlchemy's asyncpg dialect, psycopg, Django on
+    psycopg) and one that cannot run there (GINO's baked queries), behind PgBouncer across a 1 ms
+    network: toxiproxy, then PgBouncer, then PostgreSQL."""
+    before = pgbouncer_processes()
+    out = tmp_path_factory.mktemp("pooled")
+    result = dbbench("run", "--pooler", "pgbouncer", "--db-latency", "1", "--pool-size", "rule",
+                     "--frameworks", "fastapi,flask,django",
+                     "--variants", "raw,sa-orm,raw-psycopg,django-orm,gino-baked",
+                     "--slice", "1", "--rounds", "2", "--connections", "8", "--out", str(out), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert pgbouncer_processes() <= before, "the run left its PgBouncer running"
+    return results.load(out / "latest")
+
+
+def test_every_cell_behind_the_pooler_is_verified_with_its_declared_settings(pooled_run):
+    run = pooled_run["metadata"]["run"]
+    assert run["pooler"]["tool"] == "pgbouncer" and run["pooler"]["pool_mode"] == "transaction"
+    assert run["pooler"]["version"].startswith("1.")
+    cells = {cell["name"]: cell for cell in pooled_run["cells"]}
+    assert set(cells) == {*CELLS, "fastapi/gino-baked"}
+    for name in CELLS:
+        cell = cells[name]
+        assert cell["status"] == "ok", (name, cell["reason"])
+        declared = manifest().cell(*name.split("/")).settings_for("pgbouncer")
+        assert cell["settings"] == declared, name
+        checks = {check["name"]: check for check in cell["verification"]["checks"]}
+        assert all(check["ok"] for check in checks.values()), (name, checks)
+        # The pool check counted the cell's connections to the proxy's port: they all go through the path.
+        assert checks["pool"]["ok"] and cell["verification"]["round_trip_ms"] >= 1
+        assert cell["statements_per_request"]["lookup"] == 1
+    assert cells["fastapi/raw"]["settings"] == {"statement_cache_size": 0}
+    assert cells["fastapi/raw-psycopg"]["settings"]["prepare_threshold"] == "never"
+    assert cells["flask/raw"]["settings"]["prepare_threshold"] == "never"
+    assert "statement_cache_size" not in cells["flask/raw"]["settings"], "flask's own pooler settings replace raw's"
+    baked = cells["fastapi/gino-baked"]
+    assert baked["status"] == "skipped" and baked["reason"].startswith("not run behind pgbouncer: its baked queries")
+
+
+def test_the_pooler_and_the_proxy_are_one_party_named_for_both(pooled_run):
+    for cell in pooled_run["cells"]:
+        if cell["status"] == "ok":
+            assert cell["cpu_us_per_request"]["proxy"] > 0
+    assert stats.between_title(pooled_run["metadata"]["run"]) == "toxiproxy + PgBouncer"
+    assert "toxiproxy + PgBouncer µs/request" in tables.render_markdown(pooled_run)
+
+
+def test_pgbouncer_goes_with_a_run_killed_outright(db_url, tmp_path):
+    """SIGKILL leaves no time to tidy: the parent-death signal takes PgBouncer down, and the next
+    pooler removes the abandoned configuration directory."""
+    path = tmp_path / "latest" / "results.json"
+    before = pgbouncer_processes()
+    cli = start_cli("run", "--pooler", "pgbouncer", "--pool-size", "rule", "--frameworks", "fastapi",
+                    "--variants", "raw", "--slice", "2", "--rounds", "20", "--connections", "4", "--out", str(tmp_path))
+    try:
+        wait_until(lambda: sum(slices_so_far(path).values()) >= 1, 180, "a first slice", cli)
+        started = descendants(cli.pid)
+        bouncers = pgbouncer_processes() - before
+        assert len(bouncers) == 1 and bouncers <= {p.pid for p in started}
+        cli.send_signal(signal.SIGKILL)
+        assert cli.wait(60) == -9
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert_all_gone(started, ports_of(started))
+    assert pgbouncer_processes() <= before
+    abandoned = [d for d in Path(tempfile.gettempdir()).glob(f"{pooler.PREFIX}*")
+                 if (d / "owner").exists() and int((d / "owner").read_text()) == cli.pid]
+    assert abandoned, "its directory stays until the next pooler starts"
+    pooler.remove_abandoned()
+    assert not any(d.exists() for d in abandoned)
+
+
+def test_a_cell_that_keeps_named_statements_behind_the_pooler_fails_verification_in_one_line(db_url, tmp_path):
+    """fastapi/raw with asyncpg's statement cache on (its default): behind a transaction pooler a
+    statement prepared by name on one server connection is missing on the next. The verdict says
+    so in one line, within the verifier's own bounds: no hang."""
+    cell = manifest().cell("fastapi", "raw")
+    bouncer = pooler.PgBouncer.start(db_url, [roles.name_for("pooler-test fastapi/raw")], 8, 16,
+                                     tmp_path / "pgbouncer.log")
+    process = lifecycle.CellProcess.on_free_port(cell, workers=1, pool_size=4, log_path=tmp_path / "cell.log",
+                                                 settings={})
+    try:
+        login = roles.login_for(db_url, bouncer.url_for(db_url), "pooler-test fastapi/raw")
+        process.start(login.url)
+        process.wait_ready()
+        began = time.monotonic()
+        verdict = verifier.verify_running(process, db_url, login, endpoints=("by-id",))
+        assert time.monotonic() - began < 120
+    finally:
+        process.stop()
+        bouncer.stop()
+    assert not verdict.ok and "\n" not in verdict.first_failure
+    assert "prepared statement" in process.last_error() and "\n" not in process.last_error()
+    assert not bouncer.directory.exists()
+
+
+def test_the_pooler_settings_replace_or_refuse_as_declared():
+    framework = Framework("f", "python-async", "s", ("v",), 404, settings={"prepare_threshold": 5})
+    plain = Variant("v", "raw", "s", settings={"a": 1}, pooler={"statement_cache_size": 0})
+    assert Cell(framework, plain).settings_for(None) == {"a": 1, "prepare_threshold": 5}
+    assert Cell(framework, plain).settings_for("pgbouncer") == {"a": 1, "prepare_threshold": 5,
+                                                                "statement_cache_size": 0}
+    own = Framework("g", "python-sync", "s", ("v",), 404, pooler={"prepare_threshold": "never"})
+    assert Cell(own, plain).settings_for("pgbouncer") == {"a": 1, "prepare_threshold": "never"}
+    refusing = Variant("v", "raw", "s", pooler="its statements are prepared by name")
+    assert Cell(framework, refusing).settings_for("pgbouncer") == "its statements are prepared by name"
+    silent = Variant("v", "raw", "s")
+    assert "declares no settings" in Cell(framework, silent).settings_for("pgbouncer")
+    # Every declared cell says one or the other: settings to run with, or why not.
+    for declared in manifest().cells():
+        assert declared.settings_for("pgbouncer") is not None
+        assert not str(declared.settings_for("pgbouncer")).startswith(f"{declared.name} declares no settings"), \
+            declared.name
+
+
+def test_pgbouncer_configuration_is_loopback_transaction_mode_and_never_records_a_password():
+    text = pooler.config_text("127.0.0.1:5432", 6000, "scram-sha-256", Path("/x/users.txt"), 16, 100)
+    assert "listen_addr = 127.0.0.1" in text and "pool_mode = transaction" in text
+    assert "server_check_query =\n" in text, "a check query would count as a cell's statement"
+    assert pooler.users_text({'we"ird': "p\"w", "plain": ""}) == '"plain" ""\n"we""ird" "p""w"\n'
+    described = pooler.PgBouncer(process=None, port=1, version="1.18.0", pool_size=4,
+                                 directory=Path("/nonexistent")).describe()
+    assert described == {"tool": "pgbouncer", "version": "1.18.0", "pool_mode": "transaction",
+                         "server_pool_per_role": 4}
+
+
+def test_a_bad_pooler_is_one_line():
+    result = dbbench("run", "--pooler", "odyssey")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "--pooler" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_cell_answers_through_pgbouncer(db_url, tmp_path):
+    """The simplest path: PgBouncer alone, no proxy; one lookup answered as the database holds it."""
+    cell = manifest().cell("fastapi", "raw-psycopg")
+    bouncer = pooler.PgBouncer.start(db_url, [], 4, 8, tmp_path / "pgbouncer.log")
+    process = lifecycle.CellProcess.on_free_port(cell, workers=1, pool_size=2, log_path=tmp_path / "cell.log",
+                                                 settings=cell.settings_for("pgbouncer"))
+    try:
+        process.start(bouncer.url_for(db_url))
+        process.wait_ready()
+        assert httpx.get(f"{process.base_url}/users/1", timeout=10).json()["id"] == 1
+        assert any(c.raddr and c.raddr.port == bouncer.port for p in process.processes()
+                   for c in p.net_connections("tcp"))
+    finally:
+        process.stop()
+        bouncer.stop()
