@@ -19,13 +19,20 @@ bench-scenarios: setup
 	@echo "bench-scenarios: 8 scenarios, about 28 minutes"
 	$(DBBENCH) run --scenario all --budget 200 $(ARGS)
 
-# The stacks a FastAPI team weighs in 2026 (apps/presets.toml, preset stacks): 14 cells and a
-# table of the price of each choice (driver, ORM, server, framework, sync or async), each a
-# paired ratio with its interval. It uses the pools `dbbench tune --preset stacks` recorded,
-# else the rule, and its report says which.
-bench-stacks: setup
-	@echo "bench-stacks: 14 cells, about 9 minutes"
-	$(DBBENCH) run --preset stacks --budget 480 $(ARGS)
+# The stacks a FastAPI team weighs in 2026 (apps/presets.toml, preset stacks): 16 cells and the
+# price of each choice (driver, ORM, server, framework, sync or async), each a paired ratio with its
+# interval, on the cheapest request (by-id) and on the workload (mix), then on the mix behind
+# PgBouncer in transaction mode (15 cells: Gin's says why it is not run there). Three runs into one
+# directory, then `dbbench prices` renders the table across them into its prices.md. It uses the
+# pools `dbbench tune --preset stacks` recorded, else the rule, and each run's report says which.
+# ARGS go to every run: ARGS="--db-latency 2" prices the same choices across a network.
+STACKS_BUDGET ?= 300
+bench-stacks: setup pooler
+	@echo "bench-stacks: 16 cells on by-id and mix, then on mix behind PgBouncer: about 23 minutes"
+	@out=results/stacks-$$(date -u +%Y-%m-%dT%H-%M-%SZ) && \
+	  $(DBBENCH) run --preset stacks --scenario by-id,mix --budget $(STACKS_BUDGET) --out $$out $(ARGS) && \
+	  $(DBBENCH) run --preset stacks --scenario mix --pooler pgbouncer --budget $(STACKS_BUDGET) --out $$out $(ARGS) && \
+	  $(DBBENCH) prices $$out > $$out/prices.md && cat $$out/prices.md && echo "prices: $$out/prices.md"
 
 bench-quick: setup
 	$(DBBENCH) run --quick $(ARGS)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 import random
+from pathlib import Path
 
 import pytest
 from conftest import dbbench
@@ -11,13 +14,15 @@ from conftest import dbbench
 from runner.base.errors import DbbenchError
 from runner.cells import presets
 from runner.cells.catalog import manifest
-from runner.report import results, stats, tables
+from runner.report import prices, results, stats, tables
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "example" / "results.json"
 
 
 def test_every_preset_names_declared_cells_and_prices_between_them():
     chosen = presets.preset("stacks")
     declared = {cell.name for cell in manifest().cells()}
-    assert set(chosen.cells) <= declared and len(chosen.cells) == 14
+    assert set(chosen.cells) <= declared and len(chosen.cells) == 16
     assert {p.choice for p in chosen.prices} >= {"driver", "ORM", "server", "sync or async"}
     assert all({p.a, p.b} <= set(chosen.cells) for p in chosen.prices)
 
@@ -103,3 +108,73 @@ def test_the_report_says_why_legacy_cells_are_kept_and_what_a_cell_note_adds():
     notes = tables.cell_notes(records)
     assert len(notes) == 2 and "fastapi/gino-orm, fastapi/gino-baked: legacy: GINO is unmaintained" in notes[0]
     assert "sync_to_async" in notes[1]
+
+
+def synthetic_preset_run(scenario: str, ratio: float, rng: random.Random, hour: int, pooler: bool = False) -> dict:
+    """A preset run as results.finalize sees it: fastapi/raw and fastapi/raw-psycopg, each once per
+    round in a shuffled order, on a host that drifts (a third slower over the run, 3% noise per
+    slice); raw-psycopg at `ratio` of raw; raw-psycopg's workers hold 5 MiB more."""
+    template = json.loads(EXAMPLE.read_text())
+    base = next(c for c in template["cells"] if c["name"] == "fastapi/raw")
+    document = {**template, "cells": [], "started_at": f"2026-12-06T{hour:02d}:00:00Z"}
+    document["metadata"] = copy.deepcopy(template["metadata"])
+    run = document["metadata"]["run"]
+    run.update(anchor=None, scenario=scenario, weights={"by-id": 60, "page": 40} if scenario == "mix" else None,
+               pooler={"tool": "pgbouncer", "version": "1.18.0", "pool_mode": "transaction",
+                       "server_pool_per_role": 8} if pooler else None,
+               preset={"name": "stacks", "summary": "s", "prices": [PSYCOPG_PRICE]})
+    for name, share, rss in (("fastapi/raw", 1.0, 60.0), ("fastapi/raw-psycopg", ratio, 65.0)):
+        cell = copy.deepcopy(base)
+        cell.update(name=name, variant=name.split("/")[1], slices=[], reference=False, point=None, workers=1,
+                    scenario=scenario, status="ok")
+        cell["share"], cell["rss"] = share, rss
+        document["cells"].append(cell)
+    for round_no in range(1, 11):
+        order = document["cells"][:]
+        rng.shuffle(order)
+        for position, cell in enumerate(order, start=1):
+            speed = (1 - 0.033 * round_no) * math.exp(rng.gauss(0, 0.03))
+            piece = copy.deepcopy(base["slices"][0])
+            piece.update(group=1, round=round_no, position=position, repeat=False, disturbed=False,
+                         rps=2000 * cell["share"] * speed, server_rss_mib=cell["rss"])
+            cell["slices"].append(piece)
+    for cell in document["cells"]:
+        del cell["share"], cell["rss"]
+    return results.finalize(document)
+
+
+PSYCOPG_PRICE = {"choice": "driver", "question": "psycopg 3 in place of asyncpg, raw SQL",
+                 "a": "fastapi/raw-psycopg", "b": "fastapi/raw"}
+
+
+def test_prices_across_scenarios_recover_each_runs_ratio_and_say_it_in_words(tmp_path):
+    rng = random.Random(3)
+    runs = [synthetic_preset_run("mix", 0.60, rng, 3, pooler=True), synthetic_preset_run("by-id", 0.80, rng, 1),
+            synthetic_preset_run("mix", 1.0, rng, 2)]
+    for number, document in enumerate(runs):
+        results.write(document, tmp_path / f"run{number}" / "results.json")
+    loaded = prices.runs_under([str(tmp_path)])
+    assert [prices.column_of(document) for document in loaded] == ["by-id", "mix", "mix, behind PgBouncer"]
+    (row,) = prices.price_rows(loaded)
+    by_id, mix, pooled = row["runs"]
+    assert by_id["ci95"][0] < 0.80 < by_id["ci95"][1] and not by_id["tie"]
+    assert mix["tie"], "a price of 1 is a tie, not a cost"
+    assert pooled["ci95"][0] < 0.60 < pooled["ci95"][1]
+    text = prices.render(loaded)
+    assert "| driver | psycopg 3 in place of asyncpg, raw SQL |" in text and "+5 MiB per worker" in text
+    sentence = prices.decision(row, ["by-id", "mix", "mix, behind PgBouncer"])
+    assert "less throughput on by-id" in sentence and "a tie on mix;" in sentence
+    assert "less throughput on mix, behind PgBouncer" in sentence and sentence.endswith("+5 MiB per worker.")
+    assert "by-id 60%, page 40%" in text, "the mix's weights are stated"
+    assert prices.PSYCOPG_UNDER_SQLALCHEMY in text and prices.PREPARED_GONE_BEHIND_POOLER in text
+
+
+def test_prices_refuse_runs_of_no_preset_or_of_two(tmp_path):
+    rng = random.Random(4)
+    document = synthetic_preset_run("by-id", 0.9, rng, 1)
+    document["metadata"]["run"]["preset"] = None
+    results.write(document, tmp_path / "a" / "results.json")
+    with pytest.raises(DbbenchError, match="runs of one preset"):
+        prices.runs_under([str(tmp_path)])
+    result = dbbench("prices", str(tmp_path / "nothing-here"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import resource
 import shutil
 import socket
 import subprocess
@@ -137,7 +138,7 @@ class PgBouncer:
             with log_path.open("wb") as log:
                 process = subprocess.Popen(
                     [str(program), str(directory / "pgbouncer.ini")], stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT, preexec_fn=supervise.die_with_parent(os.getpid()),
+                    stderr=subprocess.STDOUT, preexec_fn=open_files_for(2 * max_clients + CLIENT_HEADROOM),
                     **({"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []} if account else {}))
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
@@ -187,6 +188,22 @@ class PgBouncer:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def open_files_for(needed: int):
+    """A Popen preexec_fn: die with us, and room for `needed` open files (a client's socket and its
+    server connection's for each of the cells' connections; the soft limit is often 1,024), up to
+    the hard limit."""
+    dying = supervise.die_with_parent(os.getpid())
+
+    def preexec() -> None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        if wanted > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        dying()
+
+    return preexec
 
 
 def remove_abandoned() -> None:

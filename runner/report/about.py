@@ -105,7 +105,12 @@ def network_text(run: dict) -> str:
     if run.get("target"):
         return (f"the cell serves on another host ({run['target']}): measured and verified from here; its CPU "
                 "time and its way to PostgreSQL are on its own host, unknown here")
-    found = run.get("proxy")
+    if run.get("pooler") and not run.get("proxy"):
+        return "loopback, through " + pooler_text(run["pooler"])
+    return proxy_text(run.get("proxy")) + ("; then " + pooler_text(run["pooler"]) if run.get("pooler") else "")
+
+
+def proxy_text(found: dict | None) -> str:
     if found and not found["latency_ms"]:
         return f"{found['tool']} {found['version']} between the cells and PostgreSQL, no latency added"
     if not found:
@@ -113,6 +118,13 @@ def network_text(run: dict) -> str:
     ways = found["per_direction_ms"]
     return (f"{found['tool']} {found['version']} between the cells and PostgreSQL, +{found['latency_ms']} ms per "
             f"round trip ({ways['upstream']} ms on the way there, {ways['downstream']} ms back)")
+
+
+def pooler_text(found: dict) -> str:
+    """PgBouncer where the run put it before PostgreSQL (after toxiproxy, where both ran)."""
+    return (f"PgBouncer {found['version']} in {found['pool_mode']} mode before PostgreSQL, up to "
+            f"{found['server_pool_per_role']} server connections per cell, each cell with its driver's settings "
+            "for a transaction pooler (listed under the cells)")
 
 
 def fault_text(entry: dict) -> str:

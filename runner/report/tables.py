@@ -10,7 +10,7 @@ import io
 import json
 
 from runner.base.errors import DbbenchError
-from runner.report import results, stats
+from runner.report import prices, results, stats
 from runner.report.about import MIX_LATENCY_NOTE, facts, title_of
 from runner.report.formatting import (
     Section,
@@ -382,14 +382,18 @@ def prices_section(document: dict) -> Section | None:
         f"Preset `{preset['name']}`: {preset['summary']}. Each price is the chosen cell's throughput over the one "
         "it replaces, paired (the geometric mean of within-round ratios) with its 95% interval; its memory is "
         "what the chosen cell's workers hold over the other's, each at steady state."],
-        header=["choice", "question", "cells", "ratio [95%]", "reading", "memory"], rows=rows)
+        header=["choice", "question", "cells", "ratio [95%]", "reading", "memory"], rows=rows,
+        after=[prices.PSYCOPG_UNDER_SQLALCHEMY] if any("psycopg" in c["a"] + c["b"] for c in found) else [])
 
 
 def cell_notes(cells: list[dict]) -> list[str]:
-    """Why a legacy cell is kept, and what a cell's figures include that others' do not."""
+    """Why a legacy cell is kept, what a cell's figures include that others' do not, and the
+    driver settings it ran with."""
     notes: dict[str, list[str]] = {}
     for cell in cells:
-        for text in (f"legacy: {cell['legacy']}" if cell.get("legacy") else None, cell.get("note")):
+        settings = ", ".join(f"{key}={value}" for key, value in (cell.get("settings") or {}).items())
+        for text in (f"legacy: {cell['legacy']}" if cell.get("legacy") else None, cell.get("note"),
+                     f"driver settings set on purpose (apps/cells.toml): {settings}" if settings else None):
             if text:
                 notes.setdefault(text, []).append(cell_name(cell))
     return [f"{', '.join(names)}: {text}." for text, names in notes.items()]

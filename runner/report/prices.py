@@ -1,0 +1,138 @@
+"""A preset's prices across its runs: one column per scenario and path, and the decision in words.
+
+A price is paired within one run (the chosen cell's throughput over the other's, in the same
+rounds); runs of different scenarios, networks or poolers are measured one after the other,
+so a price is never taken across runs: each column is its own run's, and the words say what
+each column shows, a tie where its interval holds 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.base.errors import DbbenchError
+from runner.report import results
+from runner.report.formatting import fmt_ratio, md_table
+
+# Said where psycopg's prices are: measured and tested (tests/test_stacks.py), not in a run's numbers.
+PSYCOPG_UNDER_SQLALCHEMY = (
+    "Under SQLAlchemy's pool, psycopg 3 never keeps a statement prepared: the pool's rollback as each "
+    "connection returns makes psycopg forget what it prepared, so the `sa-*-psycopg` cells plan every statement "
+    "whatever their prepare_threshold (measured and kept true by tests/test_stacks.py); raw psycopg "
+    "prepares after prepare_threshold runs on a connection, asyncpg on the first."
+)
+PREPARED_GONE_BEHIND_POOLER = (
+    "Behind PgBouncer (1.18, transaction mode) no driver keeps a prepared statement: asyncpg and SQLAlchemy's "
+    "asyncpg dialect prepare every statement again, unnamed or uniquely named, and psycopg never prepares."
+)
+
+
+def runs_under(paths: list[str]) -> list[dict]:
+    """Every results.json named, or found under a directory named (a `--out` holding several runs),
+    oldest first."""
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir() and not (path / "results.json").exists():
+            found += sorted(p for p in path.glob("*/results.json") if not p.parent.is_symlink())
+        else:
+            found.append(path / "results.json" if path.is_dir() else path)
+    if not found:
+        raise DbbenchError(f"no results.json in {', '.join(paths)}")
+    documents = [results.load(path) for path in found]
+    presets = {(doc["metadata"]["run"].get("preset") or {}).get("name") for doc in documents}
+    if None in presets or len(presets) > 1:
+        raise DbbenchError("prices compare the runs of one preset: these are of "
+                           + ", ".join(sorted(str(name) for name in presets)))
+    return sorted(documents, key=lambda doc: doc["started_at"])
+
+
+def column_of(document: dict) -> str:
+    """What tells a run apart from the preset's others: its scenario, network and pooler."""
+    run = document["metadata"]["run"]
+    label = run["scenario"]
+    if run.get("db_latency_ms"):
+        label += f", +{run['db_latency_ms']} ms"
+    if run.get("pooler"):
+        label += ", behind PgBouncer"
+    return label
+
+
+def scenario_weights(document: dict) -> str | None:
+    """The mix's weights, as its run recorded them (scenarios/<name>.toml)."""
+    weights = document["metadata"]["run"].get("weights") or {}
+    return ", ".join(f"{endpoint} {share}%" for endpoint, share in weights.items()) or None
+
+
+def price_rows(documents: list[dict]) -> list[dict]:
+    """Each declared price, with its comparison in every run (None where a run has none)."""
+    rows: dict[tuple, dict] = {}
+    for index, document in enumerate(documents):
+        for found in document.get("summary", {}).get("comparisons", []):
+            if found["kind"] != "price":
+                continue
+            key = (found["choice"], found["question"], found["a"], found["b"])
+            row = rows.setdefault(key, {"choice": found["choice"], "question": found["question"], "a": found["a"],
+                                        "b": found["b"], "runs": [None] * len(documents)})
+            row["runs"][index] = found
+    return list(rows.values())
+
+
+def reading(found: dict | None) -> str | None:
+    """A price in a few words, or None where it was not measured."""
+    if found is None or found.get("ratio") is None:
+        return None
+    if found.get("tie") or not found.get("ci95"):
+        return "a tie"
+    low, high = found["ci95"]
+    if high < 1:
+        return f"{1 - high:.0%} to {1 - low:.0%} less throughput"
+    return f"{low - 1:.0%} to {high - 1:.0%} more"
+
+
+def memory_words(row: dict) -> str | None:
+    """The memory a choice adds per worker: the median over the runs that recorded it."""
+    changes = sorted(found["memory_per_worker_mib"] for found in row["runs"]
+                     if found and found.get("memory_per_worker_mib") is not None)
+    if not changes:
+        return None
+    change = changes[len(changes) // 2]
+    return f"{change:+,.0f} MiB per worker" if round(change) else "the same memory per worker"
+
+
+def decision(row: dict, labels: list[str]) -> str:
+    """One sentence per choice, from its numbers alone: what it buys or costs in each column."""
+    said = [f"{text} on {label}" for label, found in zip(labels, row["runs"], strict=True)
+            if (text := reading(found))]
+    missing = [label for label, found in zip(labels, row["runs"], strict=True) if reading(found) is None]
+    sentence = f"**{row['question']}** ({row['a']} over {row['b']}): " + ("; ".join(said) or "not measured")
+    if said and missing:
+        sentence += f"; not measured on {', '.join(missing)}"
+    if memory := memory_words(row):
+        sentence += f"; {memory}"
+    return sentence + "."
+
+
+def render(documents: list[dict]) -> str:
+    labels = [column_of(document) for document in documents]
+    rows = price_rows(documents)
+    preset = documents[0]["metadata"]["run"]["preset"]
+    out = [f"# Price of each choice: preset `{preset['name']}`", "", preset["summary"] + ".", "",
+           "Each price is the chosen cell's throughput over the one it replaces, paired within one run (the "
+           "geometric mean of within-round ratios) with its 95% interval; each column is one run, measured one "
+           "after the other, so compare a price within its column, and a column's level with another's only as "
+           "that: the runs differ in time as well as in scenario and path. (tie): the interval holds 1."]
+    for document, label in zip(documents, labels, strict=True):
+        weights = scenario_weights(document)
+        commit = (document["metadata"]["project"].get("git_commit") or "?")[:12]
+        out.append(f"- {label}: the run of {document['started_at']}, commit {commit}"
+                   + (f"; the mix's weights: {weights}" if weights else ""))
+    table = [[row["choice"], row["question"], *[fmt_ratio(found) if found else "—" for found in row["runs"]],
+              memory_words(row) or "—"] for row in rows]
+    out += ["", md_table(["choice", "question", *labels, "memory"], table), "", "## The decision, in words", ""]
+    out += [f"- {decision(row, labels)}" for row in rows]
+    if any("psycopg" in row["a"] + row["b"] for row in rows):
+        out += ["", PSYCOPG_UNDER_SQLALCHEMY]
+    if any(document["metadata"]["run"].get("pooler") for document in documents):
+        out += ["", PREPARED_GONE_BEHIND_POOLER]
+    return "\n".join(out) + "\n"
