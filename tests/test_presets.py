@@ -116,10 +116,10 @@ def synthetic_preset_run(scenario: str, ratio: float, rng: random.Random, hour: 
     slice); raw-psycopg at `ratio` of raw; raw-psycopg's workers hold 5 MiB more."""
     template = json.loads(EXAMPLE.read_text())
     base = next(c for c in template["cells"] if c["name"] == "fastapi/raw")
-    document = {**template, "cells": [], "started_at": f"2026-12-06T{hour:02d}:00:00Z"}
+    document = {**template, "cells": []}
     document["metadata"] = copy.deepcopy(template["metadata"])
     run = document["metadata"]["run"]
-    run.update(anchor=None, scenario=scenario, weights={"by-id": 60, "page": 40} if scenario == "mix" else None,
+    run.update(anchor=None, started_at=f"2026-12-06T{hour:02d}:00:00Z", scenario=scenario, weights={"by-id": 60, "page": 40} if scenario == "mix" else None,
                pooler={"tool": "pgbouncer", "version": "1.18.0", "pool_mode": "transaction",
                        "server_pool_per_role": 8} if pooler else None,
                preset={"name": "stacks", "summary": "s", "prices": [PSYCOPG_PRICE]})
@@ -154,7 +154,7 @@ def test_prices_across_scenarios_recover_each_runs_ratio_and_say_it_in_words(tmp
     for number, document in enumerate(runs):
         results.write(document, tmp_path / f"run{number}" / "results.json")
     loaded = prices.runs_under([str(tmp_path)])
-    assert [prices.column_of(document) for document in loaded] == ["by-id", "mix", "mix, behind PgBouncer"]
+    assert [prices.column_of(document) for document in loaded] == ["by-id", "mix", "mix behind PgBouncer"]
     (row,) = prices.price_rows(loaded)
     by_id, mix, pooled = row["runs"]
     assert by_id["ci95"][0] < 0.80 < by_id["ci95"][1] and not by_id["tie"]
@@ -162,9 +162,9 @@ def test_prices_across_scenarios_recover_each_runs_ratio_and_say_it_in_words(tmp
     assert pooled["ci95"][0] < 0.60 < pooled["ci95"][1]
     text = prices.render(loaded)
     assert "| driver | psycopg 3 in place of asyncpg, raw SQL |" in text and "+5 MiB per worker" in text
-    sentence = prices.decision(row, ["by-id", "mix", "mix, behind PgBouncer"])
+    sentence = prices.decision(row, ["by-id", "mix", "mix behind PgBouncer"])
     assert "less throughput on by-id" in sentence and "a tie on mix;" in sentence
-    assert "less throughput on mix, behind PgBouncer" in sentence and sentence.endswith("+5 MiB per worker.")
+    assert "less throughput on mix behind PgBouncer" in sentence and sentence.endswith("+5 MiB per worker.")
     assert "by-id 60%, page 40%" in text, "the mix's weights are stated"
     assert prices.PSYCOPG_UNDER_SQLALCHEMY in text and prices.PREPARED_GONE_BEHIND_POOLER in text
 

@@ -44,7 +44,11 @@ def runs_under(paths: list[str]) -> list[dict]:
     if None in presets or len(presets) > 1:
         raise DbbenchError("prices compare the runs of one preset: these are of "
                            + ", ".join(sorted(str(name) for name in presets)))
-    return sorted(documents, key=lambda doc: doc["started_at"])
+    return sorted(documents, key=started_at)
+
+
+def started_at(document: dict) -> str:
+    return document["metadata"]["run"]["started_at"]
 
 
 def column_of(document: dict) -> str:
@@ -52,9 +56,9 @@ def column_of(document: dict) -> str:
     run = document["metadata"]["run"]
     label = run["scenario"]
     if run.get("db_latency_ms"):
-        label += f", +{run['db_latency_ms']} ms"
+        label += f" +{run['db_latency_ms']} ms"
     if run.get("pooler"):
-        label += ", behind PgBouncer"
+        label += " behind PgBouncer"
     return label
 
 
@@ -87,7 +91,7 @@ def reading(found: dict | None) -> str | None:
     low, high = found["ci95"]
     if high < 1:
         return f"{1 - high:.0%} to {1 - low:.0%} less throughput"
-    return f"{low - 1:.0%} to {high - 1:.0%} more"
+    return f"{low - 1:.0%} to {high - 1:.0%} more throughput"
 
 
 def memory_words(row: dict) -> str | None:
@@ -102,9 +106,11 @@ def memory_words(row: dict) -> str | None:
 
 def decision(row: dict, labels: list[str]) -> str:
     """One sentence per choice, from its numbers alone: what it buys or costs in each column."""
-    said = [f"{text} on {label}" for label, found in zip(labels, row["runs"], strict=True)
-            if (text := reading(found))]
-    missing = [label for label, found in zip(labels, row["runs"], strict=True) if reading(found) is None]
+    readings = [(label, reading(found)) for label, found in zip(labels, row["runs"], strict=True)]
+    said = [f"{text} on {label}" for label, text in readings if text]
+    missing = [label for label, text in readings if text is None]
+    if len(labels) > 1 and all(text == "a tie" for _, text in readings):
+        said = [f"a tie on each of {', '.join(labels)}"]
     sentence = f"**{row['question']}** ({row['a']} over {row['b']}): " + ("; ".join(said) or "not measured")
     if said and missing:
         sentence += f"; not measured on {', '.join(missing)}"
@@ -125,11 +131,14 @@ def render(documents: list[dict]) -> str:
     for document, label in zip(documents, labels, strict=True):
         weights = scenario_weights(document)
         commit = (document["metadata"]["project"].get("git_commit") or "?")[:12]
-        out.append(f"- {label}: the run of {document['started_at']}, commit {commit}"
+        out.append(f"- {label}: the run of {started_at(document)}, commit {commit}"
                    + (f"; the mix's weights: {weights}" if weights else ""))
     table = [[row["choice"], row["question"], *[fmt_ratio(found) if found else "—" for found in row["runs"]],
               memory_words(row) or "—"] for row in rows]
-    out += ["", md_table(["choice", "question", *labels, "memory"], table), "", "## The decision, in words", ""]
+    out += ["", md_table(["choice", "question", *labels, "memory"], table), "",
+            "Memory: what the chosen cell's workers hold over the other's at steady state, the median over the runs; "
+            "each cell's whole process tree over its workers, so a server with a manager process (Sanic's, "
+            "gunicorn's) counts it in.", "", "## The decision, in words", ""]
     out += [f"- {decision(row, labels)}" for row in rows]
     if any("psycopg" in row["a"] + row["b"] for row in rows):
         out += ["", PSYCOPG_UNDER_SQLALCHEMY]
