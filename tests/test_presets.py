@@ -119,7 +119,8 @@ def synthetic_preset_run(scenario: str, ratio: float, rng: random.Random, hour: 
     document = {**template, "cells": []}
     document["metadata"] = copy.deepcopy(template["metadata"])
     run = document["metadata"]["run"]
-    run.update(anchor=None, started_at=f"2026-12-06T{hour:02d}:00:00Z", scenario=scenario, weights={"by-id": 60, "page": 40} if scenario == "mix" else None,
+    run.update(anchor=None, started_at=f"2026-12-06T{hour:02d}:00:00Z", scenario=scenario,
+               weights={"by-id": 60, "page": 40} if scenario == "mix" else None,
                pooler={"tool": "pgbouncer", "version": "1.18.0", "pool_mode": "transaction",
                        "server_pool_per_role": 8} if pooler else None,
                preset={"name": "stacks", "summary": "s", "prices": [PSYCOPG_PRICE]})
