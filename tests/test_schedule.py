@@ -4,6 +4,7 @@ import pytest
 
 from runner.base.errors import DbbenchError
 from runner.measure import schedule
+from runner.report import results
 
 
 def test_cells_that_fit_are_one_group():
@@ -54,3 +55,16 @@ def test_groups_share_what_is_left_of_the_budget():
     rule = schedule.StoppingRule(budget_s=300, precision=0.03)
     assert rule.share(elapsed_s=0, group_cells=2, remaining_cells=6) == pytest.approx(100)
     assert rule.share(elapsed_s=60, group_cells=4, remaining_cells=4) == pytest.approx(300)
+
+
+def test_a_ratio_with_a_cell_of_a_later_group_does_not_hold_a_group_back():
+    """A preset's price between a cell measured now and one of the next group has no interval
+    until that group runs; the group's own ratios decide when it has measured enough."""
+    document = {"cells": [{"name": "a", "status": "ok", "slices": [{}]}, {"name": "c", "status": "ok", "slices": [{}]},
+                          {"name": "later", "status": "ok", "slices": []}],
+                "summary": {"comparisons": [{"a": "a", "b": "c", "half_width": 0.02},
+                                            {"a": "later", "b": "a", "half_width": None}]}}
+    assert results.worst_half_width(document, ["a", "c"]) == 0.02
+    document["cells"][2]["slices"] = [{}]  # measured, and still without an interval: it holds the group back
+    assert results.worst_half_width(document, ["a", "c"]) is None
+    assert results.worst_half_width(document, ["a", "c", "later"]) is None

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outage", type=arguments.duration_arg, default=3.0,
                         help="how long --fault outage cuts PostgreSQL off, e.g. 3s (default 3s)")
     arguments.add_renamed(parser, "--fault-seconds", "--outage", dest="outage", type=arguments.duration_arg)
+    parser.add_argument("--profile", action="store_true",
+                        help="after each group's rounds, sample each cell's server with py-spy on a load of its own "
+                             "(never a ranked slice): the report shows where its CPU goes, by library")
     parser.add_argument("--target", type=arguments.target_arg,
                         help="measure the --cell already serving at this URL (dbbench serve --host 0.0.0.0 on "
                              "another host); needs --db-url")
@@ -50,7 +53,7 @@ def run(args) -> int:
         tuned = args.pool_size == "tuned" and not args.target
         options = run_options(args, scenario=scenario, **chosen, rounds=args.rounds, precision=args.precision,
                               users=args.users, quick=args.quick, target=args.target, fault=args.fault,
-                              fault_s=args.outage, rate=args.rate, queries_n=args.queries,
+                              fault_s=args.outage, rate=args.rate, queries_n=args.queries, profile=args.profile,
                               **({"pool_size": None} if args.pool_size == "tuned" else {}))
         if tuned:
             from runner.experiments import tune
@@ -76,9 +79,11 @@ def remote_target(args) -> None:
     if not (args.db_url or os.environ.get("DATABASE_URL")):
         raise DbbenchError("--target needs --db-url (or DATABASE_URL): the database the remote cell uses, "
                            "which verification reads")
-    if args.db_latency or args.fault or args.proxy:
-        raise DbbenchError("--db-latency and --fault put a proxy in front of cells started here; a --target cell "
-                           "is not")
+    if args.profile:
+        raise DbbenchError("--profile samples cells started here; a --target cell runs on its own host")
+    if args.db_latency or args.fault or args.proxy or args.pooler:
+        raise DbbenchError("--db-latency, --fault and --pooler put a proxy or a pooler in front of cells started "
+                           "here; a --target cell is not")
 
 
 def why_not_tuned(args) -> str | None:

@@ -65,7 +65,8 @@ def version_of(program: Path) -> str:
     return first[0].split()[-1] if first and first[0].split() else "unknown"
 
 
-def config_text(upstream: str, port: int, auth: str, users_file: Path, pool_size: int, max_clients: int) -> str:
+def config_text(upstream: str, port: int, auth: str, users_file: Path, pool_size: int, max_clients: int,
+                admin: str = "") -> str:
     """pgbouncer.ini: transaction pooling on loopback, every database to `upstream`, no checks
     of its own on the server connections (a `SELECT 1` would count as a cell's statement)."""
     host, _, upstream_port = upstream.rpartition(":")
@@ -78,6 +79,7 @@ def config_text(upstream: str, port: int, auth: str, users_file: Path, pool_size
         "unix_socket_dir =",
         f"auth_type = {auth}",
         f"auth_file = {users_file}",
+        f"admin_users = {admin}",
         "pool_mode = transaction",
         f"default_pool_size = {pool_size}",
         "min_pool_size = 0",
@@ -108,6 +110,23 @@ class PgBouncer:
     version: str
     pool_size: int
     directory: Path
+    admin_url: str = ""  # its admin console, as the run's own user (admin_users)
+    database: str = ""
+
+    def release_server_connections(self) -> None:
+        """Close every server connection it holds, as a group of cells ends: PgBouncer keeps idle
+        ones for server_idle_timeout (10 minutes), and the next group's would not find room in
+        PostgreSQL's max_connections. KILL drops the database's connections, RESUME lets new ones in.
+        The admin console speaks the simple query protocol only: a client-side cursor."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5,
+                                 cursor_factory=psycopg.ClientCursor) as console:
+                for command in ("KILL", "RESUME"):
+                    console.execute(f"{command} {self.database}")
+        except psycopg.Error as exc:
+            raise DbbenchError(f"PgBouncer's admin console refused {command}: {str(exc).strip()[:200]}") from None
 
     @classmethod
     def start(cls, db_url: str, users: list[str], pool_size: int, max_clients: int, log_path: Path) -> PgBouncer:
@@ -129,7 +148,8 @@ class PgBouncer:
             users_file.chmod(0o600)
             (directory / "pgbouncer.ini").write_text(config_text(
                 f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}", port,
-                "scram-sha-256" if password else "trust", users_file, pool_size, max_clients + CLIENT_HEADROOM))
+                "scram-sha-256" if password else "trust", users_file, pool_size, max_clients + CLIENT_HEADROOM,
+                unquote(parts.username or "")))
             account = run_as()
             if account is not None:
                 for path in (directory, *directory.iterdir()):
@@ -143,7 +163,8 @@ class PgBouncer:
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise
-        started = cls(process=process, port=port, version=version, pool_size=pool_size, directory=directory)
+        started = cls(process=process, port=port, version=version, pool_size=pool_size, directory=directory,
+                      admin_url=through(db_url, port).rsplit("/", 1)[0] + "/pgbouncer", database=parts.path.lstrip("/"))
         try:
             started.wait_listening(log_path)
         except BaseException:

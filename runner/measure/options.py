@@ -23,6 +23,7 @@ RATE_ROUNDS = 3  # --rate without --rounds or --budget: a constant-rate run rank
 # before runs moved to half a second: shorter ones halve the requests behind every percentile.
 RATE_MIN_SLICE_S = 1
 
+FAULT_AFTER_ROUND = 2  # --fault: two healthy rounds first, then the fault, then the rest
 
 @dataclass
 class RunOptions:
@@ -52,6 +53,7 @@ class RunOptions:
     proxy: bool = False  # toxiproxy in the path even at 0 ms, so that a latency sweep compares like with like
     fault: str | None = None  # "reset" or "outage", injected through toxiproxy after round FAULT_AFTER_ROUND
     pooler: str | None = None  # "pgbouncer": a transaction pooler before PostgreSQL (runner/db/pooler.py)
+    profile: bool = False  # py-spy on each cell's server, on slices of their own (runner/measure/profile.py)
     fault_s: float = 3.0  # how long an outage lasts
     rate: float | None = None  # requests per second at a constant rate (oha), in place of wrk's closed loop
     rates: dict[str, float] | None = None  # a constant rate per cell name (dbbench latency's steps)

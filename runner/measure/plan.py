@@ -112,6 +112,11 @@ def cell_record(member: Instance, plan: Plan, options: RunOptions) -> dict:
     }
 
 
+def file_slug(name: str) -> str:
+    """A member's name as part of a file name: "fastapi/raw (A)" -> "fastapi-raw-A"."""
+    return name.replace("/", "-").replace(" ", "").replace("(", "-").replace(")", "")
+
+
 def held_connections(record: dict) -> int:
     """Every worker of a cell opens its whole pool at start-up."""
     return record["pool_size"] * record["workers"]

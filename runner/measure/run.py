@@ -33,9 +33,9 @@ from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.cells import builds, lifecycle
 from runner.db import database, pooler, proxy, roles, seeding
-from runner.measure import backlog, document, noise, openloop, outages, schedule, wrk
+from runner.measure import backlog, between, document, noise, openloop, outages, plan, profile, schedule, wrk
 from runner.measure.between import Between
-from runner.measure.options import DEFAULT_BUDGET_CELLS, RunOptions, default_budget
+from runner.measure.options import DEFAULT_BUDGET_CELLS, FAULT_AFTER_ROUND, RunOptions, default_budget
 from runner.measure.placement import Here, Placement
 from runner.measure.plan import Plan, available_connections, cell_record, held_connections, members_of
 from runner.report import page, results, tables
@@ -50,7 +50,6 @@ PROGRESS_REFRESH_PER_S = 2
 # on a noisier hour, 0.20 s under a steal median of 20%. It sizes the --rounds estimate and
 # whether a repeat still fits before the deadline; the budget's stop uses each round's measured time.
 SLICE_OVERHEAD_S = 0.15
-FAULT_AFTER_ROUND = 2  # --fault: two healthy rounds first, then the fault, then the rest
 FAULT_RECOVERY_TIMEOUT_S = 30.0
 
 
@@ -111,6 +110,9 @@ class Run:
             proxy.binary()
         if self.options.pooler:
             pooler.binary()
+        if self.options.profile:
+            self.profiler = {"tool": "py-spy", "version": profile.version(), "rate_hz": profile.RATE_HZ,
+                             "seconds": profile.QUICK_PROFILE_S if self.options.quick else profile.PROFILE_S}
         self.generator = openloop.version() if self.options.open_loop else None
         url, embedded = database.database_url(self.options.db_url)
         seeded = seeding.ensure_seeded(url, self.options.users, log=err.print)
@@ -157,6 +159,8 @@ class Run:
         self.postmaster_pid = database.EmbeddedCluster.default().postmaster_pid() if embedded else None
         self.pinning = self.placement.pinning(self, max(self.records[name]["server_cpus"] for name in runnable))
         self.document = document.new_document(self, runnable, available)
+        if self.options.profile:
+            self.meta["profiler"] = self.profiler
         self.placement.prepared(self)
         return runnable
 
@@ -216,8 +220,8 @@ class Run:
         )
         failure: DbbenchError | None = None
         try:
-            self.start_pooler()
-            self.start_proxy()
+            between.start_pooler(self)
+            between.start_proxy(self)
             with self.progress:
                 self.task = self.progress.add_task("starting", total=self.expected_seconds())
                 remaining = self.slots
@@ -255,36 +259,6 @@ class Run:
     @property
     def proxy(self) -> proxy.Proxy | None:
         return self.between.proxy if self.between else None
-
-    def start_pooler(self) -> None:
-        """PgBouncer in transaction mode before PostgreSQL (--pooler pgbouncer): one server pool
-        per cell role, as large as the largest cell's own pool, so that no cell holds fewer
-        server connections than it would without it."""
-        if not self.options.pooler:
-            return
-        held = [held_connections(self.records[name]) for name in self.runnable]
-        self.between.pooler = pooler.PgBouncer.start(
-            self.url, [roles.name_for(name) for name in self.runnable], max(held), sum(held),
-            self.run_dir / "logs" / "pgbouncer.log")
-        self.meta["pooler"] = self.between.pooler.describe()
-        err.print(f"PgBouncer {self.between.pooler.version} in transaction mode between the cells and PostgreSQL, "
-                  f"up to {max(held)} server connections per cell")
-
-    def start_proxy(self) -> None:
-        """toxiproxy between the cells and PostgreSQL (PgBouncer, where it runs) when a round trip is
-        to be added; the cells then connect through it (verification too, so a cell is checked as
-        it is measured)."""
-        if not self.needs_proxy():
-            return
-        self.between.proxy = proxy.Proxy.start(self.between.upstream(), self.options.db_latency_ms,
-                                               self.run_dir / "logs" / "toxiproxy.log")
-        latencies = self.latencies()
-        for latency in latencies:
-            self.proxy.listener(latency)
-        self.meta["proxy"] = self.proxy.describe()
-        err.print(f"toxiproxy {self.proxy.version} between the cells and PostgreSQL: "
-                  f"+{', '.join(map(str, latencies))} ms per round trip"
-                  + (f"; --fault {self.options.fault} after round {FAULT_AFTER_ROUND}" if self.options.fault else ""))
 
     def fault_between_rounds(self, number: int, round_no: int, live: list[str],
                              processes: dict[str, lifecycle.CellProcess]) -> None:
@@ -349,9 +323,12 @@ class Run:
                 self.progress.console.print(self.round_line(number, round_no, names), markup=False)
                 if self.options.fault and round_no == FAULT_AFTER_ROUND:
                     self.fault_between_rounds(number, round_no, live, processes)
+            if self.options.profile:
+                profile.profile_group(self, number, names, processes)
         finally:
             self.backlogs = []
             lifecycle.stop_all(list(processes.values()))
+            between.release_pooled_connections(self, number)
             if self.plan.scenario.writes:
                 self.restore_after_group(number)
 
@@ -383,7 +360,7 @@ class Run:
             record = self.records[name]
             if record["status"] != "ok":
                 continue
-            slug = name.replace("/", "-").replace(" ", "").replace("(", "-").replace(")", "")
+            slug = plan.file_slug(name)
             process = lifecycle.RemoteCell(self.members[name].cell, self.options.target) if self.options.target else \
                 lifecycle.CellProcess.on_free_port(
                     self.members[name].cell, workers=record["server_cpus"], pool_size=record["pool_size"],

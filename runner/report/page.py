@@ -15,7 +15,7 @@ from string import Template
 from markdown_it import MarkdownIt
 
 from runner.base.errors import DbbenchError
-from runner.report import about, figures, formatting, tables
+from runner.report import about, figures, formatting, profiles, tables
 
 TEMPLATE = Path(__file__).with_name("report.html")
 # Where each figure goes: into the section that holds its table, else a section of its own.
@@ -128,6 +128,8 @@ def write(document: dict, directory: Path, formats: tuple[str, ...] = FORMATS) -
                 path = directory / "figures" / f"{name}.{fmt}"
                 path.write_bytes(content)
                 written.append(path)
+        if "svg" in formats or "html" in formats:
+            written += profiles.write_flames(document, directory)
     except OSError as exc:
         raise DbbenchError(f"cannot write the report in {directory}: {exc.strerror or exc}") from None
     return written

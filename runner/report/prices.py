@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.base.errors import DbbenchError
-from runner.report import results
+from runner.report import profiles, results
 from runner.report.formatting import fmt_ratio, md_table
 
 # Said where psycopg's prices are: measured and tested (tests/test_stacks.py), not in a run's numbers.
@@ -79,6 +79,10 @@ def price_rows(documents: list[dict]) -> list[dict]:
             row = rows.setdefault(key, {"choice": found["choice"], "question": found["question"], "a": found["a"],
                                         "b": found["b"], "runs": [None] * len(documents)})
             row["runs"][index] = found
+            cells = {cell["name"]: cell for cell in document["cells"]}
+            moved = profiles.moved(cells.get(found["a"], {}).get("profile"), cells.get(found["b"], {}).get("profile"))
+            if moved and "cpu_moved" not in row:
+                row["cpu_moved"] = (column_of(document), moved)
     return list(rows.values())
 
 
@@ -116,6 +120,8 @@ def decision(row: dict, labels: list[str]) -> str:
         sentence += f"; not measured on {', '.join(missing)}"
     if memory := memory_words(row):
         sentence += f"; {memory}"
+    if cpu := row.get("cpu_moved"):
+        sentence += f"; where its CPU moved ({cpu[0]}): {cpu[1]}"
     return sentence + "."
 
 

@@ -231,7 +231,12 @@ def worst_half_width(document: dict | None, names: list[str] | None = None) -> f
     None while any of them has no interval yet."""
     if document is None or "summary" not in document:
         return None
-    chosen = [c for c in document["summary"]["comparisons"] if names is None or c["a"] in names or c["b"] in names]
+    # A ratio with a cell of a later group (a preset's price, say) has no interval until that group
+    # runs: it cannot hold this group's rounds back.
+    waiting = {cell["name"] for cell in document["cells"] if not cell["slices"] and cell["status"] == "ok"} - set(
+        names or ())
+    chosen = [c for c in document["summary"]["comparisons"] if (names is None or c["a"] in names or c["b"] in names)
+              and not {c["a"], c["b"]} & waiting]
     if not chosen or any(c["half_width"] is None for c in chosen):
         return None
     return max(c["half_width"] for c in chosen)

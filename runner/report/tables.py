@@ -10,7 +10,7 @@ import io
 import json
 
 from runner.base.errors import DbbenchError
-from runner.report import prices, results, stats
+from runner.report import prices, profiles, results, stats
 from runner.report.about import MIX_LATENCY_NOTE, facts, title_of
 from runner.report.formatting import (
     Section,
@@ -376,13 +376,16 @@ def prices_section(document: dict) -> Section | None:
     found = [c for c in document.get("summary", {}).get("comparisons", []) if c["kind"] == "price"]
     if not preset or not found:
         return None
+    cells = {cell["name"]: cell for cell in document.get("cells", [])}
+    moved = [profiles.moved(cells.get(c["a"], {}).get("profile"), cells.get(c["b"], {}).get("profile")) for c in found]
     rows = [[c["choice"], c["question"], f"{c['a']} over {c['b']}", fmt_ratio(c), price_reading(c),
-             memory_change_text(c)] for c in found]
+             memory_change_text(c), *([cpu or "—"] if any(moved) else [])] for c, cpu in zip(found, moved, strict=True)]
     return Section("prices", "Price of each choice", before=[
         f"Preset `{preset['name']}`: {preset['summary']}. Each price is the chosen cell's throughput over the one "
         "it replaces, paired (the geometric mean of within-round ratios) with its 95% interval; its memory is "
         "what the chosen cell's workers hold over the other's, each at steady state."],
-        header=["choice", "question", "cells", "ratio [95%]", "reading", "memory"], rows=rows,
+        header=["choice", "question", "cells", "ratio [95%]", "reading", "memory",
+                *(["where its CPU moved (shares of samples)"] if any(moved) else [])], rows=rows,
         after=[prices.PSYCOPG_UNDER_SQLALCHEMY] if any("psycopg" in c["a"] + c["b"] for c in found) else [])
 
 
@@ -411,7 +414,8 @@ def sections(document: dict) -> list[Section]:
                  verification_section(document), problems_section(document)]
     else:
         found = [matrix_section(document), prices_section(document), orm_tax_section(document), mix_section(document),
-                 ranking_section(document), cpu_section(document), cells_section(document),
+                 ranking_section(document), cpu_section(document), profiles.section(document),
+                 cells_section(document),
                  pools_section(document), verification_section(document), problems_section(document)]
     return [section for section in found if section is not None]
 
