@@ -181,3 +181,28 @@ def test_the_cell_answers_through_pgbouncer(db_url, tmp_path):
     finally:
         process.stop()
         bouncer.stop()
+
+
+def test_a_groups_server_connections_go_when_it_ends(db_url, tmp_path):
+    """PgBouncer keeps idle server connections for minutes; the run closes them as a group ends,
+    so that the next group finds room in PostgreSQL's max_connections."""
+    import psycopg
+
+    role = roles.name_for("pooler-test release")
+    bouncer = pooler.PgBouncer.start(db_url, [role], 4, 8, tmp_path / "pgbouncer.log")
+    try:
+        login = roles.login_for(db_url, bouncer.url_for(db_url), "pooler-test release")
+        with psycopg.connect(login.url, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+
+        def server_connections() -> int:
+            with psycopg.connect(db_url) as admin:
+                return admin.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,)).fetchone()[0]
+
+        assert server_connections() == 1, "the client is gone; PgBouncer keeps its server connection"
+        bouncer.release_server_connections()
+        wait_until(lambda: server_connections() == 0, 10, "the server connection to close", None)
+        with psycopg.connect(login.url, autocommit=True) as conn:  # and new clients are let in again
+            assert conn.execute("SELECT 2").fetchone() == (2,)
+    finally:
+        bouncer.stop()
