@@ -22,7 +22,7 @@ bench-scenarios: setup
 # The stacks a FastAPI team weighs in 2026 (apps/presets.toml, preset stacks): 16 cells and the
 # price of each choice (driver, ORM, server, framework, sync or async), each a paired ratio with its
 # interval, on the cheapest request (by-id) and on the workload (mix), then on the mix behind
-# PgBouncer in transaction mode (15 cells: Gin's says why it is not run there). Three runs into one
+# PgBouncer in transaction mode. Three runs into one
 # directory, then `dbbench prices` renders the table across them into its prices.md. It uses the
 # pools `dbbench tune --preset stacks` recorded, else the rule, and each run's report says which.
 # ARGS go to every run: ARGS="--db-latency 2" prices the same choices across a network.

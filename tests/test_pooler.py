@@ -24,7 +24,7 @@ from runner.db import pooler, roles
 from runner.report import results, stats, tables
 from runner.verify import verifier
 
-CELLS = ("fastapi/raw", "fastapi/sa-orm", "fastapi/raw-psycopg", "flask/raw", "django/django-orm")
+CELLS = ("fastapi/raw", "fastapi/sa-orm", "fastapi/raw-psycopg", "flask/raw", "django/django-orm", "gin/raw")
 
 
 def pgbouncer_processes() -> set[int]:
@@ -34,13 +34,13 @@ def pgbouncer_processes() -> set[int]:
 
 @pytest.fixture(scope="module")
 def pooled_run(db_url, tmp_path_factory):
-    """Five cells on four drivers' settings (asyncpg, SQLAlchemy's asyncpg dialect, psycopg, Django on
-    psycopg) and one that cannot run there (GINO's baked queries), behind PgBouncer across a 1 ms
-    network: toxiproxy, then PgBouncer, then PostgreSQL."""
+    """Six cells on five drivers' settings (asyncpg, SQLAlchemy's asyncpg dialect, psycopg, Django on
+    psycopg, pgx) and one that cannot run there (GINO's baked queries), behind PgBouncer across a
+    1 ms network: toxiproxy, then PgBouncer, then PostgreSQL."""
     before = pgbouncer_processes()
     out = tmp_path_factory.mktemp("pooled")
     result = dbbench("run", "--pooler", "pgbouncer", "--db-latency", "1", "--pool-size", "rule",
-                     "--frameworks", "fastapi,flask,django",
+                     "--frameworks", "fastapi,flask,django,gin",
                      "--variants", "raw,sa-orm,raw-psycopg,django-orm,gino-baked",
                      "--slice", "1", "--rounds", "2", "--connections", "8", "--out", str(out), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -68,6 +68,7 @@ def test_every_cell_behind_the_pooler_is_verified_with_its_declared_settings(poo
     assert cells["fastapi/raw-psycopg"]["settings"]["prepare_threshold"] == "never"
     assert cells["flask/raw"]["settings"]["prepare_threshold"] == "never"
     assert "statement_cache_size" not in cells["flask/raw"]["settings"], "flask's own pooler settings replace raw's"
+    assert cells["gin/raw"]["settings"] == {"query_exec_mode": "exec"}
     baked = cells["fastapi/gino-baked"]
     assert baked["status"] == "skipped" and baked["reason"].startswith("not run behind pgbouncer: its baked queries")
 
@@ -80,9 +81,10 @@ def test_the_pooler_and_the_proxy_are_one_party_named_for_both(pooled_run):
     assert "toxiproxy + PgBouncer µs/request" in tables.render_markdown(pooled_run)
 
 
-def test_pgbouncer_goes_with_a_run_killed_outright(db_url, tmp_path):
-    """SIGKILL leaves no time to tidy: the parent-death signal takes PgBouncer down, and the next
-    pooler removes the abandoned configuration directory."""
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGKILL, -9)])
+def test_pgbouncer_goes_with_its_run_whatever_signal_ends_it(db_url, tmp_path, signum, code):
+    """SIGTERM stops it and removes its configuration; SIGKILL leaves no time to tidy: the
+    parent-death signal takes PgBouncer down, and the next pooler removes the abandoned directory."""
     path = tmp_path / "latest" / "results.json"
     before = pgbouncer_processes()
     cli = start_cli("run", "--pooler", "pgbouncer", "--pool-size", "rule", "--frameworks", "fastapi",
@@ -92,18 +94,21 @@ def test_pgbouncer_goes_with_a_run_killed_outright(db_url, tmp_path):
         started = descendants(cli.pid)
         bouncers = pgbouncer_processes() - before
         assert len(bouncers) == 1 and bouncers <= {p.pid for p in started}
-        cli.send_signal(signal.SIGKILL)
-        assert cli.wait(60) == -9
+        cli.send_signal(signum)
+        assert cli.wait(60) == code
     finally:
         if cli.poll() is None:
             cli.kill()
     assert_all_gone(started, ports_of(started))
     assert pgbouncer_processes() <= before
-    abandoned = [d for d in Path(tempfile.gettempdir()).glob(f"{pooler.PREFIX}*")
-                 if (d / "owner").exists() and int((d / "owner").read_text()) == cli.pid]
-    assert abandoned, "its directory stays until the next pooler starts"
+    left = [d for d in Path(tempfile.gettempdir()).glob(f"{pooler.PREFIX}*")
+            if (d / "owner").exists() and int((d / "owner").read_text()) == cli.pid]
+    if signum == signal.SIGTERM:
+        assert not left, "a run that could tidy removed its PgBouncer's configuration"
+        return
+    assert left, "its directory stays until the next pooler starts"
     pooler.remove_abandoned()
-    assert not any(d.exists() for d in abandoned)
+    assert not any(d.exists() for d in left)
 
 
 def test_a_cell_that_keeps_named_statements_behind_the_pooler_fails_verification_in_one_line(db_url, tmp_path):
@@ -140,6 +145,8 @@ def test_the_pooler_settings_replace_or_refuse_as_declared():
     assert Cell(own, plain).settings_for("pgbouncer") == {"a": 1, "prepare_threshold": "never"}
     refusing = Variant("v", "raw", "s", pooler="its statements are prepared by name")
     assert Cell(framework, refusing).settings_for("pgbouncer") == "its statements are prepared by name"
+    assert Cell(own, refusing).settings_for("pgbouncer") == "its statements are prepared by name", \
+        "a variant that cannot run there cannot, whatever its framework declares"
     silent = Variant("v", "raw", "s")
     assert "declares no settings" in Cell(framework, silent).settings_for("pgbouncer")
     # Every declared cell says one or the other: settings to run with, or why not.

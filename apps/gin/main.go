@@ -1,12 +1,14 @@
 // Gin reference cell: the user lookup with pgx v5 and its pool, raw SQL.
 //
 // Configuration comes from the runner: DATABASE_URL in the environment (never on the
-// command line, so no password shows in a process list), the rest as flags.
+// command line, so no password shows in a process list), the driver settings a cell
+// declares in DBBENCH_CELL_SETTINGS (JSON, as the Python cells get them), the rest as flags.
 // GOMAXPROCS sets the CPU budget, as --workers does for the Python servers.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -186,10 +188,42 @@ func (s *rawStore) Feed(ctx context.Context, before int32, limit int) ([]FeedPos
 
 func (s *rawStore) Close() { s.pool.Close() }
 
+// execModes are the pgx query modes a cell's settings may choose (apps/cells.toml): behind a
+// transaction pooler, "exec" sends each query as an unnamed statement in one round trip, where
+// pgx's default (cache_statement) prepares it by name on a connection the pooler does not keep.
+var execModes = map[string]pgx.QueryExecMode{
+	"cache_statement": pgx.QueryExecModeCacheStatement,
+	"cache_describe":  pgx.QueryExecModeCacheDescribe,
+	"describe_exec":   pgx.QueryExecModeDescribeExec,
+	"exec":            pgx.QueryExecModeExec,
+	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
+}
+
+// applySettings sets what DBBENCH_CELL_SETTINGS asks of the pool's connections.
+func applySettings(cfg *pgxpool.Config) error {
+	settings := map[string]any{}
+	if text := os.Getenv("DBBENCH_CELL_SETTINGS"); text != "" {
+		if err := json.Unmarshal([]byte(text), &settings); err != nil {
+			return fmt.Errorf("DBBENCH_CELL_SETTINGS: %w", err)
+		}
+	}
+	if name, ok := settings["query_exec_mode"].(string); ok {
+		mode, known := execModes[name]
+		if !known {
+			return fmt.Errorf("DBBENCH_CELL_SETTINGS: unknown query_exec_mode %q", name)
+		}
+		cfg.ConnConfig.DefaultQueryExecMode = mode
+	}
+	return nil
+}
+
 // openPool opens a pool of exactly size connections, all of them before the first request.
 func openPool(ctx context.Context, url string, size int) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
+		return nil, err
+	}
+	if err := applySettings(cfg); err != nil {
 		return nil, err
 	}
 	cfg.MaxConns = int32(size)

@@ -79,15 +79,16 @@ class Cell:
     def settings_for(self, pooler: str | None) -> dict | str:
         """Its settings, and behind a transaction pooler (`pooler`) those its drivers ask for there
         over them (the framework's `pooler`, where it declares one, in place of the variant's: a
-        framework with code of its own, Flask's or Django's, has drivers of its own); or why it
-        cannot run behind one, in words."""
+        framework with code of its own, Flask's, Django's or Gin's, has drivers of its own); or
+        why it cannot run behind one, in words, where either says so."""
         if pooler is None:
             return self.settings
+        for declared in (self.variant.pooler, self.framework.pooler):
+            if isinstance(declared, str):
+                return declared
         declared = self.framework.pooler if self.framework.pooler is not None else self.variant.pooler
         if declared is None:
             return f"{self.name} declares no settings for a transaction pooler (apps/cells.toml, `pooler`)"
-        if isinstance(declared, str):
-            return declared
         return {**self.settings, **declared}
 
     @property

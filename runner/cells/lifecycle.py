@@ -98,7 +98,7 @@ class CellProcess:
             str(gin_binary()), "--host", self.host, "--port", str(self.port),
             "--pool-size", str(self.pool_size), "--variant", self.cell.variant.name, "--users", str(self.users),
         ]
-        return argv, {"GOMAXPROCS": str(self.workers)}
+        return argv, {"GOMAXPROCS": str(self.workers), "DBBENCH_CELL_SETTINGS": json.dumps(self.driver_settings)}
 
     def start(self, db_url: str) -> None:
         """Start the cell in a session of its own; its output goes to the log file, or to
