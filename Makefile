@@ -28,7 +28,7 @@ bench-scenarios: setup
 # ARGS go to every run: ARGS="--db-latency 2" prices the same choices across a network.
 STACKS_BUDGET ?= 300
 bench-stacks: setup pooler
-	@echo "bench-stacks: 16 cells on by-id and mix, then on mix behind PgBouncer: about 23 minutes"
+	@echo "bench-stacks: 16 cells on by-id and mix, then on mix behind PgBouncer: about 16 minutes"
 	@out=results/stacks-$$(date -u +%Y-%m-%dT%H-%M-%SZ) && \
 	  $(DBBENCH) run --preset stacks --scenario by-id,mix --budget $(STACKS_BUDGET) --out $$out $(ARGS) && \
 	  $(DBBENCH) run --preset stacks --scenario mix --pooler pgbouncer --budget $(STACKS_BUDGET) --out $$out $(ARGS) && \
