@@ -32,7 +32,8 @@ bench-stacks: setup pooler
 	@out=results/stacks-$$(date -u +%Y-%m-%dT%H-%M-%SZ) && \
 	  $(DBBENCH) run --preset stacks --scenario by-id,mix --budget $(STACKS_BUDGET) --out $$out $(ARGS) && \
 	  $(DBBENCH) run --preset stacks --scenario mix --pooler pgbouncer --budget $(STACKS_BUDGET) --out $$out $(ARGS) && \
-	  $(DBBENCH) prices $$out > $$out/prices.md && cat $$out/prices.md && echo "prices: $$out/prices.md"
+	  $(DBBENCH) prices $$out > $$out/.prices.md && mv $$out/.prices.md $$out/prices.md && \
+	  cat $$out/prices.md && echo "prices: $$out/prices.md"
 
 bench-quick: setup
 	$(DBBENCH) run --quick $(ARGS)

@@ -95,7 +95,7 @@ def test_memory_is_the_steady_median_per_worker_and_each_price_says_what_it_adds
     assert results.memory_change(cells["a"], cells["b"]) == 21.0
     assert results.memory_change(cells["a"], {"memory_mib": None}) is None
     assert tables.memory_change_text({"memory_per_worker_mib": 21.0}) == "+21 MiB per worker"
-    assert tables.memory_change_text({"memory_per_worker_mib": -0.3}) == "the same per worker (within 1 MiB)"
+    assert tables.memory_change_text({"memory_per_worker_mib": -0.3}) == "the same memory per worker (within 1 MiB)"
     assert tables.memory_text({"memory_mib": two}) == "202 (101)"
 
 
@@ -176,6 +176,13 @@ def test_prices_refuse_runs_of_no_preset_or_of_two(tmp_path):
     document["metadata"]["run"]["preset"] = None
     results.write(document, tmp_path / "a" / "results.json")
     with pytest.raises(DbbenchError, match="runs of one preset"):
+        prices.runs_under([str(tmp_path)])
+    document["metadata"]["run"]["preset"] = {"name": "stacks", "summary": "s", "prices": [PSYCOPG_PRICE]}
+    results.write(document, tmp_path / "a" / "results.json")
+    other = synthetic_preset_run("mix", 0.9, rng, 2)
+    other["metadata"]["run"]["preset"] = {"name": "another", "summary": "s", "prices": [PSYCOPG_PRICE]}
+    results.write(other, tmp_path / "b" / "results.json")
+    with pytest.raises(DbbenchError, match="these are of another, stacks"):
         prices.runs_under([str(tmp_path)])
     result = dbbench("prices", str(tmp_path / "nothing-here"))
     assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1

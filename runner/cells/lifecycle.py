@@ -29,7 +29,9 @@ from runner.cells.catalog import Cell
 
 LIFELINE_DIR = paths.APPS_DIR / "lifeline"  # makes every Python process of a cell die with its parent
 READY_TIMEOUT_S = 60
-EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception): ")  # a traceback's last line
+# A traceback's last line: a dotted class (psycopg.errors.DuplicatePreparedStatement: ...) or
+# a bare one named for an error (ValueError: ...).
+EXCEPTION_LINE = re.compile(r"^((?:[a-z_]\w*\.)+[A-Z]\w*|\w*(?:Error|Exception)): ")
 STOP_TIMEOUT_S = 10
 
 

@@ -7,9 +7,10 @@ track prepared statements in 1.21; Debian's is 1.18, so each driver's own settin
 transaction pooler is what makes a cell work here (apps/cells.toml, `pooler`).
 
 The run starts it (Debian's package, installed by runner/bootstrap.sh --pooler), bound to
-loopback on a free port, one server pool per cell role as large as that cell's own pool, so
-that the cells hold as many server connections as they would without it; it dies with the CLI
-that started it, its CPU time is measured with the proxies', and its version is recorded.
+loopback on a free port, one server pool per cell role as large as the largest cell's pool,
+so that no cell holds fewer server connections than it would without it; it dies with the
+CLI that started it, its CPU time is measured with the proxies', and its version is recorded.
+A PgBouncer new enough to keep prepared statements (1.21+) is told to keep none.
 PostgreSQL's binaries and PgBouncer both refuse to run as root: as root, it runs as postgres.
 """
 
@@ -23,7 +24,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -31,6 +32,7 @@ import psutil
 
 from runner.base import paths, ports, supervise
 from runner.base.errors import DbbenchError
+from runner.db import database
 from runner.db.proxy import through
 
 CHOICES = ("pgbouncer",)
@@ -42,17 +44,22 @@ CLIENT_HEADROOM = 64  # client connections beyond the cells' pools: verification
 
 def binary() -> Path:
     """pgbouncer, installed on first use (Debian's package, through runner/bootstrap.sh --pooler)."""
-    found = shutil.which("pgbouncer") or next(
-        (path for path in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(path, os.X_OK)), None)
+    found = installed()
     if found is None:
         subprocess.run([shutil.which("bash") or "/bin/bash", str(paths.REPO / "runner" / "bootstrap.sh"), "--pooler"],
                        stdin=subprocess.DEVNULL, check=False)
-        found = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if os.access("/usr/sbin/pgbouncer", os.X_OK)
-                                              else None)
+        found = installed()
     if found is None:
         raise DbbenchError("--pooler pgbouncer needs PgBouncer (Debian's package pgbouncer), which could not be "
                            "installed (see runner/bootstrap.sh --pooler's messages above)")
-    return Path(found)
+    return found
+
+
+def installed() -> Path | None:
+    """On PATH, or where Debian puts it (/usr/sbin is not on every user's PATH)."""
+    found = shutil.which("pgbouncer") or next(
+        (path for path in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(path, os.X_OK)), None)
+    return Path(found) if found else None
 
 
 def version_of(program: Path) -> str:
@@ -66,9 +73,11 @@ def version_of(program: Path) -> str:
 
 
 def config_text(upstream: str, port: int, auth: str, users_file: Path, pool_size: int, max_clients: int,
-                admin: str = "") -> str:
+                admin: str = "", version: str = "1.18.0") -> str:
     """pgbouncer.ini: transaction pooling on loopback, every database to `upstream`, no checks
-    of its own on the server connections (a `SELECT 1` would count as a cell's statement)."""
+    of its own on the server connections (a `SELECT 1` would count as a cell's statement). A
+    PgBouncer that can track prepared statements (1.21 and later) is told to keep none, so that
+    the pooler measured is the one the drivers' settings are for, whatever the package's version."""
     host, _, upstream_port = upstream.rpartition(":")
     return "\n".join([
         "[databases]",
@@ -89,8 +98,18 @@ def config_text(upstream: str, port: int, auth: str, users_file: Path, pool_size
         "server_check_query =",
         "server_reset_query =",
         "ignore_startup_parameters = extra_float_digits",
+        *(["max_prepared_statements = 0"] if tracks_prepared_statements(version) else []),
         "",
     ])
+
+
+def tracks_prepared_statements(version: str) -> bool:
+    """PgBouncer 1.21 and later can keep prepared statements across transactions."""
+    try:
+        major, minor = (int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return True  # unknown: say "keep none" rather than trust a default
+    return (major, minor) >= (1, 21)
 
 
 def users_text(users: dict[str, str]) -> str:
@@ -110,7 +129,7 @@ class PgBouncer:
     version: str
     pool_size: int
     directory: Path
-    admin_url: str = ""  # its admin console, as the run's own user (admin_users)
+    admin_url: str = field(default="", repr=False)  # its admin console, as the run's user (admin_users)
     database: str = ""
 
     def release_server_connections(self) -> None:
@@ -120,13 +139,16 @@ class PgBouncer:
         The admin console speaks the simple query protocol only: a client-side cursor."""
         import psycopg
 
+        step = "connecting to"
         try:
             with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5,
                                  cursor_factory=psycopg.ClientCursor) as console:
-                for command in ("KILL", "RESUME"):
-                    console.execute(f"{command} {self.database}")
+                for step in ("KILL", "RESUME"):
+                    console.execute(f"{step} {self.database}")
         except psycopg.Error as exc:
-            raise DbbenchError(f"PgBouncer's admin console refused {command}: {str(exc).strip()[:200]}") from None
+            reason = database.scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                                    self.admin_url)
+            raise DbbenchError(f"PgBouncer's admin console failed at {step}: {reason[:200]}") from None
 
     @classmethod
     def start(cls, db_url: str, users: list[str], pool_size: int, max_clients: int, log_path: Path) -> PgBouncer:
@@ -149,7 +171,7 @@ class PgBouncer:
             (directory / "pgbouncer.ini").write_text(config_text(
                 f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}", port,
                 "scram-sha-256" if password else "trust", users_file, pool_size, max_clients + CLIENT_HEADROOM,
-                unquote(parts.username or "")))
+                unquote(parts.username or ""), version))
             account = run_as()
             if account is not None:
                 for path in (directory, *directory.iterdir()):

@@ -2,8 +2,10 @@
 
 With --profile, after a group's measured rounds, each live Python cell is loaded once more
 for PROFILE_S seconds while py-spy (PyPI, pinned with the runner) samples every process of its
-server. These slices are never the ranking's: a sampler stops the process it reads, many times
-a second, and would tax the figures it measured. The samples are kept as py-spy writes them
+server. These slices are never the ranking's: the sampler reads the server's memory 250 times
+a second on the same cores, and would tax the figures it measured; nor is their time taken from
+the ranking's budget. py-spy needs to read another process's memory: root, or CAP_SYS_PTRACE;
+without it each cell records why it has no profile. The samples are kept as py-spy writes them
 (collapsed stacks, `--format raw`) in profiles/<cell>.txt beside the results, and each sample
 is given to the library of the frame it was running (its leaf): the framework, the ORM, the
 driver, the server, the event loop, JSON, the benchmark's own glue (apps/), or the rest.
@@ -18,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,27 +94,38 @@ def summary(output: Path, seconds: float) -> dict:
 
 def profile_group(run: Run, number: int, names: list[str], processes: dict[str, CellProcess]) -> None:
     """--profile: after the ranking's rounds, one more load per live cell while py-spy samples
-    its server (above); a cell that cannot be sampled says why and the
-    run goes on."""
-    seconds = QUICK_PROFILE_S if run.options.quick else PROFILE_S
-    for name in names:
-        record = run.records[name]
-        if record["status"] != "ok" or name not in processes:
-            continue
-        if not run.members[name].cell.is_python:
-            record["profile"] = {"reason": GO_REASON}
-            continue
-        supervise.raise_if_interrupted()
-        run.describe(f"group {number}: profiling {name}")
-        output = run.run_dir / "profiles" / f"{file_slug(name)}.txt"
-        recorder = start(processes[name].process.pid, seconds, output)
-        try:
-            run.closed_loop(name, processes[name], seconds + 1.0, seed=run.plan.seed + 999_999)
-        except DbbenchError as exc:
-            recorder.kill()
-            recorder.wait()
-            record["profile"] = {"reason": f"its load failed: {exc}"}
-            continue
-        reason = finish(recorder, output, timeout_s=seconds + 30)
-        record["profile"] = {"reason": reason} if reason else summary(output, seconds)
+    its server (above); a cell that cannot be sampled says why and the run goes on. The time it
+    takes is given back to the run's clock, so that later groups keep their share of the budget."""
+    began = time.monotonic()
+    try:
+        for name in names:
+            profile_cell(run, number, name, processes)
+    finally:
+        run.started += time.monotonic() - began
     run.save()
+
+
+def profile_cell(run: Run, number: int, name: str, processes: dict[str, CellProcess]) -> None:
+    """One cell's profile in its record, or why it has none."""
+    record = run.records[name]
+    if record["status"] != "ok" or name not in processes:
+        return
+    if not run.members[name].cell.is_python:
+        record["profile"] = {"reason": GO_REASON}
+        return
+    supervise.raise_if_interrupted()
+    seconds = QUICK_PROFILE_S if run.options.quick else PROFILE_S
+    run.describe(f"group {number}: profiling {name}")
+    output = run.run_dir / "profiles" / f"{file_slug(name)}.txt"
+    recorder = start(processes[name].process.pid, seconds, output)
+    try:
+        run.closed_loop(name, processes[name], seconds + 1.0, seed=run.plan.seed + 999_999)
+    except BaseException as exc:
+        recorder.kill()  # a failed load or an interrupt: no sampler outlives its load
+        recorder.wait()
+        if not isinstance(exc, DbbenchError):
+            raise
+        record["profile"] = {"reason": f"its load failed: {exc}"}
+        return
+    reason = finish(recorder, output, timeout_s=seconds + 30)
+    record["profile"] = {"reason": reason} if reason else summary(output, seconds)

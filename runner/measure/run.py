@@ -110,6 +110,7 @@ class Run:
             proxy.binary()
         if self.options.pooler:
             pooler.binary()
+        pooler.remove_abandoned()  # a PgBouncer auth file a killed run left: not kept until the next --pooler
         if self.options.profile:
             self.profiler = {"tool": "py-spy", "version": profile.version(), "rate_hz": profile.RATE_HZ,
                              "seconds": profile.QUICK_PROFILE_S if self.options.quick else profile.PROFILE_S}
@@ -485,8 +486,9 @@ class Run:
         return backlog.Backlog.after(tree, self.records[name]["connections"], result["rps"], stopped)
 
     def measured_trees(self, process: lifecycle.CellProcess) -> set[int]:
-        """The measured parties' root processes here: the cell's, toxiproxy's and the postmaster
-        (with its backends below it); what runs outside their trees is outside the measurement."""
+        """The measured parties' root processes here: the cell's, toxiproxy's and PgBouncer's where
+        they run, and the postmaster (with its backends below it); what runs outside their trees is
+        outside the measurement."""
         roots = [process.process, *self.between.roots()]
         return {found.pid for found in roots if found is not None} | (
             {self.postmaster_pid} if self.postmaster_pid else set())

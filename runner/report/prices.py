@@ -16,14 +16,16 @@ from runner.report.formatting import fmt_ratio, md_table
 
 # Said where psycopg's prices are: measured and tested (tests/test_stacks.py), not in a run's numbers.
 PSYCOPG_UNDER_SQLALCHEMY = (
-    "Under SQLAlchemy's pool, psycopg 3 never keeps a statement prepared: the pool's rollback as each "
-    "connection returns makes psycopg forget what it prepared, so the `sa-*-psycopg` cells plan every statement "
-    "whatever their prepare_threshold (measured and kept true by tests/test_stacks.py); raw psycopg "
-    "prepares after prepare_threshold runs on a connection, asyncpg on the first."
+    "Without a pooler: under SQLAlchemy's pool, psycopg 3 never keeps a statement prepared: the pool's "
+    "rollback as each connection returns makes psycopg forget what it prepared, so the `sa-*-psycopg` cells "
+    "plan every statement whatever their prepare_threshold (measured and kept true by tests/test_stacks.py); "
+    "raw psycopg prepares after prepare_threshold runs on a connection, asyncpg on the first."
 )
 PREPARED_GONE_BEHIND_POOLER = (
-    "Behind PgBouncer (1.18, transaction mode) no driver keeps a prepared statement: asyncpg and SQLAlchemy's "
-    "asyncpg dialect prepare every statement again, unnamed or uniquely named, and psycopg never prepares."
+    "Behind PgBouncer each driver runs with the settings its documentation asks for there (each cell's "
+    "report lists them): asyncpg prepares every statement again, unnamed, on each run; SQLAlchemy's asyncpg "
+    "dialect prepares each under a new unique name; psycopg never prepares; pgx sends unnamed statements. "
+    "PgBouncer itself keeps no prepared statement (1.18 cannot; a later one is told not to)."
 )
 
 
@@ -79,8 +81,7 @@ def price_rows(documents: list[dict]) -> list[dict]:
             row = rows.setdefault(key, {"choice": found["choice"], "question": found["question"], "a": found["a"],
                                         "b": found["b"], "runs": [None] * len(documents)})
             row["runs"][index] = found
-            cells = {cell["name"]: cell for cell in document["cells"]}
-            moved = profiles.moved(cells.get(found["a"], {}).get("profile"), cells.get(found["b"], {}).get("profile"))
+            moved = profiles.moved_in(document, found)
             if moved and "cpu_moved" not in row:
                 row["cpu_moved"] = (column_of(document), moved)
     return list(rows.values())
@@ -102,10 +103,19 @@ def memory_words(row: dict) -> str | None:
     """The memory a choice adds per worker: the median over the runs that recorded it."""
     changes = sorted(found["memory_per_worker_mib"] for found in row["runs"]
                      if found and found.get("memory_per_worker_mib") is not None)
-    if not changes:
-        return None
-    change = changes[len(changes) // 2]
-    return f"{change:+,.0f} MiB per worker" if round(change) else "the same memory per worker"
+    return memory_text(changes[len(changes) // 2]) if changes else None
+
+
+def memory_text(change: float) -> str:
+    """What a choice adds to each worker's resident memory, in words: "+12 MiB per worker"."""
+    return f"{change:+,.0f} MiB per worker" if round(change) else "the same memory per worker (within 1 MiB)"
+
+
+def psycopg_note(prices: list[dict], documents: list[dict]) -> list[str]:
+    """The psycopg-under-SQLAlchemy finding, where a price of psycopg's was measured without a
+    pooler (behind one, every psycopg cell runs with prepare_threshold None)."""
+    direct = [document for document in documents if not document["metadata"]["run"].get("pooler")]
+    return [PSYCOPG_UNDER_SQLALCHEMY] if direct and any("psycopg" in p["a"] + p["b"] for p in prices) else []
 
 
 def decision(row: dict, labels: list[str]) -> str:
@@ -146,8 +156,8 @@ def render(documents: list[dict]) -> str:
             "each cell's whole process tree over its workers, so a server with a manager process (Sanic's, "
             "gunicorn's) counts it in.", "", "## The decision, in words", ""]
     out += [f"- {decision(row, labels)}" for row in rows]
-    if any("psycopg" in row["a"] + row["b"] for row in rows):
-        out += ["", PSYCOPG_UNDER_SQLALCHEMY]
+    for note in psycopg_note(rows, documents):
+        out += ["", note]
     if any(document["metadata"]["run"].get("pooler") for document in documents):
         out += ["", PREPARED_GONE_BEHIND_POOLER]
     return "\n".join(out) + "\n"

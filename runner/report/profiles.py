@@ -77,7 +77,7 @@ def shares(stacks: Counter) -> dict:
         packages[package] += count
     return {"samples": total,
             "by_category": {name: round(categories[name] / total, 4) for name in CATEGORIES if categories[name]},
-            "by_package": {name: round(count / total, 4) for name, count in packages.most_common(12)}}
+            "by_package": {name: round(count / total, 4) for name, count in packages.most_common()}}
 
 
 def profiled(document: dict) -> list[dict]:
@@ -107,6 +107,12 @@ def section(document: dict) -> Section | None:
         "loop, JSON, the benchmark's own glue (apps), or the rest. Shares of samples, not of throughput; a flame "
         "graph per cell is in figures/."],
         header=["cell", "samples", *CATEGORIES, "most sampled packages"], rows=rows)
+
+
+def moved_in(document: dict, price: dict) -> str | None:
+    """Where a price's CPU moved, from its two cells' profiles in this run, or None."""
+    cells = {cell["name"]: cell for cell in document.get("cells", [])}
+    return moved(cells.get(price["a"], {}).get("profile"), cells.get(price["b"], {}).get("profile"))
 
 
 def moved(a: dict | None, b: dict | None, count: int = 2) -> str | None:

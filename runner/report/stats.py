@@ -162,7 +162,7 @@ def busy_flags(rounds: list[dict], wrk_threads: int, cores: int, server_cpus: in
 
 def parties_measured(slices: list[dict]) -> list[str]:
     """Server, PostgreSQL and the load generator always (wrk, or oha at a constant rate, each
-    None where unknown); toxiproxy where it was in the path."""
+    None where unknown); the proxy party (toxiproxy, PgBouncer) where one was in the path."""
     generator = "oha" if any("oha" in s["cpu_seconds"] for s in slices) else "wrk"
     proxy = ["proxy"] if any(s["cpu_seconds"].get("proxy") is not None for s in slices) else []
     return ["server", "postgres", generator, *proxy]
@@ -197,7 +197,8 @@ def between_title(run: dict) -> str:
 
 CPU_PARTIES = ("server", "postgres", "wrk", "oha", "proxy")
 # Shown where measured: the load generator is wrk (closed loop) or oha (constant rate); proxy is
-# toxiproxy, with --db-latency only.
+# whatever stood between the cells and PostgreSQL: toxiproxy (--db-latency, --proxy, --fault),
+# PgBouncer (--pooler), or both.
 OPTIONAL_PARTIES = ("wrk", "oha", "proxy")
 
 

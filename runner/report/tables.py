@@ -248,8 +248,8 @@ def party_title(party: str, document: dict) -> str:
 
 
 def parties_of(cells: list[dict]) -> list[str]:
-    """server and PostgreSQL always; the load generator that ran (wrk or oha); toxiproxy where
-    the run put it in the path."""
+    """server and PostgreSQL always; the load generator that ran (wrk or oha); the proxy party
+    (toxiproxy, PgBouncer) where the run put one in the path."""
     return [party for party in stats.CPU_PARTIES if party not in stats.OPTIONAL_PARTIES
             or any(party in (c.get("cpu_us_per_request") or {}) for c in cells)]
 
@@ -313,9 +313,7 @@ def memory_text(cell: dict) -> str:
 def memory_change_text(found: dict) -> str:
     """A choice's memory, in words: "+12 MiB per worker"."""
     change = found.get("memory_per_worker_mib")
-    if change is None:
-        return "—"
-    return f"{change:+,.0f} MiB per worker" if round(change) else "the same per worker (within 1 MiB)"
+    return "—" if change is None else prices.memory_text(change)
 
 
 def verification_section(document: dict) -> Section:
@@ -360,14 +358,10 @@ def pools_section(document: dict) -> Section | None:
 
 def price_reading(found: dict) -> str:
     """What a price's interval allows one to say, in words."""
-    if found.get("ratio") is None:
+    text = prices.reading(found)
+    if text is None:
         return "not measured: a cell of the pair failed, was skipped or had unclean slices"
-    if found.get("tie") or not found.get("ci95"):
-        return "cannot be told apart in this run"
-    low, high = found["ci95"]
-    if high < 1:
-        return f"{1 - high:.0%} to {1 - low:.0%} less throughput"
-    return f"{low - 1:.0%} to {high - 1:.0%} more throughput"
+    return "cannot be told apart in this run" if text == "a tie" else text
 
 
 def prices_section(document: dict) -> Section | None:
@@ -376,8 +370,7 @@ def prices_section(document: dict) -> Section | None:
     found = [c for c in document.get("summary", {}).get("comparisons", []) if c["kind"] == "price"]
     if not preset or not found:
         return None
-    cells = {cell["name"]: cell for cell in document.get("cells", [])}
-    moved = [profiles.moved(cells.get(c["a"], {}).get("profile"), cells.get(c["b"], {}).get("profile")) for c in found]
+    moved = [profiles.moved_in(document, c) for c in found]
     rows = [[c["choice"], c["question"], f"{c['a']} over {c['b']}", fmt_ratio(c), price_reading(c),
              memory_change_text(c), *([cpu or "—"] if any(moved) else [])] for c, cpu in zip(found, moved, strict=True)]
     return Section("prices", "Price of each choice", before=[
@@ -386,7 +379,7 @@ def prices_section(document: dict) -> Section | None:
         "what the chosen cell's workers hold over the other's, each at steady state."],
         header=["choice", "question", "cells", "ratio [95%]", "reading", "memory",
                 *(["where its CPU moved (shares of samples)"] if any(moved) else [])], rows=rows,
-        after=[prices.PSYCOPG_UNDER_SQLALCHEMY] if any("psycopg" in c["a"] + c["b"] for c in found) else [])
+        after=prices.psycopg_note(found, [document]))
 
 
 def cell_notes(cells: list[dict]) -> list[str]:
