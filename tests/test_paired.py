@@ -3,6 +3,7 @@ apart, without a database (test_sweep.py measures them for real)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -227,3 +228,25 @@ def table_of(markdown: str) -> tuple[list[str], list[list[str]]]:
     """The header and the rows of the first Markdown table, as cells."""
     lines = [line.strip().strip("|").split(" | ") for line in markdown.splitlines() if line.startswith("|")]
     return [cell.strip() for cell in lines[0]], [[cell.strip() for cell in line] for line in lines[2:]]
+
+
+def test_a_preset_whose_cells_are_not_all_tuned_runs_every_cell_at_the_rule(monkeypatch):
+    """A price compares two cells: one at a tuned pool of 4 and the other at the rule's 72 would
+    hold the tuning's effect as well as the choice's. A preset that does not tune first runs every
+    cell at the rule unless every cell has a tuned pool, and says why."""
+    from runner.cells import presets
+
+    options = RunOptions(**presets.selection("stacks", None, None, False))
+    assert options.preset == "stacks"
+    tuned = {"pool": 4, "why": "tuned: the best pool", "ladder": None}
+    monkeypatch.setattr(tune.database, "database_url", lambda url: ("postgresql://x@127.0.0.1:1/x", False))
+    monkeypatch.setattr(tune.seeding, "ensure_seeded", lambda url, users, log: None)
+    monkeypatch.setattr(tune.metadata, "collect_postgres", lambda url, embedded: {})
+    monkeypatch.setattr(tune, "building_in_background", lambda selected: contextlib.nullcontext())
+    monkeypatch.setattr(tune, "lookup", lambda selected, **context: ({selected[0].name: tuned}, list(selected[1:])))
+    found = tune.with_tuned_pools(options, log=lambda line: None, no_tuning="preset stacks does not tune")
+    assert found.tuned_pools == {} and "so all take the rule's" in found.untuned_why
+    monkeypatch.setattr(tune, "lookup", lambda selected, **context: ({cell.name: tuned for cell in selected}, []))
+    found = tune.with_tuned_pools(options, log=lambda line: None, no_tuning="preset stacks does not tune")
+    assert found.tuned_pools and all(choice["pool"] == 4 for choice in found.tuned_pools.values())
+    assert found.untuned_why is None, "every cell tuned: each at its own pool"

@@ -167,6 +167,7 @@ def test_prices_across_scenarios_recover_each_runs_ratio_and_say_it_in_words(tmp
     assert "less throughput on by-id" in sentence and "a tie on mix;" in sentence
     assert "less throughput on mix behind PgBouncer" in sentence and sentence.endswith("+5 MiB per worker.")
     assert "by-id 60%, page 40%" in text, "the mix's weights are stated"
+    assert "every cell at" in text, "each run's pool policy is stated"
     assert prices.PSYCOPG_UNDER_SQLALCHEMY in text and prices.PREPARED_GONE_BEHIND_POOLER in text
 
 

@@ -251,6 +251,13 @@ def with_tuned_pools(options: RunOptions, log: Callable[[str], None], budget_s: 
              for name, choice in found.items()}
     untuned = ("rule: no tuned pool recorded for this load and machine"
                + (f" ({no_tuning})" if no_tuning else "")) if missing else None
+    if options.preset and missing and pools:
+        # A preset's prices compare its cells two by two: at one pool policy, or a price would
+        # hold the tuning's effect too (a tuned pool of 4 against the rule's 72).
+        untuned = (f"rule: not every cell of preset {options.preset} has a tuned pool recorded for this load and "
+                   f"machine ({', '.join(cell.name for cell in missing)} have none), so all take the rule's, "
+                   "and each price compares cells at one pool policy")
+        pools = {}
     return dataclasses.replace(options, tuned_pools=pools, untuned_why=untuned, tuned_first=tuning)
 
 

@@ -64,6 +64,19 @@ def column_of(document: dict) -> str:
     return label
 
 
+def pools_text(document: dict) -> str:
+    """The run's pool policy, which each price holds: one policy for every cell, or which differ."""
+    ran = [cell for cell in document["cells"] if cell["status"] == "ok"]
+    kinds = {(cell.get("pool_why") or "").split(":")[0] for cell in ran}
+    sizes = sorted({cell["pool_size"] for cell in ran})
+    if kinds == {"rule"}:
+        return f"every cell at the rule's pool ({', '.join(map(str, sizes))} per worker)"
+    if kinds == {"tuned"}:
+        return "every cell at its own tuned pool"
+    return "pools of different kinds: " + ", ".join(f"{cell['name']} {cell['pool_size']} ({kind})" for cell in ran
+                                                     for kind in [(cell.get("pool_why") or "?").split(":")[0]])
+
+
 def scenario_weights(document: dict) -> str | None:
     """The mix's weights, as its run recorded them (scenarios/<name>.toml)."""
     weights = document["metadata"]["run"].get("weights") or {}
@@ -140,14 +153,18 @@ def render(documents: list[dict]) -> str:
     rows = price_rows(documents)
     preset = documents[0]["metadata"]["run"]["preset"]
     out = [f"# Price of each choice: preset `{preset['name']}`", "", preset["summary"] + ".", "",
-           "Each price is the chosen cell's throughput over the one it replaces, paired within one run (the "
-           "geometric mean of within-round ratios) with its 95% interval; each column is one run, measured one "
-           "after the other, so compare a price within its column, and a column's level with another's only as "
-           "that: the runs differ in time as well as in scenario and path. (tie): the interval holds 1."]
+           "Each price is the chosen cell's throughput over the one it replaces (below 1, the choice costs "
+           "throughput), paired within one run: the geometric mean of within-round ratios, and for two cells "
+           "measured in different groups of the run, through the anchor cell every group holds; with its 95% "
+           "interval. Each column is one run, measured one after the other, so compare a price within its "
+           "column, and a column's level with another's only as that: the runs differ in time as well as in "
+           "scenario and path. (tie): the interval holds 1. With many prices, a few 95% intervals exclude 1 by "
+           "chance alone (about 1 in 20 where nothing differs): an interval that only just excludes 1 is weak "
+           "evidence on its own."]
     for document, label in zip(documents, labels, strict=True):
         weights = scenario_weights(document)
         commit = (document["metadata"]["project"].get("git_commit") or "?")[:12]
-        out.append(f"- {label}: the run of {started_at(document)}, commit {commit}"
+        out.append(f"- {label}: the run of {started_at(document)}, commit {commit}; {pools_text(document)}"
                    + (f"; the mix's weights: {weights}" if weights else ""))
     table = [[row["choice"], row["question"], *[fmt_ratio(found) if found else "—" for found in row["runs"]],
               memory_words(row) or "—"] for row in rows]
