@@ -129,22 +129,34 @@ def test_serve_leaves_nothing_behind_whatever_signal_ends_it(db_url, framework, 
     assert_all_gone(cell, [port])
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGKILL, -9)])
-def test_run_leaves_nothing_behind_whatever_signal_ends_it(db_url, tmp_path, signum, code):
-    path = tmp_path / "latest" / "results.json"
-    cli = start_cli("run", "--pool-size", "rule",
-                    "--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "2", "--rounds", "20",
-                    "--connections", "4", "--out", str(tmp_path))
+def signal_a_run_after_a_slice(args: list[str], path, signum: int, code: int,
+                               check_up=lambda started: None) -> tuple[subprocess.Popen, list[psutil.Process]]:
+    """`dbbench ARGS`, ended with `signum` once its first slice is stored (after `check_up` looked
+    at the processes it had started), and its exit code checked: the CLI and those processes."""
+    cli = start_cli(*args)
     try:
         wait_until(lambda: sum(slices_so_far(path).values()) >= 1, 180, "a first slice", cli)
         time.sleep(0.5)
         started = descendants(cli.pid)
-        assert len(started) >= 2, "the two cells are up"
+        check_up(started)
         cli.send_signal(signum)
         assert cli.wait(60) == code
     finally:
         if cli.poll() is None:
             cli.kill()
+    return cli, started
+
+
+def two_cells_up(started: list[psutil.Process]) -> None:
+    assert len(started) >= 2, "the two cells are up"
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGKILL, -9)])
+def test_run_leaves_nothing_behind_whatever_signal_ends_it(db_url, tmp_path, signum, code):
+    path = tmp_path / "latest" / "results.json"
+    _, started = signal_a_run_after_a_slice(
+        ["run", "--pool-size", "rule", "--frameworks", "fastapi,gin", "--variants", "raw", "--slice", "2",
+         "--rounds", "20", "--connections", "4", "--out", str(tmp_path)], path, signum, code, two_cells_up)
     assert_all_gone(started, ports_of(started))
     document = results.load(path)
     assert document["complete"] is False and sum(len(c["slices"]) for c in document["cells"]) >= 1

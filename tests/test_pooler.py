@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 from conftest import dbbench
-from test_faults import assert_all_gone, descendants, ports_of, slices_so_far, start_cli, wait_until
+from test_faults import assert_all_gone, ports_of, signal_a_run_after_a_slice, wait_until
 
 from runner.cells import lifecycle
 from runner.cells.catalog import Cell, Framework, Variant, manifest
@@ -93,18 +93,15 @@ def test_pgbouncer_goes_with_its_run_whatever_signal_ends_it(db_url, tmp_path, s
     parent-death signal takes PgBouncer down, and the next pooler removes the abandoned directory."""
     path = tmp_path / "latest" / "results.json"
     before = pgbouncer_processes()
-    cli = start_cli("run", "--pooler", "pgbouncer", "--pool-size", "rule", "--frameworks", "fastapi",
-                    "--variants", "raw", "--slice", "2", "--rounds", "20", "--connections", "4", "--out", str(tmp_path))
-    try:
-        wait_until(lambda: sum(slices_so_far(path).values()) >= 1, 180, "a first slice", cli)
-        started = descendants(cli.pid)
+
+    def one_pgbouncer_of_its_own(started) -> None:
         bouncers = pgbouncer_processes() - before
         assert len(bouncers) == 1 and bouncers <= {p.pid for p in started}
-        cli.send_signal(signum)
-        assert cli.wait(60) == code
-    finally:
-        if cli.poll() is None:
-            cli.kill()
+
+    cli, started = signal_a_run_after_a_slice(
+        ["run", "--pooler", "pgbouncer", "--pool-size", "rule", "--frameworks", "fastapi", "--variants", "raw",
+         "--slice", "2", "--rounds", "20", "--connections", "4", "--out", str(tmp_path)], path, signum, code,
+        one_pgbouncer_of_its_own)
     assert_all_gone(started, ports_of(started))
     assert pgbouncer_processes() <= before
     left = [d for d in Path(tempfile.gettempdir()).glob(f"{pooler.PREFIX}*")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
 from contextlib import contextmanager
 
 PR_SET_PDEATHSIG = 1
@@ -86,3 +87,15 @@ def session_dying_with_parent():
         on_parent_death()
 
     return preexec
+
+
+def stop_process(process, grace_s: float = 5.0) -> None:
+    """Terminate a helper we started (a subprocess.Popen) and reap it: killed if it has not
+    ended within `grace_s`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -223,13 +223,7 @@ class PgBouncer:
                 "server_pool_per_role": self.pool_size}
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        supervise.stop_process(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

@@ -173,13 +173,7 @@ class Proxy:
         return described
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        supervise.stop_process(self.process)
 
 
 @contextmanager
