@@ -7,12 +7,13 @@ import signal
 import sys
 
 
-def uvicorn_serve(factory: str, host: str, port: int, workers: int) -> None:
-    """An ASGI app factory on uvicorn with uvloop and httptools, access log off."""
+def uvicorn_serve(target: str, host: str, port: int, workers: int, factory: bool = True) -> None:
+    """An ASGI app factory ("module:create_app"), or with factory=False an app ("module:app"), on
+    uvicorn with uvloop and httptools, access log off."""
     import uvicorn
 
     uvicorn.run(
-        factory, factory=True, host=host, port=port, workers=workers, loop="uvloop", http="httptools",
+        target, factory=factory, host=host, port=port, workers=workers, loop="uvloop", http="httptools",
         access_log=False, log_level="warning", lifespan="on",
     )
 
@@ -102,14 +103,40 @@ def forked(workers: int, serve_one) -> None:
     sys.exit(status)
 
 
-def granian_serve(factory: str, host: str, port: int, workers: int) -> None:
-    """An ASGI app factory on granian (Rust HTTP, ASGI interface) with uvloop, access log
-    off: the same app as on uvicorn, so that the server's share is a paired ratio."""
+def granian_serve(target: str, host: str, port: int, workers: int, factory: bool = True) -> None:
+    """An ASGI app factory (or with factory=False an app) on granian (Rust HTTP, ASGI interface)
+    with uvloop, access log off: the same app as on uvicorn, so that the server's share is a
+    paired ratio."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
     from granian.log import LogLevels
 
     Granian(
-        factory, address=host, port=port, interface=Interfaces.ASGI, workers=workers, loop=Loops.uvloop,
-        http=HTTPModes.http1, websockets=False, factory=True, log_access=False, log_level=LogLevels.warning,
+        target, address=host, port=port, interface=Interfaces.ASGI, workers=workers, loop=Loops.uvloop,
+        http=HTTPModes.http1, websockets=False, factory=factory, log_access=False, log_level=LogLevels.warning,
     ).serve()
+
+
+def sanic_serve(host: str, port: int, workers: int, **loader) -> None:
+    """A Sanic app on Sanic's own server and worker manager, access log off; `loader` as Sanic's
+    AppLoader takes it: factory= a function making the app, or module_input= "module:app"."""
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    app_loader = AppLoader(**loader)
+    app = app_loader.load()
+    app.prepare(host=host, port=port, workers=workers, access_log=False, debug=False, motd=False)
+    Sanic.serve(primary=app, app_loader=app_loader)
+
+
+def serve_app(server: str, target: str, host: str, port: int, workers: int) -> None:
+    """An app defined at module level ("module:app", a minimal app's) on one of the servers the
+    cells run on, configured as for them."""
+    if server == "uvicorn":
+        uvicorn_serve(target, host, port, workers, factory=False)
+    elif server == "granian":
+        granian_serve(target, host, port, workers, factory=False)
+    elif server == "sanic":
+        sanic_serve(host, port, workers, module_input=target)
+    else:
+        raise SystemExit(f"apps.serve: no server {server!r} (uvicorn, granian or sanic)")

@@ -6,10 +6,10 @@ The page, by-username and edit answers come from apps/answers.py.
 
 from sanic import Sanic
 from sanic import json as json_response
-from sanic.worker.loader import AppLoader
 
 from apps import answers
 from apps.contract import NOT_FOUND, as_json, open_store
+from apps.servers import sanic_serve
 
 
 def respond(answer: answers.Answer):
@@ -65,7 +65,4 @@ def create_app() -> Sanic:
 
 
 def serve(host: str, port: int, workers: int) -> None:
-    loader = AppLoader(factory=create_app)
-    app = loader.load()
-    app.prepare(host=host, port=port, workers=workers, access_log=False, debug=False, motd=False)
-    Sanic.serve(primary=app, app_loader=loader)
+    sanic_serve(host, port, workers, factory=create_app)

@@ -26,6 +26,7 @@ from runner.base.errors import DbbenchError
 from runner.cells import environments
 from runner.cells.builds import gin_binary
 from runner.cells.catalog import Cell
+from runner.cells.minimal import MinimalApp
 
 LIFELINE_DIR = paths.APPS_DIR / "lifeline"  # makes every Python process of a cell die with its parent
 READY_TIMEOUT_S = 60
@@ -65,6 +66,7 @@ class CellProcess:
     host: str = "127.0.0.1"
     users: int = 10_000  # the seed's user count: /queries draws its ids from 1..users
     settings: dict | None = None  # its driver settings where a run sets others (a pooler's); else the cell's
+    minimal: MinimalApp | None = None  # its minimal app, served in its place (dbbench parity)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @classmethod
@@ -91,7 +93,7 @@ class CellProcess:
             argv = [
                 str(python), "-m", "apps.serve", self.cell.framework.name, self.cell.variant.name,
                 "--host", self.host, "--port", str(self.port), "--workers", str(self.workers),
-                "--pool-size", str(self.pool_size),
+                "--pool-size", str(self.pool_size), *(self.minimal.argv() if self.minimal else []),
             ]
             lifeline = os.pathsep.join(filter(None, [str(LIFELINE_DIR), os.environ.get("PYTHONPATH")]))
             return argv, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": lifeline,

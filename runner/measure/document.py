@@ -50,7 +50,7 @@ def new_document(run: Run, runnable: list[str], available: int) -> dict:
                 "writes": plan.scenario.writes, "restored": [run.restore_before],
                 "db_latency_ms": run.options.db_latency_ms, "proxy": None, "target": run.options.target,
                 "faults": [], "open_loop": open_loop_meta(run.options, run.generator), "sweep": sweep_meta(run.options),
-                "preset": preset_meta(run.options),
+                "preset": preset_meta(run.options), "parity": run.options.parity,
                 **({"queries_n": run.options.queries_n} if "queries" in plan.scenario.endpoints else {}),
             },
         },

@@ -59,6 +59,7 @@ class RunOptions:
     rates: dict[str, float] | None = None  # a constant rate per cell name (dbbench latency's steps)
     queries_n: int = 20  # lookups per request of the queries scenario (TechEmpower's n)
     points: tuple[str, list[int]] | None = None  # a paired sweep: (parameter, values), one instance per value
+    parity: bool = False  # each cell beside its minimal app (apps/minimal/), measured paired (dbbench parity)
     only: list[str] | None = None  # of the selected cells, only these (the untuned ones a run tunes first)
     preset: str | None = None  # apps/presets.toml: its cells, and the paired prices its report shows
     short_warmup: bool = False  # 1 s of warm-up and no primer per instance: tuning's many instances of one cell

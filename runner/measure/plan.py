@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from runner.base import scenarios
 from runner.cells import catalog
+from runner.cells.minimal import MinimalApp, minimal_app_of
 from runner.db import database
 from runner.measure import openloop, schedule
 from runner.measure.options import DEFAULT_PRECISION, RATE_MIN_SLICE_S, RATE_ROUNDS, RunOptions, default_budget
@@ -55,15 +56,20 @@ class Plan:
 @dataclass(frozen=True)
 class Instance:
     """One cell of the run under its own name: an A/A calibration runs one cell twice, a paired
-    sweep once per point (`point`: the parameter and its value for this instance)."""
+    sweep once per point (`point`: the parameter and its value for this instance), a parity run
+    each cell beside its minimal app (`minimal`: served in the cell's place)."""
 
     name: str
     cell: catalog.Cell
     point: tuple[str, int] | None = None
+    minimal: MinimalApp | None = None
 
 
 def members_of(selected: list[catalog.Cell], instances: int,
-               points: tuple[str, list[int]] | None = None) -> list[Instance]:
+               points: tuple[str, list[int]] | None = None, parity: bool = False) -> list[Instance]:
+    if parity:
+        return [member for cell in selected for member in (
+            Instance(cell.name, cell), Instance(f"{cell.name} (minimal)", cell, minimal=minimal_app_of(cell)))]
     if points is not None:
         param, values = points
         return [Instance(f"{cell.name} @{param}={value}", cell, (param, value))
@@ -104,6 +110,8 @@ def cell_record(member: Instance, plan: Plan, options: RunOptions) -> dict:
         "pool_ladder": (options.tuned_pools or {}).get(cell.name, {}).get("ladder") if not point else None,
         "db_latency_ms": point.get("db-latency", options.db_latency_ms),
         "point": {"param": member.point[0], "value": member.point[1], "of": cell.name} if member.point else None,
+        "minimal": {"app": member.minimal.app, "follows": member.minimal.follows, "server": member.minimal.server,
+                    "of": cell.name} if member.minimal else None,
         "status": "ok",
         "reason": None, "verification": None, "statements_per_request": {}, "slices": [],
         "rps_median": None, "rps_ci95": None, "rank": None, "rate_target": rate,

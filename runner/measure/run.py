@@ -73,7 +73,7 @@ class Run:
         self.placement = placement or Here()
         self.plan = Plan.resolve(options)
         selected = options.selected_cells()
-        self.members = {m.name: m for m in members_of(selected, options.instances, options.points)}
+        self.members = {m.name: m for m in members_of(selected, options.instances, options.points, options.parity)}
         self.records = {name: cell_record(m, self.plan, options) for name, m in self.members.items()}
         self.run_dir = results.new_run_dir(options.out or paths.REPO / "results")
         self.results_path = self.run_dir / "results.json"
@@ -152,9 +152,10 @@ class Run:
             raise DbbenchError("no selected cell can run here: " + "; ".join(
                 f"{name}: {record['reason']}" for name, record in self.records.items()))
         self.runnable = runnable
-        self.anchor = self.choose_anchor(runnable)
+        units = self.units(runnable)
+        self.anchor = None if units else self.choose_anchor(runnable)
         needs = {name: held_connections(self.records[name]) for name in runnable}
-        self.groups = schedule.plan_groups(needs, available, self.anchor)
+        self.groups = schedule.plan_groups(needs, available, self.anchor, units)
         if not self.options.budget_s:
             self.plan.rule.budget_s = default_budget(self.options) * max(1.0, self.slots / DEFAULT_BUDGET_CELLS)
         self.postmaster_pid = database.EmbeddedCluster.default().postmaster_pid() if embedded else None
@@ -164,6 +165,16 @@ class Run:
             self.meta["profiler"] = self.profiler
         self.placement.prepared(self)
         return runnable
+
+    def units(self, runnable: list[str]) -> list[list[str]] | None:
+        """A parity run's cells with their minimal apps, which must share a group (and need no anchor:
+        each ratio it reports is within a pair); None in any other run."""
+        if not self.options.parity:
+            return None
+        pairs: dict[str, list[str]] = {}
+        for name in runnable:
+            pairs.setdefault(self.members[name].cell.name, []).append(name)
+        return list(pairs.values())
 
     def choose_anchor(self, runnable: list[str]) -> str:
         """The reference (Gin raw) where it runs, so that shares of it are measured directly."""
@@ -366,7 +377,7 @@ class Run:
                 lifecycle.CellProcess.on_free_port(
                     self.members[name].cell, workers=record["server_cpus"], pool_size=record["pool_size"],
                     log_path=self.run_dir / "logs" / f"{slug}-group{number}.log", users=self.max_id,
-                    host=self.cell_host, settings=record["settings"])
+                    host=self.cell_host, settings=record["settings"], minimal=self.members[name].minimal)
             try:
                 process.start(self.login_of(name).url)
             except DbbenchError as exc:

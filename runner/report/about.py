@@ -146,7 +146,7 @@ def method_facts(document: dict) -> list[tuple[str, str]]:
         ("Method", f"warm cells measured in slices of {run.get('slice_s')} s, each round giving every cell one "
                    f"slice in a shuffled order; {len(groups)} group(s) of up to {run.get('max_cells_up', '?')} "
                    f"cells up at once (rounds per group: {rounds})"
-                   + (f", anchor {run['anchor']}" if len(groups) > 1 else "")),
+                   + (f", anchor {run['anchor']}" if len(groups) > 1 and run.get('anchor') else "")),
         ("Stopped", f"{run.get('stop_reason') or '—'} ({stop_detail(run, summary.get('worst_half_width'))})"),
     ]
     noise = summary.get("noise") or {}

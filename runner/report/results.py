@@ -104,7 +104,8 @@ def finalize(document: dict) -> dict:
     order = [adjacent[0][0], *(below for _, below, _ in adjacent)] if adjacent else list(ranks)
     document["summary"] = {
         "ranking": order,
-        "comparisons": [] if is_open_loop(document) else comparisons(
+        "comparisons": [] if is_open_loop(document) else parity_comparisons(document["cells"], comparison)
+        if run.get("parity") else comparisons(
             document["cells"], comparison, adjacent, (run.get("preset") or {}).get("prices", [])),
         "smallest_detectable": _rounded(comparison.smallest_detectable(blocks)),
         "noise": noise_summary(document["cells"]),
@@ -155,6 +156,18 @@ def comparisons(cells: list[dict], comparison: stats.BlockedComparison, adjacent
         found.append({**_comparison("price", price["a"], price["b"], ratio),
                       "choice": price["choice"], "question": price["question"],
                       "memory_per_worker_mib": memory_change(clean_cells.get(price["a"]), clean_cells.get(price["b"]))})
+    return found
+
+
+def parity_comparisons(cells: list[dict], comparison: stats.BlockedComparison) -> list[dict]:
+    """A parity run's only ratios: each cell's throughput over its minimal app's, in the same rounds
+    (below 1, what the cell's glue costs); no ratio where either is not clean."""
+    clean_cells = {c["name"] for c in cells if c["clean"]}
+    found = []
+    for cell in cells:
+        if cell.get("minimal"):
+            a, b = cell["minimal"]["of"], cell["name"]
+            found.append(_comparison("parity", a, b, comparison.ratio(a, b) if {a, b} <= clean_cells else None))
     return found
 
 

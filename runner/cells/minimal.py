@@ -1,0 +1,61 @@
+"""Each cell's minimal app (apps/minimal/minimal.toml): the by-id endpoint as its libraries'
+documentation writes it, which `dbbench parity` measures the cell against. Not a cell: it
+runs in the cell's environment, on the cell's server, with its workers and pool size."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+
+from runner.base import paths
+from runner.base.errors import DbbenchError
+from runner.cells.catalog import Cell
+
+MINIMAL_DIR = paths.APPS_DIR / "minimal"
+MANIFEST = MINIMAL_DIR / "minimal.toml"
+SERVERS = ("uvicorn", "granian", "sanic")
+
+
+@dataclass(frozen=True)
+class MinimalApp:
+    app: str  # the module in apps/minimal/
+    server: str  # the cell's own server, one of SERVERS
+    scheme: str | None = None  # DATABASE_URL's scheme, where the library takes its driver from it
+
+    @property
+    def path(self):
+        return MINIMAL_DIR / f"{self.app}.py"
+
+    @property
+    def follows(self) -> str:
+        """The pages it follows: its docstring's first sentence, in one line."""
+        text = ast.get_docstring(ast.parse(self.path.read_text())) or self.app
+        return " ".join(text.split(". ")[0].split()).rstrip(".") + "."
+
+    def argv(self) -> list[str]:
+        """What apps/serve.py takes to serve it in the cell's place."""
+        return ["--minimal", self.app, "--server", self.server, *(["--scheme", self.scheme] if self.scheme else [])]
+
+
+@cache
+def declared() -> dict[str, MinimalApp]:
+    """Cell name: its minimal app."""
+    found = {}
+    for name, entry in tomllib.loads(MANIFEST.read_text())["cells"].items():
+        app = MinimalApp(app=entry["app"], server=entry["server"], scheme=entry.get("scheme"))
+        if app.server not in SERVERS or not app.path.exists():
+            raise DbbenchError(f"{MANIFEST.name}: {name}: no module apps/minimal/{app.app}.py or no server "
+                               f"{app.server!r} ({', '.join(SERVERS)})")
+        found[name] = app
+    return found
+
+
+def minimal_app_of(cell: Cell) -> MinimalApp:
+    """The cell's minimal app, or a one-line refusal naming the cells that have one."""
+    found = declared().get(cell.name)
+    if found is None:
+        raise DbbenchError(f"{cell.name} has no minimal app to be measured against (apps/minimal/minimal.toml "
+                           f"declares {len(declared())}: {', '.join(declared())})")
+    return found

@@ -1,0 +1,84 @@
+"""A parity run's report: each cell's throughput over its minimal app's, paired, with the CPU
+each spends on a request; a cell whose interval lies wholly below PARITY_BAR is flagged with
+the difference. Rendered from the run's results.json alone."""
+
+from __future__ import annotations
+
+from runner.report.formatting import fmt_us, md_table
+
+PARITY_BAR = 0.97  # a cell within 3% of its minimal app is at parity
+
+
+def ratio_text(found: dict) -> str:
+    """0.927 [0.883–0.974]: three places, since the bar is 3%."""
+    if found.get("ratio") is None:
+        return "—"
+    ci = found.get("ci95")
+    return f"{found['ratio']:.3f}" + (f" [{ci[0]:.3f}–{ci[1]:.3f}]" if ci else "")
+
+
+def server_us(cell: dict | None) -> float | None:
+    return ((cell or {}).get("cpu_us_per_request") or {}).get("server")
+
+
+def verdict(found: dict, cell: dict, minimal: dict) -> str:
+    """What the interval says against the bar, and where it is below, the CPU the cell spends more."""
+    if found.get("ratio") is None:
+        why = [f"{c['name']}: {c['status']}" + (f" ({c['reason']})" if c.get("reason") else "")
+               for c in (cell, minimal) if c["status"] != "ok" or not c.get("clean")]
+        return "no ratio: " + ("; ".join(why) if why else "fewer than two rounds")
+    ci = found.get("ci95")
+    if ci is None:
+        return "no interval yet (one round)"
+    if ci[1] < PARITY_BAR:
+        mine, theirs = server_us(cell), server_us(minimal)
+        more = f": {mine - theirs:+.1f} µs of server CPU per request" if mine is not None and theirs is not None else ""
+        return f"**below {PARITY_BAR}**{more}"
+    if ci[0] > 1:
+        return "faster than its minimal app"
+    if ci[0] >= PARITY_BAR:
+        return f"within {1 - PARITY_BAR:.0%}"
+    return f"not shown below {PARITY_BAR}, nor within {1 - PARITY_BAR:.0%} (the interval is too wide to say)"
+
+
+def rows(document: dict) -> list[dict]:
+    """Each pair: the comparison, the cell's record and its minimal app's."""
+    cells = {cell["name"]: cell for cell in document["cells"]}
+    return [{"found": found, "cell": cells[found["a"]], "minimal": cells[found["b"]]}
+            for found in document.get("summary", {}).get("comparisons", []) if found["kind"] == "parity"]
+
+
+def flagged(document: dict) -> list[str]:
+    """The cells whose interval lies wholly below PARITY_BAR."""
+    return [row["cell"]["name"] for row in rows(document)
+            if row["found"].get("ci95") and row["found"]["ci95"][1] < PARITY_BAR]
+
+
+def render(document: dict) -> str:
+    run = document["metadata"]["run"]
+    project = document["metadata"]["project"]
+    noise = document.get("summary", {}).get("noise", {})
+    commit = (project.get("git_commit") or "?")[:12] + (" (uncommitted changes)" if project.get("git_dirty") else "")
+    pools = sorted({(c["pool_size"], c["workers"]) for c in document["cells"]})
+    out = [
+        "# Parity: each cell against its minimal app", "",
+        "Each cell's throughput over its minimal app's: the by-id endpoint as its libraries' documentation "
+        "writes it (apps/minimal/), on the cell's server with the same workers and pool size, measured in the "
+        "same rounds, in shuffled order. The ratio is the geometric mean of within-round ratios, with its 95% "
+        f"interval; below 1, the cell's glue costs throughput. A cell whose interval lies wholly below "
+        f"{PARITY_BAR} is flagged with the server CPU it spends more per request; one whose interval lies "
+        f"wholly above it is within {1 - PARITY_BAR:.0%}.", "",
+        f"Run of {run['started_at']}, commit {commit}, scenario {run['scenario']}, {run['connections']} "
+        f"connections, slices of {run['slice_s']} s; pools per worker and workers: "
+        + ", ".join(f"{size} × {workers}" for size, workers in pools)
+        + f"; {noise.get('slices', 0)} slices, {noise.get('disturbed', 0)} disturbed, steal median "
+          f"{(noise.get('steal_median') or 0):.1%}; stopped: {run.get('stop_reason') or 'not finished'}.", "",
+    ]
+    table = [[f"`{row['cell']['name']}`", f"`{row['minimal']['minimal']['app']}`", ratio_text(row["found"]),
+              fmt_us(server_us(row["cell"])), fmt_us(server_us(row["minimal"])),
+              verdict(row["found"], row["cell"], row["minimal"])] for row in rows(document)]
+    out += [md_table(["cell", "minimal app", "cell / minimal", "cell server µs/req", "minimal server µs/req",
+                      "verdict"], table), "", "## What each minimal app follows", ""]
+    apps = {(m["app"], m["server"]): m["follows"] for m in (row["minimal"]["minimal"] for row in rows(document))}
+    out += [f"- `{app}` ({server}): {follows}" for (app, server), follows in apps.items()]
+    return "\n".join(out) + "\n"
