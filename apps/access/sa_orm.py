@@ -1,8 +1,10 @@
 """sa-orm: an AsyncSession per request and ORM statements, with SQLAlchemy's defaults.
 
 SQLAlchemy >= 1.4 caches the compiled SQL of every statement by default: this is the
-plain ORM code most people run, with that cache on. The edit loads the user, sets the
-attribute and commits: a read and the unit of work's UPDATE, in one transaction.
+plain ORM code most people run, with that cache on. A user by id is `session.get`, the ORM's
+idiom for a primary key, as FastAPI's tutorial and the minimal app write it
+(apps/minimal/fastapi_sqlalchemy_orm.py). The edit loads the user, sets the attribute and
+commits: a read and the unit of work's UPDATE, in one transaction.
 
 Relationships as SQLAlchemy's loading guide recommends: a many-to-one (a feed post's author)
 eagerly with joinedload, one statement; a large one-to-many cut to a few rows (a user's
@@ -20,7 +22,7 @@ from apps.contract import LATEST_POSTS, UserPosts, as_dict, feed_dict, post_dict
 class Store(SAStore):
     async def fetch(self, user_id: int):
         async with self.sessions() as session:
-            user = (await session.execute(select(User).where(User.id == user_id))).scalar_one_or_none()
+            user = await session.get(User, user_id)
             return as_dict(user) if user is not None else None
 
     async def fetch_by_username(self, username: str):

@@ -51,7 +51,7 @@ class Store(SAStore):
 
     async def fetch(self, user_id: int):
         async with self.sessions() as session:
-            user = (await session.exec(select(User).where(User.id == user_id))).first()
+            user = await session.get(User, user_id)
             return as_dict(user) if user is not None else None
 
     async def fetch_by_username(self, username: str):

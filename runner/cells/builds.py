@@ -60,32 +60,39 @@ def find_go() -> tuple[str | None, str]:
 GO_BUILD_ENV = {"GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly -trimpath"}
 
 
-def gin_binary() -> Path:
-    """Build the Gin app once per source version; later calls reuse the binary."""
+def gin_binary(package: str = ".") -> Path:
+    """Build the Gin app (or `package`, a directory of its module: "minimal", the minimal app)
+    once per source version; later calls reuse the binary."""
     go, detail = find_go()
     if go is None:
         raise DbbenchError(f"the Gin cells {detail}")
     digest = hashlib.sha256()
-    for source in sorted(GIN_DIR.glob("*")):
+    for source in sorted([*GIN_DIR.glob("*"), *(GIN_DIR / package).glob("*")]):
         if source.is_file():
             digest.update(source.name.encode() + source.read_bytes())
-    target = paths.state_home() / "bin" / f"gin-{digest.hexdigest()[:12]}"
+    name = "gin" if package == "." else f"gin-{package}"
+    target = paths.state_home() / "bin" / f"{name}-{digest.hexdigest()[:12]}"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [go, "build", "-o", str(target), "."], cwd=GIN_DIR, capture_output=True, text=True,
+        [go, "build", "-o", str(target), f"./{package}" if package != "." else "."], cwd=GIN_DIR,
+        capture_output=True, text=True,
         timeout=600, env={**os.environ, **GO_BUILD_ENV}, preexec_fn=supervise.die_with_parent(os.getpid()),
     )
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        raise DbbenchError(f"go build of apps/gin failed: {detail[-1] if detail else 'no output'}")
+        where = "apps/gin" if package == "." else f"apps/gin/{package}"
+        raise DbbenchError(f"go build of {where} failed: {detail[-1] if detail else 'no output'}")
     return target
 
 
-def build(cell: Cell) -> Path:
-    """What the cell runs, built on first use: its stack's Python, or the Gin binary."""
-    return environments.ensure(cell.stack) if cell.is_python else gin_binary()
+def build(cell: Cell, minimal: bool = False) -> Path:
+    """What the cell runs (with `minimal`, its minimal app), built on first use: its stack's
+    Python, or the Gin binary."""
+    if cell.is_python:
+        return environments.ensure(cell.stack)
+    return gin_binary("minimal" if minimal else ".")
 
 
 def availability(cell: Cell) -> tuple[bool, str]:

@@ -15,27 +15,36 @@ from runner.cells.catalog import Cell
 
 MINIMAL_DIR = paths.APPS_DIR / "minimal"
 MANIFEST = MINIMAL_DIR / "minimal.toml"
-SERVERS = ("uvicorn", "granian", "sanic")
+SERVERS = ("uvicorn", "granian", "sanic", "go")  # go: a program of the Gin cell's module (apps/gin/minimal/)
+GO_DIR = paths.APPS_DIR / "gin" / "minimal"
 
 
 @dataclass(frozen=True)
 class MinimalApp:
-    app: str  # the module in apps/minimal/
+    app: str  # the module in apps/minimal/ (a Go one: the file in apps/gin/minimal/)
     server: str  # the cell's own server, one of SERVERS
     scheme: str | None = None  # DATABASE_URL's scheme, where the library takes its driver from it
 
     @property
+    def is_go(self) -> bool:
+        return self.server == "go"
+
+    @property
     def path(self):
-        return MINIMAL_DIR / f"{self.app}.py"
+        return GO_DIR / f"{self.app}.go" if self.is_go else MINIMAL_DIR / f"{self.app}.py"
 
     @property
     def follows(self) -> str:
-        """The pages it follows: its docstring's first sentence, in one line."""
-        text = ast.get_docstring(ast.parse(self.path.read_text())) or self.app
+        """The pages it follows: its docstring's (a Go file's opening comment's) first sentence, in one line."""
+        source = self.path.read_text()
+        if self.is_go:
+            text = " ".join(line.removeprefix("//").strip() for line in source.splitlines() if line.startswith("//"))
+        else:
+            text = ast.get_docstring(ast.parse(source)) or self.app
         return " ".join(text.split(". ")[0].split()).rstrip(".") + "."
 
     def argv(self) -> list[str]:
-        """What apps/serve.py takes to serve it in the cell's place."""
+        """What apps/serve.py takes to serve it in the cell's place (a Go one takes the cell's flags)."""
         return ["--minimal", self.app, "--server", self.server, *(["--scheme", self.scheme] if self.scheme else [])]
 
 
@@ -46,8 +55,8 @@ def declared() -> dict[str, MinimalApp]:
     for name, entry in tomllib.loads(MANIFEST.read_text())["cells"].items():
         app = MinimalApp(app=entry["app"], server=entry["server"], scheme=entry.get("scheme"))
         if app.server not in SERVERS or not app.path.exists():
-            raise DbbenchError(f"{MANIFEST.name}: {name}: no module apps/minimal/{app.app}.py or no server "
-                               f"{app.server!r} ({', '.join(SERVERS)})")
+            raise DbbenchError(f"{MANIFEST.name}: {name}: no server {app.server!r} ({', '.join(SERVERS)}) or no "
+                               f"file {app.path.relative_to(paths.REPO)}")
         found[name] = app
     return found
 

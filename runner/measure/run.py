@@ -143,7 +143,7 @@ class Run:
                 record.update(status="skipped", reason=unserved)
                 continue
             try:
-                builds.build(member.cell)
+                builds.build(member.cell, minimal=member.minimal is not None)
             except DbbenchError as exc:
                 record.update(status="failed", reason=str(exc))
                 continue
@@ -152,10 +152,10 @@ class Run:
             raise DbbenchError("no selected cell can run here: " + "; ".join(
                 f"{name}: {record['reason']}" for name, record in self.records.items()))
         self.runnable = runnable
-        units = self.units(runnable)
-        self.anchor = None if units else self.choose_anchor(runnable)
+        pairs = self.pairs(runnable)
+        self.anchor = None if pairs else self.choose_anchor(runnable)
         needs = {name: held_connections(self.records[name]) for name in runnable}
-        self.groups = schedule.plan_groups(needs, available, self.anchor, units)
+        self.groups = schedule.plan_groups(needs, available, self.anchor, pairs)
         if not self.options.budget_s:
             self.plan.rule.budget_s = default_budget(self.options) * max(1.0, self.slots / DEFAULT_BUDGET_CELLS)
         self.postmaster_pid = database.EmbeddedCluster.default().postmaster_pid() if embedded else None
@@ -166,8 +166,8 @@ class Run:
         self.placement.prepared(self)
         return runnable
 
-    def units(self, runnable: list[str]) -> list[list[str]] | None:
-        """A parity run's cells with their minimal apps, which must share a group (and need no anchor:
+    def pairs(self, runnable: list[str]) -> list[list[str]] | None:
+        """A parity run's cells with their minimal apps, each pair a group of its own (with no anchor:
         each ratio it reports is within a pair); None in any other run."""
         if not self.options.parity:
             return None
