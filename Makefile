@@ -6,7 +6,7 @@ AUDIT := .venvs/audit
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: latency open-loop pooler environments lessons bench-db bench-scenarios bench-stacks bench-quick bench-all bench-seed db-up db-down test lint audit system browser proxy setup clean
+.PHONY: latency open-loop pooler environments lessons bench-db bench-scenarios bench-stacks bench-parity bench-quick bench-all bench-seed db-up db-down test lint audit system browser proxy setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
@@ -34,6 +34,12 @@ bench-stacks: setup pooler
 	  $(DBBENCH) run --preset stacks --scenario mix --pooler pgbouncer --budget $(STACKS_BUDGET) --out $$out $(ARGS) && \
 	  $(DBBENCH) prices $$out > $$out/.prices.md && mv $$out/.prices.md $$out/prices.md && \
 	  cat $$out/prices.md && echo "prices: $$out/prices.md"
+
+# Every cell with a minimal app (apps/minimal/minimal.toml) against it, paired, each pair in a group
+# of its own; published to docs/parity/, which every report's method section cites. Committed code only.
+bench-parity: setup
+	@echo "bench-parity: 17 cells, each against its minimal app: about 35 minutes"
+	$(DBBENCH) parity --publish $(ARGS)
 
 bench-quick: setup
 	$(DBBENCH) run --quick $(ARGS)

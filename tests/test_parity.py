@@ -122,3 +122,29 @@ def pair(ratio: float, ci: list[float], cell_us: float, app_us: float) -> dict:
 def test_the_verdict_is_what_the_interval_says_against_the_bar(ratio, ci, said):
     row = pair(ratio, ci, 1080.0, 1000.0)
     assert said in parity.verdict(row["found"], row["cell"], row["minimal"])
+
+
+def test_a_reports_method_section_states_the_published_parity_of_its_cells(parity_run, tmp_path, monkeypatch):
+    """The published run (docs/parity/) is what every report cites, with its date and commit; a
+    report with no published run says nothing of parity."""
+    from runner.base import paths
+    from runner.report import tables
+
+    example = results.load(paths.REPO / "docs" / "example" / "results.json")
+    monkeypatch.setattr(paths, "PARITY_DIR", tmp_path / "parity")
+    assert "**Parity**" not in tables.render_markdown(example)
+    published = results.load(parity_run[0] / "results.json")
+    parity.publish(published)
+    assert (tmp_path / "parity" / "README.md").read_text() == parity.render(published)
+    line = next(line for line in tables.render_markdown(example).splitlines() if line.startswith("- **Parity**"))
+    commit = published["metadata"]["project"]["git_commit"][:12]
+    assert published["metadata"]["run"]["started_at"][:10] in line and commit in line
+    assert re.search(r"fastapi/raw \d\.\d{3} \[\d\.\d{3}–\d\.\d{3}\]", line)
+    others = [cell["name"] for cell in example["cells"] if cell["status"] == "ok" and cell["name"] != "fastapi/raw"]
+    assert others and "not measured: " + ", ".join(others) in line
+
+
+def test_publishing_asks_for_a_full_run_of_every_cell_in_one_line():
+    result = dbbench("parity", "--publish", "--cell", "fastapi/raw")
+    assert result.returncode != 0 and "--publish records a full run" in result.stderr
+    assert result.stderr.strip().count("\n") == 0

@@ -9,6 +9,7 @@ SCHEMA_DIR = REPO / "schema"
 SEEDS_DIR = REPO / "seeds"
 SCENARIOS_DIR = REPO / "scenarios"
 APPS_DIR = REPO / "apps"
+PARITY_DIR = REPO / "docs" / "parity"  # the published parity run (dbbench parity --publish)
 
 
 def state_home() -> Path:

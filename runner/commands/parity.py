@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 
+from runner.base import paths
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.commands import arguments
@@ -15,9 +16,15 @@ HELP = "each cell against the minimal app its libraries' documentation would hav
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    arguments.add_selection_args(parser, default="the default cells that have a minimal app")
+    arguments.add_selection_args(parser, default="every cell that has a minimal app")
     arguments.add_measurement_args(parser)
     arguments.add_run_precision_args(parser)
+    parser.add_argument("--profile", action="store_true",
+                        help="after each pair's rounds, sample the cell's server and its minimal app's with py-spy: "
+                             "parity.md says which libraries' shares of the samples differ")
+    parser.add_argument("--publish", action="store_true",
+                        help="also write the run to docs/parity/ (results.json and README.md), whose figures every "
+                             "report's method section states; a run of every cell with a minimal app, committed code")
 
 
 def run(args) -> int:
@@ -34,14 +41,19 @@ def run(args) -> int:
     chosen = arguments.selection(args)
     chosen.pop("preset", None)  # its cells, not its prices: a parity run's ratios are its own
     options = run_options(args, **chosen, rounds=args.rounds, precision=args.precision, quick=args.quick,
-                          parity=True)
+                          parity=True, profile=args.profile)
+    named = args.cell or args.frameworks or args.variants
+    if not (named or args.all or args.preset):  # by default, every cell that has a minimal app
+        options = dataclasses.replace(options, everything=True)
     cells = options.selected_cells()
-    if args.cell or args.frameworks or args.variants:  # cells named one by one: each must have its app
+    if args.publish:
+        check_publishable(args, named)
+    if named:  # cells named one by one: each must have its app
         for cell in cells:
             minimal.minimal_app_of(cell)
     else:
         left_out = [cell.name for cell in cells if cell.name not in minimal.declared()]
-        if left_out:
+        if left_out and (args.all or args.preset):
             err.print(f"dbbench parity: left out, with no minimal app declared: {', '.join(left_out)}")
         options = dataclasses.replace(options, only=[cell.name for cell in cells if cell.name in minimal.declared()])
         if not options.only:
@@ -50,9 +62,27 @@ def run(args) -> int:
     code = execute(runner)
     path = runner.run_dir / "parity.md"
     if runner.results_path.exists():
-        path.write_text(parity.render(results.load(runner.results_path)))
+        try:
+            path.write_text(parity.render(results.load(runner.results_path)))
+        except OSError as exc:
+            raise DbbenchError(f"cannot write {path}: {exc.strerror}; the run is kept in {runner.results_path}") \
+                from None
     if code is not None:
         return code
     sys.stdout.write(path.read_text())
     err.print(f"results: {runner.results_path} (parity.md beside it)")
+    if args.publish:
+        parity.publish(results.load(runner.results_path))
+        err.print(f"published: {paths.PARITY_DIR.relative_to(paths.REPO)}/results.json and README.md")
     return 0
+
+
+def check_publishable(args, named) -> None:
+    """What docs/parity/ holds is every cell with a minimal app, from committed code, at full length."""
+    from runner.measure import metadata
+
+    if named or args.all or args.preset or args.quick or args.rounds:
+        raise DbbenchError("--publish records a full run of every cell with a minimal app: give no selection, "
+                           "--quick or --rounds")
+    if metadata.collect_project()["git_dirty"]:
+        raise DbbenchError("--publish measures committed code: commit or stash the changes first")

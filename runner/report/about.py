@@ -3,7 +3,7 @@ network, the host's noise and who made it), from the stored results alone."""
 
 from __future__ import annotations
 
-from runner.report import stats
+from runner.report import parity, stats
 
 MIX_LATENCY_NOTE = (
     "Latency per request kind is not shown: wrk keeps one latency histogram for all requests, and its Lua "
@@ -149,6 +149,10 @@ def method_facts(document: dict) -> list[tuple[str, str]]:
                    + (f", anchor {run['anchor']}" if len(groups) > 1 and run.get('anchor') else "")),
         ("Stopped", f"{run.get('stop_reason') or '—'} ({stop_detail(run, summary.get('worst_half_width'))})"),
     ]
+    if not run.get("parity"):
+        measured = parity.method_text([cell["name"] for cell in document["cells"] if cell["status"] == "ok"])
+        if measured:
+            found.append(("Parity", measured))
     noise = summary.get("noise") or {}
     if noise.get("slices"):
         detectable = summary.get("smallest_detectable")

@@ -4,6 +4,9 @@ the difference. Rendered from the run's results.json alone."""
 
 from __future__ import annotations
 
+from runner.base import paths
+from runner.base.errors import DbbenchError
+from runner.report import profiles, results
 from runner.report.formatting import fmt_us, md_table
 
 PARITY_BAR = 0.97  # a cell within 3% of its minimal app is at parity
@@ -63,11 +66,11 @@ def render(document: dict) -> str:
     out = [
         "# Parity: each cell against its minimal app", "",
         "Each cell's throughput over its minimal app's: the by-id endpoint as its libraries' documentation "
-        "writes it (apps/minimal/), on the cell's server with the same workers and pool size, measured in the "
-        "same rounds, in shuffled order. The ratio is the geometric mean of within-round ratios, with its 95% "
-        f"interval; below 1, the cell's glue costs throughput. A cell whose interval lies wholly below "
-        f"{PARITY_BAR} is flagged with the server CPU it spends more per request; one whose interval lies "
-        f"wholly above it is within {1 - PARITY_BAR:.0%}.", "",
+        "writes it (apps/minimal/), on the cell's server with the same workers and pool size; each pair up on "
+        "its own, its two servers' slices alternating in a shuffled order. The ratio is the geometric mean of "
+        "within-round ratios, with its 95% interval; below 1, the cell's glue costs throughput. A cell whose "
+        f"interval lies wholly below {PARITY_BAR} is flagged with the server CPU it spends more per request; "
+        f"one whose interval lies wholly above it is within {1 - PARITY_BAR:.0%}.", "",
         f"Run of {run['started_at']}, commit {commit}, scenario {run['scenario']}, {run['connections']} "
         f"connections, slices of {run['slice_s']} s; pools per worker and workers: "
         + ", ".join(f"{size} × {workers}" for size, workers in pools)
@@ -78,7 +81,53 @@ def render(document: dict) -> str:
               fmt_us(server_us(row["cell"])), fmt_us(server_us(row["minimal"])),
               verdict(row["found"], row["cell"], row["minimal"])] for row in rows(document)]
     out += [md_table(["cell", "minimal app", "cell / minimal", "cell server µs/req", "minimal server µs/req",
-                      "verdict"], table), "", "## What each minimal app follows", ""]
+                      "verdict"], table)]
+    shifts = [(row["cell"]["name"], profiles.moved(row["cell"].get("profile"), row["minimal"].get("profile")))
+              for row in rows(document)]
+    if any(shift for _, shift in shifts):
+        out += ["", "## Where the CPU differs", "",
+                "py-spy's samples of each server on a load of its own after the pair's rounds: the libraries whose "
+                "share of the samples differs most, the cell's over its minimal app's, in percentage points.", ""]
+        out += [f"- `{name}`: {shift}" for name, shift in shifts if shift]
+    out += ["", "## What each minimal app follows", ""]
     apps = {(m["app"], m["server"]): m["follows"] for m in (row["minimal"]["minimal"] for row in rows(document))}
     out += [f"- `{app}` ({server}): {follows}" for (app, server), follows in apps.items()]
     return "\n".join(out) + "\n"
+
+
+def publish(document: dict) -> None:
+    """docs/parity/: the run's results and its page, which the report's method section cites."""
+    try:
+        paths.PARITY_DIR.mkdir(parents=True, exist_ok=True)
+        (paths.PARITY_DIR / "README.md").write_text(render(document))
+    except OSError as exc:
+        raise DbbenchError(f"cannot write {paths.PARITY_DIR}: {exc.strerror}") from None
+    results.write(document, paths.PARITY_DIR / "results.json")
+
+
+def published() -> dict | None:
+    """The published parity run, or None where none is (or it cannot be read)."""
+    path = paths.PARITY_DIR / "results.json"
+    if not path.exists():
+        return None
+    try:
+        return results.load(path)
+    except Exception:  # noqa: BLE001 - a report goes on without the parity line, which says why
+        return None
+
+
+def method_text(cells: list[str]) -> str | None:
+    """The report's parity line: the published ratio of each of these cells to its minimal app, with
+    the run's date and commit; None where no parity run is published."""
+    document = published()
+    if document is None:
+        return None
+    found = {row["cell"]["name"]: row["found"] for row in rows(document)}
+    shown = [f"{name} {ratio_text(found[name])}" for name in cells if name in found]
+    if not shown:
+        return None
+    run, project = document["metadata"]["run"], document["metadata"]["project"]
+    missing = [name for name in cells if name not in found]
+    return (f"each cell's throughput over its minimal app's (docs/parity/), measured {run['started_at'][:10]} "
+            f"at commit {(project.get('git_commit') or '?')[:12]}: " + "; ".join(shown)
+            + (f"; not measured: {', '.join(missing)}" if missing else ""))
