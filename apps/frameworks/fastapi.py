@@ -42,6 +42,15 @@ def create_app() -> FastAPI:
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 
+    # By id first: Starlette tries each route in turn until one matches, and the lookup is the
+    # matrix's request; a path of one segment after /users/ can match no other route here.
+    @app.get("/users/{user_id}", response_model=User)
+    async def get_user(user_id: int):
+        user = await store.get_user(user_id)
+        if user is None:
+            raise HTTPException(status_code=404, detail=NOT_FOUND["detail"])
+        return user
+
     @app.get("/users")
     async def page(request: Request):
         return respond(await answers.page(store, request.url.query))
@@ -65,13 +74,6 @@ def create_app() -> FastAPI:
     @app.get("/queries")
     async def queries(request: Request):
         return respond(await answers.queries(store, request.url.query))
-
-    @app.get("/users/{user_id}", response_model=User)
-    async def get_user(user_id: int):
-        user = await store.get_user(user_id)
-        if user is None:
-            raise HTTPException(status_code=404, detail=NOT_FOUND["detail"])
-        return user
 
     return app
 
