@@ -1,6 +1,8 @@
-"""GINO's documentation (a Gino instance, a db.Model, `set_bind` for the pool, `Model.get` by
-primary key) inside FastAPI's tutorial (path parameters, response model, lifespan events).
-GINO is unmaintained (1.1.0rc1, SQLAlchemy 1.3): the seed article's stack."""
+"""GINO's own documentation without its framework extensions, as the cell (a Gino instance, a
+db.Model, `set_bind` for the pool, `Model.get` by primary key; the extensions, not installed,
+would lend each request a connection of its own), inside FastAPI's tutorial (path parameters,
+response model, lifespan events). GINO is unmaintained (1.1.0rc1, SQLAlchemy 1.3): the seed
+article's stack."""
 
 import os
 import warnings
@@ -46,7 +48,7 @@ async def lifespan(_app: FastAPI):
     await db.pop_bind().close()
 
 
-app = FastAPI(lifespan=lifespan)
+app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @app.get("/users/{user_id}", response_model=UserOut)

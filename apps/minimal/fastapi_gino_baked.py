@@ -49,12 +49,12 @@ async def lifespan(_app: FastAPI):
     await db.pop_bind().close()
 
 
-app = FastAPI(lifespan=lifespan)
+app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @app.get("/users/{user_id}", response_model=UserOut)
 async def read_user(user_id: int):
-    user = await user_getter.one_or_none(uid=user_id)
+    user = await user_getter.first(uid=user_id)
     if user is None:
         raise HTTPException(status_code=404, detail="user not found")
     return user.to_dict()

@@ -34,7 +34,7 @@ async def lifespan(_app: FastAPI):
     await DB.close_connection_pool()
 
 
-app = FastAPI(lifespan=lifespan)
+app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @app.get("/users/{user_id}", response_model=UserModelOut)

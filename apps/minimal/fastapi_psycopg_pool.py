@@ -1,5 +1,7 @@
 """FastAPI's tutorial (path parameters, response model, lifespan events) with psycopg 3's
-AsyncConnectionPool as psycopg's pool documentation writes it, rows as dicts (dict_row)."""
+AsyncConnectionPool as psycopg's pool documentation writes it, rows as dicts (dict_row), and
+connections in autocommit (psycopg's transaction page), as the cell's: a lookup needs no
+transaction, and without it each request would send a BEGIN and a COMMIT too."""
 
 import os
 from contextlib import asynccontextmanager
@@ -12,7 +14,7 @@ from pydantic import BaseModel
 
 POOL_SIZE = int(os.environ["DBBENCH_POOL_SIZE"])
 pool = AsyncConnectionPool(os.environ["DATABASE_URL"], min_size=POOL_SIZE, max_size=POOL_SIZE, open=False,
-                           kwargs={"row_factory": dict_row})
+                           kwargs={"row_factory": dict_row, "autocommit": True})
 
 
 class User(BaseModel):
@@ -32,7 +34,7 @@ async def lifespan(_app: FastAPI):
     await pool.close()
 
 
-app = FastAPI(lifespan=lifespan)
+app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @app.get("/users/{user_id}", response_model=User)

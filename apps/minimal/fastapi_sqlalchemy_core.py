@@ -34,7 +34,7 @@ class User(BaseModel):
     created_at: datetime
 
 
-app = FastAPI()
+app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @app.get("/users/{user_id}", response_model=User)

@@ -1,6 +1,6 @@
-"""FastAPI's SQL (Relational) Databases tutorial as it is written, with SQLModel: a table model
-that is also the response model, a session dependency and `session.get`, on SQLModel's
-AsyncSession over the asyncpg engine."""
+"""FastAPI's SQL (Relational) Databases tutorial with SQLModel: a table model that is also the
+response model, a session dependency and `session.get`; async, as the cell is, on SQLModel's
+AsyncSession over the asyncpg engine (the tutorial itself is synchronous)."""
 
 import os
 from datetime import datetime
@@ -34,7 +34,7 @@ async def get_session():
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
-app = FastAPI()
+app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @app.get("/users/{user_id}", response_model=User)

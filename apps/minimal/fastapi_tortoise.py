@@ -38,7 +38,8 @@ async def lifespan(app: FastAPI):
         yield
 
 
-app = FastAPI(lifespan=lifespan, exception_handlers=tortoise_exception_handlers())
+app = FastAPI(lifespan=lifespan, exception_handlers=tortoise_exception_handlers(), docs_url=None, redoc_url=None,
+              openapi_url=None)
 
 
 @app.get("/users/{user_id}", response_model=User_Pydantic)

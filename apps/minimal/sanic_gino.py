@@ -1,7 +1,9 @@
-"""GINO's documentation (a Gino instance, a db.Model, `set_bind` for the pool, `Model.get` by
-primary key) in Sanic's Getting Started and listeners pages (the pool bound before the server
-starts, a typed route, `sanic.json`). The timestamp is written in the contract's form (RFC
-3339, UTC, whole seconds). GINO is unmaintained (1.1.0rc1, SQLAlchemy 1.3): the seed article's stack."""
+"""GINO's own documentation without its framework extensions, as the cell (a Gino instance, a
+db.Model, `set_bind` for the pool, `Model.get` by primary key; the extensions, not installed,
+would lend each request a connection of its own), in Sanic's Getting Started and listeners pages
+(the pool bound before the server starts, a typed route, `sanic.json`). The timestamp is written
+in the contract's form (RFC 3339, UTC, whole seconds). GINO is unmaintained (1.1.0rc1,
+SQLAlchemy 1.3): the seed article's stack."""
 
 import os
 import warnings

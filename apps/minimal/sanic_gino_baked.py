@@ -44,7 +44,7 @@ async def close_db(_app):
 
 @app.get("/users/<user_id:int>")
 async def read_user(_request, user_id: int):
-    user = await user_getter.one_or_none(uid=user_id)
+    user = await user_getter.first(uid=user_id)
     if user is None:
         return json({"detail": "user not found"}, status=404)
     return json({**user.to_dict(), "created_at": user.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")})

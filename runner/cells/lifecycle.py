@@ -98,10 +98,10 @@ class CellProcess:
             lifeline = os.pathsep.join(filter(None, [str(LIFELINE_DIR), os.environ.get("PYTHONPATH")]))
             return argv, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": lifeline,
                           "DBBENCH_USERS": str(self.users), "DBBENCH_CELL_SETTINGS": json.dumps(self.driver_settings)}
-        argv = [str(gin_binary()), "--host", self.host, "--port", str(self.port), "--pool-size", str(self.pool_size),
-                "--variant", self.cell.variant.name, "--users", str(self.users)]
-        if self.minimal:  # its own program, which takes only the address and the pool size
-            argv = [str(gin_binary("minimal")), *argv[1:7]]
+        argv = [str(gin_binary("minimal" if self.minimal else ".")), "--host", self.host, "--port", str(self.port),
+                "--pool-size", str(self.pool_size)]
+        if not self.minimal:  # the minimal app, a program of its own, takes only the address and the pool size
+            argv += ["--variant", self.cell.variant.name, "--users", str(self.users)]
         return argv, {"GOMAXPROCS": str(self.workers), "DBBENCH_CELL_SETTINGS": json.dumps(self.driver_settings)}
 
     def start(self, db_url: str) -> None:
