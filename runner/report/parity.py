@@ -102,7 +102,7 @@ def publish(document: dict) -> None:
         (paths.PARITY_DIR / "README.md").write_text(render(document))
     except OSError as exc:
         raise DbbenchError(f"cannot write {paths.PARITY_DIR}: {exc.strerror}") from None
-    results.write(document, paths.PARITY_DIR / "results.json")
+    results.write(document, paths.PARITY_DIR / "results.json", compact=True)  # thousands of slices: one line
 
 
 def published() -> dict | None:
