@@ -42,9 +42,12 @@ def test_a_parity_run_measures_the_cell_beside_its_minimal_app_and_writes_the_ra
     assert app["pool_size"] == cells["fastapi/raw"]["pool_size"] and app["workers"] == cells["fastapi/raw"]["workers"]
     for cell in cells.values():
         assert cell["status"] == "ok" and len(cell["slices"]) >= 3
+    run = document["metadata"]["run"]
+    assert [group["cells"] for group in run["groups"]] == [["fastapi/raw", "fastapi/raw (minimal)"]]
+    assert run["anchor"] is None and run["parity"] and run["parity_published"] is None
     [found] = document["summary"]["comparisons"]
     assert (found["kind"], found["a"], found["b"]) == ("parity", "fastapi/raw", "fastapi/raw (minimal)")
-    assert found["paired"] and found["ci95"][0] <= found["ratio"] <= found["ci95"][1]
+    assert found["paired"] and found["n"] == 3 and found["ci95"] is not None
     text = (directory / "parity.md").read_text()
     assert re.search(r"\| `fastapi/raw` \| `fastapi_asyncpg` \| \d\.\d{3} \[\d\.\d{3}–\d\.\d{3}\] \|", text)
     assert text in result.stdout
@@ -91,9 +94,14 @@ def test_parity_refuses_what_the_minimal_apps_do_not_serve_in_one_line(flags, sa
     assert result.returncode != 0 and said in result.stderr and result.stderr.strip().count("\n") == 0
 
 
-def test_every_declared_minimal_app_is_a_module_with_the_pages_it_follows():
+def test_every_default_cell_and_every_fastapi_cell_of_the_stacks_preset_has_a_minimal_app():
+    from runner.cells import presets
+
+    wanted = {cell.name for cell in manifest().select(None, None, False)} | {
+        name for name in presets.preset("stacks").cells if name.startswith("fastapi")}
+    assert wanted <= set(minimal.declared()), wanted - set(minimal.declared())
     for name, app in minimal.declared().items():
-        assert app.path.exists() and app.follows.endswith(".") and len(app.follows) > 40, name
+        assert len(app.follows) > 40 and "documentation" not in app.app, name  # named for pages, not generic
         assert manifest().cell(*name.split("/")).is_python == (app.server != "go"), name
 
 
@@ -115,27 +123,32 @@ def pair(ratio: float, ci: list[float], cell_us: float, app_us: float) -> dict:
 
 @pytest.mark.parametrize("ratio, ci, said", [
     (0.927, [0.883, 0.965], "**below 0.97**: +80.0 µs of server CPU per request"),
-    (0.99, [0.975, 1.005], "within 3%"),
+    (0.99, [0.975, 1.005], "at or above 0.97"),
+    (1.04, [0.974, 1.107], "at or above 0.97"),
     (0.99, [0.95, 1.03], "too wide to say"),
     (1.05, [1.01, 1.09], "faster than its minimal app"),
+    (None, None, "no ratio: fastapi/sa-orm: failed (verification: values)"),
 ])
 def test_the_verdict_is_what_the_interval_says_against_the_bar(ratio, ci, said):
     row = pair(ratio, ci, 1080.0, 1000.0)
+    if ratio is None:
+        row["cell"].update(status="failed", reason="verification: values")
     assert said in parity.verdict(row["found"], row["cell"], row["minimal"])
 
 
-def test_a_reports_method_section_states_the_published_parity_of_its_cells(parity_run, tmp_path, monkeypatch):
-    """The published run (docs/parity/) is what every report cites, with its date and commit; a
-    report with no published run says nothing of parity."""
+def test_a_run_records_the_published_parity_and_its_report_states_it(parity_run, tmp_path, monkeypatch):
+    """A run records the published ratios (docs/parity/) at its start, with their date and commit, and
+    its report states them from its own results; with none published, it says nothing of parity."""
     from runner.base import paths
     from runner.report import tables
 
     example = results.load(paths.REPO / "docs" / "example" / "results.json")
     monkeypatch.setattr(paths, "PARITY_DIR", tmp_path / "parity")
-    assert "**Parity**" not in tables.render_markdown(example)
+    assert parity.published_summary() is None and "**Parity**" not in tables.render_markdown(example)
     published = results.load(parity_run[0] / "results.json")
     parity.publish(published)
     assert (tmp_path / "parity" / "README.md").read_text() == parity.render(published)
+    example["metadata"]["run"]["parity_published"] = parity.published_summary()
     line = next(line for line in tables.render_markdown(example).splitlines() if line.startswith("- **Parity**"))
     commit = published["metadata"]["project"]["git_commit"][:12]
     assert published["metadata"]["run"]["started_at"][:10] in line and commit in line
@@ -144,7 +157,8 @@ def test_a_reports_method_section_states_the_published_parity_of_its_cells(parit
     assert others and "not measured: " + ", ".join(others) in line
 
 
-def test_publishing_asks_for_a_full_run_of_every_cell_in_one_line():
-    result = dbbench("parity", "--publish", "--cell", "fastapi/raw")
+@pytest.mark.parametrize("flags", [["--cell", "fastapi/raw"], ["--budget", "60s"], ["--quick"]])
+def test_publishing_asks_for_a_full_run_of_every_cell_at_the_defaults_in_one_line(flags):
+    result = dbbench("parity", "--publish", *flags)
     assert result.returncode != 0 and "--publish records a full run" in result.stderr
     assert result.stderr.strip().count("\n") == 0

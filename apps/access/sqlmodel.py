@@ -1,7 +1,8 @@
 """sqlmodel: SQLModel over SQLAlchemy 2 and asyncpg, written as FastAPI's own tutorial teaches.
 
-Models that are both pydantic and SQLAlchemy classes, an AsyncSession per request,
-`session.exec(select(...))`, and the edit as get, set, add and commit. expire_on_commit is
+Models that are both pydantic and SQLAlchemy classes, an AsyncSession per request, a user by
+id with `session.get` (the tutorial's read-one), other reads with `session.exec(select(...))`,
+and the edit as get, set, add and commit. expire_on_commit is
 off (SQLAlchemy's advice under asyncio), so the tutorial's refresh after the commit is not
 needed: a load and the unit of work's UPDATE, as in sa-orm. Relationships with SQLAlchemy's
 loader options, which SQLModel passes through: a feed joinedloads its authors; a user's

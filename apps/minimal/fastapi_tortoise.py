@@ -13,7 +13,8 @@ from tortoise.contrib.pydantic import pydantic_model_creator
 from tortoise.models import Model
 
 POOL_SIZE = int(os.environ["DBBENCH_POOL_SIZE"])
-DB_URL = f"{os.environ['DATABASE_URL']}?minsize={POOL_SIZE}&maxsize={POOL_SIZE}"
+DATABASE_URL = os.environ["DATABASE_URL"]
+DB_URL = f"{DATABASE_URL}{'&' if '?' in DATABASE_URL else '?'}minsize={POOL_SIZE}&maxsize={POOL_SIZE}"
 
 
 class User(Model):

@@ -75,6 +75,11 @@ class CellProcess:
         return cls(cell, port=ports.free_port(), **settings)
 
     @property
+    def name(self) -> str:
+        """What it is called in messages: the cell's name, or its minimal app's."""
+        return f"{self.cell.name}'s minimal app ({self.minimal.app})" if self.minimal else self.cell.name
+
+    @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
@@ -144,10 +149,10 @@ class CellProcess:
 
         def still_running() -> None:
             if self.process.poll() is not None:
-                raise DbbenchError(f"{self.cell.name} exited with code {self.process.returncode} before answering: "
+                raise DbbenchError(f"{self.name} exited with code {self.process.returncode} before answering: "
                                    f"{self.log_tail()}")
 
-        wait_answering(self.base_url, timeout, f"{self.cell.name} did not answer", self.log_tail, still_running)
+        wait_answering(self.base_url, timeout, f"{self.name} did not answer", self.log_tail, still_running)
 
     def processes(self) -> list[psutil.Process]:
         """The cell's process and every process it forked (its workers)."""

@@ -59,20 +59,26 @@ def run(args) -> int:
         if not options.only:
             raise DbbenchError("no selected cell has a minimal app (apps/minimal/minimal.toml)")
     runner = Run(options)
-    code = execute(runner)
     path = runner.run_dir / "parity.md"
-    if runner.results_path.exists():
-        try:
-            path.write_text(parity.render(results.load(runner.results_path)))
-        except OSError as exc:
-            raise DbbenchError(f"cannot write {path}: {exc.strerror}; the run is kept in {runner.results_path}") \
-                from None
+    try:
+        code = execute(runner)
+    finally:  # what was measured gets its page, whatever ended the run
+        if runner.results_path.exists():
+            try:
+                path.write_text(parity.render(results.load(runner.results_path)))
+            except OSError as exc:
+                raise DbbenchError(f"cannot write {path}: {exc.strerror}; the run is kept in "
+                                   f"{runner.results_path}") from None
     if code is not None:
         return code
     sys.stdout.write(path.read_text())
     err.print(f"results: {runner.results_path} (parity.md beside it)")
     if args.publish:
-        parity.publish(results.load(runner.results_path))
+        document = results.load(runner.results_path)
+        refused = parity.unpublishable(document)
+        if refused:
+            raise DbbenchError(f"not published: {refused}; the run is kept in {runner.results_path}")
+        parity.publish(document)
         err.print(f"published: {paths.PARITY_DIR.relative_to(paths.REPO)}/results.json and README.md")
     return 0
 
@@ -81,8 +87,13 @@ def check_publishable(args, named) -> None:
     """What docs/parity/ holds is every cell with a minimal app, from committed code, at full length."""
     from runner.measure import metadata
 
-    if named or args.all or args.preset or args.quick or args.rounds:
-        raise DbbenchError("--publish records a full run of every cell with a minimal app: give no selection, "
-                           "--quick or --rounds")
+    changed = [flag for flag, given in (
+        ("a selection", named or args.all or args.preset), ("--quick", args.quick), ("--rounds", args.rounds),
+        ("--budget", args.budget), ("--precision", args.precision), ("--slice", args.slice),
+        ("--connections", args.connections), ("--workers", args.workers != 1), ("--pool-size", args.pool_size),
+        ("--db-latency", args.db_latency), ("--proxy", args.proxy)) if given]
+    if changed:
+        raise DbbenchError("--publish records a full run of every cell with a minimal app at the defaults, "
+                           f"which every report cites: without {', '.join(changed)}")
     if metadata.collect_project()["git_dirty"]:
         raise DbbenchError("--publish measures committed code: commit or stash the changes first")

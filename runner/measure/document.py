@@ -11,7 +11,7 @@ from runner.cells import presets
 from runner.db import clusterlock
 from runner.measure import metadata, noise, openloop
 from runner.measure.options import RunOptions
-from runner.report import results
+from runner.report import parity, results
 
 if TYPE_CHECKING:
     from runner.measure.run import Run
@@ -51,6 +51,8 @@ def new_document(run: Run, runnable: list[str], available: int) -> dict:
                 "db_latency_ms": run.options.db_latency_ms, "proxy": None, "target": run.options.target,
                 "faults": [], "open_loop": open_loop_meta(run.options, run.generator), "sweep": sweep_meta(run.options),
                 "preset": preset_meta(run.options), "parity": run.options.parity,
+                # the published parity run's ratios (docs/parity/), which this run's report states
+                "parity_published": None if run.options.parity else parity.published_summary(),
                 **({"queries_n": run.options.queries_n} if "queries" in plan.scenario.endpoints else {}),
             },
         },

@@ -174,7 +174,14 @@ class Run:
         pairs: dict[str, list[str]] = {}
         for name in runnable:
             pairs.setdefault(self.members[name].cell.name, []).append(name)
-        return list(pairs.values())
+        for cell, pair in pairs.items():
+            if len(pair) == 1:  # its partner cannot run: measured alone it would give no ratio
+                self.records[pair[0]].update(status="skipped", reason=f"the other of the pair ({cell}) cannot run here")
+                runnable.remove(pair[0])
+        if not runnable:
+            raise DbbenchError("no pair of a cell and its minimal app can run here: " + "; ".join(
+                f"{name}: {record['reason']}" for name, record in self.records.items()))
+        return [pair for pair in pairs.values() if len(pair) == 2]
 
     def choose_anchor(self, runnable: list[str]) -> str:
         """The reference (Gin raw) where it runs, so that shares of it are measured directly."""
@@ -321,8 +328,9 @@ class Run:
             while True:
                 live = [n for n in names if n in processes and self.records[n]["status"] == "ok"]
                 worst = results.worst_half_width(self.document, names)
-                stopped = "no cell left to measure" if not live else self.plan.rule.decide(
-                    round_no, self.elapsed(), deadline, round_s, worst)
+                stopped = "no cell left to measure" if not live else \
+                    "one of its pair failed: no ratio to measure" if self.options.parity and len(live) < 2 else \
+                    self.plan.rule.decide(round_no, self.elapsed(), deadline, round_s, worst)
                 if stopped:
                     group["stopped"] = stopped
                     break

@@ -149,10 +149,10 @@ def method_facts(document: dict) -> list[tuple[str, str]]:
                    + (f", anchor {run['anchor']}" if len(groups) > 1 and run.get('anchor') else "")),
         ("Stopped", f"{run.get('stop_reason') or '—'} ({stop_detail(run, summary.get('worst_half_width'))})"),
     ]
-    if not run.get("parity"):
-        measured = parity.method_text([cell["name"] for cell in document["cells"] if cell["status"] == "ok"])
-        if measured:
-            found.append(("Parity", measured))
+    measured = parity.method_text(run.get("parity_published"),
+                                  [cell["name"] for cell in document["cells"] if cell["status"] == "ok"])
+    if measured:
+        found.append(("Parity", measured))
     noise = summary.get("noise") or {}
     if noise.get("slices"):
         detectable = summary.get("smallest_detectable")

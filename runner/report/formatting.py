@@ -53,16 +53,17 @@ def rps_interval(cell: dict) -> str:
     return fmt_interval(cell.get("rps_ci95"), missing=f" ({stats.interval_note(cell.get('slices_used') or 0)})")
 
 
-def fmt_ratio(found: dict, percent: bool = False) -> str:
-    """0.52 [0.50–0.54], or 52% [50–54%]; with (tie) where the interval contains 1."""
+def fmt_ratio(found: dict, percent: bool = False, digits: int = 2, ties: bool = True) -> str:
+    """0.52 [0.50–0.54], or 52% [50–54%]; with (tie) where the interval contains 1, unless `ties`
+    is off (a ratio judged against another bar than 1)."""
     if found.get("ratio") is None:
         return "—"
     value, ci = found["ratio"], found.get("ci95")
     if percent:
         text = f"{value:.0%}" + (f" [{ci[0]:.0%}–{ci[1]:.0%}]" if ci else "")
     else:
-        text = f"{value:.2f}" + (f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else "")
-    return text + (" (tie)" if found.get("tie") else "")
+        text = f"{value:.{digits}f}" + (f" [{ci[0]:.{digits}f}–{ci[1]:.{digits}f}]" if ci else "")
+    return text + (" (tie)" if ties and found.get("tie") else "")
 
 
 def comparisons_of(document: dict, kind: str) -> dict[str, dict]:

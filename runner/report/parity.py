@@ -1,23 +1,23 @@
 """A parity run's report: each cell's throughput over its minimal app's, paired, with the CPU
 each spends on a request; a cell whose interval lies wholly below PARITY_BAR is flagged with
-the difference. Rendered from the run's results.json alone."""
+the difference. Rendered from the run's results.json alone. The published run (docs/parity/)
+is summarised into each later run's results at its start, for its report's method section."""
 
 from __future__ import annotations
+
+import os
 
 from runner.base import paths
 from runner.base.errors import DbbenchError
 from runner.report import profiles, results
-from runner.report.formatting import fmt_us, md_table
+from runner.report.formatting import comparisons_of, fmt_ratio, fmt_us, md_table
 
 PARITY_BAR = 0.97  # a cell within 3% of its minimal app is at parity
 
 
 def ratio_text(found: dict) -> str:
-    """0.927 [0.883–0.974]: three places, since the bar is 3%."""
-    if found.get("ratio") is None:
-        return "—"
-    ci = found.get("ci95")
-    return f"{found['ratio']:.3f}" + (f" [{ci[0]:.3f}–{ci[1]:.3f}]" if ci else "")
+    """0.927 [0.883–0.974]: three places, since the bar is 3%; judged against 0.97, so no (tie)."""
+    return fmt_ratio(found, digits=3, ties=False)
 
 
 def server_us(cell: dict | None) -> float | None:
@@ -40,21 +40,15 @@ def verdict(found: dict, cell: dict, minimal: dict) -> str:
     if ci[0] > 1:
         return "faster than its minimal app"
     if ci[0] >= PARITY_BAR:
-        return f"within {1 - PARITY_BAR:.0%}"
-    return f"not shown below {PARITY_BAR}, nor within {1 - PARITY_BAR:.0%} (the interval is too wide to say)"
+        return f"at or above {PARITY_BAR}"
+    return f"not shown below {PARITY_BAR}, nor at or above it (the interval is too wide to say)"
 
 
 def rows(document: dict) -> list[dict]:
     """Each pair: the comparison, the cell's record and its minimal app's."""
     cells = {cell["name"]: cell for cell in document["cells"]}
     return [{"found": found, "cell": cells[found["a"]], "minimal": cells[found["b"]]}
-            for found in document.get("summary", {}).get("comparisons", []) if found["kind"] == "parity"]
-
-
-def flagged(document: dict) -> list[str]:
-    """The cells whose interval lies wholly below PARITY_BAR."""
-    return [row["cell"]["name"] for row in rows(document)
-            if row["found"].get("ci95") and row["found"]["ci95"][1] < PARITY_BAR]
+            for found in comparisons_of(document, "parity").values()]
 
 
 def render(document: dict) -> str:
@@ -70,7 +64,8 @@ def render(document: dict) -> str:
         "its own, its two servers' slices alternating in a shuffled order. The ratio is the geometric mean of "
         "within-round ratios, with its 95% interval; below 1, the cell's glue costs throughput. A cell whose "
         f"interval lies wholly below {PARITY_BAR} is flagged with the server CPU it spends more per request; "
-        f"one whose interval lies wholly above it is within {1 - PARITY_BAR:.0%}.", "",
+        f"one whose interval lies wholly at or above {PARITY_BAR} is not 3% slower than its app (it may be "
+        "faster); between the two, the interval is too wide to say.", "",
         f"Run of {run['started_at']}, commit {commit}, scenario {run['scenario']}, {run['connections']} "
         f"connections, slices of {run['slice_s']} s; pools per worker and workers: "
         + ", ".join(f"{size} × {workers}" for size, workers in pools)
@@ -82,8 +77,7 @@ def render(document: dict) -> str:
               verdict(row["found"], row["cell"], row["minimal"])] for row in rows(document)]
     out += [md_table(["cell", "minimal app", "cell / minimal", "cell server µs/req", "minimal server µs/req",
                       "verdict"], table)]
-    shifts = [(row["cell"]["name"], profiles.moved(row["cell"].get("profile"), row["minimal"].get("profile")))
-              for row in rows(document)]
+    shifts = [(row["cell"]["name"], profiles.moved_in(document, row["found"])) for row in rows(document)]
     if any(shift for _, shift in shifts):
         out += ["", "## Where the CPU differs", "",
                 "py-spy's samples of each server on a load of its own after the pair's rounds: the libraries whose "
@@ -95,39 +89,55 @@ def render(document: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def unpublishable(document: dict) -> str | None:
+    """Why a finished parity run cannot be what every report cites, or None: each pair must have run."""
+    missing = [row["cell"]["name"] for row in rows(document) if row["found"].get("ci95") is None]
+    failed = [cell["name"] for cell in document["cells"] if cell["status"] != "ok"]
+    if failed or missing:
+        return f"not every pair gave a ratio with an interval ({', '.join(failed or missing)})"
+    return None
+
+
 def publish(document: dict) -> None:
-    """docs/parity/: the run's results and its page, which the report's method section cites."""
-    try:
-        paths.PARITY_DIR.mkdir(parents=True, exist_ok=True)
-        (paths.PARITY_DIR / "README.md").write_text(render(document))
-    except OSError as exc:
-        raise DbbenchError(f"cannot write {paths.PARITY_DIR}: {exc.strerror}") from None
+    """docs/parity/: the run's results, then its page, each written whole (a temporary file renamed)."""
     results.write(document, paths.PARITY_DIR / "results.json", compact=True)  # thousands of slices: one line
+    page, tmp = paths.PARITY_DIR / "README.md", paths.PARITY_DIR / "README.md.tmp"
+    try:
+        tmp.write_text(render(document))
+        os.replace(tmp, page)
+    except OSError as exc:
+        raise DbbenchError(f"cannot write {page}: {exc.strerror}; docs/parity/results.json is written") from None
 
 
-def published() -> dict | None:
-    """The published parity run, or None where none is (or it cannot be read)."""
+def published_summary() -> dict | None:
+    """The published run's ratios, with when, at which commit and how they were measured: what a run
+    records at its start, so that its report states them from its own results. None where none is
+    published, or it cannot be read (the report then has no parity line)."""
     path = paths.PARITY_DIR / "results.json"
     if not path.exists():
         return None
     try:
-        return results.load(path)
-    except Exception:  # noqa: BLE001 - a report goes on without the parity line, which says why
+        document = results.load(path)
+    except DbbenchError:
         return None
+    run = document["metadata"]["run"]
+    return {"started_at": run["started_at"], "commit": document["metadata"]["project"].get("git_commit"),
+            "scenario": run["scenario"], "connections": run["connections"], "slice_s": run["slice_s"],
+            "ratios": {row["cell"]["name"]: {"ratio": row["found"]["ratio"], "ci95": row["found"]["ci95"]}
+                       for row in rows(document)}}
 
 
-def method_text(cells: list[str]) -> str | None:
-    """The report's parity line: the published ratio of each of these cells to its minimal app, with
-    the run's date and commit; None where no parity run is published."""
-    document = published()
-    if document is None:
+def method_text(summary: dict | None, cells: list[str]) -> str | None:
+    """The report's parity line: the published ratio of each of these cells to its minimal app; None
+    where the run recorded no published parity run, or it holds none of these cells."""
+    if not summary:
         return None
-    found = {row["cell"]["name"]: row["found"] for row in rows(document)}
+    found = summary["ratios"]
     shown = [f"{name} {ratio_text(found[name])}" for name in cells if name in found]
     if not shown:
         return None
-    run, project = document["metadata"]["run"], document["metadata"]["project"]
     missing = [name for name in cells if name not in found]
-    return (f"each cell's throughput over its minimal app's (docs/parity/), measured {run['started_at'][:10]} "
-            f"at commit {(project.get('git_commit') or '?')[:12]}: " + "; ".join(shown)
+    return (f"each cell's throughput over its minimal app's, as published in docs/parity/ when this run began "
+            f"(measured {summary['started_at'][:10]} at commit {(summary.get('commit') or '?')[:12]}, "
+            f"{summary['scenario']}, {summary['connections']} connections, the rule's pools): " + "; ".join(shown)
             + (f"; not measured: {', '.join(missing)}" if missing else ""))
