@@ -66,8 +66,9 @@ def gin_binary(package: str = ".") -> Path:
     go, detail = find_go()
     if go is None:
         raise DbbenchError(f"the Gin cells {detail}")
+    extra = [] if package == "." else sorted((GIN_DIR / package).glob("*"))  # the module's files, and its own
     digest = hashlib.sha256()
-    for source in sorted([*GIN_DIR.glob("*"), *(GIN_DIR / package).glob("*")]):
+    for source in [*sorted(GIN_DIR.glob("*")), *extra]:
         if source.is_file():
             digest.update(source.name.encode() + source.read_bytes())
     name = "gin" if package == "." else f"gin-{package}"

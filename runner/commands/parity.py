@@ -60,12 +60,14 @@ def run(args) -> int:
             raise DbbenchError("no selected cell has a minimal app (apps/minimal/minimal.toml)")
     runner = Run(options)
     path = runner.run_dir / "parity.md"
+    document = None
     try:
         code = execute(runner)
     finally:  # what was measured gets its page, whatever ended the run
         if runner.results_path.exists():
+            document = results.load(runner.results_path)
             try:
-                path.write_text(parity.render(results.load(runner.results_path)))
+                path.write_text(parity.render(document))
             except OSError as exc:
                 raise DbbenchError(f"cannot write {path}: {exc.strerror}; the run is kept in "
                                    f"{runner.results_path}") from None
@@ -74,7 +76,6 @@ def run(args) -> int:
     sys.stdout.write(path.read_text())
     err.print(f"results: {runner.results_path} (parity.md beside it)")
     if args.publish:
-        document = results.load(runner.results_path)
         refused = parity.unpublishable(document)
         if refused:
             raise DbbenchError(f"not published: {refused}; the run is kept in {runner.results_path}")
