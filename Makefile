@@ -6,7 +6,7 @@ AUDIT := .venvs/audit
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: latency open-loop pooler environments lessons bench-db bench-scenarios bench-stacks bench-parity bench-quick bench-all bench-seed db-up db-down test lint audit system browser proxy setup clean
+.PHONY: latency open-loop pooler cost-tools bench-cost environments lessons bench-db bench-scenarios bench-stacks bench-parity bench-quick bench-all bench-seed db-up db-down test lint audit system browser proxy setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
@@ -40,6 +40,13 @@ bench-stacks: setup pooler
 bench-parity: setup
 	@echo "bench-parity: 19 cells, each against its minimal app: about 40 minutes"
 	$(DBBENCH) parity --publish $(ARGS)
+
+# What a request costs the CPU, in instructions (valgrind's callgrind): the default cells, each
+# server counted over a few and then many sequential requests, the difference per request,
+# three repeats. Noise on the host does not move it; it does not count waiting or the kernel.
+bench-cost: setup cost-tools
+	@echo "bench-cost: the 7 default cells under callgrind: about 8 minutes"
+	$(DBBENCH) cost $(ARGS)
 
 bench-quick: setup
 	$(DBBENCH) run --quick $(ARGS)
@@ -78,7 +85,7 @@ db-down: setup
 # built (uv, about 25 s for the four), where the tests would build them one by one at first use. One
 # after the other, because each build uses both cores: side by side (make -j2) was no faster in
 # the one timing of each made here, which cannot tell them apart.
-test: browser proxy pooler open-loop environments
+test: browser proxy pooler open-loop cost-tools environments
 	$(VENV)/bin/python -m pytest $(ARGS)
 
 environments: $(VENV)/.ready
@@ -120,6 +127,10 @@ proxy:
 
 open-loop:
 	@bash runner/bootstrap.sh --open-loop
+
+# valgrind (dbbench cost, the tests): Debian's package.
+cost-tools:
+	@bash runner/bootstrap.sh --cost
 
 # PgBouncer (--pooler pgbouncer, the tests): Debian's package. Where systemd runs, the package also
 # starts its own service on port 6432; the runs never use it (each starts its own, on a free port).

@@ -67,7 +67,7 @@ pg_has_stat_statements || missing+=(postgresql)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 have runuser || missing+=(util-linux)
 usable_go >/dev/null || have go || missing+=(golang-go)
-want_browser=no want_open_loop=no want_ssh=no want_proxy=no want_pooler=no
+want_browser=no want_open_loop=no want_ssh=no want_proxy=no want_pooler=no want_cost=no
 for flag in "$@"; do
   case "$flag" in
     --browser) want_browser=yes ;;
@@ -75,7 +75,8 @@ for flag in "$@"; do
     --ssh) want_ssh=yes ;;
     --proxy) want_proxy=yes ;;
     --pooler) want_pooler=yes ;;
-    *) echo "dbbench: bootstrap.sh: unknown option $flag (known: --browser, --open-loop, --pooler, --proxy, --ssh)" >&2; exit 2 ;;
+    --cost) want_cost=yes ;;
+    *) echo "dbbench: bootstrap.sh: unknown option $flag (known: --browser, --cost, --open-loop, --pooler, --proxy, --ssh)" >&2; exit 2 ;;
   esac
 done
 if [ "$want_browser" = yes ]; then
@@ -83,6 +84,9 @@ if [ "$want_browser" = yes ]; then
 fi
 if [ "$want_pooler" = yes ]; then
   have pgbouncer || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+fi
+if [ "$want_cost" = yes ]; then
+  { have valgrind && have callgrind_control; } || missing+=(valgrind)
 fi
 if [ "$want_ssh" = yes ]; then
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)

@@ -67,6 +67,8 @@ class CellProcess:
     users: int = 10_000  # the seed's user count: /queries draws its ids from 1..users
     settings: dict | None = None  # its driver settings where a run sets others (a pooler's); else the cell's
     minimal: MinimalApp | None = None  # its minimal app, served in its place (dbbench parity)
+    wrap: tuple[str, ...] = ()  # a program its command runs under (valgrind, for dbbench cost)
+    extra_env: dict[str, str] = field(default_factory=dict)  # set beside its own environment
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @classmethod
@@ -113,7 +115,8 @@ class CellProcess:
         """Start the cell in a session of its own; its output goes to the log file, or to
         our own output when there is none (dbbench serve)."""
         argv, extra_env = self.command()
-        env = {**os.environ, **extra_env, "DATABASE_URL": db_url}
+        argv = [*self.wrap, *argv]
+        env = {**os.environ, **extra_env, **self.extra_env, "DATABASE_URL": db_url}
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") if self.log_path else contextlib.nullcontext() as log:

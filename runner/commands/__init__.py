@@ -8,6 +8,6 @@ module here and one line below.
 COMMANDS = {
     "db": "db", "list": "listing", "serve": "serve", "verify": "verify", "run": "run", "calibrate": "calibrate",
     "soak": "soak", "sweep": "sweep", "tune": "tune", "latency": "latency", "lesson": "lesson", "faults": "faults",
-    "parity": "parity", "report": "report", "prices": "prices", "compare": "compare", "cluster": "cluster",
-    "env": "env",
+    "parity": "parity", "cost": "cost", "report": "report", "prices": "prices", "compare": "compare",
+    "cluster": "cluster", "env": "env",
 }

@@ -30,6 +30,9 @@ from runner.measure.cpu import Parties, Pinning
 
 PRELUDE_LUA = Path(__file__).with_name("wrk_prelude.lua")
 REPORT_LUA = Path(__file__).with_name("wrk_report.lua")
+COUNT_LUA = Path(__file__).with_name("wrk_count.lua")
+COUNTED_TIMEOUT_S = 120  # beyond a request's share: a counted run's start and a slow first answer
+COUNTED_REQUEST_S = 1.0  # the longest a request under callgrind is given, on average
 WRK_TIMEOUT_S = 5
 PERCENTILES = ("50", "75", "90", "99", "99.9")
 
@@ -48,12 +51,45 @@ def wrk_version() -> str:
     return " ".join(words[:2]) if words else "unknown"
 
 
-def build_script(scenario: Scenario, directory: Path) -> Path:
+def build_script(scenario: Scenario, directory: Path, ending: Path = REPORT_LUA) -> Path:
     """The scenario's Lua between the shared prelude (seeds, counters, helpers) and the
-    JSON report hook."""
+    JSON report hook (or `ending`)."""
     target = directory / f"{scenario.name}.lua"
-    target.write_text("\n".join(path.read_text() for path in (PRELUDE_LUA, scenario.script, REPORT_LUA)))
+    target.write_text("\n".join(path.read_text() for path in (PRELUDE_LUA, scenario.script, ending)))
     return target
+
+
+def lua_environment(scenario: Scenario, out: Path, max_id: int, seed: int, usernames: Path | None,
+                    max_post_id: int, queries_n: int) -> dict[str, str]:
+    """What the prelude and the scenario read from the environment."""
+    env = {**os.environ, "DBBENCH_WRK_OUT": str(out), "DBBENCH_MAX_ID": str(max_id),
+           "DBBENCH_MAX_POST_ID": str(max_post_id), "DBBENCH_QUERIES": str(queries_n),
+           "DBBENCH_SEED": str(seed), **scenario.lua_environment()}
+    if usernames is not None:
+        env["DBBENCH_USERNAMES"] = str(usernames)
+    return env
+
+
+def send_counted(base_url: str, scenario: Scenario, requests: int, max_id: int, seed: int,
+                 usernames: Path | None = None, max_post_id: int = 0, queries_n: int = 20) -> dict:
+    """Exactly `requests` of the scenario, one after the other on one connection (the same ones for
+    the same seed): {"answered", "statuses", "sent"}. For dbbench cost, which counts what they cost."""
+    with tempfile.TemporaryDirectory(prefix="dbbench-wrk-") as tmp:
+        script = build_script(scenario, Path(tmp), ending=COUNT_LUA)
+        out = Path(tmp) / "wrk.json"
+        timeout = COUNTED_TIMEOUT_S + requests * COUNTED_REQUEST_S
+        argv = [wrk_binary(), "-t1", "-c1", f"-d{math.ceil(timeout) + 60}s", f"--timeout={WRK_TIMEOUT_S}s",
+                "-s", str(script), base_url]
+        env = {**lua_environment(scenario, out, max_id, seed, usernames, max_post_id, queries_n),
+               "DBBENCH_STOP_AFTER": str(requests)}
+        log = Path(tmp) / "wrk.log"
+        with log.open("wb") as log_handle:
+            process = subprocess.Popen(argv, env=env, stdout=log_handle, stderr=subprocess.STDOUT,
+                                       preexec_fn=supervise.die_with_parent(os.getpid()))
+        returncode, _ = wait_with_usage(process, timeout)
+        if returncode != 0 or not out.exists():
+            raise DbbenchError(f"wrk stopped before {requests} answers (exit {returncode}): {log_tail(log)}")
+        return json.loads(out.read_text())
 
 
 def usernames_file(url: str, checksum: str) -> Path:
@@ -130,11 +166,7 @@ def run_wrk(
             wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{whole_s}s",
             f"--timeout={WRK_TIMEOUT_S}s", "-s", str(script), base_url,
         ]
-        env = {**os.environ, "DBBENCH_WRK_OUT": str(out), "DBBENCH_MAX_ID": str(max_id),
-               "DBBENCH_MAX_POST_ID": str(max_post_id), "DBBENCH_QUERIES": str(queries_n),
-               "DBBENCH_SEED": str(seed), **scenario.lua_environment()}
-        if usernames is not None:
-            env["DBBENCH_USERNAMES"] = str(usernames)
+        env = lua_environment(scenario, out, max_id, seed, usernames, max_post_id, queries_n)
         log = Path(tmp) / "wrk.log"
         ran = run_generator(argv, env, pinning.wrk if pinning else None, log, whole_s + WRK_TIMEOUT_S + 30,
                             Parties(server_processes, postmaster_pid, proxy_processes), interrupt_after)

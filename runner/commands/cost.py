@@ -1,0 +1,63 @@
+"""dbbench cost: what a request costs each cell's server, in instructions (callgrind); cost.md beside the run."""
+
+from __future__ import annotations
+
+import argparse
+
+from runner.base.console import err
+from runner.base.errors import DbbenchError
+from runner.commands import arguments
+
+HELP = "what a request costs each cell's server in instructions, counted by callgrind (host noise cannot move it)"
+
+
+def requests_arg(value: str) -> tuple[int, int]:
+    """--requests FEW,MANY: two batch sizes, the second larger."""
+    few, _, many = value.partition(",")
+    try:
+        counts = int(few), int(many)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give two numbers, FEW,MANY (such as 100,600), not {value!r}") from None
+    if not 1 <= counts[0] < counts[1]:
+        raise argparse.ArgumentTypeError(f"FEW must be at least 1 and below MANY, not {value!r}")
+    return counts
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    arguments.add_selection_args(parser)
+    parser.add_argument("--scenario", type=arguments.scenarios_arg, default=["by-id"],
+                        help="the requests sent (one scenario; default by-id)")
+    parser.add_argument("--requests", type=requests_arg, default=(100, 600), metavar="FEW,MANY",
+                        help="the two batches whose difference is counted (default 100,600: 500 requests)")
+    parser.add_argument("--repeats", type=arguments.positive_int, default=3,
+                        help="counted differences per cell, the batches' order alternating (default 3)")
+    parser.add_argument("--warmup", type=arguments.positive_int, default=300,
+                        help="requests before the first count (default 300)")
+    parser.add_argument("--pool-size", type=arguments.positive_int, default=4,
+                        help="the cell's pool: one request at a time needs one connection (default 4)")
+    parser.add_argument("--queries", type=arguments.queries_arg, default=20,
+                        help="lookups per request in the queries scenario (default 20)")
+    arguments.add_out(parser)
+    arguments.add_db_url(parser)
+    arguments.add_lock_args(parser)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from runner.base import scenarios
+    from runner.experiments import cost
+
+    if len(args.scenario) > 1:
+        raise DbbenchError("dbbench cost counts one scenario at a time")
+    cells = arguments.selected_cells(args)
+    if not cells:
+        raise DbbenchError("no cell selected")
+    options = cost.CostOptions(
+        cells=cells, scenario=scenarios.load_scenario(args.scenario[0]), counts=args.requests,
+        repeats=args.repeats, warmup=args.warmup, pool_size=args.pool_size, db_url=args.db_url,
+        out=Path(args.out) if args.out else None, queries_n=args.queries)
+    path, document = cost.run_cost(options)
+    print(path.with_name("cost.md").read_text())
+    err.print(f"results: {path} (cost.md beside it)")
+    return 1 if any(cell["status"] == "failed" for cell in document["cells"]) else 0

@@ -1,0 +1,265 @@
+"""dbbench cost: what a request costs the CPU, in instructions, counted by callgrind.
+
+Each cell's server runs under callgrind with one worker. Once verified and warm, it is sent a
+few and then many of the scenario's requests, one after the other, its counters zeroed before
+each batch and dumped after it: the difference between the two batches over the difference in
+requests is what one request costs, start-up and each batch's fixed part cancelled. The two
+batch sizes alternate in order over the repeats, whose spread the report shows. PostgreSQL is
+not counted in instructions: its backends' CPU time (the scheduler's, per process) is taken over
+the same batches, by the same difference."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import psycopg
+
+from runner.base import instants, paths
+from runner.base.console import err
+from runner.base.errors import DbbenchError
+from runner.base.scenarios import Scenario
+from runner.cells import catalog, lifecycle
+from runner.db import clusterlock, database, roles, seeding
+from runner.experiments import sequence
+from runner.measure import callgrind, metadata, wrk
+from runner.report import cost as cost_page
+from runner.report import results
+from runner.verify import verifier
+
+START_TIMEOUT_S = 300  # a Python server's imports under callgrind: about 20 s here, Django's longer
+HASH_SEED = "0"  # the same dict layouts in every process, so that repeats count the same work
+WRK_SEED = 1  # the same requests in every batch: the many begin with the few
+TOP_FUNCTIONS = 15
+# The first zeroing of a Python server's counters was followed here by 11-20M instructions of its
+# own (none of them a garbage collection) whether a request came or not, and the first batch
+# counted them, 3-6% of fastapi/raw's; an idle second took most of them, not all. So a first batch
+# of the few requests, and this long idle, is counted and discarded.
+SETTLE_S = 1.0
+TAIL_S = 0.5  # after a batch, the tail of its work is counted in it
+
+
+@dataclass
+class CostOptions:
+    cells: list[catalog.Cell]
+    scenario: Scenario
+    counts: tuple[int, int]  # the few and the many requests of a repeat
+    repeats: int
+    warmup: int  # requests before the first count (the interpreter specialises, caches fill)
+    pool_size: int
+    db_url: str | None
+    out: Path | None
+    queries_n: int = 20
+
+
+@dataclass
+class Target:
+    """What every cell of one run is counted against."""
+
+    url: str
+    users: int
+    max_post_id: int
+    usernames: Path | None
+    postgres_local: bool
+
+
+def unit_of(obj: str, function: str, go: bool) -> str:
+    """Where an instruction ran, as stored: a Go program's package ("go:net/http"), else the object
+    file, shortened to what names it ("site-packages/asyncpg/protocol/…so", "libc.so.6")."""
+    if go and not obj.endswith((".so", ".so.6")) and ".so." not in obj:
+        head = function.split("(", 1)[0]
+        slash = head.rfind("/")
+        dot = function.find(".", slash + 1)
+        return f"go:{function[:dot] if dot > 0 else function}"
+    for marker in ("site-packages/", "lib-dynload/"):
+        if marker in obj:
+            return marker + obj.split(marker, 1)[1]
+    return obj.rsplit("/", 1)[-1]
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def backend_pids(conn, role: str | None) -> list[int]:
+    """The PostgreSQL backends serving the cell: its role's (else every client's but ours)."""
+    if role:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE usename = %s", (role,)).fetchall()
+    else:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                            "AND pid <> pg_backend_pid()").fetchall()
+    return [row[0] for row in rows]
+
+
+def cpu_ns(pids: list[int]) -> dict[int, int]:
+    """Each process's time on a CPU so far, in ns (/proc/PID/schedstat, which ticks do not round)."""
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def postgres_is_local(url: str) -> bool:
+    """PostgreSQL's backends are processes of this host that we can read (our own backend is one)."""
+    try:
+        with database.connect(url) as conn:
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        return psutil.Process(pid).name() in ("postgres", "postmaster")
+    except (psutil.Error, psycopg.Error, DbbenchError):
+        return False
+
+
+class Counting:
+    """One cell under callgrind: its batches counted, each dump read and removed once read."""
+
+    def __init__(self, cell: catalog.Cell, process: lifecycle.CellProcess, directory: Path, options: CostOptions,
+                 target: Target, login: roles.Login):
+        self.cell, self.process, self.directory, self.options = cell, process, directory, options
+        self.target, self.login = target, login
+        self.pids: list[int] = []
+        self.dumped: dict[int, int] = {}
+
+    def settle(self) -> None:
+        self.send(self.options.counts[0])
+        time.sleep(SETTLE_S)
+
+    def send(self, requests: int) -> None:
+        answered = wrk.send_counted(self.process.base_url, self.options.scenario, requests, self.target.users,
+                                    WRK_SEED, self.target.usernames, self.target.max_post_id, self.options.queries_n)
+        statuses = {int(code): n for code, n in answered["statuses"].items()}
+        unexpected = sum(n for code, n in statuses.items() if code >= 400)
+        if self.options.scenario.weights and self.options.scenario.weights.get("missing"):
+            unexpected -= min(statuses.get(404, 0), answered["sent"].get("missing", 0))
+        if answered["answered"] != requests or unexpected:
+            raise DbbenchError(f"{unexpected} unexpected answers of {answered['answered']} "
+                               f"(statuses {dict(sorted(statuses.items()))})")
+
+    def batch(self, requests: int, conn) -> dict:
+        """One batch counted: each process's instructions, by unit and by function, and the CPU time
+        of the cell's backends meanwhile."""
+        if [proc.pid for proc in self.process.processes()] != self.pids:
+            raise DbbenchError("the server's processes changed while it was counted (a worker restarted)")
+        backends = backend_pids(conn, self.login.role) if self.target.postgres_local else []
+        times = {}
+
+        def send() -> None:
+            times["before"] = cpu_ns(backends)
+            self.send(requests)
+            time.sleep(TAIL_S)
+            times["after"] = cpu_ns(backends)
+
+        dumps = callgrind.batch(self.pids, self.directory, self.dumped, send)
+        go = not self.cell.is_python
+        return {"requests": requests,
+                "instructions": {pid: dump.total for pid, dump in dumps.items()},
+                "units": {pid: dump.by(lambda obj, fn: unit_of(obj, fn, go)) for pid, dump in dumps.items()},
+                "functions": {pid: dump.by(lambda obj, fn: f"{fn} [{unit_of(obj, fn, False)}]")
+                              for pid, dump in dumps.items()},
+                "postgres_cpu_ns": sum(times["after"][pid] - times["before"][pid] for pid in times["after"]
+                                       if pid in times["before"]) if self.target.postgres_local else None}
+
+    def repeat(self, number: int, conn) -> dict:
+        few, many = self.options.counts
+        order = (few, many) if number % 2 == 0 else (many, few)
+        batches = {requests: self.batch(requests, conn) for requests in order}
+        extra = many - few
+        per_process = {pid: (batches[many]["instructions"][pid] - batches[few]["instructions"][pid]) / extra
+                       for pid in self.pids}
+        serving = max(per_process, key=per_process.get)
+        units = Counter(batches[many]["units"][serving])
+        units.subtract(batches[few]["units"][serving])
+        functions = Counter(batches[many]["functions"][serving])
+        functions.subtract(batches[few]["functions"][serving])
+        pg_few, pg_many = batches[few]["postgres_cpu_ns"], batches[many]["postgres_cpu_ns"]
+        return {
+            "order": list(order),
+            "instructions": {str(requests): {str(pid): n for pid, n in batch["instructions"].items()}
+                             for requests, batch in batches.items()},
+            "serving_pid": serving,
+            "instructions_per_request": round(per_process[serving], 1),
+            "other_processes_per_request": round(sum(v for pid, v in per_process.items() if pid != serving), 1),
+            "postgres_cpu_us_per_request": None if pg_few is None else round((pg_many - pg_few) / extra / 1000, 2),
+            "by_unit": {unit: round(count / extra, 1) for unit, count in units.most_common() if count},
+            "top_functions": {name: round(count / extra, 1) for name, count in functions.most_common(TOP_FUNCTIONS)},
+        }
+
+
+def count_cell(cell: catalog.Cell, options: CostOptions, target: Target, run_dir: Path) -> dict:
+    """The cell started under callgrind, verified, warmed, then its repeats; a failure is recorded
+    with its reason and the run goes on."""
+    record = {"name": cell.name, "status": "ok", "reason": None, "repeats": [], "processes": {}}
+    directory = run_dir / "callgrind" / slug(cell.name)
+    directory.mkdir(parents=True, exist_ok=True)
+    process = lifecycle.CellProcess.on_free_port(
+        cell, workers=1, pool_size=options.pool_size, log_path=run_dir / "logs" / f"{slug(cell.name)}.log",
+        users=target.users, wrap=tuple(callgrind.wrapper(directory)), extra_env={"PYTHONHASHSEED": HASH_SEED})
+    try:
+        login = roles.login_for(target.url, target.url, f"{cell.name} cost")
+        with process, database.connect(target.url) as conn:
+            process.start(login.url)
+            process.wait_ready(START_TIMEOUT_S)
+            verdict = verifier.verify_running(process, target.url, login, endpoints=options.scenario.endpoints,
+                                              weights=options.scenario.endpoint_weights)
+            record["verification"] = verdict.as_dict()
+            record["statements_per_request"] = verdict.statements_per_request
+            if not verdict.ok:
+                raise DbbenchError(f"verification: {verdict.first_failure}")
+            counting = Counting(cell, process, directory, options, target, login)
+            counting.send(options.warmup)
+            counting.pids = [proc.pid for proc in process.processes()]
+            callgrind.batch(counting.pids, directory, counting.dumped, counting.settle)
+            record["processes"] = {str(proc.pid): " ".join(proc.cmdline()[-8:]) for proc in process.processes()}
+            for number in range(options.repeats):
+                record["repeats"].append(counting.repeat(number, conn))
+                err.print(f"{cell.name}: repeat {number + 1} of {options.repeats}: "
+                          f"{record['repeats'][-1]['instructions_per_request']:,.0f} instructions per request")
+    except DbbenchError as exc:
+        record.update(status="failed", reason=database.scrub(str(exc), target.url))
+        err.print(f"{cell.name}: failed: {record['reason']}")
+    finally:
+        for leftover in directory.glob("callgrind.*"):
+            leftover.unlink()
+    return record
+
+
+def run_cost(options: CostOptions) -> tuple[Path, dict]:
+    """Every selected cell in turn; the results file is rewritten after each."""
+    valgrind = callgrind.version()
+    wrk.wrk_binary()
+    url, embedded = database.database_url(options.db_url)
+    seeded = seeding.ensure_seeded(url, log=err.print)
+    scenario = options.scenario
+    if scenario.writes:
+        seeding.restore_seeded(url)
+    usernames = wrk.usernames_file(url, seeded.checksum) if "by-username" in scenario.endpoints else None
+    target = Target(url, seeded.users, seeded.posts, usernames, postgres_is_local(url))
+    run_dir = results.new_run_dir((options.out or paths.REPO / "results") / "cost")
+    few, many = options.counts
+    document = {
+        "kind": "cost", "schema_version": 1, "complete": False,
+        "metadata": {"project": metadata.collect_project(), "machine": metadata.collect_machine(),
+                     "postgres": metadata.collect_postgres(url, embedded), "cluster_lock": clusterlock.current(),
+                     "cost": {"started_at": instants.utc_now(), "tool": valgrind, "scenario": scenario.name,
+                              "requests": {"few": few, "many": many}, "repeats": options.repeats,
+                              "warmup_requests": options.warmup, "workers": 1, "pool_size": options.pool_size,
+                              "python_hash_seed": int(HASH_SEED), "wrk_seed": WRK_SEED,
+                              "postgres_counted": "CPU time of the cell's backends (/proc/PID/schedstat)"
+                              if target.postgres_local else None}},
+        "cells": [],
+    }
+    path = run_dir / "cost.json"
+    try:
+        sequence.cell_by_cell(options.cells, document, path, "cost",
+                              lambda cell: count_cell(cell, options, target, run_dir), empty={"repeats": []})
+    finally:  # what was counted gets its page, however the run ends
+        (run_dir / "cost.md").write_text(cost_page.render(document))
+        if scenario.writes:
+            seeding.restore_seeded(url)
+    return path, document

@@ -1,0 +1,172 @@
+"""cost.md: a dbbench cost run's instructions per request, the ORM tax counted in them, and where
+they go, from its cost.json alone."""
+
+from __future__ import annotations
+
+import statistics
+
+from runner.report.formatting import md_table
+from runner.report.profiles import LIBRARIES
+
+# A Go program's packages, by prefix; the first group that names one wins.
+GO_LIBRARIES = {
+    "framework": ("github.com/gin-gonic/", "github.com/gin-contrib/"),
+    "ORM": ("gorm.io/",),
+    "driver": ("github.com/jackc/",),
+    "server": ("net/http", "net", "bufio", "vendor/golang.org/x/net/"),
+    "JSON": ("encoding/json", "github.com/goccy/go-json", "github.com/bytedance/sonic", "github.com/json-iterator/"),
+    "app": ("main",),
+    "Go runtime": ("runtime", "sync", "internal/", "reflect", "syscall", "time", "strconv", "fmt", "strings",
+                   "bytes", "unicode", "sort", "io", "os", "context", "errors", "math", "type:", "type.", "go:"),
+}
+CATEGORIES = ("interpreter", "framework", "ORM", "driver", "server", "event loop", "JSON", "app", "C library",
+              "Go runtime", "rest")
+SHOWN_DIFFERENCES = 3
+
+
+def category_of(unit: str) -> str:
+    """A stored unit (an object file, or a Go package as "go:net/http") as a category of CATEGORIES:
+    the interpreter runs every library's pure-Python code, so that code is counted there."""
+    if unit.startswith("go:"):
+        package = unit[3:]
+        for category, prefixes in GO_LIBRARIES.items():
+            if any(package == prefix.rstrip("/") or package.startswith(prefix) for prefix in prefixes):
+                return category
+        return "rest"
+    if unit.startswith(("site-packages/", "lib-dynload/")):
+        module = unit.split("/", 2)[1].split(".", 1)[0]
+        if unit.startswith("lib-dynload/"):
+            module = module.lstrip("_")
+        return next((category for category, names in LIBRARIES.items() if module in names), "rest")
+    if unit.startswith(("libpython", "python")):
+        return "interpreter"
+    if unit.startswith(("libc.so", "libm.so", "ld-linux", "libpthread")):
+        return "C library"
+    return "rest"
+
+
+def per_request(cell: dict) -> list[float]:
+    return [repeat["instructions_per_request"] for repeat in cell.get("repeats", [])]
+
+
+def median(cell: dict) -> float | None:
+    values = per_request(cell)
+    return statistics.median(values) if values else None
+
+
+def spread(values: list[float]) -> str:
+    """The repeats' range as ± half of it, relative to their median."""
+    if len(values) < 2:
+        return "—"
+    return f"±{(max(values) - min(values)) / 2 / statistics.median(values):.2%}"
+
+
+def by_category(cell: dict) -> dict[str, float]:
+    """Instructions per request by category, the median over the repeats."""
+    found: dict[str, list[float]] = {}
+    for repeat in cell.get("repeats", []):
+        summed: dict[str, float] = {}
+        for unit, count in repeat["by_unit"].items():
+            summed[category_of(unit)] = summed.get(category_of(unit), 0.0) + count
+        for category, count in summed.items():
+            found.setdefault(category, []).append(count)
+    return {category: statistics.median(found[category]) for category in CATEGORIES if category in found}
+
+
+def thousands(value: float | None) -> str:
+    return "—" if value is None else f"{value / 1000:,.0f}k"
+
+
+def postgres_us(cell: dict) -> str:
+    values = [r["postgres_cpu_us_per_request"] for r in cell.get("repeats", [])
+              if r.get("postgres_cpu_us_per_request") is not None]
+    return f"{statistics.median(values):.1f}" if values else "—"
+
+
+def orm_tax(document: dict) -> list[list[str]]:
+    """Each variant over its framework's raw cell, from the medians; in brackets the lowest and
+    highest ratio any pair of their repeats gives."""
+    counted = {cell["name"]: per_request(cell) for cell in document["cells"] if per_request(cell)}
+    rows = []
+    for name, values in counted.items():
+        framework, _, variant = name.partition("/")
+        raw = counted.get(f"{framework}/raw")
+        if variant == "raw" or not raw:
+            continue
+        ratio = statistics.median(values) / statistics.median(raw)
+        rows.append([framework, variant, f"{ratio:.3f}", f"{min(values) / max(raw):.3f}–{max(values) / min(raw):.3f}"])
+    return rows
+
+
+def differences(document: dict) -> list[str]:
+    """For each variant, the categories whose instructions per request differ most from its
+    framework's raw cell: where its price comes from."""
+    shares = {cell["name"]: by_category(cell) for cell in document["cells"] if cell.get("repeats")}
+    lines = []
+    for name, mine in shares.items():
+        framework, _, variant = name.partition("/")
+        raw = shares.get(f"{framework}/raw")
+        if variant == "raw" or raw is None:
+            continue
+        moved = {category: mine.get(category, 0.0) - raw.get(category, 0.0) for category in {*mine, *raw}}
+        biggest = sorted(moved.items(), key=lambda item: -abs(item[1]))[:SHOWN_DIFFERENCES]
+        said = ", ".join(f"{category} {'+' if change >= 0 else '−'}{abs(change) / 1000:,.0f}k"
+                         for category, change in biggest)
+        lines.append(f"- **{name}** against {framework}/raw: {said}")
+    return lines
+
+
+def render(document: dict) -> str:
+    meta = document["metadata"]["cost"]
+    few, many = meta["requests"]["few"], meta["requests"]["many"]
+    counted = [cell for cell in document["cells"] if cell.get("repeats")]
+    rows = []
+    for cell in document["cells"]:
+        values = per_request(cell)
+        others = [r["other_processes_per_request"] for r in cell.get("repeats", [])]
+        status = cell["status"] + (f": {cell['reason']}" if cell.get("reason") else "")
+        rows.append([cell["name"], thousands(median(cell)), spread(values),
+                     thousands(statistics.median(others)) if any(others) else "—", postgres_us(cell), status])
+    postgres = meta.get("postgres_counted")
+    parts = [
+        f"# dbbench cost: instructions per request, {meta['scenario']}\n",
+        f"Each cell's server ran under callgrind ({meta['tool']}) with {meta['workers']} worker and a pool of "
+        f"{meta['pool_size']}. Once verified and sent {meta['warmup_requests']} requests to warm it, it was sent "
+        f"{few} and then {many} of the scenario's requests one after the other (the order alternating over "
+        f"{meta['repeats']} repeats), its counters zeroed before each batch and dumped after it. Instructions per "
+        f"request are (many − few) / {many - few}: start-up and each batch's fixed part cancel. The figure is the "
+        "median of the repeats, with half their range beside it. Instructions do not count waiting, cache misses "
+        "or the kernel: they are what the process asked of the CPU, not how long the CPU took.\n",
+        "PostgreSQL is not counted in instructions: "
+        + (f"its figure is the {postgres} per request, by the same difference, in µs."
+           if postgres else "it was not on this host, so its CPU time could not be read.") + "\n",
+        md_table(["cell", "instructions per request", "repeats", "other processes of the server",
+                  "PostgreSQL CPU µs per request", "status"], rows) + "\n",
+        "\"Other processes\": a server's processes besides the one that answered (Sanic's and granian's "
+        "managers), per request by the same difference; they work on a clock, not per request.\n",
+    ]
+    tax = orm_tax(document)
+    if tax:
+        parts += ["## The ORM tax in instructions\n",
+                  "Each variant's instructions per request over its framework's raw cell (medians); in "
+                  "brackets, the lowest and highest ratio any two of their repeats give.\n",
+                  md_table(["framework", "variant", "ratio to raw", "repeats' range"], tax) + "\n"]
+    if counted:
+        present = [category for category in CATEGORIES if any(category in by_category(cell) for cell in counted)]
+        table = [[cell["name"], *(thousands(by_category(cell).get(category)) for category in present)]
+                 for cell in counted]
+        parts += ["## Where the instructions go\n",
+                  "Instructions per request of the answering process by where they ran: its object file (a C "
+                  "extension belongs to its package), or for Go the package of the function. The interpreter "
+                  "runs the pure-Python code of every library, so a Python framework's or ORM's own code is "
+                  "counted there; `dbbench run --profile` splits that part by library from py-spy's samples.\n",
+                  md_table(["cell", *present], table) + "\n"]
+        moved = differences(document)
+        if moved:
+            parts += ["Where each variant's price comes from, the categories that differ most from its "
+                      "framework's raw cell, per request:\n", "\n".join(moved) + "\n"]
+    left = [cell for cell in document["cells"] if cell["status"] != "ok"]
+    if left:
+        parts.append("Not counted: " + "; ".join(f"{cell['name']} ({cell['status']}: {cell['reason']})"
+                                                 for cell in left) + ".\n")
+    return "\n".join(parts)

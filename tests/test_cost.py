@@ -1,0 +1,159 @@
+"""dbbench cost: instructions per request by callgrind's difference method, the attribution by
+library, and the run's handling of a cell that cannot be counted and of a machine without valgrind.
+No figure is asserted: only ratios a toy's code fixes, and what the records say."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import REPO, dbbench
+
+from runner.base import ports
+from runner.base.scenarios import Scenario
+from runner.experiments.cost import unit_of
+from runner.measure import callgrind, wrk
+from runner.report import cost as cost_page
+
+pytestmark = pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind: make cost-tools installs it")
+
+
+def toy_scenario(directory: Path, loops: int) -> Scenario:
+    """A scenario of one request, GET /loops/LOOPS, for the toy server."""
+    script = directory / f"loops-{loops}.lua"
+    script.write_text(f'function init(args) end\nfunction request() return wrk.format("GET", "/loops/{loops}") end\n')
+    return Scenario(name=f"loops-{loops}", description="toy", script=script, connections=1, threads=1, slice_s=1,
+                    warmup_s=0, primer_s=0, endpoints=("by-id",), writes=False)
+
+
+def test_the_difference_method_counts_one_loop_against_two(tmp_path):
+    """Per request, a server spinning its loop twice costs the loop once more than spinning it once,
+    and once more than not at all: (two - none) / (one - none) is 2, whatever the request's own
+    parsing and answering cost, which the difference of two batches cancels with the start-up."""
+    port = ports.free_port()
+    server = subprocess.Popen([*callgrind.wrapper(tmp_path), sys.executable, str(REPO / "tests" / "costtoy.py"),
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base_url}/loops/0", timeout=5)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the toy server did not answer under callgrind"
+                time.sleep(0.2)
+        dumped: dict[int, int] = {}
+        per_request = {}
+        for loops in (0, 1, 2):
+            scenario = toy_scenario(tmp_path, loops)
+            wrk.send_counted(base_url, scenario, 20, max_id=1, seed=1)  # warm
+            counted = {}
+            for requests in (10, 60):
+                dumps = callgrind.batch([server.pid], tmp_path, dumped,
+                                        lambda n=requests: wrk.send_counted(base_url, scenario, n, max_id=1, seed=1))
+                counted[requests] = dumps[server.pid].total
+            per_request[loops] = (counted[60] - counted[10]) / 50
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    one_loop = per_request[1] - per_request[0]
+    assert one_loop > 0.5 * per_request[0], per_request  # the loop is what a request mostly does
+    assert (per_request[2] - per_request[0]) / one_loop == pytest.approx(2, rel=0.01), per_request
+
+
+TOY_LIBRARY = "long {name}(long n) {{ volatile long sum = 0; for (long i = 0; i < n; i++) sum += i; return sum; }}\n"
+TOY_MAIN = """long spin_a(long n);
+long spin_b(long n);
+int main(void) { return (int) ((spin_a(100000) + spin_b(300000)) & 1); }
+"""
+
+
+def test_the_attribution_gives_each_library_its_own_instructions_not_its_callers(tmp_path):
+    """A program whose main calls one library's loop 100,000 times and another's 300,000 times:
+    the second library's self cost is three times the first's, and main's own is neither."""
+    for name in ("a", "b"):
+        (tmp_path / f"lib{name}.c").write_text(TOY_LIBRARY.format(name=f"spin_{name}"))
+        subprocess.run(["gcc", "-O0", "-shared", "-fPIC", "-o", str(tmp_path / f"libspin{name}.so"),
+                        str(tmp_path / f"lib{name}.c")], check=True)
+    (tmp_path / "main.c").write_text(TOY_MAIN)
+    subprocess.run(["gcc", "-O0", "-o", str(tmp_path / "toy"), str(tmp_path / "main.c"), f"-L{tmp_path}",
+                    "-lspina", "-lspinb", "-Wl,-rpath," + str(tmp_path)], check=True)
+    out = tmp_path / "callgrind.out"
+    subprocess.run([callgrind.binary(), "--tool=callgrind", f"--callgrind-out-file={out}", str(tmp_path / "toy")],
+                   check=False, capture_output=True, timeout=120)
+    units = callgrind.read_dump(out).by(lambda obj, fn: unit_of(obj, fn, go=False))
+    assert units["libspinb.so"] / units["libspina.so"] == pytest.approx(3, rel=0.01), units
+    assert units["toy"] < 0.01 * units["libspina.so"], units  # a caller is not given its callees' work
+
+
+def test_units_fall_into_their_libraries():
+    """What the report's "where the instructions go" adds up: objects for Python, packages for Go."""
+    assert unit_of("/x/.venvs/sa2/lib/python3.11/site-packages/asyncpg/protocol/protocol.cpython-311.so", "f",
+                   go=False) == "site-packages/asyncpg/protocol/protocol.cpython-311.so"
+    assert unit_of("/x/bin/gin-abc", "github.com/jackc/pgx/v5/pgconn.(*PgConn).Exec", go=True) == \
+        "go:github.com/jackc/pgx/v5/pgconn"
+    assert unit_of("/x/bin/gin-abc", "runtime.mallocgc", go=True) == "go:runtime"
+    assert unit_of("/usr/lib/x86_64-linux-gnu/libc.so.6", "memcpy", go=True) == "libc.so.6"
+    expected = {
+        "site-packages/asyncpg/protocol/protocol.cpython-311.so": "driver",
+        "site-packages/ujson.cpython-311-x86_64-linux-gnu.so": "JSON",
+        "site-packages/uvloop/loop.cpython-311.so": "server",
+        "site-packages/pydantic_core/_pydantic_core.so": "framework",
+        "site-packages/sqlalchemy/cyextension/resultproxy.so": "ORM",
+        "lib-dynload/_asyncio.cpython-311-x86_64-linux-gnu.so": "event loop",
+        "libpython3.11.so.1.0": "interpreter",
+        "libc.so.6": "C library",
+        "go:github.com/gin-gonic/gin": "framework",
+        "go:github.com/jackc/pgx/v5/pgconn": "driver",
+        "go:net/http": "server",
+        "go:runtime": "Go runtime",
+        "go:encoding/json": "JSON",
+        "go:main": "app",
+        "something-else.so": "rest",
+    }
+    assert {unit: cost_page.category_of(unit) for unit in expected} == expected
+
+
+def test_without_valgrind_the_command_says_which_package_in_one_line(tmp_path):
+    """Nothing starts, and the error names the package to install."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("wrk", "git", "runuser"):
+        found = shutil.which(tool)
+        if found:
+            os.symlink(found, bin_dir / tool)
+    result = dbbench("cost", "--cell", "gin/raw", "--out", str(tmp_path / "out"), env={"PATH": str(bin_dir)})
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "apt-get install valgrind" in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_cost_run_counts_each_cell_and_reports_one_it_cannot(db_url, tmp_path):
+    """gin/raw is counted in repeats, its instructions by Go package; a cell that cannot be counted
+    (here: one whose server cannot start under callgrind) is recorded with its reason, and the
+    run goes on to the next."""
+    result = dbbench("cost", "--frameworks", "gin", "--variants", "raw", "--requests", "20,120", "--repeats", "2",
+                     "--warmup", "50", "--db-url", db_url, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    run_dir = next((tmp_path / "cost").glob("20*"))
+    document = json.loads((run_dir / "cost.json").read_text())
+    assert document["complete"] is True
+    (cell,) = document["cells"]
+    assert cell["name"] == "gin/raw" and cell["status"] == "ok", cell
+    assert len(cell["repeats"]) == 2
+    assert [repeat["order"] for repeat in cell["repeats"]] == [[20, 120], [120, 20]]
+    for repeat in cell["repeats"]:
+        assert repeat["instructions_per_request"] > 0
+        assert any(unit.startswith("go:github.com/gin-gonic/") for unit in repeat["by_unit"]), repeat["by_unit"]
+    assert cell["verification"]["ok"] is True
+    page = (run_dir / "cost.md").read_text()
+    assert "| gin/raw |" in page and "## Where the instructions go" in page
