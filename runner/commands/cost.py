@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="requests before the first count (default 300)")
     parser.add_argument("--pool-size", type=arguments.positive_int, default=4,
                         help="the cell's pool: one request at a time needs one connection (default 4)")
+    parser.add_argument("--start-timeout", type=arguments.duration_arg, default=300.0,
+                        help="how long a server may take to answer under callgrind, e.g. 90s (default 300s: "
+                             "Django's took about 60 s here); one that takes longer is reported, the others go on")
     parser.add_argument("--queries", type=arguments.queries_arg, default=20,
                         help="lookups per request in the queries scenario (default 20)")
     arguments.add_out(parser)
@@ -47,7 +50,10 @@ def run(args) -> int:
 
     from runner.base import scenarios
     from runner.experiments import cost
+    from runner.measure import callgrind
 
+    callgrind.binary()  # before anything starts: the one line naming the package
+    callgrind.binary("callgrind_control")
     if len(args.scenario) > 1:
         raise DbbenchError("dbbench cost counts one scenario at a time")
     cells = arguments.selected_cells(args)
@@ -56,7 +62,7 @@ def run(args) -> int:
     options = cost.CostOptions(
         cells=cells, scenario=scenarios.load_scenario(args.scenario[0]), counts=args.requests,
         repeats=args.repeats, warmup=args.warmup, pool_size=args.pool_size, db_url=args.db_url,
-        out=Path(args.out) if args.out else None, queries_n=args.queries)
+        out=Path(args.out) if args.out else None, queries_n=args.queries, start_timeout_s=args.start_timeout)
     path, document = cost.run_cost(options)
     print(path.with_name("cost.md").read_text())
     err.print(f"results: {path} (cost.md beside it)")

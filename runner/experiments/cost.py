@@ -31,8 +31,10 @@ from runner.report import cost as cost_page
 from runner.report import results
 from runner.verify import verifier
 
-START_TIMEOUT_S = 300  # a Python server's imports under callgrind: about 20 s here, Django's longer
 HASH_SEED = "0"  # the same dict layouts in every process, so that repeats count the same work
+# Go's preemption by signal (SIGURG) made callgrind 3.19 fail an assertion in gin/raw here; a server
+# with GOMAXPROCS=1 answering one request at a time has nothing to preempt.
+GO_UNDER_CALLGRIND = {"GODEBUG": "asyncpreemptoff=1"}
 WRK_SEED = 1  # the same requests in every batch: the many begin with the few
 TOP_FUNCTIONS = 15
 # The first zeroing of a Python server's counters was followed here by 11-20M instructions of its
@@ -54,6 +56,7 @@ class CostOptions:
     db_url: str | None
     out: Path | None
     queries_n: int = 20
+    start_timeout_s: float = 300  # a Python server's imports under callgrind: about 20 s here, Django's 60
 
 
 @dataclass
@@ -130,9 +133,19 @@ class Counting:
         self.send(self.options.counts[0])
         time.sleep(SETTLE_S)
 
+    def still_running(self) -> None:
+        """Raise with valgrind's last word if the server died (callgrind may fail an assertion)."""
+        if not self.process.alive():
+            said = [line.split("== ", 1)[-1].strip() for log in self.directory.glob("valgrind.*.log")
+                    for line in log.read_text(errors="replace").splitlines()
+                    if "Assertion" in line or "Killed" in line or "terminat" in line]
+            raise DbbenchError(f"the server exited under callgrind (code {self.process.process.returncode})"
+                               + (f": {said[-1]}" if said else f": {self.process.log_tail()}"))
+
     def send(self, requests: int) -> None:
         answered = wrk.send_counted(self.process.base_url, self.options.scenario, requests, self.target.users,
-                                    WRK_SEED, self.target.usernames, self.target.max_post_id, self.options.queries_n)
+                                    WRK_SEED, self.target.usernames, self.target.max_post_id, self.options.queries_n,
+                                    still_running=self.still_running)
         statuses = {int(code): n for code, n in answered["statuses"].items()}
         unexpected = sum(n for code, n in statuses.items() if code >= 400)
         if self.options.scenario.weights and self.options.scenario.weights.get("missing"):
@@ -199,12 +212,16 @@ def count_cell(cell: catalog.Cell, options: CostOptions, target: Target, run_dir
     directory.mkdir(parents=True, exist_ok=True)
     process = lifecycle.CellProcess.on_free_port(
         cell, workers=1, pool_size=options.pool_size, log_path=run_dir / "logs" / f"{slug(cell.name)}.log",
-        users=target.users, wrap=tuple(callgrind.wrapper(directory)), extra_env={"PYTHONHASHSEED": HASH_SEED})
+        users=target.users, wrap=tuple(callgrind.wrapper(directory)),
+        extra_env={"PYTHONHASHSEED": HASH_SEED} if cell.is_python else GO_UNDER_CALLGRIND)
     try:
         login = roles.login_for(target.url, target.url, f"{cell.name} cost")
         with process, database.connect(target.url) as conn:
             process.start(login.url)
-            process.wait_ready(START_TIMEOUT_S)
+            try:
+                process.wait_ready(options.start_timeout_s)
+            except DbbenchError as exc:
+                raise DbbenchError(f"under callgrind, {exc}") from None
             verdict = verifier.verify_running(process, target.url, login, endpoints=options.scenario.endpoints,
                                               weights=options.scenario.endpoint_weights)
             record["verification"] = verdict.as_dict()
@@ -249,7 +266,8 @@ def run_cost(options: CostOptions) -> tuple[Path, dict]:
                      "cost": {"started_at": instants.utc_now(), "tool": valgrind, "scenario": scenario.name,
                               "requests": {"few": few, "many": many}, "repeats": options.repeats,
                               "warmup_requests": options.warmup, "workers": 1, "pool_size": options.pool_size,
-                              "python_hash_seed": int(HASH_SEED), "wrk_seed": WRK_SEED,
+                              "python_hash_seed": int(HASH_SEED), "go_environment": GO_UNDER_CALLGRIND,
+                              "wrk_seed": WRK_SEED, "start_timeout_s": options.start_timeout_s,
                               "postgres_counted": "CPU time of the cell's backends (/proc/PID/schedstat)"
                               if target.postgres_local else None}},
         "cells": [],

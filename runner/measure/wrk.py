@@ -17,6 +17,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,9 +72,12 @@ def lua_environment(scenario: Scenario, out: Path, max_id: int, seed: int, usern
 
 
 def send_counted(base_url: str, scenario: Scenario, requests: int, max_id: int, seed: int,
-                 usernames: Path | None = None, max_post_id: int = 0, queries_n: int = 20) -> dict:
+                 usernames: Path | None = None, max_post_id: int = 0, queries_n: int = 20,
+                 still_running: Callable[[], None] | None = None) -> dict:
     """Exactly `requests` of the scenario, one after the other on one connection (the same ones for
-    the same seed): {"answered", "statuses", "sent"}. For dbbench cost, which counts what they cost."""
+    the same seed): {"answered", "statuses", "sent"}. For dbbench cost, which counts what they cost.
+    `still_running` raises if the server died meanwhile (wrk would retry its connection until its
+    deadline)."""
     with tempfile.TemporaryDirectory(prefix="dbbench-wrk-") as tmp:
         script = build_script(scenario, Path(tmp), ending=COUNT_LUA)
         out = Path(tmp) / "wrk.json"
@@ -86,7 +90,7 @@ def send_counted(base_url: str, scenario: Scenario, requests: int, max_id: int, 
         with log.open("wb") as log_handle:
             process = subprocess.Popen(argv, env=env, stdout=log_handle, stderr=subprocess.STDOUT,
                                        preexec_fn=supervise.die_with_parent(os.getpid()))
-        returncode, _ = wait_with_usage(process, timeout)
+        returncode, _ = wait_with_usage(process, timeout, still_running=still_running)
         if returncode != 0 or not out.exists():
             raise DbbenchError(f"wrk stopped before {requests} answers (exit {returncode}): {log_tail(log)}")
         return json.loads(out.read_text())
@@ -182,7 +186,8 @@ WAIT_LOOK_S = 0.25  # how soon a wait notices that we were told to stop (SIGTERM
 
 
 def wait_with_usage(process: subprocess.Popen, timeout: float, name: str = "wrk",
-                    interrupt_at: float | None = None) -> tuple[int, float]:
+                    interrupt_at: float | None = None,
+                    still_running: Callable[[], None] | None = None) -> tuple[int, float]:
     """Reap the generator with wait4, which also gives the CPU seconds it used; SIGINT it at
     `interrupt_at` (monotonic), kill it past timeout. Sleeps on the process's pidfd, so it
     wakes the moment the generator exits or its signal is due, and otherwise only every
@@ -203,6 +208,8 @@ def wait_with_usage(process: subprocess.Popen, timeout: float, name: str = "wrk"
                 process.send_signal(signal.SIGINT)
                 interrupt_at = None
             supervise.raise_if_interrupted()
+            if still_running is not None:
+                still_running()
             wake = min(deadline, interrupt_at if interrupt_at is not None else deadline, now + WAIT_LOOK_S)
             select.select([exited], [], [], max(0.0, wake - now))
     except BaseException:

@@ -78,9 +78,13 @@ def thousands(value: float | None) -> str:
 
 
 def postgres_us(cell: dict) -> str:
+    """The median over the repeats, and their range: a CPU time, which the host's noise moves."""
     values = [r["postgres_cpu_us_per_request"] for r in cell.get("repeats", [])
               if r.get("postgres_cpu_us_per_request") is not None]
-    return f"{statistics.median(values):.1f}" if values else "—"
+    if not values:
+        return "—"
+    shown = f"{statistics.median(values):.0f}"
+    return shown + (f" ({min(values):.0f}–{max(values):.0f})" if len(values) > 1 else "")
 
 
 def orm_tax(document: dict) -> list[list[str]]:
@@ -138,7 +142,9 @@ def render(document: dict) -> str:
         "median of the repeats, with half their range beside it. Instructions do not count waiting, cache misses "
         "or the kernel: they are what the process asked of the CPU, not how long the CPU took.\n",
         "PostgreSQL is not counted in instructions: "
-        + (f"its figure is the {postgres} per request, by the same difference, in µs."
+        + (f"its figure is the {postgres} per request, by the same difference, in µs, with the repeats' "
+           "range: a time, which the host's noise moves; and with one request at a time each statement wakes "
+           "its backend, so it is more per request than under load."
            if postgres else "it was not on this host, so its CPU time could not be read.") + "\n",
         md_table(["cell", "instructions per request", "repeats", "other processes of the server",
                   "PostgreSQL CPU µs per request", "status"], rows) + "\n",
