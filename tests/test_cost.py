@@ -142,7 +142,7 @@ def test_without_valgrind_the_command_says_which_package_in_one_line(tmp_path):
 def test_a_cost_run_counts_each_cell_and_reports_one_it_cannot(db_url, tmp_path):
     """A cell that cannot be counted (here: fastapi/raw, whose imports under callgrind take longer
     than the 6 s given; about 20 s here) is recorded with its reason and the run goes on: gin/raw
-    (2 s) is verified and counted in repeats, its instructions by Go package."""
+    (2 s) is verified and counted in repeats of ten times the batches, its instructions by Go package."""
     result = dbbench("cost", "--frameworks", "fastapi,gin", "--variants", "raw", "--requests", "20,120",
                      "--repeats", "2", "--warmup", "50", "--start-timeout", "6s", "--db-url", db_url,
                      "--out", str(tmp_path))
@@ -157,10 +157,71 @@ def test_a_cost_run_counts_each_cell_and_reports_one_it_cannot(db_url, tmp_path)
     gin = cells["gin/raw"]
     assert gin["status"] == "ok", gin
     assert gin["verification"]["ok"] is True
-    assert [repeat["order"] for repeat in gin["repeats"]] == [[20, 120], [120, 20]]
+    assert gin["requests"] == {"few": 200, "many": 1200}  # Go: ten times the batches, for its collector
+    assert [repeat["order"] for repeat in gin["repeats"]] == [[200, 1200], [1200, 200]]
     for repeat in gin["repeats"]:
         assert repeat["instructions_per_request"] > 0
         assert any(unit.startswith("go:github.com/gin-gonic/") for unit in repeat["by_unit"]), repeat["by_unit"]
     page = (run_dir / "cost.md").read_text()
     assert "| gin/raw |" in page and "## Where the instructions go" in page
     assert "Not counted: fastapi/raw (failed: under callgrind" in page
+
+
+def counted_document(per_request: dict[str, list[float]]) -> dict:
+    """A cost run as cost.json holds it, with these instructions per request per repeat."""
+    return {"kind": "cost", "metadata": {"project": {"git_commit": "0123456789ab"}, "cost": {
+        "started_at": "2026-12-06T18:00:00Z", "tool": "valgrind-3.19.0", "scenario": "by-id",
+        "requests": {"few": 100, "many": 600}, "repeats": 3, "warmup_requests": 300, "workers": 1, "pool_size": 4,
+        "postgres_counted": None}},
+        "cells": [{"name": name, "status": "ok", "reason": None,
+                   "repeats": [{"instructions_per_request": value, "other_processes_per_request": 0.0,
+                                "postgres_cpu_us_per_request": None,
+                                "by_unit": {"libpython3.11.so.1.0": value * 0.9, "libc.so.6": value * 0.1}}
+                               for value in values]} for name, values in per_request.items()]}
+
+
+def test_the_report_states_the_orm_tax_in_instructions_and_whether_throughput_agrees(monkeypatch, tmp_path):
+    """A run's report takes the published cost run it recorded at its start: each cell's instructions
+    per request, the tax in them, and a word where the throughput's interval does not hold it."""
+    from runner.base import paths
+
+    published = counted_document({"fastapi/raw": [700e3, 701e3, 702e3], "fastapi/sa-orm": [2100e3, 2101e3, 2102e3],
+                                  "fastapi/sa-core": [1400e3, 1401e3, 1402e3]})
+    monkeypatch.setattr(paths, "COST_DIR", tmp_path)
+    cost_page.publish(published)
+    summary = cost_page.published_summary()
+    assert summary["cells"]["fastapi/sa-orm"] == {"median": 2101e3, "low": 2100e3, "high": 2102e3}
+
+    def cell(variant: str) -> dict:
+        return {"framework": "fastapi", "variant": variant, "status": "ok", "slices": [], "strategy": "orm"}
+
+    document = {"metadata": {"run": {"scenario": "by-id", "cost_published": summary}},
+                "cells": [cell("raw"), cell("sa-orm"), cell("sa-core")],
+                "summary": {"comparisons": [
+                    {"kind": "orm-tax", "a": "fastapi/sa-orm", "b": "fastapi/raw", "ratio": 0.33,
+                     "ci95": [0.31, 0.35]},
+                    {"kind": "orm-tax", "a": "fastapi/sa-core", "b": "fastapi/raw", "ratio": 0.6,
+                     "ci95": [0.55, 0.7]}]}}
+    section = cost_page.section(document)
+    rows = {row[0]: row for row in section.rows}
+    assert rows["fastapi/sa-orm"][2] == "2.997" and rows["fastapi/sa-orm"][4] == "agree"  # 1/2.997 in [0.31, 0.35]
+    assert rows["fastapi/sa-core"][2] == "1.999" and rows["fastapi/sa-core"][4] == "smaller in throughput"
+    price = {"a": "fastapi/sa-orm", "b": "fastapi/raw", "ratio": 0.2, "ci95": [0.18, 0.22]}
+    assert cost_page.price_text(document, price) == "2.997× the instructions (larger in throughput)"
+    document["metadata"]["run"]["scenario"] = "mix"  # counted on by-id: nothing said of the mix
+    assert cost_page.section(document) is None and cost_page.price_text(document, price) is None
+
+
+def test_publishing_takes_only_the_defaults_and_every_cell_counted():
+    """docs/cost/ stands for the default cells at the defaults: an option off them is refused before
+    anything runs, and a run in which a cell was not counted is not published."""
+    from runner.base.errors import DbbenchError
+    from runner.cli import build_parser
+    from runner.commands import cost as cost_command
+
+    args = build_parser().parse_args(["cost", "--publish", "--repeats", "2", "--cell", "gin/raw"])
+    with pytest.raises(DbbenchError, match="without --cell, --repeats"):
+        cost_command.check_publishable(args, cost_command.parser_defaults(cost_command.add_arguments))
+    document = counted_document({"fastapi/raw": [1.0, 1.0]})
+    document["cells"].append({"name": "gin/raw", "status": "failed", "reason": "why", "repeats": []})
+    assert cost_page.unpublishable(document) == "not counted: gin/raw"

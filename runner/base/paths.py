@@ -10,6 +10,7 @@ SEEDS_DIR = REPO / "seeds"
 SCENARIOS_DIR = REPO / "scenarios"
 APPS_DIR = REPO / "apps"
 PARITY_DIR = REPO / "docs" / "parity"  # the published parity run (dbbench parity --publish)
+COST_DIR = REPO / "docs" / "cost"  # the published cost run (dbbench cost --publish)
 
 
 def state_home() -> Path:

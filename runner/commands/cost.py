@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "Django's took about 60 s here); one that takes longer is reported, the others go on")
     parser.add_argument("--queries", type=arguments.queries_arg, default=20,
                         help="lookups per request in the queries scenario (default 20)")
+    parser.add_argument("--publish", action="store_true",
+                        help="also write the run to docs/cost/ (cost.json and README.md), whose figures every run's "
+                             "report states beside its own: the default cells at the defaults, committed code")
     arguments.add_out(parser)
     arguments.add_db_url(parser)
     arguments.add_lock_args(parser)
@@ -63,7 +66,40 @@ def run(args) -> int:
         cells=cells, scenario=scenarios.load_scenario(args.scenario[0]), counts=args.requests,
         repeats=args.repeats, warmup=args.warmup, pool_size=args.pool_size, db_url=args.db_url,
         out=Path(args.out) if args.out else None, queries_n=args.queries, start_timeout_s=args.start_timeout)
+    if args.publish:
+        check_publishable(args, parser_defaults(add_arguments))
     path, document = cost.run_cost(options)
     print(path.with_name("cost.md").read_text())
     err.print(f"results: {path} (cost.md beside it)")
+    if args.publish:
+        from runner.base import paths
+        from runner.report import cost as cost_page
+
+        refused = cost_page.unpublishable(document)
+        if refused:
+            raise DbbenchError(f"not published: {refused}; the run is kept in {path}")
+        cost_page.publish(document)
+        err.print(f"published: {paths.COST_DIR.relative_to(paths.REPO)}/cost.json and README.md")
     return 1 if any(cell["status"] == "failed" for cell in document["cells"]) else 0
+
+
+def parser_defaults(add) -> dict:
+    parser = argparse.ArgumentParser()
+    add(parser)
+    return vars(parser.parse_args([]))
+
+
+MAY_DIFFER = {"publish", "out", "out_default", "db_url", "wait", "command", "func"}
+
+
+def check_publishable(args, defaults: dict) -> None:
+    """What docs/cost/ holds is the default cells at the defaults, from committed code."""
+    from runner.measure import metadata
+
+    changed = sorted(f"--{key.replace('_', '-')}" for key, value in vars(args).items()
+                     if key in defaults and key not in MAY_DIFFER and value != defaults[key])
+    if changed:
+        raise DbbenchError(f"--publish records the default cells at the defaults, which every report states: "
+                           f"without {', '.join(changed)}")
+    if metadata.collect_project()["git_dirty"]:
+        raise DbbenchError("--publish counts committed code: commit or stash the changes first")

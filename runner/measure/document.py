@@ -11,7 +11,7 @@ from runner.cells import presets
 from runner.db import clusterlock
 from runner.measure import metadata, noise, openloop
 from runner.measure.options import RunOptions
-from runner.report import parity, results
+from runner.report import cost, parity, results
 
 if TYPE_CHECKING:
     from runner.measure.run import Run
@@ -53,6 +53,8 @@ def new_document(run: Run, runnable: list[str], available: int) -> dict:
                 "preset": preset_meta(run.options), "parity": run.options.parity,
                 # the published parity run's ratios (docs/parity/), which this run's report states
                 "parity_published": None if run.options.parity else parity.published_summary(),
+                # the published cost run's instructions per request (docs/cost/), which this run's report states
+                "cost_published": cost.published_summary(),
                 **({"queries_n": run.options.queries_n} if "queries" in plan.scenario.endpoints else {}),
             },
         },

@@ -3,10 +3,15 @@ they go, from its cost.json alone."""
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
 
-from runner.report.formatting import md_table
+from runner.base import paths
+from runner.base.errors import DbbenchError
+from runner.report.formatting import Section, cell_name, comparisons_of, md_table
 from runner.report.profiles import LIBRARIES
+from runner.report.results import write_json
 
 # A Go program's packages, by prefix; the first group that names one wins.
 GO_LIBRARIES = {
@@ -74,7 +79,9 @@ def by_category(cell: dict) -> dict[str, float]:
 
 
 def thousands(value: float | None) -> str:
-    return "—" if value is None else f"{value / 1000:,.0f}k"
+    if value is None:
+        return "—"
+    return "<1k" if 0 < abs(value) < 500 else f"{value / 1000:,.0f}k"
 
 
 def postgres_us(cell: dict) -> str:
@@ -137,8 +144,12 @@ def render(document: dict) -> str:
         f"Each cell's server ran under callgrind ({meta['tool']}) with {meta['workers']} worker and a pool of "
         f"{meta['pool_size']}. Once verified and sent {meta['warmup_requests']} requests to warm it, it was sent "
         f"{few} and then {many} of the scenario's requests one after the other (the order alternating over "
-        f"{meta['repeats']} repeats), its counters zeroed before each batch and dumped after it. Instructions per "
-        f"request are (many − few) / {many - few}: start-up and each batch's fixed part cancel. The figure is the "
+        f"{meta['repeats']} repeats), its counters zeroed before each batch and dumped after it"
+        + (f"; a Go server {meta['go_batch_scale']} times as many, its garbage collector running by heap growth"
+           if meta.get("go_batch_scale", 1) > 1 else "")
+        + ". Instructions per request are (many − few) over their difference: start-up and each batch's fixed "
+        "part cancel. A first batch of the few, counted and discarded, takes what a first zeroing set off in the "
+        "server. The figure is the "
         "median of the repeats, with half their range beside it. Instructions do not count waiting, cache misses "
         "or the kernel: they are what the process asked of the CPU, not how long the CPU took.\n",
         "PostgreSQL is not counted in instructions: "
@@ -176,3 +187,100 @@ def render(document: dict) -> str:
         parts.append("Not counted: " + "; ".join(f"{cell['name']} ({cell['status']}: {cell['reason']})"
                                                  for cell in left) + ".\n")
     return "\n".join(parts)
+
+
+def publish(document: dict) -> None:
+    """docs/cost/: the run's cost.json, then its page, each written whole."""
+    write_json(document, paths.COST_DIR / "cost.json")
+    page, tmp = paths.COST_DIR / "README.md", paths.COST_DIR / "README.md.tmp"
+    try:
+        tmp.write_text(render(document))
+        os.replace(tmp, page)
+    except OSError as exc:
+        raise DbbenchError(f"cannot write {page}: {exc.strerror}; docs/cost/cost.json is written") from None
+
+
+def unpublishable(document: dict) -> str | None:
+    """Why a run cannot stand for the published figures: a cell not counted."""
+    left = [cell["name"] for cell in document["cells"] if cell["status"] != "ok"]
+    return f"not counted: {', '.join(left)}" if left else None
+
+
+def published_summary() -> dict | None:
+    """The published run's instructions per request, with when, at which commit and on which
+    scenario: what a run records at its start, so that its report states them from its own results.
+    None where none is published or it cannot be read."""
+    path = paths.COST_DIR / "cost.json"
+    try:
+        document = json.loads(path.read_text())
+        meta = document["metadata"]["cost"]
+        return {"started_at": meta["started_at"], "commit": document["metadata"]["project"].get("git_commit"),
+                "scenario": meta["scenario"], "tool": meta["tool"],
+                "cells": {cell["name"]: {"median": median(cell), "low": min(per_request(cell)),
+                                         "high": max(per_request(cell))}
+                          for cell in document["cells"] if per_request(cell)}}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def agreement(instructions: float, throughput: dict) -> str:
+    """Whether a price in instructions (a over b) and one in throughput (a over b, with its 95%
+    interval) say the same: the cost ratio inverted is what throughput would be if instructions
+    were all a request cost."""
+    expected = 1 / instructions
+    low, high = throughput["ci95"]
+    if low <= expected <= high:
+        return "agree"
+    return "smaller in throughput" if expected < low else "larger in throughput"
+
+
+def section(document: dict) -> Section | None:
+    """The run's cells in the published cost run: instructions per request, and each ORM tax in
+    instructions beside this run's in throughput; None where the published run counted another
+    scenario or none of these cells."""
+    summary = document["metadata"]["run"].get("cost_published")
+    if not summary or summary["scenario"] != document["metadata"]["run"]["scenario"]:
+        return None
+    counted = summary["cells"]
+    taxes = comparisons_of(document, "orm-tax")
+    rows = []
+    for cell in document["cells"]:
+        name = cell_name(cell)
+        found = counted.get(name)
+        if found is None:
+            continue
+        raw = counted.get(f"{cell['framework']}/raw")
+        tax = taxes.get(name)
+        in_instructions = found["median"] / raw["median"] if raw and cell["variant"] != "raw" else None
+        rows.append([name, f"{found['median'] / 1000:,.0f}k [{found['low'] / 1000:,.0f}k–{found['high'] / 1000:,.0f}k]",
+                     f"{in_instructions:.3f}" if in_instructions else "",
+                     f"{1 / tax['ratio']:.3f} [{1 / tax['ci95'][1]:.3f}–{1 / tax['ci95'][0]:.3f}]" if tax else "",
+                     agreement(in_instructions, tax) if tax and in_instructions else ""])
+    if not rows:
+        return None
+    return Section(
+        "instructions", "Instructions per request (dbbench cost)",
+        before=[f"From the published cost run (docs/cost/, {summary['started_at'][:10]}, commit "
+                f"{(summary['commit'] or 'unknown')[:7]}, {summary['tool']}): each server's instructions per "
+                "request under callgrind, the median of its repeats [their range], which the host's noise does not "
+                "move. The ORM tax in instructions is the variant's over its framework's raw cell; beside it, this "
+                "run's ORM tax in throughput turned the same way (raw's throughput over the variant's) with its "
+                "95% interval. Where the two disagree (the tax smaller or larger in throughput than the instructions "
+                "say), the difference is what instructions do not count: "
+                "PostgreSQL, waiting, cache misses, the kernel, and the load's concurrency."],
+        header=["cell", "instructions per request", "ORM tax in instructions", "ORM tax in throughput, inverted [95%]",
+                "the two"], rows=rows)
+
+
+def price_text(document: dict, price: dict) -> str | None:
+    """A price (a paired throughput ratio, `a` over `b`) in instructions from the published cost run,
+    and whether the two agree; None where that run counted another scenario or not both cells."""
+    summary = document["metadata"]["run"].get("cost_published")
+    if not summary or summary["scenario"] != document["metadata"]["run"]["scenario"]:
+        return None
+    a, b = summary["cells"].get(price["a"]), summary["cells"].get(price["b"])
+    if not (a and b):
+        return None
+    ratio = a["median"] / b["median"]
+    said = agreement(ratio, price) if price.get("ci95") else None
+    return f"{ratio:.3f}× the instructions" + (f" ({said})" if said else "")

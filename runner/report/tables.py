@@ -10,7 +10,7 @@ import io
 import json
 
 from runner.base.errors import DbbenchError
-from runner.report import prices, profiles, results, stats
+from runner.report import cost, prices, profiles, results, stats
 from runner.report.about import MIX_LATENCY_NOTE, facts, title_of
 from runner.report.formatting import (
     Section,
@@ -371,13 +371,16 @@ def prices_section(document: dict) -> Section | None:
     if not preset or not found:
         return None
     moved = [profiles.moved_in(document, c) for c in found]
+    counted = [cost.price_text(document, c) for c in found]
     rows = [[c["choice"], c["question"], f"{c['a']} over {c['b']}", fmt_ratio(c), price_reading(c),
-             memory_change_text(c), *([cpu or "—"] if any(moved) else [])] for c, cpu in zip(found, moved, strict=True)]
+             *([instructions or "—"] if any(counted) else []), memory_change_text(c),
+             *([cpu or "—"] if any(moved) else [])] for c, cpu, instructions in zip(found, moved, counted, strict=True)]
     return Section("prices", "Price of each choice", before=[
         f"Preset `{preset['name']}`: {preset['summary']}. Each price is the chosen cell's throughput over the one "
         "it replaces, paired (the geometric mean of within-round ratios) with its 95% interval; its memory is "
         "what the chosen cell's workers hold over the other's, each at steady state."],
-        header=["choice", "question", "cells", "ratio [95%]", "reading", "memory",
+        header=["choice", "question", "cells", "ratio [95%]", "reading",
+                *(["in instructions (docs/cost/)"] if any(counted) else []), "memory",
                 *(["where its CPU moved (shares of samples)"] if any(moved) else [])], rows=rows,
         after=prices.psycopg_note(found, [document]))
 
@@ -406,7 +409,8 @@ def sections(document: dict) -> list[Section]:
         found = [open_loop_section(document), cpu_section(document), cells_section(document),
                  verification_section(document), problems_section(document)]
     else:
-        found = [matrix_section(document), prices_section(document), orm_tax_section(document), mix_section(document),
+        found = [matrix_section(document), prices_section(document), orm_tax_section(document), cost.section(document),
+                 mix_section(document),
                  ranking_section(document), cpu_section(document), profiles.section(document),
                  cells_section(document),
                  pools_section(document), verification_section(document), problems_section(document)]
