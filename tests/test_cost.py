@@ -124,7 +124,7 @@ def test_units_fall_into_their_libraries():
     assert {unit: cost_page.category_of(unit) for unit in expected} == expected
 
 
-def test_without_valgrind_the_command_says_which_package_in_one_line(tmp_path):
+def test_without_valgrind_the_command_says_which_package_in_one_line(db_url, tmp_path):
     """Nothing starts, and the error names the package to install."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -132,7 +132,8 @@ def test_without_valgrind_the_command_says_which_package_in_one_line(tmp_path):
         found = shutil.which(tool)
         if found:
             os.symlink(found, bin_dir / tool)
-    result = dbbench("cost", "--cell", "gin/raw", "--out", str(tmp_path / "out"), env={"PATH": str(bin_dir)})
+    result = dbbench("cost", "--cell", "gin/raw", "--db-url", db_url, "--out", str(tmp_path / "out"),
+                     env={"PATH": str(bin_dir)})
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "apt-get install valgrind" in lines[0], result.stderr
