@@ -1,18 +1,18 @@
 """dbbench cost: what a request costs the CPU, in instructions, counted by callgrind.
 
-Each cell's server runs under callgrind with one worker. Once verified and warm, it is sent a
-few and then many of the scenario's requests, one after the other, its counters zeroed before
-each batch and dumped after it: the difference between the two batches over the difference in
-requests is what one request costs, start-up and each batch's fixed part cancelled. The two
-batch sizes alternate in order over the repeats, whose spread the report shows. PostgreSQL is
-not counted in instructions: its backends' CPU time (the scheduler's, per process) is taken over
-the same batches, by the same difference."""
+Each cell's server runs under callgrind with one worker, not instrumented until it has started
+and been verified. Once warm, it is sent a few and then many of the scenario's requests, one
+after the other, its counters zeroed before each batch and dumped after it: the difference
+between the two batches over the difference in requests is what one request costs, start-up and
+each batch's fixed part cancelled. The two batch sizes alternate in order over the repeats,
+whose spread the report shows. PostgreSQL is not counted in instructions: its backends' CPU time
+(the scheduler's, per process) is taken over the same batches, by the same difference."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from runner.cells import catalog, lifecycle
 from runner.db import clusterlock, database, roles, seeding
 from runner.experiments import sequence
 from runner.measure import callgrind, metadata, wrk
+from runner.measure.plan import file_slug
 from runner.report import cost as cost_page
 from runner.report import results
 from runner.verify import verifier
@@ -43,8 +44,9 @@ WRK_SEED = 1  # the same requests in every batch: the many begin with the few
 TOP_FUNCTIONS = 15
 # The first zeroing of a Python server's counters was followed here by 11-20M instructions of its
 # own (none of them a garbage collection) whether a request came or not, and the first batch
-# counted them, 3-6% of fastapi/raw's; an idle second took most of them, not all. So a first batch
-# of the few requests, and this long idle, is counted and discarded.
+# counted them, 3-6% of fastapi/raw's; an idle second took most of them, not all. Sanic's first
+# batch of the many then held 6M more than the next ones. So a first repeat's worth of batches,
+# the few and the many, and this long idle, is counted and discarded.
 SETTLE_S = 1.0
 TAIL_S = 0.5  # after a batch, the tail of its work is counted in it
 
@@ -88,8 +90,11 @@ def unit_of(obj: str, function: str, go: bool) -> str:
     return obj.rsplit("/", 1)[-1]
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+def command_of(words: list[str]) -> str:
+    """A process's command line without valgrind's words before it, its program by name alone."""
+    start = next((index for index, word in enumerate(words[1:], 1) if not word.startswith("--")), 0)
+    shown = words[start:] if "valgrind" in Path(words[0]).name else words
+    return " ".join([Path(shown[0]).name, *shown[1:]]) if shown else ""
 
 
 def backend_pids(conn, role: str | None) -> list[int]:
@@ -137,11 +142,12 @@ class Counting:
 
     def settle(self) -> None:
         self.send(self.counts[0])
+        self.send(self.counts[1])
         time.sleep(SETTLE_S)
 
     def still_running(self) -> None:
         """Raise with valgrind's last word if the server died (callgrind may fail an assertion)."""
-        if not self.process.alive():
+        if not self.process.alive() or not all(psutil.pid_exists(pid) for pid in self.pids):
             said = [line.split("== ", 1)[-1].strip() for log in self.directory.glob("valgrind.*.log")
                     for line in log.read_text(errors="replace").splitlines()
                     if "Assertion" in line or "Killed" in line or "terminat" in line]
@@ -153,9 +159,9 @@ class Counting:
                                     WRK_SEED, self.target.usernames, self.target.max_post_id, self.options.queries_n,
                                     still_running=self.still_running)
         statuses = {int(code): n for code, n in answered["statuses"].items()}
-        unexpected = sum(n for code, n in statuses.items() if code >= 400)
-        if self.options.scenario.weights and self.options.scenario.weights.get("missing"):
-            unexpected -= min(statuses.get(404, 0), answered["sent"].get("missing", 0))
+        unexpected = wrk.unexpected_statuses(
+            {"errors": {"status": sum(n for code, n in statuses.items() if code >= 400)}, **answered},
+            self.options.scenario)
         if answered["answered"] != requests or unexpected:
             raise DbbenchError(f"{unexpected} unexpected answers of {answered['answered']} "
                                f"(statuses {dict(sorted(statuses.items()))})")
@@ -163,7 +169,7 @@ class Counting:
     def batch(self, requests: int, conn) -> dict:
         """One batch counted: each process's instructions, by unit and by function, and the CPU time
         of the cell's backends meanwhile."""
-        if [proc.pid for proc in self.process.processes()] != self.pids:
+        if sorted(proc.pid for proc in self.process.processes()) != sorted(self.pids):
             raise DbbenchError("the server's processes changed while it was counted (a worker restarted)")
         backends = backend_pids(conn, self.login.role) if self.target.postgres_local else []
         times = {}
@@ -210,14 +216,15 @@ class Counting:
         }
 
 
-def count_cell(cell: catalog.Cell, options: CostOptions, target: Target, run_dir: Path) -> dict:
+def count_cell(cell: catalog.Cell, options: CostOptions, target: Target, run_dir: Path,
+               keep: Callable[[dict], None]) -> dict:
     """The cell started under callgrind, verified, warmed, then its repeats; a failure is recorded
-    with its reason and the run goes on."""
+    with its reason and the run goes on; an interruption `keep`s what was counted and ends it."""
     record = {"name": cell.name, "status": "ok", "reason": None, "repeats": [], "processes": {}}
-    directory = run_dir / "callgrind" / slug(cell.name)
+    directory = run_dir / "callgrind" / file_slug(cell.name)
     directory.mkdir(parents=True, exist_ok=True)
     process = lifecycle.CellProcess.on_free_port(
-        cell, workers=1, pool_size=options.pool_size, log_path=run_dir / "logs" / f"{slug(cell.name)}.log",
+        cell, workers=1, pool_size=options.pool_size, log_path=run_dir / "logs" / f"{file_slug(cell.name)}.log",
         users=target.users, wrap=tuple(callgrind.wrapper(directory)),
         extra_env={"PYTHONHASHSEED": HASH_SEED} if cell.is_python else GO_UNDER_CALLGRIND)
     try:
@@ -236,17 +243,23 @@ def count_cell(cell: catalog.Cell, options: CostOptions, target: Target, run_dir
                 raise DbbenchError(f"verification: {verdict.first_failure}")
             counting = Counting(cell, process, directory, options, target, login)
             record["requests"] = {"few": counting.counts[0], "many": counting.counts[1]}
-            counting.send(options.warmup)
             counting.pids = [proc.pid for proc in process.processes()]
+            callgrind.control("instrument", counting.pids)
+            counting.send(options.warmup)
             callgrind.batch(counting.pids, directory, counting.dumped, counting.settle)
-            record["processes"] = {str(proc.pid): " ".join(proc.cmdline()[-8:]) for proc in process.processes()}
+            record["processes"] = {str(proc.pid): command_of(proc.cmdline()) for proc in process.processes()}
             for number in range(options.repeats):
                 record["repeats"].append(counting.repeat(number, conn))
                 err.print(f"{cell.name}: repeat {number + 1} of {options.repeats}: "
                           f"{record['repeats'][-1]['instructions_per_request']:,.0f} instructions per request")
-    except DbbenchError as exc:
-        record.update(status="failed", reason=database.scrub(str(exc), target.url))
+    except (DbbenchError, psycopg.Error, psutil.Error) as exc:
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        record.update(status="failed", reason=database.scrub(said, target.url))
         err.print(f"{cell.name}: failed: {record['reason']}")
+    except KeyboardInterrupt:
+        record.update(status="interrupted", reason="the run was stopped while this cell was counted")
+        keep(record)  # its finished repeats are kept
+        raise
     finally:
         for leftover in directory.glob("callgrind.*"):
             leftover.unlink()
@@ -283,7 +296,8 @@ def run_cost(options: CostOptions) -> tuple[Path, dict]:
     path = run_dir / "cost.json"
     try:
         sequence.cell_by_cell(options.cells, document, path, "cost",
-                              lambda cell: count_cell(cell, options, target, run_dir), empty={"repeats": []})
+                              lambda cell: count_cell(cell, options, target, run_dir, document["cells"].append),
+                              empty={"repeats": []})
     finally:  # what was counted gets its page, however the run ends
         (run_dir / "cost.md").write_text(cost_page.render(document))
         if scenario.writes:

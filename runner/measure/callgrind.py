@@ -30,7 +30,7 @@ def binary(name: str = "valgrind") -> str:
     found = shutil.which(name)
     if not found:
         raise DbbenchError(f"{name} is not installed: 'apt-get install valgrind' "
-                           "(or run 'bash runner/bootstrap.sh' as root)")
+                           "(or, as root, 'make cost-tools')")
     return found
 
 
@@ -40,21 +40,24 @@ def version() -> str:
 
 
 def wrapper(directory: Path) -> list[str]:
-    """What goes before a server's command line: callgrind counting from the start (zeroed before
-    each phase), following its children (Sanic's and granian's workers), one file per process
-    and dump in `directory`."""
-    return [binary(), "--tool=callgrind", "--trace-children=yes",
+    """What goes before a server's command line: callgrind, following its children (Sanic's and
+    granian's workers), one file per process and dump in `directory`, and not instrumenting until
+    told to (`control("instrument", pids)`): a Python server's imports and its verification then
+    run several times faster."""
+    return [binary(), "--tool=callgrind", "--trace-children=yes", "--instr-atstart=no",
             f"--callgrind-out-file={directory}/callgrind.%p", "--log-file=" + str(directory / "valgrind.%p.log")]
 
 
 def control(action: str, pids: list[int]) -> None:
-    """`zero` or `dump` the counters of these processes (each one of ours: never every callgrind
-    process of the machine, which callgrind_control without a pid would reach)."""
-    flag = {"zero": "-z", "dump": "-d"}[action]
+    """`zero` or `dump` the counters of these processes, or start to `instrument` them (each one of
+    ours: never every callgrind process of the machine, which callgrind_control without a pid
+    would reach)."""
+    flags = {"zero": ["-z"], "dump": ["-d"], "instrument": ["-i", "on"]}[action]
+    flag = " ".join(flags)
     program = binary("callgrind_control")
     for pid in pids:
         try:
-            done = subprocess.run([program, flag, str(pid)], capture_output=True, text=True,
+            done = subprocess.run([program, *flags, str(pid)], capture_output=True, text=True,
                                   timeout=CONTROL_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise DbbenchError(f"callgrind_control {flag} {pid} did not answer within {CONTROL_TIMEOUT_S} s") from None
@@ -63,14 +66,21 @@ def control(action: str, pids: list[int]) -> None:
             raise DbbenchError(f"callgrind_control {flag} {pid} failed: {said[-1] if said else done.returncode}")
 
 
+def complete(path: Path) -> bool:
+    """A dump ends with its `totals:` line: one without it is still being written."""
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 200))
+        return b"\ntotals:" in handle.read()
+
+
 def last_dump(directory: Path, pid: int, after: int) -> tuple[Path, int]:
-    """The newest dump of process `pid` numbered above `after`, waited for a bounded time."""
+    """The newest dump of process `pid` numbered above `after`, once whole, waited for a bounded time."""
     deadline = time.monotonic() + DUMP_WAIT_S
     while True:
         parts = {int(path.name.rsplit(".", 1)[1]): path for path in directory.glob(f"callgrind.{pid}.*")
                  if path.name.rsplit(".", 1)[1].isdigit()}
         newest = max(parts, default=0)
-        if newest > after:
+        if newest > after and complete(parts[newest]):
             return parts[newest], newest
         if time.monotonic() > deadline:
             raise DbbenchError(f"callgrind wrote no dump for process {pid} within {DUMP_WAIT_S} s")
@@ -114,9 +124,13 @@ def read_dump(path: Path) -> Dump:
     current = {"ob": "???", "fn": "???"}
     by_function: Counter = Counter()
     inclusive_next = False
+    totals = None
     with path.open(errors="replace") as lines:
         for line in lines:
             if not line or line == "\n":
+                continue
+            if line.startswith("totals:"):
+                totals = int(line.split()[1])
                 continue
             first = line[0]
             if first.isdigit() or first in "+-*":
@@ -144,4 +158,8 @@ def read_dump(path: Path) -> Dump:
                 current["ob"] = name
             elif kind == "fn":
                 current["fn"] = name
-    return Dump(sum(by_function.values()), by_function)
+    total = sum(by_function.values())
+    if total != totals:
+        raise DbbenchError(f"callgrind's dump {path.name} does not add up: its functions hold {total:,} "
+                           f"instructions, its totals line says {totals}")
+    return Dump(total, by_function)

@@ -4,14 +4,12 @@ they go, from its cost.json alone."""
 from __future__ import annotations
 
 import json
-import os
 import statistics
 
 from runner.base import paths
-from runner.base.errors import DbbenchError
 from runner.report.formatting import Section, cell_name, comparisons_of, md_table
 from runner.report.profiles import LIBRARIES
-from runner.report.results import write_json
+from runner.report.results import write_json, write_page
 
 # A Go program's packages, by prefix; the first group that names one wins.
 GO_LIBRARIES = {
@@ -27,6 +25,12 @@ GO_LIBRARIES = {
 CATEGORIES = ("interpreter", "framework", "ORM", "driver", "server", "event loop", "JSON", "app", "C library",
               "Go runtime", "rest")
 SHOWN_DIFFERENCES = 3
+PRICE_NOTE = (
+    "In instructions: the chosen cell's instructions per request over the other's, from the published cost run "
+    "(docs/cost/: under callgrind, one worker, one request at a time, by-id), and whether the throughput price of "
+    "the same scenario agrees (its 95% interval holds the other's instructions over the chosen one's) or the "
+    "chosen cell does better or worse in throughput than its instructions say: what instructions do not count "
+    "(PostgreSQL, waiting, cache misses, the kernel, concurrency) is where they part.")
 
 
 def category_of(unit: str) -> str:
@@ -147,15 +151,16 @@ def render(document: dict) -> str:
         f"{meta['repeats']} repeats), its counters zeroed before each batch and dumped after it"
         + (f"; a Go server {meta['go_batch_scale']} times as many, its garbage collector running by heap growth"
            if meta.get("go_batch_scale", 1) > 1 else "")
-        + ". Instructions per request are (many − few) over their difference: start-up and each batch's fixed "
-        "part cancel. A first batch of the few, counted and discarded, takes what a first zeroing set off in the "
-        "server. The figure is the "
+        + ". Instructions per request are the many-batch's instructions minus the few-batch's, over the difference "
+        "in requests: start-up and each batch's fixed part cancel; work the server does on a clock (its event "
+        "loop's timers, Go's collector) is counted per request at callgrind's pace. A first batch of the few and "
+        "the many, counted and discarded, takes what a first zeroing set off in the server. The figure is the "
         "median of the repeats, with half their range beside it. Instructions do not count waiting, cache misses "
         "or the kernel: they are what the process asked of the CPU, not how long the CPU took.\n",
         "PostgreSQL is not counted in instructions: "
         + (f"its figure is the {postgres} per request, by the same difference, in µs, with the repeats' "
-           "range: a time, which the host's noise moves; and with one request at a time each statement wakes "
-           "its backend, so it is more per request than under load."
+           "range: a time, which the host's noise moves, taken with one request at a time, so that each "
+           "statement wakes its backend."
            if postgres else "it was not on this host, so its CPU time could not be read.") + "\n",
         md_table(["cell", "instructions per request", "repeats", "other processes of the server",
                   "PostgreSQL CPU µs per request", "status"], rows) + "\n",
@@ -192,12 +197,7 @@ def render(document: dict) -> str:
 def publish(document: dict) -> None:
     """docs/cost/: the run's cost.json, then its page, each written whole."""
     write_json(document, paths.COST_DIR / "cost.json")
-    page, tmp = paths.COST_DIR / "README.md", paths.COST_DIR / "README.md.tmp"
-    try:
-        tmp.write_text(render(document))
-        os.replace(tmp, page)
-    except OSError as exc:
-        raise DbbenchError(f"cannot write {page}: {exc.strerror}; docs/cost/cost.json is written") from None
+    write_page(paths.COST_DIR / "README.md", render(document), "docs/cost/cost.json is written")
 
 
 def unpublishable(document: dict) -> str | None:
@@ -223,15 +223,35 @@ def published_summary() -> dict | None:
         return None
 
 
-def agreement(instructions: float, throughput: dict) -> str:
-    """Whether a price in instructions (a over b) and one in throughput (a over b, with its 95%
-    interval) say the same: the cost ratio inverted is what throughput would be if instructions
-    were all a request cost."""
+def agreement(instructions: float, throughput: dict) -> str | None:
+    """Whether a ratio in instructions (a over b) and one in throughput (a over b, with its 95%
+    interval) say the same: b's instructions over a's are what a's throughput over b's would be
+    if instructions were all a request cost. None where the throughput ratio has no interval."""
+    if not throughput.get("ratio") or not throughput.get("ci95"):
+        return None
     expected = 1 / instructions
     low, high = throughput["ci95"]
     if low <= expected <= high:
         return "agree"
-    return "smaller in throughput" if expected < low else "larger in throughput"
+    return ("better in throughput than its instructions say" if expected < low
+            else "worse in throughput than its instructions say")
+
+
+def inverted(found: dict) -> str:
+    """A throughput ratio a over b turned to b over a, with its interval, as instructions read."""
+    if not found.get("ratio"):
+        return ""
+    shown = f"{1 / found['ratio']:.3f}"
+    return shown + (f" [{1 / found['ci95'][1]:.3f}–{1 / found['ci95'][0]:.3f}]" if found.get("ci95") else "")
+
+
+def other_commit(document: dict, summary: dict) -> str | None:
+    """A sentence where the published cost run counted other code than this run measured."""
+    mine = (document["metadata"].get("project") or {}).get("git_commit")
+    if mine and summary.get("commit") and mine != summary["commit"]:
+        return (f"The cost run counted commit {summary['commit'][:7]}, this run measured {mine[:7]}: a change "
+                "between them may be part of any difference.")
+    return None
 
 
 def section(document: dict) -> Section | None:
@@ -252,10 +272,9 @@ def section(document: dict) -> Section | None:
         raw = counted.get(f"{cell['framework']}/raw")
         tax = taxes.get(name)
         in_instructions = found["median"] / raw["median"] if raw and cell["variant"] != "raw" else None
-        rows.append([name, f"{found['median'] / 1000:,.0f}k [{found['low'] / 1000:,.0f}k–{found['high'] / 1000:,.0f}k]",
-                     f"{in_instructions:.3f}" if in_instructions else "",
-                     f"{1 / tax['ratio']:.3f} [{1 / tax['ci95'][1]:.3f}–{1 / tax['ci95'][0]:.3f}]" if tax else "",
-                     agreement(in_instructions, tax) if tax and in_instructions else ""])
+        rows.append([name, f"{thousands(found['median'])} [{thousands(found['low'])}–{thousands(found['high'])}]",
+                     f"{in_instructions:.3f}" if in_instructions else "", inverted(tax) if tax else "",
+                     (agreement(in_instructions, tax) or "") if tax and in_instructions else ""])
     if not rows:
         return None
     return Section(
@@ -265,9 +284,10 @@ def section(document: dict) -> Section | None:
                 "request under callgrind, the median of its repeats [their range], which the host's noise does not "
                 "move. The ORM tax in instructions is the variant's over its framework's raw cell; beside it, this "
                 "run's ORM tax in throughput turned the same way (raw's throughput over the variant's) with its "
-                "95% interval. Where the two disagree (the tax smaller or larger in throughput than the instructions "
-                "say), the difference is what instructions do not count: "
-                "PostgreSQL, waiting, cache misses, the kernel, and the load's concurrency."],
+                "95% interval. Where the two disagree (the variant better or worse in throughput than its "
+                "instructions say), the difference holds what instructions do not count (PostgreSQL, waiting, cache "
+                "misses, the kernel, the load's concurrency) and what differs between the two runs (the cost run: "
+                "one worker, one request at a time).", *filter(None, [other_commit(document, summary)])],
         header=["cell", "instructions per request", "ORM tax in instructions", "ORM tax in throughput, inverted [95%]",
                 "the two"], rows=rows)
 
@@ -282,5 +302,5 @@ def price_text(document: dict, price: dict) -> str | None:
     if not (a and b):
         return None
     ratio = a["median"] / b["median"]
-    said = agreement(ratio, price) if price.get("ci95") else None
+    said = agreement(ratio, price)
     return f"{ratio:.3f}× the instructions" + (f" ({said})" if said else "")

@@ -5,8 +5,6 @@ is summarised into each later run's results at its start, for its report's metho
 
 from __future__ import annotations
 
-import os
-
 from runner.base import paths
 from runner.base.errors import DbbenchError
 from runner.report import profiles, results
@@ -101,12 +99,7 @@ def unpublishable(document: dict) -> str | None:
 def publish(document: dict) -> None:
     """docs/parity/: the run's results, then its page, each written whole (a temporary file renamed)."""
     results.write(document, paths.PARITY_DIR / "results.json", compact=True)  # thousands of slices: one line
-    page, tmp = paths.PARITY_DIR / "README.md", paths.PARITY_DIR / "README.md.tmp"
-    try:
-        tmp.write_text(render(document))
-        os.replace(tmp, page)
-    except OSError as exc:
-        raise DbbenchError(f"cannot write {page}: {exc.strerror}; docs/parity/results.json is written") from None
+    results.write_page(paths.PARITY_DIR / "README.md", render(document), "docs/parity/results.json is written")
 
 
 def published_summary() -> dict | None:

@@ -173,10 +173,7 @@ def render(documents: list[dict]) -> str:
              for row, instructions in zip(rows, counted, strict=True)]
     out += ["", md_table(["choice", "question", *labels, *(["in instructions"] if any(counted) else []), "memory"],
                          table), "",
-            *(["In instructions: the chosen cell's instructions per request over the other's, from the published "
-               "cost run (docs/cost/, under callgrind, one request at a time), and whether that agrees with the "
-               "throughput price of the same scenario; what instructions do not count (PostgreSQL, waiting, cache "
-               "misses, the kernel, concurrency) is where they part.", ""] if any(counted) else []),
+            *([cost.PRICE_NOTE, ""] if any(counted) else []),
             "Memory: what the chosen cell's workers hold over the other's at steady state, the median over the runs; "
             "each cell's whole process tree over its workers, so a server with a manager process (Sanic's, "
             "gunicorn's) counts it in.", "", "## The decision, in words", ""]

@@ -295,6 +295,16 @@ def write(document: dict, path: Path, compact: bool = False) -> None:
     write_json(finalize(document), path, compact)
 
 
+def write_page(path: Path, text: str, written: str) -> None:
+    """A page written whole (a temporary file renamed); `written` says what is kept if it cannot be."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DbbenchError(f"cannot write {path}: {exc.strerror}; {written}") from None
+
+
 def write_json(document: dict, path: Path, compact: bool = False) -> None:
     """Atomic: a reader (or a Ctrl-C) never sees a half-written file, and a write that fails
     (a full disk) leaves the last good file as it was. `compact`: on one line, which json

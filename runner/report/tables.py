@@ -382,7 +382,8 @@ def prices_section(document: dict) -> Section | None:
         header=["choice", "question", "cells", "ratio [95%]", "reading",
                 *(["in instructions (docs/cost/)"] if any(counted) else []), "memory",
                 *(["where its CPU moved (shares of samples)"] if any(moved) else [])], rows=rows,
-        after=prices.psycopg_note(found, [document]))
+        after=[*prices.psycopg_note(found, [document]),
+               *([cost.PRICE_NOTE] if any(counted) else [])])
 
 
 def cell_notes(cells: list[dict]) -> list[str]:
