@@ -6,14 +6,6 @@ local answered = 0
 local wanted = tonumber(os.getenv("DBBENCH_STOP_AFTER"))
 local answers = {}
 
-local function as_json(counter)
-  local parts = {}
-  for key, value in pairs(counter) do
-    table.insert(parts, string.format('"%s": %d', tostring(key), value))
-  end
-  return "{" .. table.concat(parts, ", ") .. "}"
-end
-
 function response(status, headers, body)
   if scenario_response then
     scenario_response(status, headers, body)
@@ -22,8 +14,8 @@ function response(status, headers, body)
   count(answers, status)
   if answered >= wanted then
     local out = assert(io.open(os.getenv("DBBENCH_WRK_OUT"), "w"))
-    out:write(string.format('{"answered": %d, "statuses": %s, "sent": %s}\n', answered, as_json(answers),
-                            as_json(sent)))
+    out:write(string.format('{"answered": %d, "statuses": %s, "sent": %s}\n', answered, counts_json(answers),
+                            counts_json(sent)))
     out:close()
     os.exit(0)
   end

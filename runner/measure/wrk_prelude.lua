@@ -21,6 +21,15 @@ function count(counter, key)
   counter[key] = (counter[key] or 0) + 1
 end
 
+-- A counter as a JSON object: {"200": 12, "404": 1}.
+function counts_json(counter)
+  local parts = {}
+  for key, value in pairs(counter) do
+    table.insert(parts, string.format('"%s": %d', tostring(key), value))
+  end
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
+
 -- The seeded usernames, one per line, in id order (the runner writes the file).
 function read_usernames()
   local names = {}

@@ -2,16 +2,13 @@
 -- $DBBENCH_WRK_OUT, so nothing is scraped from wrk's text output. The per-thread counters
 -- of runner/wrk_prelude.lua are summed over the threads.
 local function summed(name)
-  local total, parts = {}, {}
+  local total = {}
   for _, thread in ipairs(threads) do
     for key, value in pairs(thread:get(name) or {}) do
       total[key] = (total[key] or 0) + value
     end
   end
-  for key, value in pairs(total) do
-    table.insert(parts, string.format('"%s": %d', tostring(key), value))
-  end
-  return "{" .. table.concat(parts, ", ") .. "}"
+  return counts_json(total)
 end
 
 function done(summary, latency, requests)
