@@ -47,7 +47,7 @@ bench-parity: setup
 # The host's noise does not move an instruction count (it moves the PostgreSQL CPU time beside
 # it); instructions do not count waiting or the kernel. Committed code only.
 bench-cost: setup cost-tools
-	@echo "bench-cost: the 7 default cells under callgrind: about 6 minutes"
+	@echo "bench-cost: the 7 default cells under callgrind: about 9 minutes"
 	$(DBBENCH) cost --publish $(ARGS)
 
 bench-quick: setup

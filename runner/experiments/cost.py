@@ -42,9 +42,10 @@ GO_UNDER_CALLGRIND = {"GODEBUG": "asyncpreemptoff=1"}
 GO_BATCH_SCALE = 10
 WRK_SEED = 1  # the same requests in every batch: the many begin with the few
 TOP_FUNCTIONS = 15
-# The first zeroing of a Python server's counters was followed here by 11-20M instructions of its
-# own (none of them a garbage collection) whether a request came or not, and the first batch
-# counted them, 3-6% of fastapi/raw's; an idle second took most of them, not all. Sanic's first
+# The first zeroing of a Python server's counters was followed here by instructions of its own
+# (none of them a garbage collection) whether a request came or not: 11M in fastapi/raw's idle
+# second after it, and 20-37M more in the default Python cells' first batches than in the next;
+# an idle second took most of them, not all. Sanic's first
 # batch of the many then held 6M more than the next ones. So a first repeat's worth of batches,
 # the few and the many, and this long idle, is counted and discarded.
 SETTLE_S = 1.0
