@@ -12,13 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 from conftest import DBBENCH, REPO, dbbench
 
 from runner.base import ports
 from runner.base.scenarios import Scenario
+from runner.cells import lifecycle
 from runner.experiments.cost import unit_of
 from runner.measure import callgrind, wrk
 from runner.report import cost as cost_page
@@ -43,14 +43,7 @@ def test_the_difference_method_counts_one_loop_against_two(tmp_path):
                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base_url}/loops/0", timeout=5)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "the toy server did not answer under callgrind"
-                time.sleep(0.2)
+        lifecycle.wait_answering(base_url, 60, "the toy server did not answer under callgrind", lambda: "")
         callgrind.control("instrument", [server.pid])
         dumped: dict[int, int] = {}
         per_request = {}

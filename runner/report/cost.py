@@ -174,9 +174,9 @@ def render(document: dict) -> str:
                   "brackets, the lowest and highest ratio any two of their repeats give.\n",
                   md_table(["framework", "variant", "ratio to raw", "repeats' range"], tax) + "\n"]
     if counted:
-        present = [category for category in CATEGORIES if any(category in by_category(cell) for cell in counted)]
-        table = [[cell["name"], *(thousands(by_category(cell).get(category)) for category in present)]
-                 for cell in counted]
+        shares = {cell["name"]: by_category(cell) for cell in counted}
+        present = [category for category in CATEGORIES if any(category in found for found in shares.values())]
+        table = [[name, *(thousands(found.get(category)) for category in present)] for name, found in shares.items()]
         parts += ["## Where the instructions go\n",
                   "Instructions per request of the answering process by where they ran: its object file (a C "
                   "extension belongs to its package), or for Go the package of the function. The interpreter "
