@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 
 from runner.base import supervise
 from runner.base.console import err
 from runner.base.errors import DbbenchError
-from runner.commands import COMMANDS
-from runner.commands.arguments import OneLineParser
+from runner.commands.parser import build_parser
 from runner.db import database
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="dbbench", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(f"runner.commands.{module_name}")
-        sub = commands.add_parser(name, help=module.HELP)
-        if hasattr(module, "run"):
-            sub.set_defaults(func=module.run)
-        module.add_arguments(sub)
-    return parser
 
 
 def takes_lock(args) -> bool:

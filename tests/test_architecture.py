@@ -18,6 +18,7 @@ LAYERS = [
     {"measure"},  # options, plan, the run loop, wrk and oha, CPU accounting, noise
     {"experiments", "cluster"},  # sweep, tune, latency, calibrate, soak, faults; the run across hosts
     {"lessons"},  # the engine, its toolkit and one module per lesson
+    {"pages"},  # the generated pages: the findings and the CLI reference
     {"commands"},  # one module per subcommand
     {"cli", "__main__"},  # main() alone
 ]

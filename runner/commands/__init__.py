@@ -9,5 +9,5 @@ COMMANDS = {
     "db": "db", "list": "listing", "serve": "serve", "verify": "verify", "run": "run", "calibrate": "calibrate",
     "soak": "soak", "sweep": "sweep", "tune": "tune", "latency": "latency", "lesson": "lesson", "faults": "faults",
     "parity": "parity", "cost": "cost", "report": "report", "prices": "prices", "compare": "compare",
-    "cluster": "cluster", "env": "env",
+    "cluster": "cluster", "env": "env", "docs": "docs",
 }

@@ -107,8 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_inventory(run)
     add_run_args(run)
     run.set_defaults(func=cmd_run)
-    app_run = actions.add_parser("app-run")  # what `run` starts on the app host over SSH
-    app_run.add_argument("--plan", required=True)
+    app_run = actions.add_parser("app-run", help="internal: what `cluster run` starts on the app host over SSH")
+    app_run.add_argument("--plan", required=True, help="the plan file the controller copied to this host")
     app_run.set_defaults(func=cmd_app_run)
     down = actions.add_parser("down", help="stop everything dbbench started on every host")
     add_inventory(down)

@@ -16,7 +16,8 @@ HELP = "the benchmark database"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="db_command", required=True, parser_class=type(parser))
     up = actions.add_parser("up", help="make sure a seeded database is up; print its URL last")
-    up.add_argument("--users", type=arguments.users_arg, default=seeding.DEFAULT_USERS)
+    up.add_argument("--users", type=arguments.users_arg, default=seeding.DEFAULT_USERS,
+                    help="users to seed where the database holds no finished seed (default: %(default)s)")
     up.add_argument("--port", type=arguments.port_arg, help="port for the embedded cluster (default: a free one)")
     up.add_argument("--listen", metavar="ADDR",
                     help="also listen on this address (the db host's), for --allow alone, with a password")
@@ -25,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arguments.add_db_url(up)
     up.set_defaults(func=cmd_up)
     seed = actions.add_parser("seed", help="(re)create the schema and seed; print the checksum")
-    seed.add_argument("--users", type=arguments.users_arg, default=seeding.DEFAULT_USERS)
+    seed.add_argument("--users", type=arguments.users_arg, default=seeding.DEFAULT_USERS,
+                      help="users to seed, with their posts (default: %(default)s)")
     arguments.add_db_url(seed)
     arguments.add_lock_args(seed)
     seed.set_defaults(func=cmd_seed)

@@ -16,10 +16,12 @@ HELP = "run one cell in the foreground until Ctrl-C"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("framework")
-    parser.add_argument("variant")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=arguments.port_arg, default=8000)
+    parser.add_argument("framework", help="a framework of apps/cells.toml (dbbench list shows them)")
+    parser.add_argument("variant", help="one of its variants (data-access strategies)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the address to listen on (default: %(default)s; another says the service is reachable "
+                             "from the network)")
+    parser.add_argument("--port", type=arguments.port_arg, default=8000, help="the port (default: %(default)s)")
     arguments.add_workers(parser)
     parser.add_argument("--pool-size", type=arguments.positive_int,
                         help="per worker (default: sized from --connections)")

@@ -22,11 +22,18 @@ def title_of(lesson: engine.Lesson) -> str:
     return first.removeprefix("# ").strip()
 
 
+def answer_of(lesson: engine.Lesson, numbers: dict | None = None, judged: list | None = None) -> str:
+    """The lesson's one-line answer: its answering claim, filled in from its committed run (where
+    that run does not show it, the claim says so)."""
+    if numbers is None or judged is None:
+        numbers, judged = engine.judge(lesson, engine.committed_results(lesson))
+    verdicts = {claim.name for claim, _ in judged}
+    return numbers[f"claim_{lesson.answer}"] if lesson.answer in verdicts else "(no answering claim declared)"
+
+
 def entry(position: int, lesson: engine.Lesson) -> str:
     """One lesson's lines of the index, from its committed run."""
     numbers, judged = engine.judge(lesson, engine.committed_results(lesson))
-    verdicts = {claim.name: verdict for claim, verdict in judged}
-    answer = numbers[f"claim_{lesson.answer}"] if lesson.answer in verdicts else "(no answering claim declared)"
     failing = [claim.name for claim, verdict in judged if not verdict.holds]
     first = ", ".join(f"[{title_of(LESSONS[name])}]({name}/README.md)" for name in lesson.read_first) or "nothing"
     return "\n".join([
@@ -35,7 +42,7 @@ def entry(position: int, lesson: engine.Lesson) -> str:
         f"   - Read first: {first}",
         f"   - Its committed run took {numbers['took']} to measure; claims not shown by it: "
         f"{', '.join(failing) if failing else 'none'}",
-        f"   - Answer: {answer}",
+        f"   - Answer: {answer_of(lesson, numbers, judged)}",
     ])
 
 
