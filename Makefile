@@ -3,10 +3,11 @@
 PYTHON ?= python3
 VENV := .venvs/runner
 AUDIT := .venvs/audit
+DOCS := .venvs/docs
 DBBENCH := $(VENV)/bin/dbbench
 ARGS ?=
 
-.PHONY: latency open-loop pooler cost-tools bench-cost environments lessons bench-db bench-scenarios bench-stacks bench-parity bench-quick bench-all bench-seed db-up db-down test lint audit system browser proxy setup clean
+.PHONY: docs docs-env lock test-fast latency open-loop pooler cost-tools bench-cost environments lessons bench-db bench-scenarios bench-stacks bench-parity bench-quick bench-all bench-seed db-up db-down test lint audit system browser proxy setup clean
 
 bench-db: setup
 	$(DBBENCH) run $(ARGS)
@@ -87,8 +88,42 @@ db-down: setup
 # built (uv, about 25 s for the four), where the tests would build them one by one at first use. One
 # after the other, because each build uses both cores: side by side (make -j2) was no faster in
 # the one timing of each made here, which cannot tell them apart.
-test: browser proxy pooler open-loop cost-tools environments
+test: browser proxy pooler open-loop cost-tools environments docs-env
 	$(VENV)/bin/python -m pytest $(ARGS)
+
+# For contributors: the tests that need no database, no cell and no built tool, and one real run
+# of two cells (fastapi/raw and gin/raw) end to end, with its report; no oha, toxiproxy, browser
+# or all-cells verification. Only the environments and Go it needs are built. `make test` stays
+# the whole suite that CI runs.
+test-fast: setup docs-env
+	$(VENV)/bin/python -m pytest --fast $(ARGS)
+
+# The docs site: the generated pages written again from their sources (README.md's findings,
+# docs/findings.md, docs/cli.md), then MkDocs builds site/ with --strict (a broken link or
+# anchor fails it). Its own environment, from runner/docs.lock, like the audit's.
+docs: $(VENV)/.ready docs-env
+	$(DBBENCH) docs
+	NO_MKDOCS_2_WARNING=1 $(DOCS)/bin/mkdocs build --strict
+	@echo "docs: site/index.html"
+
+docs-env: $(DOCS)/.ready
+
+$(DOCS)/.ready: runner/docs.lock $(VENV)/.ready
+	rm -rf $(DOCS)
+	$(PYTHON) -m venv $(DOCS)
+	$(VENV)/bin/uv pip install --quiet --python $(DOCS)/bin/python -r runner/docs.lock
+	touch $@
+
+# A stack's lock file, apps/stacks/NAME.txt, compiled by uv from NAME.in (its top-level pins) for
+# Python 3.11; never edited by hand. Then `dbbench env build NAME` and `dbbench verify` its cells.
+lock: $(VENV)/.ready
+	@test -n "$(STACK)" && test -f apps/stacks/$(STACK).in || \
+		{ echo "make lock: STACK= one of: $$(cd apps/stacks && ls *.in | sed 's/\.in$$//' | tr '\n' ' ')" >&2; exit 2; }
+	{ sed -n '/^# Top-level pins/q;p' apps/stacks/$(STACK).in; \
+	  echo "# Compiled from $(STACK).in by 'make lock STACK=$(STACK)'; every pin exact."; \
+	  $(VENV)/bin/uv pip compile --quiet --python-version 3.11 --no-header --no-annotate apps/stacks/$(STACK).in; \
+	} > apps/stacks/$(STACK).txt.new && mv apps/stacks/$(STACK).txt.new apps/stacks/$(STACK).txt
+	@echo "lock: apps/stacks/$(STACK).txt; now: $(DBBENCH) env build $(STACK) && $(DBBENCH) verify --all"
 
 environments: $(VENV)/.ready
 	$(DBBENCH) env build
@@ -151,4 +186,4 @@ $(VENV)/.ready: pyproject.toml runner/requirements.lock
 
 clean:
 	-$(DBBENCH) db down
-	rm -rf .dbbench .venvs
+	rm -rf .dbbench .venvs site

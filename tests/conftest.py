@@ -15,6 +15,34 @@ DBBENCH = [sys.executable, "-m", "runner"]
 TEST_USERS = 2000
 
 
+# What `make test-fast` leaves out: any test that needs the session's database (its fixtures reach
+# db_url or state_home), or that is marked slow (it starts cells, builds a tool, or waits on one),
+# unless it is marked end_to_end: the one real run the fast suite keeps.
+NEEDS_THE_DATABASE = {"db_url", "state_home"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fast", action="store_true",
+                     help="the unit tests and one real run end to end (make test-fast), not the whole suite")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: left out of make test-fast: starts cells, builds or drives a tool")
+    config.addinivalue_line("markers", "end_to_end: the real run make test-fast keeps (it needs the database)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--fast"):
+        return
+    def kept(item) -> bool:
+        if item.get_closest_marker("end_to_end"):
+            return True
+        return not item.get_closest_marker("slow") and not NEEDS_THE_DATABASE & set(item.fixturenames)
+    left_out = [item for item in items if not kept(item)]
+    items[:] = [item for item in items if kept(item)]
+    config.hook.pytest_deselected(items=left_out)
+
+
 def dbbench(*args: str, env: dict | None = None, timeout: float = 900, check: bool = False):
     """Run the real CLI in a subprocess, as a user would."""
     result = subprocess.run(

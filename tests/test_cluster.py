@@ -16,7 +16,8 @@ import pytest
 from conftest import DBBENCH, REPO, dbbench
 
 WHY_NOT = netns.why_not()
-pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=f"cluster tests skipped: {WHY_NOT}")
+pytestmark = [pytest.mark.skipif(WHY_NOT is not None, reason=f"cluster tests skipped: {WHY_NOT}"),
+              pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

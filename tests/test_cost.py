@@ -34,6 +34,7 @@ def toy_scenario(directory: Path, loops: int) -> Scenario:
                     warmup_s=0, primer_s=0, endpoints=("by-id",), writes=False)
 
 
+@pytest.mark.slow
 def test_the_difference_method_counts_one_loop_against_two(tmp_path):
     """Per request, a server spinning its loop twice costs the loop once more than spinning it once,
     and once more than not at all: (two - none) / (one - none) is 2, whatever the request's own

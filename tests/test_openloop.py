@@ -99,6 +99,7 @@ def at_rate(server: ToyServer, rate: float, seconds: float, connections: int = 6
                              duration_s=seconds, max_id=TOY_USERS, server_processes=None)
 
 
+@pytest.mark.slow
 def test_a_sub_second_slice_is_stopped_at_its_length_and_measured_by_the_generators_clock(toy):
     """wrk takes whole seconds: a 0.5 s slice runs under -d2s and is stopped by SIGINT, after
     which wrk still reports; oha is given milliseconds."""
@@ -112,6 +113,7 @@ def test_a_sub_second_slice_is_stopped_at_its_length_and_measured_by_the_generat
     assert "500ms" in constant["generator_args"] and constant["open_loop"]["scheduled"] == 50
 
 
+@pytest.mark.slow
 def test_a_low_rate_is_held_within_two_percent(toy):
     server = toy(lambda now, rate: 0.0)
     found = at_rate(server, 200, 5)
@@ -124,6 +126,7 @@ def test_a_low_rate_is_held_within_two_percent(toy):
     assert set(found["cpu_seconds"]) == {"oha", "server", "postgres"} and found["cpu_seconds"]["oha"] > 0
 
 
+@pytest.mark.slow
 def test_the_corrected_p99_includes_a_one_second_stall_with_wrks_closed_loop_p99_beside_it(toy):
     """wrk 4 back-fills its own histogram (stats_correct, at its mean interval per connection),
     so its p99 may show a stall this long too: it is printed beside, not asserted."""
@@ -160,6 +163,7 @@ def test_bisection_converges_on_a_known_limit():
     assert probes <= 6
 
 
+@pytest.mark.slow
 def test_the_slo_search_finds_the_rate_where_a_toy_servers_p99_crosses_the_bound(toy):
     """The toy answers in 2 ms while at most 200 requests arrived in the last second, and in
     400 ms beyond: p99 <= 150 ms holds up to 200/s and not above. A step, not a slope, and a

@@ -40,6 +40,7 @@ def tiny_run(db_url, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.end_to_end
 def test_results_validate_and_every_cell_is_clean(tiny_run):
     document = results.load(tiny_run)
     assert document["complete"] is True
@@ -118,6 +119,7 @@ def test_a_password_in_the_database_url_never_reaches_the_results(db_url, tmp_pa
     assert document["metadata"]["postgres"]["embedded"] is False
 
 
+@pytest.mark.end_to_end
 def test_report_renders_a_stored_run_again(tiny_run):
     markdown = dbbench("report", str(tiny_run), check=True).stdout
     assert "gin (reference)" in markdown and "## Ranking" in markdown
