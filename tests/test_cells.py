@@ -206,3 +206,26 @@ def test_a_verdicts_file_that_cannot_be_written_is_a_one_line_error_before_any_c
     result = dbbench("verify", "--frameworks", "gin", "--variants", "raw", "--json", str(not_a_directory / "v.json"))
     assert result.returncode != 0 and "--json: cannot write" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "verifying" not in result.stderr
+
+
+def normalized_pins(path) -> dict[str, str]:
+    """name -> version of a requirements file's exact pins, names as PyPI compares them."""
+    import re
+
+    pins = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version.strip()
+    return pins
+
+
+def test_every_stack_lock_holds_its_top_level_pins():
+    """`make lock STACK=NAME` compiles NAME.txt from NAME.in: a pin changed in one and not the
+    other (a lock edited by hand) fails here."""
+    stacks = REPO / "apps" / "stacks"
+    locks = sorted(stacks.glob("*.txt"))
+    assert {path.stem for path in locks} == {path.stem for path in stacks.glob("*.in")}
+    for lock in locks:
+        wanted, held = normalized_pins(lock.with_suffix(".in")), normalized_pins(lock)
+        assert {name: held.get(name) for name in wanted} == wanted, lock.name
