@@ -1,5 +1,5 @@
-"""The findings: the headline answers (the ORM tax, the price of each stack choice, what the
-loading strategy costs), rendered from the committed runs alone.
+"""The findings: the headline answers (the ORM tax, in throughput and in instructions, the price
+of each stack choice, what the loading strategy costs), rendered from the committed runs alone.
 
 README.md holds them between two markers and docs/findings.md holds them with how to read
 them; `dbbench docs` writes both and `dbbench docs --check` fails when either differs from what
@@ -13,7 +13,7 @@ from pathlib import Path
 from runner.base import paths
 from runner.base.errors import DbbenchError
 from runner.lessons import engine, index, n_plus_one, registry, toolkit
-from runner.report import prices, results, tables
+from runner.report import cost, prices, results, tables
 from runner.report.formatting import fmt_ratio, md_table
 
 EXAMPLE = paths.REPO / "docs" / "example"
@@ -53,17 +53,6 @@ def committed(directory: Path, what: str) -> Path:
     return directory
 
 
-def orm_tax(docs: str) -> list[str]:
-    """The default matrix's ORM tax: each variant over its framework's raw SQL, from docs/example."""
-    document = results.load(committed(EXAMPLE, "the default matrix") / "results.json")
-    header, rows = tables.orm_tax_rows(document)
-    scenario = document["metadata"]["run"]["scenario"]
-    return [f"**The ORM tax** on `{scenario}` (one user by id): each variant's throughput over the same "
-            "framework's raw SQL (asyncpg), paired, with its 95% interval; below 1, the ORM costs throughput. "
-            f"[The run]({docs}example/results.md): `make bench-db`, {provenance([document])}.", "",
-            md_table(header, rows)]
-
-
 def stack_prices(docs: str) -> list[str]:
     """The price of each stack choice across the committed stacks runs (docs/stacks/)."""
     documents = prices.runs_under([str(committed(STACKS, "the stacks preset"))])
@@ -96,6 +85,39 @@ def loading_strategy(docs: str) -> list[str]:
             f"{provenance(toolkit.runs_in(document))}.", "",
             md_table(["cell", "round trips per request (verified)", *[f"p50 ms at +{ms} ms" for ms in added]], rows),
             "", f"{index.title_of(lesson)}: {index.answer_of(lesson)}"]
+
+
+def orm_tax(docs: str) -> list[str]:
+    """The default matrix's ORM tax two ways: in throughput (docs/example, a `make bench-db` run) and
+    in instructions per request (docs/cost, a `make bench-cost` run), each variant over its
+    framework's raw SQL, with each cell's instructions per request."""
+    document = results.load(committed(EXAMPLE, "the default matrix") / "results.json")
+    counted = results.read_json(committed(paths.COST_DIR, "dbbench cost") / "cost.json")
+    taxes = tables.comparisons_of(document, "orm-tax")
+    in_instructions = {f"{framework}/{variant}": f"{ratio} ({span})"
+                       for framework, variant, ratio, span in cost.orm_tax(counted)}
+    per_cell = {cell["name"]: cell for cell in counted["cells"] if cost.per_request(cell)}
+    rows = [[cell["name"], fmt_ratio(taxes[cell["name"]]) if cell["name"] in taxes else "—",
+             in_instructions.get(cell["name"], "—"),
+             f"{cost.thousands(cost.median(per_cell[cell['name']]))} "
+             f"({cost.spread(cost.per_request(per_cell[cell['name']]))})" if cell["name"] in per_cell else "—"]
+            for cell in document["cells"]]
+    meta, run = counted["metadata"], counted["metadata"]["cost"]
+    commit = (meta["project"].get("git_commit") or "?")[:7] + (" (with uncommitted changes)"
+                                                                if meta["project"].get("git_dirty") else "")
+    scenario = document["metadata"]["run"]["scenario"]
+    return [f"**The ORM tax** on `{scenario}` (one user by id), two ways. In throughput: each variant's requests "
+            "per second over the same framework's raw SQL (asyncpg), paired, with its 95% interval; below 1, the ORM "
+            f"costs throughput ([the run]({docs}example/results.md): `make bench-db`, {provenance([document])}). "
+            "In instructions: what each cell's server asked of the CPU per request under valgrind's callgrind "
+            f"(one worker, requests one at a time, the median of {run['repeats']} repeats), over its framework's raw "
+            "cell, with the repeats' range; above 1, the ORM costs instructions. The host's noise does not move an "
+            "instruction count; it counts no waiting, cache misses, kernel or PostgreSQL work "
+            f"([the run]({docs}cost/README.md): `make bench-cost`, measured {run['started_at'][:10]} "
+            f"{run['started_at'][11:16]}–{run.get('finished_at', '?')[11:16]} UTC, commit {commit}, on "
+            f"{meta['machine']['cpu_count']} × {meta['machine']['cpu_model']}).", "",
+            md_table(["cell", "throughput over raw [95%]", "instructions over raw (repeats)",
+                      "instructions per request (repeats)"], rows)]
 
 
 def block(docs: str) -> str:
