@@ -47,6 +47,8 @@ bench-parity: setup
 # three repeats; published to docs/cost/, which every run's report states beside its throughput.
 # The host's noise does not move an instruction count (it moves the PostgreSQL CPU time beside
 # it); instructions do not count waiting or the kernel. Committed code only.
+# ARGS="--preset stacks" counts the stacks preset's cells instead, into docs/cost/stacks/ (about 25 minutes),
+# so that each stack price is stated in instructions too.
 bench-cost: setup cost-tools
 	@echo "bench-cost: the 7 default cells under callgrind: about 9 minutes"
 	$(DBBENCH) cost --publish $(ARGS)

@@ -200,7 +200,8 @@ def test_the_report_states_the_orm_tax_in_instructions_and_whether_throughput_ag
     monkeypatch.setattr(paths, "COST_DIR", tmp_path)
     cost_page.publish(published)
     summary = cost_page.published_summary()
-    assert summary["cells"]["fastapi/sa-orm"] == {"median": 2101e3, "low": 2100e3, "high": 2102e3}
+    assert summary["cells"]["fastapi/sa-orm"] == {"median": 2101e3, "low": 2100e3, "high": 2102e3,
+                                                  "commit": "0123456789ab"}
 
     def cell(variant: str) -> dict:
         return {"framework": "fastapi", "variant": variant, "status": "ok", "slices": [], "strategy": "orm"}
@@ -237,3 +238,30 @@ def test_publishing_takes_only_the_defaults_and_every_cell_counted():
     document = counted_document({"fastapi/raw": [1.0, 1.0]})
     document["cells"].append({"name": "gin/raw", "status": "failed", "reason": "why", "repeats": []})
     assert cost_page.unpublishable(document) == "not counted: gin/raw"
+
+
+def test_a_preset_s_published_run_adds_its_cells_and_names_its_own_commit(monkeypatch, tmp_path):
+    """docs/cost/PRESET/ (`dbbench cost --preset NAME --publish`) adds the cells the default run has
+    not, so a preset's prices get their instructions too; a cell in both keeps the default run's
+    figure, and a price across the two runs names the commit that differs from the run's."""
+    from runner.base import paths
+
+    monkeypatch.setattr(paths, "COST_DIR", tmp_path)
+    cost_page.publish(counted_document({"fastapi/raw": [700e3, 700e3, 700e3]}))
+    stacks = counted_document({"fastapi/raw": [650e3, 650e3, 650e3], "fastapi/tortoise": [1400e3, 1400e3, 1400e3]})
+    stacks["metadata"]["project"]["git_commit"] = "fedcba987654"
+    cost_page.publish(stacks, "stacks")
+    assert (tmp_path / "stacks" / "README.md").read_text().startswith(
+        "# dbbench cost: instructions per request, by-id, preset `stacks`")
+    summary = cost_page.published_summary()
+    assert summary["cells"]["fastapi/raw"]["median"] == 700e3 and summary["cells"]["fastapi/raw"]["commit"] == \
+        "0123456789ab"
+    assert summary["cells"]["fastapi/tortoise"] == {"median": 1400e3, "low": 1400e3, "high": 1400e3,
+                                                    "commit": "fedcba987654"}
+    document = {"metadata": {"run": {"scenario": "by-id", "cost_published": summary},
+                             "project": {"git_commit": "0123456789ab"}}}
+    price = {"a": "fastapi/tortoise", "b": "fastapi/raw", "ratio": 0.5, "ci95": [0.45, 0.55]}
+    assert cost_page.price_text(document, price) == "2.000× the instructions (agree)"
+    assert "commit fedcba9" in cost_page.other_commit(document, summary, ["fastapi/tortoise", "fastapi/raw"])
+    assert cost_page.other_commit(document, summary, ["fastapi/raw"]) is None
+

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lookups per request in the queries scenario (default 20)")
     parser.add_argument("--publish", action="store_true",
                         help="also write the run to docs/cost/ (cost.json and README.md), whose figures every run's "
-                             "report states beside its own: the default cells at the defaults, committed code")
+                             "report states beside its own: the default cells at the defaults, or with --preset NAME "
+                             "its cells to docs/cost/NAME/; committed code")
     arguments.add_out(parser)
     arguments.add_db_url(parser)
     arguments.add_lock_args(parser)
@@ -72,14 +73,13 @@ def run(args) -> int:
     print(path.with_name("cost.md").read_text())
     err.print(f"results: {path} (cost.md beside it)")
     if args.publish:
-        from runner.base import paths
         from runner.report import cost as cost_page
 
         refused = cost_page.unpublishable(document)
         if refused:
             raise DbbenchError(f"not published: {refused}; the run is kept in {path}")
-        cost_page.publish(document)
-        err.print(f"published: {paths.COST_DIR.relative_to(paths.REPO)}/cost.json and README.md")
+        cost_page.publish(document, args.preset)
+        err.print(f"published: {cost_page.published_dir(args.preset)}/cost.json and README.md")
     return 1 if any(cell["status"] == "failed" for cell in document["cells"]) else 0
 
 
@@ -89,17 +89,18 @@ def parser_defaults(add) -> dict:
     return vars(parser.parse_args([]))
 
 
-MAY_DIFFER = {"publish", "out", "out_default", "db_url", "wait", "command", "func"}
+MAY_DIFFER = {"publish", "out", "out_default", "db_url", "wait", "command", "func", "preset"}
 
 
 def check_publishable(args, defaults: dict) -> None:
-    """What docs/cost/ holds is the default cells at the defaults, from committed code."""
+    """What docs/cost/ holds is the default cells (or docs/cost/PRESET/ a preset's) at the defaults,
+    from committed code."""
     from runner.measure import metadata
 
     changed = sorted(f"--{key.replace('_', '-')}" for key, value in vars(args).items()
                      if key in defaults and key not in MAY_DIFFER and value != defaults[key])
     if changed:
-        raise DbbenchError(f"--publish records the default cells at the defaults, which every report states: "
-                           f"without {', '.join(changed)}")
+        raise DbbenchError("--publish records the default cells or a preset's at the defaults, which every report "
+                           f"states: without {', '.join(changed)}")
     if metadata.collect_project()["git_dirty"]:
         raise DbbenchError("--publish counts committed code: commit or stash the changes first")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from pathlib import Path
 
 from runner.base import paths
 from runner.report.formatting import Section, cell_name, comparisons_of, md_table
@@ -131,7 +132,7 @@ def differences(document: dict) -> list[str]:
     return lines
 
 
-def render(document: dict) -> str:
+def render(document: dict, preset: str | None = None) -> str:
     meta = document["metadata"]["cost"]
     few, many = meta["requests"]["few"], meta["requests"]["many"]
     counted = [cell for cell in document["cells"] if cell.get("repeats")]
@@ -144,7 +145,8 @@ def render(document: dict) -> str:
                      thousands(statistics.median(others)) if any(others) else "—", postgres_us(cell), status])
     postgres = meta.get("postgres_counted")
     parts = [
-        f"# dbbench cost: instructions per request, {meta['scenario']}\n",
+        f"# dbbench cost: instructions per request, {meta['scenario']}"
+        + (f", preset `{preset}`" if preset else "") + "\n",
         f"Each cell's server ran under callgrind ({meta['tool']}) with {meta['workers']} worker and a pool of "
         f"{meta['pool_size']}. Once verified and sent {meta['warmup_requests']} requests to warm it, it was sent "
         f"{few} and then {many} of the scenario's requests one after the other (the order alternating over "
@@ -194,10 +196,17 @@ def render(document: dict) -> str:
     return "\n".join(parts)
 
 
-def publish(document: dict) -> None:
-    """docs/cost/: the run's cost.json, then its page, each written whole."""
-    write_json(document, paths.COST_DIR / "cost.json")
-    write_page(paths.COST_DIR / "README.md", render(document), "docs/cost/cost.json is written")
+def published_dir(preset: str | None) -> Path:
+    """docs/cost/ for the default cells, docs/cost/PRESET/ for a preset's."""
+    return paths.COST_DIR / preset if preset else paths.COST_DIR
+
+
+def publish(document: dict, preset: str | None = None) -> None:
+    """docs/cost/ (or docs/cost/PRESET/): the run's cost.json, then its page, each written whole."""
+    directory = published_dir(preset)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json(document, directory / "cost.json")
+    write_page(directory / "README.md", render(document, preset), f"{directory / 'cost.json'} is written")
 
 
 def unpublishable(document: dict) -> str | None:
@@ -207,20 +216,30 @@ def unpublishable(document: dict) -> str | None:
 
 
 def published_summary() -> dict | None:
-    """The published run's instructions per request, with when, at which commit and on which
-    scenario: what a run records at its start, so that its report states them from its own results.
-    None where none is published or it cannot be read."""
-    path = paths.COST_DIR / "cost.json"
-    try:
-        document = json.loads(path.read_text())
-        meta = document["metadata"]["cost"]
-        return {"started_at": meta["started_at"], "commit": document["metadata"]["project"].get("git_commit"),
-                "scenario": meta["scenario"], "tool": meta["tool"],
-                "cells": {cell["name"]: {"median": median(cell), "low": min(per_request(cell)),
-                                         "high": max(per_request(cell))}
-                          for cell in document["cells"] if per_request(cell)}}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    """The published runs' instructions per request (the default cells', then each preset's for the
+    cells the default run has not), each cell with when and at which commit it was counted: what a
+    run records at its start, so that its report states them from its own results. None where none
+    is published or the default run cannot be read."""
+    runs = [paths.COST_DIR / "cost.json", *sorted(paths.COST_DIR.glob("*/cost.json"))]
+    summary = None
+    for path in runs:
+        try:
+            document = json.loads(path.read_text())
+            meta = document["metadata"]["cost"]
+            commit = document["metadata"]["project"].get("git_commit")
+            cells = {cell["name"]: {"median": median(cell), "low": min(per_request(cell)),
+                                    "high": max(per_request(cell)), "commit": commit}
+                     for cell in document["cells"] if per_request(cell)}
+        except (OSError, ValueError, KeyError, TypeError):
+            if summary is None:
+                return None
+            continue
+        if summary is None:
+            summary = {"started_at": meta["started_at"], "commit": commit, "scenario": meta["scenario"],
+                       "tool": meta["tool"], "cells": cells}
+        elif meta["scenario"] == summary["scenario"]:
+            summary["cells"] = {**cells, **summary["cells"]}
+    return summary
 
 
 def agreement(instructions: float, throughput: dict) -> str | None:
@@ -245,12 +264,15 @@ def inverted(found: dict) -> str:
     return shown + (f" [{1 / found['ci95'][1]:.3f}–{1 / found['ci95'][0]:.3f}]" if found.get("ci95") else "")
 
 
-def other_commit(document: dict, summary: dict) -> str | None:
-    """A sentence where the published cost run counted other code than this run measured."""
+def other_commit(document: dict, summary: dict, names: list[str] | None = None) -> str | None:
+    """A sentence where the published cost runs counted other code than this run measured (of the
+    cells named, or of every cell they counted)."""
     mine = (document["metadata"].get("project") or {}).get("git_commit")
-    if mine and summary.get("commit") and mine != summary["commit"]:
-        return (f"The cost run counted commit {summary['commit'][:7]}, this run measured {mine[:7]}: a change "
-                "between them may be part of any difference.")
+    counted = [summary["cells"][name] for name in names or summary["cells"] if name in summary["cells"]]
+    theirs = sorted({found.get("commit") or summary.get("commit") for found in counted} - {None, mine})
+    if mine and theirs:
+        return (f"The cost runs counted commit {', '.join(commit[:7] for commit in theirs)}, this run measured "
+                f"{mine[:7]}: a change between them may be part of any difference.")
     return None
 
 
@@ -279,15 +301,17 @@ def section(document: dict) -> Section | None:
         return None
     return Section(
         "instructions", "Instructions per request (dbbench cost)",
-        before=[f"From the published cost run (docs/cost/, {summary['started_at'][:10]}, commit "
-                f"{(summary['commit'] or 'unknown')[:7]}, {summary['tool']}): each server's instructions per "
+        before=[f"From the published cost runs (docs/cost/: the default cells counted {summary['started_at'][:10]}, "
+                f"commit {(summary['commit'] or 'unknown')[:7]}, {summary['tool']}; a preset's other cells in "
+                "docs/cost/PRESET/): each server's instructions per "
                 "request under callgrind, the median of its repeats [their range], which the host's noise does not "
                 "move. The ORM tax in instructions is the variant's over its framework's raw cell; beside it, this "
                 "run's ORM tax in throughput turned the same way (raw's throughput over the variant's) with its "
                 "95% interval. Where the two disagree (the variant better or worse in throughput than its "
                 "instructions say), the difference holds what instructions do not count (PostgreSQL, waiting, cache "
                 "misses, the kernel, the load's concurrency) and what differs between the two runs (the cost run: "
-                "one worker, one request at a time).", *filter(None, [other_commit(document, summary)])],
+                "one worker, one request at a time).",
+                *filter(None, [other_commit(document, summary, [row[0] for row in rows])])],
         header=["cell", "instructions per request", "ORM tax in instructions", "ORM tax in throughput, inverted [95%]",
                 "the two"], rows=rows)
 
