@@ -101,7 +101,7 @@ test-fast: setup docs-env
 	$(VENV)/bin/python -m pytest --fast $(ARGS)
 
 # The docs site: the generated pages written again from their sources (README.md's findings,
-# docs/findings.md, docs/cli.md), then MkDocs builds site/ with --strict (a broken link or
+# docs/findings.md, docs/stacks/prices.md, docs/cli.md), then MkDocs builds site/ with --strict (a broken link or
 # anchor fails it). Its own environment, from runner/docs.lock, like the audit's.
 docs: $(VENV)/.ready docs-env
 	$(DBBENCH) docs
@@ -139,7 +139,7 @@ lint: $(VENV)/.ready
 # package that could not be audited fails the audit instead of passing it unchecked, so this never
 # says "no known vulnerabilities" where nothing was audited.
 audit: $(AUDIT)/.ready
-	@for lock in runner/requirements.lock runner/audit.lock apps/stacks/*.txt; do \
+	@for lock in runner/requirements.lock runner/audit.lock runner/docs.lock apps/stacks/*.txt; do \
 		echo "pip-audit $$lock"; \
 		$(AUDIT)/bin/pip-audit --strict --no-deps --disable-pip --progress-spinner off -r $$lock || \
 			{ echo "dbbench: $$lock: not clean, or not audited (is a vulnerability service reachable?)" >&2; exit 1; }; \

@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="the addresses or networks (the app hosts) that may connect on --listen")
     arguments.add_db_url(up)
     up.set_defaults(func=cmd_up)
-    seed = actions.add_parser("seed", help="(re)create the schema and seed; print the checksum")
+    seed = actions.add_parser("seed", help="(re)create the schema and seed; print the posts' count and checksum, "
+                                           "then `checksum <hex>` (the users') last")
     seed.add_argument("--users", type=arguments.users_arg, default=seeding.DEFAULT_USERS,
                       help="users to seed, with their posts (default: %(default)s)")
     arguments.add_db_url(seed)

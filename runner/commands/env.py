@@ -13,7 +13,8 @@ HELP = "the Python environments of the cells' stacks"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="env_command", required=True, parser_class=type(parser))
-    build = actions.add_parser("build", help="build every stack's environment that is missing or stale")
+    build = actions.add_parser("build", help="build every stack's environment that is missing or stale; two "
+                                             "commands that need one build it once (a lock file beside it)")
     build.add_argument("stacks", nargs="*", metavar="STACK", help="only these (default: every stack)")
     build.set_defaults(func=cmd_build)
 

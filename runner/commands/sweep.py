@@ -9,7 +9,8 @@ from runner.base.errors import DbbenchError
 from runner.commands import arguments
 from runner.commands.arguments import check_server_cpus, run_options
 
-HELP = "measure the cells at each value of one parameter"
+HELP = ("measure the cells at each value of one parameter, paired: one run whose instances are the points, each "
+        "point a blocked ratio to its cell's best; results/sweep/<time>/sweep.json, report.html, figures")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ date, the commit, the machine and its disturbed slices."""
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 from runner.base import paths
@@ -37,7 +38,7 @@ def provenance(documents: list[dict], labels: list[str] | None = None) -> str:
     metas = [document["metadata"] for document in documents]
     commits = sorted({(meta["project"].get("git_commit") or "?")[:7]
                       + (" (with uncommitted changes)" if meta["project"].get("git_dirty") else "") for meta in metas})
-    machines = sorted({f"{meta['machine']['cpu_count']} × {meta['machine']['cpu_model']}" for meta in metas})
+    machines = sorted({machine_text(meta["machine"]) for meta in metas})
     start = min(meta["run"]["started_at"] for meta in metas)
     end = max(meta["run"].get("finished_at") or meta["run"]["started_at"] for meta in metas)
     when = f"{start[:10]} {start[11:16]}–{end[11:16]} UTC" if start[:10] == end[:10] else f"{start} to {end}"
@@ -47,25 +48,55 @@ def provenance(documents: list[dict], labels: list[str] | None = None) -> str:
             f"(CPU steal or load outside the measurement): {slices}")
 
 
+def machine_text(machine: dict) -> str:
+    """2 CPUs (Intel(R) Xeon(R) Processor): the CPUs the system saw, not sockets."""
+    return f"{machine['cpu_count']} CPUs ({machine['cpu_model']})"
+
+
 def committed(directory: Path, what: str) -> Path:
     if not directory.exists():
         raise DbbenchError(f"{directory.relative_to(paths.REPO)}: no committed run of {what}")
     return directory
 
 
+def in_instructions(counted: dict, a: str, b: str) -> str:
+    """b's instructions per request over a's, from the published cost runs: what a's throughput over
+    b's would be if instructions were all a request cost (so above 1 the choice is cheaper)."""
+    if not counted or a not in counted["cells"] or b not in counted["cells"]:
+        return "—"
+    return f"{counted['cells'][b]['median'] / counted['cells'][a]['median']:.2f}"
+
+
 def stack_prices(docs: str) -> list[str]:
-    """The price of each stack choice across the committed stacks runs (docs/stacks/)."""
+    """The price of each stack choice across the committed stacks runs (docs/stacks/), and in
+    instructions where the published cost runs counted both cells on the same scenario."""
     documents = prices.runs_under([str(committed(STACKS, "the stacks preset"))])
     labels = [prices.column_of(document) for document in documents]
-    rows = [[row["question"], *[fmt_ratio(found) if found else "—" for found in row["runs"]]]
-            for row in prices.price_rows(documents)]
+    counted = cost.published_summary()
+    scenario = counted["scenario"] if counted else None
+    by_price = prices.price_rows(documents)
+    shown = [row for row in by_price if in_instructions(counted, row["a"], row["b"]) != "—"]
+    rows = [[row["question"], *[fmt_ratio(found) if found else "—" for found in row["runs"]],
+             *([in_instructions(counted, row["a"], row["b"])] if shown else [])] for row in by_price]
     first = documents[0]
-    return [f"**The price of each stack choice** (preset `stacks`): the chosen cell's throughput over the one "
-            "it replaces, paired within each run, with its 95% interval; below 1, the choice costs throughput; "
-            f"(tie): the interval holds 1. [The prices and their decision in words]({docs}stacks/prices.md): "
-            f"`make bench-stacks`, {prices.pools_text(first)}, one run per column, {provenance(documents, labels)}.",
-            "",
-            md_table(["choice", *labels], rows)]
+    run = first["metadata"]["run"]
+    notes = [*prices.psycopg_note(by_price, documents),
+             *([prices.PREPARED_GONE_BEHIND_POOLER] if any(doc["metadata"]["run"].get("pooler") for doc in documents)
+               else [])]
+    return [f"**The price of each stack choice** (preset `stacks`: what a FastAPI team weighs in 2026): the "
+            "chosen cell's throughput over the one it replaces, measured in the same run (paired), with its 95% "
+            "interval; below 1 the choice costs throughput, above 1 it buys some; (tie): the interval holds 1, "
+            "judged before rounding. Each server ran "
+            f"{run['server_cpus']} worker with {run['connections']} connections, wrk and PostgreSQL sharing the "
+            f"same cores, {prices.pools_text(first)} (its share of the connections plus headroom, not a tuned "
+            "pool, so that no price holds a tuning's effect). "
+            + (f"The last column: the replaced cell's instructions per request over the chosen one's, on `{scenario}` "
+               f"from the published cost runs ([cost]({docs}cost/README.md)), which is what the throughput ratio would "
+               "be if instructions were all a request cost. " if shown else "")
+            + f"[The decision in words, with memory]({docs}stacks/prices.md): `make bench-stacks`, one run per "
+            f"column, {provenance(documents, labels)}.", "",
+            md_table(["choice", *labels, *([f"{scenario}, in instructions"] if shown else [])], rows),
+            *[part for note in notes for part in ("", note)]]
 
 
 def loading_strategy(docs: str) -> list[str]:
@@ -88,41 +119,49 @@ def loading_strategy(docs: str) -> list[str]:
 
 
 def orm_tax(docs: str) -> list[str]:
-    """The default matrix's ORM tax two ways: in throughput (docs/example, a `make bench-db` run) and
-    in instructions per request (docs/cost, a `make bench-cost` run), each variant over its
-    framework's raw SQL, with each cell's instructions per request."""
+    """The default matrix's ORM tax two ways, both read as throughput is (below 1, the ORM costs):
+    in throughput (docs/example, a `make bench-db` run) and in instructions per request
+    (docs/cost, a `make bench-cost` run: raw's over the variant's), with each cell's
+    instructions per request."""
     document = results.load(committed(EXAMPLE, "the default matrix") / "results.json")
     counted = results.read_json(committed(paths.COST_DIR, "dbbench cost") / "cost.json")
     taxes = tables.comparisons_of(document, "orm-tax")
-    in_instructions = {f"{framework}/{variant}": f"{ratio} ({span})"
-                       for framework, variant, ratio, span in cost.orm_tax(counted)}
-    per_cell = {cell["name"]: cell for cell in counted["cells"] if cost.per_request(cell)}
+    per_cell = {cell["name"]: cost.per_request(cell) for cell in counted["cells"] if cost.per_request(cell)}
+
+    def inverted_tax(name: str) -> str:
+        raw = per_cell.get(name.split("/")[0] + "/raw")
+        if name not in per_cell or not raw or name.endswith("/raw"):
+            return "—"
+        values = per_cell[name]
+        return (f"{statistics.median(raw) / statistics.median(values):.3f} "
+                f"[{min(raw) / max(values):.3f}–{max(raw) / min(values):.3f}]")
+
     rows = [[cell["name"], fmt_ratio(taxes[cell["name"]]) if cell["name"] in taxes else "—",
-             in_instructions.get(cell["name"], "—"),
-             f"{cost.thousands(cost.median(per_cell[cell['name']]))} "
-             f"({cost.spread(cost.per_request(per_cell[cell['name']]))})" if cell["name"] in per_cell else "—"]
-            for cell in document["cells"]]
+             inverted_tax(cell["name"]),
+             f"{cost.thousands(statistics.median(per_cell[cell['name']]))} ({cost.spread(per_cell[cell['name']])})"
+             if cell["name"] in per_cell else "—"] for cell in document["cells"]]
     meta, run = counted["metadata"], counted["metadata"]["cost"]
     commit = (meta["project"].get("git_commit") or "?")[:7] + (" (with uncommitted changes)"
                                                                 if meta["project"].get("git_dirty") else "")
     scenario = document["metadata"]["run"]["scenario"]
-    return [f"**The ORM tax** on `{scenario}` (one user by id), two ways. In throughput: each variant's requests "
-            "per second over the same framework's raw SQL (asyncpg), paired, with its 95% interval; below 1, the ORM "
-            f"costs throughput ([the run]({docs}example/results.md): `make bench-db`, {provenance([document])}). "
-            "In instructions: what each cell's server asked of the CPU per request under valgrind's callgrind "
-            f"(one worker, requests one at a time, the median of {run['repeats']} repeats), over its framework's raw "
-            "cell, with the repeats' range; above 1, the ORM costs instructions. The host's noise does not move an "
-            "instruction count; it counts no waiting, cache misses, kernel or PostgreSQL work "
-            f"([the run]({docs}cost/README.md): `make bench-cost`, measured {run['started_at'][:10]} "
-            f"{run['started_at'][11:16]}–{run.get('finished_at', '?')[11:16]} UTC, commit {commit}, on "
-            f"{meta['machine']['cpu_count']} × {meta['machine']['cpu_model']}).", "",
-            md_table(["cell", "throughput over raw [95%]", "instructions over raw (repeats)",
+    return [f"**The ORM tax** of the seed article's stack (GINO, legacy: unmaintained) on `{scenario}` (one user "
+            "by id), two ways, each read the same way: below 1, the ORM costs. In throughput: each variant's "
+            "requests per second over the same framework's raw SQL (asyncpg), paired, with its 95% interval "
+            f"([the run]({docs}example/results.md): `make bench-db`, each cell at its tuned pool, "
+            f"{provenance([document])}). In instructions: the raw cell's instructions per request over the "
+            "variant's, counted by valgrind's callgrind in each server (one worker, requests one at a time, the "
+            f"median of {run['repeats']} repeats; in brackets the lowest and highest ratio any two repeats give), "
+            "which the host's noise does not move and which count no waiting, cache misses, kernel or "
+            f"PostgreSQL work ([the run]({docs}cost/README.md): `make bench-cost`, measured "
+            f"{run['started_at'][:10]} {run['started_at'][11:16]}–{run.get('finished_at', '?')[11:16]} UTC, "
+            f"commit {commit}, on {machine_text(meta['machine'])}).", "",
+            md_table(["cell", "throughput over raw [95%]", "raw's instructions over the cell's",
                       "instructions per request (repeats)"], rows)]
 
 
 def block(docs: str) -> str:
     """The findings, with links relative to `docs` ("docs/" from the README, "" from docs/)."""
-    parts = [orm_tax(docs), stack_prices(docs), loading_strategy(docs)]
+    parts = [stack_prices(docs), loading_strategy(docs), orm_tax(docs)]
     return "\n\n".join("\n".join(part) for part in parts) + "\n"
 
 
