@@ -25,7 +25,7 @@ from runner.base import paths
 from runner.base.errors import DbbenchError
 from runner.experiments import sweep
 from runner.lessons import claims
-from runner.lessons.toolkit import first_run, runs_in
+from runner.lessons.toolkit import first_run, runs_in, sweeps_of
 from runner.measure.options import RunOptions
 from runner.measure.run import Run
 from runner.report import figures, formatting, results
@@ -165,8 +165,16 @@ def judge(chosen: Lesson, document: dict) -> tuple[dict[str, str], list[tuple[cl
 
 
 def connections_text(document: dict) -> str:
-    """The connections each run of the lesson held wrk at (a connections sweep's points say their own)."""
-    found = sorted({run["metadata"]["run"]["connections"] for run in runs_in(document)})
+    """The connections each run of the lesson held wrk at; a connections sweep's, each of its points'."""
+    is_sweep = document.get("kind") in ("sweep", "sweeps")
+    found: set[int] = set()
+    for part in sweeps_of(document) if is_sweep else [document]:
+        if is_sweep and part.get("param") == "connections":
+            found |= set(part["values"])
+        else:
+            runs = sweep.runs(part) if is_sweep else runs_in(part)
+            found |= {run["metadata"]["run"]["connections"] for run in runs}
+    found = sorted(found)
     return f"{formatting.listed([f'{n:,}' for n in found])} connection{'' if found == [1] else 's'}"
 
 
