@@ -80,6 +80,10 @@ def stack_prices(docs: str) -> list[str]:
              *([in_instructions(counted, row["a"], row["b"])] if shown else [])] for row in by_price]
     first = documents[0]
     run = first["metadata"]["run"]
+    pools = prices.pools_text(first)
+    if pools.startswith("every cell at the rule's pool"):
+        pools += ("; the rule's pool is a worker's share of the connections plus headroom, and a preset runs "
+                  "every cell at it unless every one has a tuned pool, so that no price holds a tuning's effect")
     notes = [*prices.psycopg_note(by_price, documents),
              *([prices.PREPARED_GONE_BEHIND_POOLER] if any(doc["metadata"]["run"].get("pooler") for doc in documents)
                else [])]
@@ -88,8 +92,7 @@ def stack_prices(docs: str) -> list[str]:
             "interval; below 1 the choice costs throughput, above 1 it buys some; (tie): the interval holds 1, "
             "judged before rounding. Each server ran "
             f"{run['server_cpus']} worker with {run['connections']} connections, wrk and PostgreSQL sharing the "
-            f"same cores, {prices.pools_text(first)} (its share of the connections plus headroom, not a tuned "
-            "pool, so that no price holds a tuning's effect). "
+            f"same cores, {pools}. "
             + (f"The last column: the replaced cell's instructions per request over the chosen one's, on `{scenario}` "
                f"from the published cost runs ([cost]({docs}cost/README.md)), which is what the throughput ratio would "
                "be if instructions were all a request cost. " if shown else "")
