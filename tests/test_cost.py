@@ -265,3 +265,43 @@ def test_a_preset_s_published_run_adds_its_cells_and_names_its_own_commit(monkey
     assert "commit fedcba9" in cost_page.other_commit(document, summary, ["fastapi/tortoise", "fastapi/raw"])
     assert cost_page.other_commit(document, summary, ["fastapi/raw"]) is None
 
+
+
+def test_minimal_counts_each_cell_then_its_minimal_app_and_says_what_the_glue_costs(db_url, tmp_path):
+    """--minimal counts gin/raw, then its minimal app (apps/gin/minimal/) served in its place,
+    verified by by-id's values and statements, the same way; cost.md divides the two."""
+    result = dbbench("cost", "--cell", "gin/raw", "--minimal", "--requests", "20,60", "--repeats", "2", "--warmup",
+                     "50", "--db-url", db_url, "--out", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_dir = next((tmp_path / "cost").glob("20*"))
+    document = json.loads((run_dir / "cost.json").read_text())
+    cells = {cell["name"]: cell for cell in document["cells"]}
+    assert list(cells) == ["gin/raw", "gin/raw (minimal)"]
+    app = cells["gin/raw (minimal)"]
+    assert app["status"] == "ok" and app["verification"]["ok"] is True, app
+    assert app["minimal"]["of"] == "gin/raw" and app["statements_per_request"]["lookup"] == 1
+    assert all(repeat["instructions_per_request"] > 0 for repeat in app["repeats"])
+    page = (run_dir / "cost.md").read_text()
+    assert "## The glue in instructions" in page and "| gin/raw | `" in page
+    assert "## The ORM tax in instructions" not in page, "a minimal app is no variant of its cell"
+
+
+def test_minimal_is_refused_in_one_line_where_no_minimal_app_serves():
+    for args, said in ((["--cell", "django/django-orm"], "has no minimal app"),
+                       (["--cell", "gin/raw", "--scenario", "mix"], "serve by-id alone")):
+        # refused before any database is reached: this URL is never dialled, and its lock is its own
+        result = dbbench("cost", "--minimal", *args, "--db-url", "postgresql://nobody@127.0.0.1:9/none")
+        assert result.returncode == 2 and said in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_the_glue_row_divides_a_cell_by_its_minimal_app_and_names_where_they_differ():
+    document = counted_document({"sanic/raw": [500e3, 501e3, 502e3], "sanic/raw (minimal)": [400e3, 400e3, 401e3]})
+    document["cells"][1]["minimal"] = {"app": "sanic_asyncpg", "of": "sanic/raw", "follows": "Sanic's docs."}
+    for cell, extra in zip(document["cells"], (20e3, 0.0), strict=True):
+        for repeat in cell["repeats"]:
+            repeat["top_functions"] = {"json_dumps [libpython]": 10e3 + extra, "poll [libc.so.6]": 5e3}
+    [row] = cost_page.glue(document)
+    assert row[:6] == ["sanic/raw", "`sanic_asyncpg`", "501k", "400k", "1.252", "1.247–1.255"]
+    assert row[7].startswith("json_dumps +20.0k")
+    assert cost_page.orm_tax(document) == []

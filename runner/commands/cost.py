@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "Django's took about 60 s here); one that takes longer is reported, the others go on")
     parser.add_argument("--queries", type=arguments.queries_arg, default=20,
                         help="lookups per request in the queries scenario (default 20)")
+    parser.add_argument("--minimal", action="store_true",
+                        help="count each cell's minimal app (apps/minimal/) right after it, the same way: what the "
+                             "cell's glue costs in instructions (by-id only)")
     parser.add_argument("--publish", action="store_true",
                         help="also write the run to docs/cost/ (cost.json and README.md), whose figures every run's "
                              "report states beside its own: the default cells at the defaults, or with --preset NAME "
@@ -60,13 +63,21 @@ def run(args) -> int:
     callgrind.binary("callgrind_control")
     if len(args.scenario) > 1:
         raise DbbenchError("dbbench cost counts one scenario at a time")
+    if args.minimal and args.scenario != ["by-id"]:
+        raise DbbenchError("--minimal counts the minimal apps, which serve by-id alone: without --scenario")
     cells = arguments.selected_cells(args)
     if not cells:
         raise DbbenchError("no cell selected")
     options = cost.CostOptions(
         cells=cells, scenario=scenarios.load_scenario(args.scenario[0]), counts=args.requests,
         repeats=args.repeats, warmup=args.warmup, pool_size=args.pool_size, db_url=args.db_url,
-        out=Path(args.out) if args.out else None, queries_n=args.queries, start_timeout_s=args.start_timeout)
+        out=Path(args.out) if args.out else None, queries_n=args.queries, start_timeout_s=args.start_timeout,
+        minimal=args.minimal)
+    if args.minimal:
+        from runner.cells.minimal import minimal_app_of
+
+        for cell in cells:
+            minimal_app_of(cell)  # a cell without one is refused before anything starts
     if args.publish:
         check_publishable(args, parser_defaults(add_arguments))
     path, document = cost.run_cost(options)

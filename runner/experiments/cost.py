@@ -23,7 +23,8 @@ from runner.base import instants, paths
 from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.base.scenarios import Scenario
-from runner.cells import catalog, lifecycle
+from runner.cells import builds, catalog, lifecycle
+from runner.cells.minimal import MinimalApp, minimal_app_of
 from runner.db import clusterlock, database, roles, seeding
 from runner.experiments import sequence
 from runner.measure import callgrind, metadata, wrk
@@ -64,6 +65,27 @@ class CostOptions:
     out: Path | None
     queries_n: int = 20
     start_timeout_s: float = 300  # a Python server's imports under callgrind: about 20 s here, Django's 60
+    minimal: bool = False  # each cell followed by its minimal app (apps/minimal/), counted the same way
+
+
+@dataclass(frozen=True)
+class Member:
+    """What one record counts: a cell, or (`minimal`) its minimal app served in its place."""
+
+    cell: catalog.Cell
+    minimal: MinimalApp | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.cell.name} (minimal)" if self.minimal else self.cell.name
+
+
+def members_of(options: CostOptions) -> list[Member]:
+    """The cells, each followed by its minimal app with --minimal (a one-line refusal for a cell
+    that has none)."""
+    if not options.minimal:
+        return [Member(cell) for cell in options.cells]
+    return [member for cell in options.cells for member in (Member(cell), Member(cell, minimal_app_of(cell)))]
 
 
 @dataclass
@@ -217,19 +239,25 @@ class Counting:
         }
 
 
-def count_cell(cell: catalog.Cell, options: CostOptions, target: Target, run_dir: Path,
+def count_cell(member: Member, options: CostOptions, target: Target, run_dir: Path,
                keep: Callable[[dict], None]) -> dict:
-    """The cell started under callgrind, verified, warmed, then its repeats; a failure is recorded
-    with its reason and the run goes on; an interruption `keep`s what was counted and ends it."""
-    record = {"name": cell.name, "status": "ok", "reason": None, "repeats": [], "processes": {}}
-    directory = run_dir / "callgrind" / file_slug(cell.name)
+    """The cell (or its minimal app) started under callgrind, verified, warmed, then its repeats; a
+    failure is recorded with its reason and the run goes on; an interruption `keep`s what was
+    counted and ends it."""
+    cell, name = member.cell, member.name
+    record = {"name": name, "status": "ok", "reason": None, "repeats": [], "processes": {}}
+    if member.minimal:
+        record["minimal"] = {"app": member.minimal.app, "of": cell.name, "follows": member.minimal.follows}
+    directory = run_dir / "callgrind" / file_slug(name)
     directory.mkdir(parents=True, exist_ok=True)
     process = lifecycle.CellProcess.on_free_port(
-        cell, workers=1, pool_size=options.pool_size, log_path=run_dir / "logs" / f"{file_slug(cell.name)}.log",
-        users=target.users, wrap=tuple(callgrind.wrapper(directory)),
+        cell, workers=1, pool_size=options.pool_size, log_path=run_dir / "logs" / f"{file_slug(name)}.log",
+        users=target.users, wrap=tuple(callgrind.wrapper(directory)), minimal=member.minimal,
         extra_env={"PYTHONHASHSEED": HASH_SEED} if cell.is_python else GO_UNDER_CALLGRIND)
     try:
-        login = roles.login_for(target.url, target.url, f"{cell.name} cost")
+        if member.minimal:
+            builds.build(cell, minimal=True)
+        login = roles.login_for(target.url, target.url, f"{name} cost")
         with process, database.connect(target.url) as conn:
             process.start(login.url)
             try:
@@ -251,12 +279,12 @@ def count_cell(cell: catalog.Cell, options: CostOptions, target: Target, run_dir
             record["processes"] = {str(proc.pid): command_of(proc.cmdline()) for proc in process.processes()}
             for number in range(options.repeats):
                 record["repeats"].append(counting.repeat(number, conn))
-                err.print(f"{cell.name}: repeat {number + 1} of {options.repeats}: "
+                err.print(f"{name}: repeat {number + 1} of {options.repeats}: "
                           f"{record['repeats'][-1]['instructions_per_request']:,.0f} instructions per request")
     except (DbbenchError, psycopg.Error, psutil.Error) as exc:
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         record.update(status="failed", reason=database.scrub(said, target.url))
-        err.print(f"{cell.name}: failed: {record['reason']}")
+        err.print(f"{name}: failed: {record['reason']}")
     except KeyboardInterrupt:
         record.update(status="interrupted", reason="the run was stopped while this cell was counted")
         keep(record)  # its finished repeats are kept
@@ -290,14 +318,15 @@ def run_cost(options: CostOptions) -> tuple[Path, dict]:
                               "warmup_requests": options.warmup, "workers": 1, "pool_size": options.pool_size,
                               "python_hash_seed": int(HASH_SEED), "go_environment": GO_UNDER_CALLGRIND,
                               "wrk_seed": WRK_SEED, "start_timeout_s": options.start_timeout_s,
+                              "minimal_apps": options.minimal,
                               "postgres_counted": "CPU time of the cell's backends (/proc/PID/schedstat)"
                               if target.postgres_local else None}},
         "cells": [],
     }
     path = run_dir / "cost.json"
     try:
-        sequence.cell_by_cell(options.cells, document, path, "cost",
-                              lambda cell: count_cell(cell, options, target, run_dir, document["cells"].append),
+        sequence.cell_by_cell(members_of(options), document, path, "cost",
+                              lambda member: count_cell(member, options, target, run_dir, document["cells"].append),
                               empty={"repeats": []})
     finally:  # what was counted gets its page, however the run ends
         (run_dir / "cost.md").write_text(cost_page.render(document))

@@ -18,12 +18,12 @@ def cell_by_cell(selected: list, document: dict, path: Path, section: str, measu
     here is recorded as skipped with its reason, the file is rewritten after every cell, and
     the end time is written whatever ends the loop."""
     try:
-        for cell in selected:
-            ok, detail = builds.availability(cell)
+        for item in selected:  # a cell, or what holds one (`cell`) under a name of its own
+            ok, detail = builds.availability(getattr(item, "cell", item))
             if not ok:
-                document["cells"].append({"name": cell.name, "status": "skipped", "reason": detail, **empty})
+                document["cells"].append({"name": item.name, "status": "skipped", "reason": detail, **empty})
                 continue
-            document["cells"].append(measure(cell))
+            document["cells"].append(measure(item))
             write_json(document, path)
         document["complete"] = True
     finally:

@@ -102,7 +102,8 @@ def postgres_us(cell: dict) -> str:
 def orm_tax(document: dict) -> list[list[str]]:
     """Each variant over its framework's raw cell, from the medians; in brackets the lowest and
     highest ratio any pair of their repeats gives."""
-    counted = {cell["name"]: per_request(cell) for cell in document["cells"] if per_request(cell)}
+    counted = {cell["name"]: per_request(cell) for cell in document["cells"]
+               if per_request(cell) and not cell.get("minimal")}
     rows = []
     for name, values in counted.items():
         framework, _, variant = name.partition("/")
@@ -114,21 +115,54 @@ def orm_tax(document: dict) -> list[list[str]]:
     return rows
 
 
+def top_functions(cell: dict) -> dict[str, float]:
+    """Each of the top functions' instructions per request (its own, not its callees'), the median
+    over the repeats that list it; by name alone, so that a Go function compares across two
+    programs (stored as "name [object file]")."""
+    found: dict[str, list[float]] = {}
+    for repeat in cell.get("repeats", []):
+        for name, value in repeat.get("top_functions", {}).items():
+            found.setdefault(name.rsplit(" [", 1)[0], []).append(value)
+    return {name: statistics.median(values) for name, values in found.items()}
+
+
+def moved_text(mine: dict[str, float], theirs: dict[str, float], shown: int = SHOWN_DIFFERENCES) -> str:
+    """The keys whose instructions per request differ most: "interpreter +120k, driver −3k"."""
+    moved = {key: mine.get(key, 0.0) - theirs.get(key, 0.0) for key in {*mine, *theirs}}
+    biggest = sorted(moved.items(), key=lambda item: (-abs(item[1]), item[0]))[:shown]
+    return ", ".join(f"{key} {'+' if change >= 0 else '−'}{abs(change) / 1000:,.1f}k" for key, change in biggest)
+
+
+def glue(document: dict) -> list[list[str]]:
+    """Each cell over its minimal app (dbbench cost --minimal): what the cell does beyond the
+    documentation's code, in instructions, and where the difference lies."""
+    counted = {cell["name"]: cell for cell in document["cells"] if per_request(cell)}
+    rows = []
+    for name, cell in counted.items():
+        app = counted.get(f"{name} (minimal)")
+        if app is None:
+            continue
+        mine, theirs = per_request(cell), per_request(app)
+        rows.append([name, f"`{app['minimal']['app']}`", thousands(median(cell)), thousands(median(app)),
+                     f"{statistics.median(mine) / statistics.median(theirs):.3f}",
+                     f"{min(mine) / max(theirs):.3f}–{max(mine) / min(theirs):.3f}",
+                     moved_text(by_category(cell), by_category(app)),
+                     moved_text(top_functions(cell), top_functions(app))])
+    return rows
+
+
 def differences(document: dict) -> list[str]:
     """For each variant, the categories whose instructions per request differ most from its
     framework's raw cell: where its price comes from."""
-    shares = {cell["name"]: by_category(cell) for cell in document["cells"] if cell.get("repeats")}
+    shares = {cell["name"]: by_category(cell) for cell in document["cells"]
+              if cell.get("repeats") and not cell.get("minimal")}
     lines = []
     for name, mine in shares.items():
         framework, _, variant = name.partition("/")
         raw = shares.get(f"{framework}/raw")
         if variant == "raw" or raw is None:
             continue
-        moved = {category: mine.get(category, 0.0) - raw.get(category, 0.0) for category in {*mine, *raw}}
-        biggest = sorted(moved.items(), key=lambda item: -abs(item[1]))[:SHOWN_DIFFERENCES]
-        said = ", ".join(f"{category} {'+' if change >= 0 else '−'}{abs(change) / 1000:,.0f}k"
-                         for category, change in biggest)
-        lines.append(f"- **{name}** against {framework}/raw: {said}")
+        lines.append(f"- **{name}** against {framework}/raw: {moved_text(mine, raw)}")
     return lines
 
 
@@ -189,6 +223,17 @@ def render(document: dict, preset: str | None = None) -> str:
         if moved:
             parts += ["Where each variant's price comes from, the categories that differ most from its "
                       "framework's raw cell, per request:\n", "\n".join(moved) + "\n"]
+    found = glue(document)
+    if found:
+        parts += ["## The glue in instructions\n",
+                  "Each cell's instructions per request over its minimal app's (`apps/minimal/`: the by-id "
+                  "endpoint as its libraries' documentation writes it, on the same server, worker and pool), "
+                  "counted the same way one after the other; above 1, the cell's code asks more of the CPU than "
+                  "the documentation's. The repeats' range: the lowest and highest ratio any two of their repeats "
+                  "give. Where the difference lies: the categories, then the functions (their own instructions, "
+                  "among each one's top functions) that differ most, per request.\n",
+                  md_table(["cell", "minimal app", "cell", "minimal app", "cell over app", "repeats' range",
+                            "by category", "by function"], found) + "\n"]
     left = [cell for cell in document["cells"] if cell["status"] != "ok"]
     if left:
         parts.append("Not counted: " + "; ".join(f"{cell['name']} ({cell['status']}: {cell['reason']})"
