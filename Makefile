@@ -50,8 +50,9 @@ bench-parity: setup
 # ARGS="--preset stacks" counts the stacks preset's cells instead, into docs/cost/stacks/ (about 25 minutes),
 # so that each stack price is stated in instructions too.
 bench-cost: setup cost-tools
-	@echo "bench-cost: the 7 default cells under callgrind: about 9 minutes"
+	@echo "bench-cost: the 7 default cells under callgrind (about 9 minutes; the stacks' 16, about 25)"
 	$(DBBENCH) cost --publish $(ARGS)
+	$(DBBENCH) docs
 
 bench-quick: setup
 	$(DBBENCH) run --quick $(ARGS)
@@ -76,6 +77,7 @@ lessons: $(addprefix lesson-,$(LESSONS))
 
 lesson-%: setup proxy
 	$(DBBENCH) lesson $* --measure
+	$(DBBENCH) docs
 
 db-up: setup
 	$(DBBENCH) db up $(ARGS)
@@ -93,10 +95,10 @@ db-down: setup
 test: browser proxy pooler open-loop cost-tools environments docs-env
 	$(VENV)/bin/python -m pytest $(ARGS)
 
-# For contributors: the tests that need no database, no cell and no built tool, and one real run
-# of two cells (fastapi/raw and gin/raw) end to end, with its report; no oha, toxiproxy, browser
-# or all-cells verification. Only the environments and Go it needs are built. `make test` stays
-# the whole suite that CI runs.
+# For contributors: the tests that need neither the session's database nor a tool the bootstrap
+# builds or installs apart (oha, toxiproxy, valgrind, Chromium, SSH), and one real run of two
+# cells (fastapi/raw and gin/raw) end to end, with its report; no all-cells verification. On a
+# checkout whose environments are built, about two minutes. `make test` stays the whole suite CI runs.
 test-fast: setup docs-env
 	$(VENV)/bin/python -m pytest --fast $(ARGS)
 
@@ -117,14 +119,16 @@ $(DOCS)/.ready: runner/docs.lock $(VENV)/.ready
 	touch $@
 
 # A stack's lock file, apps/stacks/NAME.txt, compiled by uv from NAME.in (its top-level pins) for
-# Python 3.11; never edited by hand. Then `dbbench env build NAME` and `dbbench verify` its cells.
+# Python 3.11 on Linux, keeping the lock's other pins where the .in allows; never edited by hand. Then `dbbench env build NAME` and `dbbench verify` its cells.
 lock: $(VENV)/.ready
 	@test -n "$(STACK)" && test -f apps/stacks/$(STACK).in || \
 		{ echo "make lock: STACK= one of: $$(cd apps/stacks && ls *.in | sed 's/\.in$$//' | tr '\n' ' ')" >&2; exit 2; }
+	@cp apps/stacks/$(STACK).txt apps/stacks/$(STACK).txt.new  # uv keeps these pins where the .in allows them
+	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 --python-platform linux --no-header --no-annotate \
+		apps/stacks/$(STACK).in -o apps/stacks/$(STACK).txt.new || { rm -f apps/stacks/$(STACK).txt.new; exit 1; }
 	{ sed -n '/^# Top-level pins/q;p' apps/stacks/$(STACK).in; \
 	  echo "# Compiled from $(STACK).in by 'make lock STACK=$(STACK)'; every pin exact."; \
-	  $(VENV)/bin/uv pip compile --quiet --python-version 3.11 --no-header --no-annotate apps/stacks/$(STACK).in; \
-	} > apps/stacks/$(STACK).txt.new && mv apps/stacks/$(STACK).txt.new apps/stacks/$(STACK).txt
+	  grep -v '^#' apps/stacks/$(STACK).txt.new; } > apps/stacks/$(STACK).txt && rm apps/stacks/$(STACK).txt.new
 	@echo "lock: apps/stacks/$(STACK).txt; now: $(DBBENCH) env build $(STACK) && $(DBBENCH) verify --all"
 
 environments: $(VENV)/.ready

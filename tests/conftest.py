@@ -4,8 +4,10 @@ state directory and port, seeded small; never a mock."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,8 +29,18 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    # Never the user's .dbbench: a test that runs the CLI before the session's database exists (a
+    # one-line error it checks) would otherwise meet the lock of the user's own measurement.
+    if "DBBENCH_HOME" not in os.environ:
+        os.environ["DBBENCH_HOME"] = config._dbbench_home = tempfile.mkdtemp(prefix="dbbench-home-")
     config.addinivalue_line("markers", "slow: left out of make test-fast: starts cells, builds or drives a tool")
     config.addinivalue_line("markers", "end_to_end: the real run make test-fast keeps (it needs the database)")
+
+
+def pytest_unconfigure(config):
+    home = getattr(config, "_dbbench_home", None)
+    if home:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from conftest import REPO, dbbench
 
+from runner.base.errors import DbbenchError
 from runner.commands import docs
 from runner.commands.parser import build_parser
 from runner.pages import findings, reference
@@ -67,7 +68,7 @@ def test_the_readme_findings_are_the_committed_runs_and_name_them():
     intros = [line for line in block.splitlines() if line.startswith("**")]
     assert len(intros) == 3 and all("commit " in line and "measured 20" in line for line in intros), \
         "each table names its runs' commit and date"
-    with pytest.raises(Exception, match="no findings block"):
+    with pytest.raises(DbbenchError, match="no findings block"):
         findings.in_readme("# a README without the markers\n")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from runner.base import paths
 from runner.base.console import err
+from runner.base.errors import DbbenchError
 
 HELP = ("write the generated pages (README.md's findings, docs/findings.md, docs/stacks/prices.md, docs/cli.md) "
         "from their sources")
@@ -26,15 +27,17 @@ def generated() -> dict[Path, str]:
     from runner.report import prices
 
     readme = paths.REPO / "README.md"
+    if not readme.exists():
+        raise DbbenchError("README.md is missing: its findings block is one of the generated pages")
     return {readme: findings.in_readme(readme.read_text()),
             paths.REPO / "docs" / "findings.md": findings.page(),
             findings.STACKS / "prices.md": prices.render(prices.runs_under([str(findings.STACKS)])),
             paths.REPO / "docs" / "cli.md": reference.render(build_parser())}
 
 
-def stale() -> list[Path]:
+def stale(pages: dict[Path, str] | None = None) -> list[Path]:
     """The generated pages whose committed text differs from their sources'."""
-    return [path for path, text in generated().items() if not path.exists() or path.read_text() != text]
+    return [path for path, text in (pages or generated()).items() if not path.exists() or path.read_text() != text]
 
 
 def run(args) -> int:
@@ -43,8 +46,8 @@ def run(args) -> int:
         for path in found:
             err.print(f"dbbench: {path.relative_to(paths.REPO)} differs from its sources: run `dbbench docs`")
         return 1 if found else 0
-    for path, text in generated().items():
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-            print(f"wrote {path.relative_to(paths.REPO)}")
+    pages = generated()
+    for path in stale(pages):
+        path.write_text(pages[path])
+        print(f"wrote {path.relative_to(paths.REPO)}")
     return 0

@@ -24,11 +24,10 @@ from runner.base.console import err
 from runner.base.errors import DbbenchError
 from runner.base.scenarios import Scenario
 from runner.cells import builds, catalog, lifecycle
-from runner.cells.minimal import MinimalApp, minimal_app_of
 from runner.db import clusterlock, database, roles, seeding
 from runner.experiments import sequence
 from runner.measure import callgrind, metadata, wrk
-from runner.measure.plan import file_slug
+from runner.measure.plan import Instance, file_slug, members_of
 from runner.report import cost as cost_page
 from runner.report import results
 from runner.verify import verifier
@@ -66,26 +65,6 @@ class CostOptions:
     queries_n: int = 20
     start_timeout_s: float = 300  # a Python server's imports under callgrind: about 20 s here, Django's 60
     minimal: bool = False  # each cell followed by its minimal app (apps/minimal/), counted the same way
-
-
-@dataclass(frozen=True)
-class Member:
-    """What one record counts: a cell, or (`minimal`) its minimal app served in its place."""
-
-    cell: catalog.Cell
-    minimal: MinimalApp | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.cell.name} (minimal)" if self.minimal else self.cell.name
-
-
-def members_of(options: CostOptions) -> list[Member]:
-    """The cells, each followed by its minimal app with --minimal (a one-line refusal for a cell
-    that has none)."""
-    if not options.minimal:
-        return [Member(cell) for cell in options.cells]
-    return [member for cell in options.cells for member in (Member(cell), Member(cell, minimal_app_of(cell)))]
 
 
 @dataclass
@@ -239,7 +218,20 @@ class Counting:
         }
 
 
-def count_cell(member: Member, options: CostOptions, target: Target, run_dir: Path,
+def wait_for_pool(process: lifecycle.CellProcess, login: roles.Login, timeout_s: float) -> None:
+    """Under callgrind a server answers before its pool is full where the pool fills beside the
+    server's start (sanic/sa-orm's held 2 of 4 connections when it first answered): wait for the
+    whole pool, as long as a start may take, so that the verifier counts what the cell opens, not
+    how fast callgrind lets it. A pool that never fills is left for the verifier to report."""
+    port = database.port_of(login.url)
+    deadline = time.monotonic() + timeout_s
+    while process.database_connections(port) < process.expected_connections and time.monotonic() < deadline:
+        if not process.alive():
+            return
+        time.sleep(0.2)
+
+
+def count_cell(member: Instance, options: CostOptions, target: Target, run_dir: Path,
                keep: Callable[[dict], None]) -> dict:
     """The cell (or its minimal app) started under callgrind, verified, warmed, then its repeats; a
     failure is recorded with its reason and the run goes on; an interruption `keep`s what was
@@ -247,7 +239,8 @@ def count_cell(member: Member, options: CostOptions, target: Target, run_dir: Pa
     cell, name = member.cell, member.name
     record = {"name": name, "status": "ok", "reason": None, "repeats": [], "processes": {}}
     if member.minimal:
-        record["minimal"] = {"app": member.minimal.app, "of": cell.name, "follows": member.minimal.follows}
+        record["minimal"] = {"app": member.minimal.app, "of": cell.name, "follows": member.minimal.follows,
+                             "server": member.minimal.server}
     directory = run_dir / "callgrind" / file_slug(name)
     directory.mkdir(parents=True, exist_ok=True)
     process = lifecycle.CellProcess.on_free_port(
@@ -264,6 +257,8 @@ def count_cell(member: Member, options: CostOptions, target: Target, run_dir: Pa
                 process.wait_ready(options.start_timeout_s)
             except DbbenchError as exc:
                 raise DbbenchError(f"under callgrind, {exc}") from None
+            if member.minimal is None:  # a minimal app opens its pool as its documentation does
+                wait_for_pool(process, login, options.start_timeout_s)
             verdict = verifier.verify_running(process, target.url, login, endpoints=options.scenario.endpoints,
                                               weights=options.scenario.endpoint_weights)
             record["verification"] = verdict.as_dict()
@@ -325,7 +320,7 @@ def run_cost(options: CostOptions) -> tuple[Path, dict]:
     }
     path = run_dir / "cost.json"
     try:
-        sequence.cell_by_cell(members_of(options), document, path, "cost",
+        sequence.cell_by_cell(members_of(options.cells, 1, parity=options.minimal), document, path, "cost",
                               lambda member: count_cell(member, options, target, run_dir, document["cells"].append),
                               empty={"repeats": []})
     finally:  # what was counted gets its page, however the run ends

@@ -18,7 +18,7 @@ def cell_by_cell(selected: list, document: dict, path: Path, section: str, measu
     here is recorded as skipped with its reason, the file is rewritten after every cell, and
     the end time is written whatever ends the loop."""
     try:
-        for item in selected:  # a cell, or what holds one (`cell`) under a name of its own
+        for item in selected:  # a cell, or a run's instance of one (its own name, its `cell`)
             ok, detail = builds.availability(getattr(item, "cell", item))
             if not ok:
                 document["cells"].append({"name": item.name, "status": "skipped", "reason": detail, **empty})

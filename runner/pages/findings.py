@@ -62,9 +62,14 @@ def committed(directory: Path, what: str) -> Path:
 def in_instructions(counted: dict, a: str, b: str) -> str:
     """b's instructions per request over a's, from the published cost runs: what a's throughput over
     b's would be if instructions were all a request cost (so above 1 the choice is cheaper)."""
-    if not counted or a not in counted["cells"] or b not in counted["cells"]:
-        return "—"
-    return f"{counted['cells'][b]['median'] / counted['cells'][a]['median']:.2f}"
+    found = cost.pair(counted, a, b) if counted else None
+    return f"{found[1]['median'] / found[0]['median']:.2f}" if found else "—"
+
+
+def cost_runs(counted: dict) -> str:
+    """Each published cost run: where, when and at which commit it counted."""
+    return "; ".join(f"`{run['place']}/` counted {run['started_at'][:10]} {run['started_at'][11:16]} UTC at commit "
+                     f"{(run['commit'] or '?')[:7]}" for run in counted.get("runs", []))
 
 
 def stack_prices(docs: str) -> list[str]:
@@ -91,11 +96,12 @@ def stack_prices(docs: str) -> list[str]:
             "chosen cell's throughput over the one it replaces, measured in the same run (paired), with its 95% "
             "interval; below 1 the choice costs throughput, above 1 it buys some; (tie): the interval holds 1, "
             "judged before rounding. Each server ran "
-            f"{run['server_cpus']} worker with {run['connections']} connections, wrk and PostgreSQL sharing the "
-            f"same cores, {pools}. "
+            f"{run['server_cpus']} worker{'' if run['server_cpus'] == 1 else 's'} with {run['connections']} "
+            f"connections, wrk and PostgreSQL sharing the same cores, {pools}. "
             + (f"The last column: the replaced cell's instructions per request over the chosen one's, on `{scenario}` "
-               f"from the published cost runs ([cost]({docs}cost/README.md)), which is what the throughput ratio would "
-               "be if instructions were all a request cost. " if shown else "")
+               f"from the published cost runs ([cost]({docs}cost/README.md); {cost_runs(counted)}), both cells from "
+               "one run where one counted both: what the throughput ratio would be if instructions were all a "
+               "request cost. " if shown else "")
             + f"[The decision in words, with memory]({docs}stacks/prices.md): `make bench-stacks`, one run per "
             f"column, {provenance(documents, labels)}.", "",
             md_table(["choice", *labels, *([f"{scenario}, in instructions"] if shown else [])], rows),
@@ -110,8 +116,9 @@ def loading_strategy(docs: str) -> list[str]:
     document = engine.committed_results(lesson)
     points = n_plus_one.points_of(document, "one connection")
     added = sorted({ms for cell_points in points.values() for ms in cell_points})
-    rows = [[name, f"{toolkit.round_trips(cell_points[added[0]]['statements_per_request']):.1f}",
-             *[n_plus_one.p50_estimate(cell_points[ms]) for ms in added]] for name, cell_points in points.items()]
+    rows = [[name, f"{toolkit.round_trips(next(iter(cell_points.values()))['statements_per_request']):.1f}",
+             *[n_plus_one.p50_estimate(cell_points[ms]) if ms in cell_points else "—" for ms in added]]
+            for name, cell_points in points.items() if cell_points]
     return [f"**What the loading strategy costs** across a network: a feed page (20 posts, each with its author) "
             "loaded five ways with FastAPI, one request at a time, as toxiproxy adds latency to every round trip "
             "to PostgreSQL; the median latency in ms with its 95% interval; lower is better. "

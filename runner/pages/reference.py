@@ -44,8 +44,8 @@ def invocation(action: argparse.Action) -> str:
 
 
 def escaped(text: str) -> str:
-    """A table cell: pipes would end the cell."""
-    return text.replace("|", "\\|")
+    """A table cell: pipes would end the cell, and <time> would be taken for an HTML tag."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def options_table(parser: argparse.ArgumentParser) -> list[str]:
@@ -63,7 +63,7 @@ def usage(parser: argparse.ArgumentParser) -> str:
 
 def section(name: str, summary: str, parser: argparse.ArgumentParser, level: int) -> list[str]:
     """One subcommand: its summary, usage and options, then its own subcommands a level down."""
-    lines = [f"{'#' * level} `{name}`", "", summary[:1].upper() + summary[1:] + "." if summary else "", "",
+    lines = [f"{'#' * level} `{name}`", "", escaped(summary[:1].upper() + summary[1:]) + "." if summary else "", "",
              "```text", usage(parser), "```", "", *options_table(parser), ""]
     for sub_name, sub_help, sub in subcommands(parser):
         lines += section(f"{name} {sub_name}", sub_help, sub, level + 1)

@@ -27,8 +27,9 @@ CATEGORIES = ("interpreter", "framework", "ORM", "driver", "server", "event loop
               "Go runtime", "rest")
 SHOWN_DIFFERENCES = 3
 PRICE_NOTE = (
-    "In instructions: the chosen cell's instructions per request over the other's, from the published cost run "
-    "(docs/cost/: under callgrind, one worker, one request at a time, by-id), and whether the throughput price of "
+    "In instructions: the chosen cell's instructions per request over the other's, from the published cost runs "
+    "(docs/cost/ and a preset's docs/cost/PRESET/, both cells from one run where one counted both: under "
+    "callgrind, one worker, one request at a time, by-id), and whether the throughput price of "
     "the same scenario agrees (its 95% interval holds the other's instructions over the chosen one's) or the "
     "chosen cell does better or worse in throughput than its instructions say: what instructions do not count "
     "(PostgreSQL, waiting, cache misses, the kernel, concurrency) is where they part.")
@@ -126,11 +127,12 @@ def top_functions(cell: dict) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in found.items()}
 
 
-def moved_text(mine: dict[str, float], theirs: dict[str, float], shown: int = SHOWN_DIFFERENCES) -> str:
+def moved_text(mine: dict[str, float], theirs: dict[str, float], digits: int = 0) -> str:
     """The keys whose instructions per request differ most: "interpreter +120k, driver −3k"."""
     moved = {key: mine.get(key, 0.0) - theirs.get(key, 0.0) for key in {*mine, *theirs}}
-    biggest = sorted(moved.items(), key=lambda item: (-abs(item[1]), item[0]))[:shown]
-    return ", ".join(f"{key} {'+' if change >= 0 else '−'}{abs(change) / 1000:,.1f}k" for key, change in biggest)
+    biggest = sorted(moved.items(), key=lambda item: (-abs(item[1]), item[0]))[:SHOWN_DIFFERENCES]
+    return ", ".join(f"{key} {'+' if change >= 0 else '−'}{abs(change) / 1000:,.{digits}f}k"
+                     for key, change in biggest)
 
 
 def glue(document: dict) -> list[list[str]]:
@@ -146,8 +148,8 @@ def glue(document: dict) -> list[list[str]]:
         rows.append([name, f"`{app['minimal']['app']}`", thousands(median(cell)), thousands(median(app)),
                      f"{statistics.median(mine) / statistics.median(theirs):.3f}",
                      f"{min(mine) / max(theirs):.3f}–{max(mine) / min(theirs):.3f}",
-                     moved_text(by_category(cell), by_category(app)),
-                     moved_text(top_functions(cell), top_functions(app))])
+                     moved_text(by_category(cell), by_category(app), 1),
+                     moved_text(top_functions(cell), top_functions(app), 1)])
     return rows
 
 
@@ -261,30 +263,44 @@ def unpublishable(document: dict) -> str | None:
 
 
 def published_summary() -> dict | None:
-    """The published runs' instructions per request (the default cells', then each preset's for the
-    cells the default run has not), each cell with when and at which commit it was counted: what a
-    run records at its start, so that its report states them from its own results. None where none
-    is published or the default run cannot be read."""
-    runs = [paths.COST_DIR / "cost.json", *sorted(paths.COST_DIR.glob("*/cost.json"))]
+    """The published runs' instructions per request (docs/cost/ for the default cells, each
+    docs/cost/PRESET/ for a preset's), with when, at which commit and on which scenario: what a run
+    records at its start, so that its report states them from its own results. `cells` holds the
+    default run's cells, then a preset run's the default run has not; `runs` each run's own, so that
+    a ratio takes both cells from one run where one counted both. None where the default run is not
+    published or cannot be read."""
     summary = None
-    for path in runs:
+    for path in [paths.COST_DIR / "cost.json", *sorted(paths.COST_DIR.glob("*/cost.json"))]:
         try:
             document = json.loads(path.read_text())
             meta = document["metadata"]["cost"]
             commit = document["metadata"]["project"].get("git_commit")
             cells = {cell["name"]: {"median": median(cell), "low": min(per_request(cell)),
                                     "high": max(per_request(cell)), "commit": commit}
-                     for cell in document["cells"] if per_request(cell)}
+                     for cell in document["cells"] if per_request(cell) and not cell.get("minimal")}
         except (OSError, ValueError, KeyError, TypeError):
             if summary is None:
                 return None
             continue
+        run = {"place": str(path.parent.relative_to(paths.COST_DIR.parent)), "started_at": meta["started_at"],
+               "commit": commit, "cells": cells}
         if summary is None:
             summary = {"started_at": meta["started_at"], "commit": commit, "scenario": meta["scenario"],
-                       "tool": meta["tool"], "cells": cells}
+                       "tool": meta["tool"], "cells": cells, "runs": [run]}
         elif meta["scenario"] == summary["scenario"]:
             summary["cells"] = {**cells, **summary["cells"]}
+            summary["runs"].append(run)
     return summary
+
+
+def pair(summary: dict, a: str, b: str) -> tuple[dict, dict] | None:
+    """Two cells' published figures, both from one run where one counted both (a summary recorded
+    before runs were kept apart has only `cells`); else each from the run that stands for it."""
+    for run in summary.get("runs", []):
+        if a in run["cells"] and b in run["cells"]:
+            return run["cells"][a], run["cells"][b]
+    found = summary["cells"].get(a), summary["cells"].get(b)
+    return found if all(found) else None
 
 
 def agreement(instructions: float, throughput: dict) -> str | None:
@@ -336,7 +352,7 @@ def section(document: dict) -> Section | None:
         found = counted.get(name)
         if found is None:
             continue
-        raw = counted.get(f"{cell['framework']}/raw")
+        raw = (pair(summary, name, f"{cell['framework']}/raw") or (None, None))[1]
         tax = taxes.get(name)
         in_instructions = found["median"] / raw["median"] if raw and cell["variant"] != "raw" else None
         rows.append([name, f"{thousands(found['median'])} [{thousands(found['low'])}–{thousands(found['high'])}]",
@@ -367,9 +383,10 @@ def price_text(document: dict, price: dict) -> str | None:
     summary = document["metadata"]["run"].get("cost_published")
     if not summary or summary["scenario"] != document["metadata"]["run"]["scenario"]:
         return None
-    a, b = summary["cells"].get(price["a"]), summary["cells"].get(price["b"])
-    if not (a and b):
+    found = pair(summary, price["a"], price["b"])
+    if not found:
         return None
+    a, b = found
     ratio = a["median"] / b["median"]
     said = agreement(ratio, price)
     return f"{ratio:.3f}× the instructions" + (f" ({said})" if said else "")
