@@ -272,6 +272,20 @@ def test_a_preset_s_published_run_adds_its_cells_and_names_its_own_commit(monkey
     assert cost_page.pair(summary, "fastapi/tortoise", "fastapi/raw")[1]["median"] == 650e3
     assert "commit fedcba9" in cost_page.other_commit(document, summary, ["fastapi/tortoise", "fastapi/raw"])
     assert cost_page.other_commit(document, summary, ["fastapi/raw"]) is None
+    mix = counted_document({"fastapi/piccolo": [900e3, 900e3, 900e3]})
+    mix["metadata"]["cost"]["scenario"] = "mix"
+    cost_page.publish(mix, "on-mix")
+    assert "fastapi/piccolo" not in cost_page.published_summary()["cells"], "another scenario's run is left out"
+
+
+def test_publishing_a_preset_is_the_defaults_too(monkeypatch):
+    from runner.cli import build_parser
+    from runner.commands import cost as cost_command
+    from runner.measure import metadata
+
+    monkeypatch.setattr(metadata, "collect_project", lambda: {"git_dirty": False})
+    args = build_parser().parse_args(["cost", "--publish", "--preset", "stacks"])
+    cost_command.check_publishable(args, cost_command.parser_defaults(cost_command.add_arguments))
 
 
 

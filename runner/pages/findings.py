@@ -92,7 +92,8 @@ def stack_prices(docs: str) -> list[str]:
     notes = [*prices.psycopg_note(by_price, documents),
              *([prices.PREPARED_GONE_BEHIND_POOLER] if any(doc["metadata"]["run"].get("pooler") for doc in documents)
                else [])]
-    return [f"**The price of each stack choice** (preset `stacks`: what a FastAPI team weighs in 2026): the "
+    preset = run["preset"]
+    return [f"**The price of each stack choice** (preset `{preset['name']}`: {preset['summary']}): the "
             "chosen cell's throughput over the one it replaces, measured in the same run (paired), with its 95% "
             "interval; below 1 the choice costs throughput, above 1 it buys some; (tie): the interval holds 1, "
             "judged before rounding. Each server ran "
@@ -119,8 +120,8 @@ def loading_strategy(docs: str) -> list[str]:
     rows = [[name, f"{toolkit.round_trips(next(iter(cell_points.values()))['statements_per_request']):.1f}",
              *[n_plus_one.p50_estimate(cell_points[ms]) if ms in cell_points else "—" for ms in added]]
             for name, cell_points in points.items() if cell_points]
-    return [f"**What the loading strategy costs** across a network: a feed page (20 posts, each with its author) "
-            "loaded five ways with FastAPI, one request at a time, as toxiproxy adds latency to every round trip "
+    return [f"**What the loading strategy costs** across a network: a feed page (posts, each with its author) "
+            f"loaded {len(rows)} ways, one request at a time, as toxiproxy adds latency to every round trip "
             "to PostgreSQL; the median latency in ms with its 95% interval; lower is better. "
             f"[The lesson]({docs}lessons/{lesson.name}/README.md): `make lesson-{lesson.name}`, "
             f"{provenance(toolkit.runs_in(document))}.", "",
@@ -154,8 +155,10 @@ def orm_tax(docs: str) -> list[str]:
     commit = (meta["project"].get("git_commit") or "?")[:7] + (" (with uncommitted changes)"
                                                                 if meta["project"].get("git_dirty") else "")
     scenario = document["metadata"]["run"]["scenario"]
-    return [f"**The ORM tax** of the seed article's stack (GINO, legacy: unmaintained) on `{scenario}` (one user "
-            "by id), two ways, each read the same way: below 1, the ORM costs. In throughput: each variant's "
+    legacy = sorted({cell["variant"] for cell in document["cells"] if cell.get("legacy")})
+    kept = f" ({', '.join(legacy)}: legacy, unmaintained, kept as the seed article's stack)" if legacy else ""
+    return [f"**The ORM tax**{kept} on `{scenario}` (one user by id), two ways, each read the same way: below 1, "
+            "the ORM costs. In throughput: each variant's "
             "requests per second over the same framework's raw SQL (asyncpg), paired, with its 95% interval "
             f"([the run]({docs}example/results.md): `make bench-db`, each cell at its tuned pool, "
             f"{provenance([document])}). In instructions: the raw cell's instructions per request over the "

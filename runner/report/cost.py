@@ -122,8 +122,11 @@ def top_functions(cell: dict) -> dict[str, float]:
     programs (stored as "name [object file]")."""
     found: dict[str, list[float]] = {}
     for repeat in cell.get("repeats", []):
-        for name, value in repeat.get("top_functions", {}).items():
-            found.setdefault(name.rsplit(" [", 1)[0], []).append(value)
+        by_name: dict[str, float] = {}
+        for name, value in repeat.get("top_functions", {}).items():  # one name in two objects: summed
+            by_name[name.rsplit(" [", 1)[0]] = by_name.get(name.rsplit(" [", 1)[0], 0.0) + value
+        for name, value in by_name.items():
+            found.setdefault(name, []).append(value)
     return {name: statistics.median(values) for name, values in found.items()}
 
 
