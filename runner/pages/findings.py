@@ -32,12 +32,16 @@ def disturbed(documents: list[dict]) -> str:
             f"({sum(1 for piece in used if piece.get('disturbed'))} of the {len(used)} used)")
 
 
+def commit_text(project: dict) -> str:
+    """The commit a run measured, short, and whether it had uncommitted changes."""
+    return (project.get("git_commit") or "?")[:7] + (" (with uncommitted changes)" if project.get("git_dirty") else "")
+
+
 def provenance(documents: list[dict], labels: list[str] | None = None) -> str:
     """When, from which commit and on what the runs were measured, and how many of their slices
     were disturbed (CPU steal or load outside the measurement), each run's where there are several."""
     metas = [document["metadata"] for document in documents]
-    commits = sorted({(meta["project"].get("git_commit") or "?")[:7]
-                      + (" (with uncommitted changes)" if meta["project"].get("git_dirty") else "") for meta in metas})
+    commits = sorted({commit_text(meta["project"]) for meta in metas})
     machines = sorted({machine_text(meta["machine"]) for meta in metas})
     start = min(meta["run"]["started_at"] for meta in metas)
     end = max(meta["run"].get("finished_at") or meta["run"]["started_at"] for meta in metas)
@@ -144,16 +148,15 @@ def orm_tax(docs: str) -> list[str]:
         if name not in per_cell or not raw or name.endswith("/raw"):
             return "—"
         values = per_cell[name]
-        return (f"{statistics.median(raw) / statistics.median(values):.3f} "
-                f"[{min(raw) / max(values):.3f}–{max(raw) / min(values):.3f}]")
+        ratio, span = cost.ratio_of(raw, values)
+        return f"{ratio} [{span}]"
 
     rows = [[cell["name"], fmt_ratio(taxes[cell["name"]]) if cell["name"] in taxes else "—",
              inverted_tax(cell["name"]),
              f"{cost.thousands(statistics.median(per_cell[cell['name']]))} ({cost.spread(per_cell[cell['name']])})"
              if cell["name"] in per_cell else "—"] for cell in document["cells"]]
     meta, run = counted["metadata"], counted["metadata"]["cost"]
-    commit = (meta["project"].get("git_commit") or "?")[:7] + (" (with uncommitted changes)"
-                                                                if meta["project"].get("git_dirty") else "")
+    commit = commit_text(meta["project"])
     scenario = document["metadata"]["run"]["scenario"]
     legacy = sorted({cell["variant"] for cell in document["cells"] if cell.get("legacy")})
     kept = f" ({', '.join(legacy)}: legacy, unmaintained, kept as the seed article's stack)" if legacy else ""

@@ -100,6 +100,13 @@ def postgres_us(cell: dict) -> str:
     return shown + (f" ({min(values):.0f}–{max(values):.0f})" if len(values) > 1 else "")
 
 
+def ratio_of(mine: list[float], theirs: list[float]) -> tuple[str, str]:
+    """Two cells' repeats as one ratio: the medians' ("2.750"), and the lowest and highest any two of
+    their repeats give ("2.749–2.755")."""
+    return (f"{statistics.median(mine) / statistics.median(theirs):.3f}",
+            f"{min(mine) / max(theirs):.3f}–{max(mine) / min(theirs):.3f}")
+
+
 def orm_tax(document: dict) -> list[list[str]]:
     """Each variant over its framework's raw cell, from the medians; in brackets the lowest and
     highest ratio any pair of their repeats gives."""
@@ -111,8 +118,7 @@ def orm_tax(document: dict) -> list[list[str]]:
         raw = counted.get(f"{framework}/raw")
         if variant == "raw" or not raw:
             continue
-        ratio = statistics.median(values) / statistics.median(raw)
-        rows.append([framework, variant, f"{ratio:.3f}", f"{min(values) / max(raw):.3f}–{max(values) / min(raw):.3f}"])
+        rows.append([framework, variant, *ratio_of(values, raw)])
     return rows
 
 
@@ -149,8 +155,7 @@ def glue(document: dict) -> list[list[str]]:
             continue
         mine, theirs = per_request(cell), per_request(app)
         rows.append([name, f"`{app['minimal']['app']}`", thousands(median(cell)), thousands(median(app)),
-                     f"{statistics.median(mine) / statistics.median(theirs):.3f}",
-                     f"{min(mine) / max(theirs):.3f}–{max(mine) / min(theirs):.3f}",
+                     *ratio_of(mine, theirs),
                      moved_text(by_category(cell), by_category(app), 1),
                      moved_text(top_functions(cell), top_functions(app), 1)])
     return rows
