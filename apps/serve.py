@@ -23,7 +23,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--pool-size", type=int, default=16)
     parser.add_argument("--minimal", help="a minimal app's module in apps/minimal/, served in the cell's place")
-    parser.add_argument("--server", default="uvicorn", help="the minimal app's server: uvicorn, granian or sanic")
+    parser.add_argument("--server", default="uvicorn",
+                        help="the minimal app's server: uvicorn, granian, sanic or gunicorn")
     parser.add_argument("--scheme", help="the minimal app's DATABASE_URL scheme (postgresql+asyncpg)")
     args = parser.parse_args()
     if "DATABASE_URL" not in os.environ:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
 
 
-def uvicorn_serve(target: str, host: str, port: int, workers: int, factory: bool = True) -> None:
+def uvicorn_serve(target: str, host: str, port: int, workers: int, factory: bool = True,
+                  lifespan: str = "on") -> None:
     """An ASGI app factory ("module:create_app"), or with factory=False an app ("module:app"), on
-    uvicorn with uvloop and httptools, access log off."""
+    uvicorn with uvloop and httptools, access log off; `lifespan` as uvicorn takes it ("auto",
+    its default, runs an app without one, as Django's ASGI handler is)."""
     import uvicorn
 
     uvicorn.run(
         target, factory=factory, host=host, port=port, workers=workers, loop="uvloop", http="httptools",
-        access_log=False, log_level="warning", lifespan="on",
+        access_log=False, log_level="warning", lifespan=lifespan,
     )
 
 
@@ -131,12 +134,16 @@ def sanic_serve(host: str, port: int, workers: int, **loader) -> None:
 
 def serve_app(server: str, target: str, host: str, port: int, workers: int) -> None:
     """An app defined at module level ("module:app", a minimal app's) on one of the servers the
-    cells run on, configured as for them."""
+    cells run on, configured as for them; on uvicorn with its default lifespan ("auto"), as its
+    documentation runs an app."""
     if server == "uvicorn":
-        uvicorn_serve(target, host, port, workers, factory=False)
+        uvicorn_serve(target, host, port, workers, factory=False, lifespan="auto")
     elif server == "granian":
         granian_serve(target, host, port, workers, factory=False)
     elif server == "sanic":
         sanic_serve(host, port, workers, module_input=target)
+    elif server == "gunicorn":  # a WSGI app, loaded in each worker after the fork
+        module, _, name = target.partition(":")
+        gunicorn_serve(lambda: getattr(importlib.import_module(module), name), host, port, workers)
     else:
-        raise SystemExit(f"apps.serve: no server {server!r} (uvicorn, granian or sanic)")
+        raise SystemExit(f"apps.serve: no server {server!r} (uvicorn, granian, sanic or gunicorn)")

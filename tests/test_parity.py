@@ -94,11 +94,10 @@ def test_parity_refuses_what_the_minimal_apps_do_not_serve_in_one_line(flags, sa
     assert result.returncode != 0 and said in result.stderr and result.stderr.strip().count("\n") == 0
 
 
-def test_every_default_cell_and_every_fastapi_cell_of_the_stacks_preset_has_a_minimal_app():
+def test_every_default_cell_and_every_cell_of_the_stacks_preset_has_a_minimal_app():
     from runner.cells import presets
 
-    wanted = {cell.name for cell in manifest().select(None, None, False)} | {
-        name for name in presets.preset("stacks").cells if name.startswith("fastapi")}
+    wanted = {cell.name for cell in manifest().select(None, None, False)} | set(presets.preset("stacks").cells)
     assert wanted <= set(minimal.declared()), wanted - set(minimal.declared())
     for name, app in minimal.declared().items():
         assert len(app.follows) > 40 and "documentation" not in app.app, name  # named for pages, not generic

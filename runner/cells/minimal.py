@@ -15,7 +15,8 @@ from runner.cells.catalog import Cell
 
 MINIMAL_DIR = paths.APPS_DIR / "minimal"
 MANIFEST = MINIMAL_DIR / "minimal.toml"
-SERVERS = ("uvicorn", "granian", "sanic", "go")  # go: a program of the Gin cell's module (apps/gin/minimal/)
+# go: a program of the Gin cell's module (apps/gin/minimal/); gunicorn: a WSGI app
+SERVERS = ("uvicorn", "granian", "sanic", "gunicorn", "go")
 GO_DIR = paths.APPS_DIR / "gin" / "minimal"
 
 
