@@ -12,6 +12,16 @@ from apps.access.django_model import Post, User
 from apps.contract import LATEST_POSTS, BaseStore, UserPosts, as_dict, feed_dict, post_dict
 
 
+async def user_where(**lookup) -> User | None:
+    """The one user a unique lookup finds, as Django's documentation looks one up (aget), or None.
+    Not filter().afirst(): that orders by the primary key first, and compiling the ORDER BY made
+    the cell spend 11% more instructions per by-id request than its minimal app (dbbench cost --minimal)."""
+    try:
+        return await User.objects.aget(**lookup)
+    except User.DoesNotExist:
+        return None
+
+
 class Store(BaseStore):
     async def open(self) -> None:
         django_setup.open_pool()
@@ -20,18 +30,18 @@ class Store(BaseStore):
         django_setup.close_pool()
 
     async def fetch(self, user_id: int):
-        user = await User.objects.filter(pk=user_id).afirst()
+        user = await user_where(pk=user_id)
         return as_dict(user) if user is not None else None
 
     async def fetch_by_username(self, username: str):
-        user = await User.objects.filter(username=username).afirst()
+        user = await user_where(username=username)
         return as_dict(user) if user is not None else None
 
     async def fetch_page(self, after: int, limit: int):
         return [as_dict(user) async for user in User.objects.filter(id__gt=after).order_by("id")[:limit]]
 
     async def update_bio(self, user_id: int, bio: str):
-        user = await User.objects.filter(pk=user_id).afirst()
+        user = await user_where(pk=user_id)
         if user is None:
             return None
         user.bio = bio
@@ -39,7 +49,7 @@ class Store(BaseStore):
         return as_dict(user)
 
     async def fetch_user_posts(self, user_id: int):
-        user = await User.objects.filter(pk=user_id).afirst()
+        user = await user_where(pk=user_id)
         if user is None:
             return None
         count = await Post.objects.filter(author_id=user_id).acount()

@@ -6,6 +6,14 @@ from apps.access.django_model import Post, User
 from apps.contract import LATEST_POSTS, SyncBaseStore, UserPosts, as_dict, feed_dict, post_dict
 
 
+def user_where(**lookup) -> User | None:
+    """The one user a unique lookup finds (get), or None: as apps/access/django_orm.py's."""
+    try:
+        return User.objects.get(**lookup)
+    except User.DoesNotExist:
+        return None
+
+
 class Store(SyncBaseStore):
     def open(self) -> None:
         django_setup.open_pool()
@@ -14,18 +22,18 @@ class Store(SyncBaseStore):
         django_setup.close_pool()
 
     def fetch(self, user_id: int):
-        user = User.objects.filter(pk=user_id).first()
+        user = user_where(pk=user_id)
         return as_dict(user) if user is not None else None
 
     def fetch_by_username(self, username: str):
-        user = User.objects.filter(username=username).first()
+        user = user_where(username=username)
         return as_dict(user) if user is not None else None
 
     def fetch_page(self, after: int, limit: int):
         return [as_dict(user) for user in User.objects.filter(id__gt=after).order_by("id")[:limit]]
 
     def update_bio(self, user_id: int, bio: str):
-        user = User.objects.filter(pk=user_id).first()
+        user = user_where(pk=user_id)
         if user is None:
             return None
         user.bio = bio
@@ -33,7 +41,7 @@ class Store(SyncBaseStore):
         return as_dict(user)
 
     def fetch_user_posts(self, user_id: int):
-        user = User.objects.filter(pk=user_id).first()
+        user = user_where(pk=user_id)
         if user is None:
             return None
         count = Post.objects.filter(author_id=user_id).count()

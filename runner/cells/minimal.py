@@ -42,7 +42,7 @@ class MinimalApp:
             text = " ".join(line.removeprefix("//").strip() for line in source.splitlines() if line.startswith("//"))
         else:
             text = ast.get_docstring(ast.parse(source)) or self.app
-        return " ".join(text.split(". ")[0].split()).rstrip(".") + "."
+        return " ".join(text.split()).split(". ")[0].rstrip(".") + "."
 
     def argv(self) -> list[str]:
         """What apps/serve.py takes to serve it in the cell's place (a Go one takes the cell's flags)."""
