@@ -4,6 +4,8 @@ No figure is asserted: only ratios a toy's code fixes, and what the records say.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -22,6 +24,7 @@ from runner.cells import lifecycle
 from runner.experiments.cost import unit_of
 from runner.measure import callgrind, wrk
 from runner.report import cost as cost_page
+from runner.report import instructions
 
 # Only the tests that run valgrind need it; the report's and the publishing rules' run anywhere.
 needs_valgrind = pytest.mark.skipif(not shutil.which("valgrind") or not shutil.which("gcc"),
@@ -206,7 +209,8 @@ def test_the_report_states_the_orm_tax_in_instructions_and_whether_throughput_ag
     cost_page.publish(published)
     summary = cost_page.published_summary()
     assert summary["cells"]["fastapi/sa-orm"] == {"median": 2101e3, "low": 2100e3, "high": 2102e3,
-                                                  "commit": "0123456789ab"}
+                                                  "commit": "0123456789ab",
+                                                  "categories": {"interpreter": 1890900, "C library": 210100}}
     assert [run["place"] for run in summary["runs"]] == [tmp_path.name]
 
     def cell(variant: str) -> dict:
@@ -219,16 +223,56 @@ def test_the_report_states_the_orm_tax_in_instructions_and_whether_throughput_ag
                      "ci95": [0.31, 0.35]},
                     {"kind": "orm-tax", "a": "fastapi/sa-core", "b": "fastapi/raw", "ratio": 0.6,
                      "ci95": [0.55, 0.7]}]}}
-    section = cost_page.section(document)
+    section = instructions.section(document)
     rows = {row[0]: row for row in section.rows}
-    assert rows["fastapi/sa-orm"][2] == "2.997" and rows["fastapi/sa-orm"][4] == "agree"  # 1/2.997 in [0.31, 0.35]
-    assert rows["fastapi/sa-core"][2] == "1.999" and rows["fastapi/sa-core"][4] == \
-        "better in throughput than its instructions say"
+    # the medians' ratio, then the lowest and highest two repeats give: 2100/702 and 2102/700
+    assert rows["fastapi/sa-orm"][2] == "2.997 [2.991–3.003]" and rows["fastapi/sa-orm"][4] == "agree"
+    assert rows["fastapi/sa-core"][2] == "1.999 [1.994–2.003]" and rows["fastapi/sa-core"][4] == \
+        "better in throughput than its instructions say"  # 1/1.999 is above [0.55, 0.7]
     price = {"a": "fastapi/sa-orm", "b": "fastapi/raw", "ratio": 0.2, "ci95": [0.18, 0.22]}
-    assert cost_page.price_text(document, price) == \
-        "2.997× the instructions (worse in throughput than its instructions say)"
+    assert instructions.price_text(document, price) == \
+        "2.997 [2.991–3.003] × the instructions (worse in throughput than its instructions say)"
     document["metadata"]["run"]["scenario"] = "mix"  # counted on by-id: nothing said of the mix
-    assert cost_page.section(document) is None and cost_page.price_text(document, price) is None
+    assert instructions.section(document) is None and instructions.price_text(document, price) is None
+
+
+def test_the_matrix_and_the_csv_give_each_counted_cell_its_instructions_and_a_profile_its_callgrind_shares(
+        monkeypatch, tmp_path):
+    """The committed example run, given a published cost run of two of its cells: each of those
+    shows its instructions in the matrix and the CSV, the others nothing; a profiled cell's py-spy
+    shares stand beside callgrind's shares of its instructions, each row summing to the whole."""
+    from runner.base import paths
+    from runner.report import tables
+
+    published = counted_document({"fastapi/raw": [700e3, 701e3, 702e3], "gin/raw": [85e3, 85e3, 86e3]})
+    monkeypatch.setattr(paths, "COST_DIR", tmp_path)
+    cost_page.publish(published)
+    document = json.loads((REPO / "docs" / "example" / "results.json").read_text())
+    document["metadata"]["run"]["cost_published"] = cost_page.published_summary()
+    matrix = tables.matrix_section(document)
+    by_framework = {row[0].split(" ")[0]: row for row in matrix.rows}
+    assert " · 701k instr." in by_framework["fastapi"][1] and " · 85k instr." in by_framework["gin"][1]
+    assert "instr." not in " ".join(by_framework["sanic"]) and instructions.MATRIX_NOTE in matrix.after
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(tables.render_csv(document)))}
+    assert rows["fastapi/raw"]["instructions_per_request"] == "701000.0"
+    assert rows["sanic/raw"]["instructions_per_request"] == ""
+    assert instructions.beside_profiles(document) is None  # no cell profiled
+    document["cells"][0]["profile"] = {"samples": 1000, "by_category": {"framework": 0.5, "driver": 0.3, "rest": 0.2},
+                                       "by_package": {"fastapi": 0.5}}
+    beside = instructions.beside_profiles(document)
+    assert [row[0] for row in beside.rows] == ["fastapi/raw: py-spy, share of samples",
+                                               "fastapi/raw: callgrind, share of instructions"]
+    shown = dict(zip(beside.header, beside.rows[1], strict=True))
+    assert shown["interpreter"] == "90%" and shown["C library"] == "10%" and shown["framework"] == "—"
+    assert dict(zip(beside.header, beside.rows[0], strict=True))["framework"] == "50%"
+    document["metadata"]["run"]["scenario"] = "mix"  # counted on by-id: no figure beside another scenario's
+    assert "instr." not in " ".join(" ".join(row) for row in tables.matrix_section(document).rows)
+
+
+def test_every_py_spy_category_has_its_column_beside_callgrind_s():
+    from runner.report import profiles
+
+    assert set(profiles.CATEGORIES) <= set(instructions.SHOWN)
 
 
 def test_publishing_takes_only_the_defaults_and_every_cell_counted():
@@ -262,16 +306,16 @@ def test_a_preset_s_published_run_adds_its_cells_and_names_its_own_commit(monkey
     summary = cost_page.published_summary()
     assert summary["cells"]["fastapi/raw"]["median"] == 700e3 and summary["cells"]["fastapi/raw"]["commit"] == \
         "0123456789ab"
-    assert summary["cells"]["fastapi/tortoise"] == {"median": 1400e3, "low": 1400e3, "high": 1400e3,
-                                                    "commit": "fedcba987654"}
+    assert summary["cells"]["fastapi/tortoise"]["median"] == 1400e3
+    assert summary["cells"]["fastapi/tortoise"]["commit"] == "fedcba987654"
     document = {"metadata": {"run": {"scenario": "by-id", "cost_published": summary},
                              "project": {"git_commit": "0123456789ab"}}}
     price = {"a": "fastapi/tortoise", "b": "fastapi/raw", "ratio": 0.5, "ci95": [0.45, 0.55]}
     # both cells from the run that counted both: 1400k over the stacks run's 650k, not the default run's 700k
-    assert cost_page.price_text(document, price) == "2.154× the instructions (agree)"
+    assert instructions.price_text(document, price) == "2.154 [2.154–2.154] × the instructions (agree)"
     assert cost_page.pair(summary, "fastapi/tortoise", "fastapi/raw")[1]["median"] == 650e3
-    assert "commit fedcba9" in cost_page.other_commit(document, summary, ["fastapi/tortoise", "fastapi/raw"])
-    assert cost_page.other_commit(document, summary, ["fastapi/raw"]) is None
+    assert "commit fedcba9" in instructions.other_commit(document, summary, ["fastapi/tortoise", "fastapi/raw"])
+    assert instructions.other_commit(document, summary, ["fastapi/raw"]) is None
     mix = counted_document({"fastapi/piccolo": [900e3, 900e3, 900e3]})
     mix["metadata"]["cost"]["scenario"] = "mix"
     cost_page.publish(mix, "on-mix")

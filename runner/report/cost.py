@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 
 from runner.base import paths
-from runner.report.formatting import Section, cell_name, comparisons_of, md_table
+from runner.report.formatting import md_table
 from runner.report.profiles import LIBRARIES
 from runner.report.results import write_json, write_page
 
@@ -26,15 +26,6 @@ GO_LIBRARIES = {
 CATEGORIES = ("interpreter", "framework", "ORM", "driver", "server", "event loop", "JSON", "app", "C library",
               "Go runtime", "rest")
 SHOWN_DIFFERENCES = 3
-PRICE_NOTE = (
-    "In instructions: the chosen cell's instructions per request over the other's, from the published cost runs "
-    "(docs/cost/ and a preset's docs/cost/PRESET/, both cells from one run where one counted both: under "
-    "callgrind, one worker, one request at a time, by-id), and whether the throughput price of "
-    "the same scenario agrees (its 95% interval holds the other's instructions over the chosen one's) or the "
-    "chosen cell does better or worse in throughput than its instructions say: what instructions do not count "
-    "(PostgreSQL, waiting, cache misses, the kernel, concurrency) is where they part.")
-
-
 def category_of(unit: str) -> str:
     """A stored unit (an object file, or a Go package as "go:net/http") as a category of CATEGORIES:
     the interpreter runs every library's pure-Python code, so that code is counted there."""
@@ -284,7 +275,8 @@ def published_summary() -> dict | None:
             meta = document["metadata"]["cost"]
             commit = document["metadata"]["project"].get("git_commit")
             cells = {cell["name"]: {"median": median(cell), "low": min(per_request(cell)),
-                                    "high": max(per_request(cell)), "commit": commit}
+                                    "high": max(per_request(cell)), "commit": commit,
+                                    "categories": {name: round(value) for name, value in by_category(cell).items()}}
                      for cell in document["cells"] if per_request(cell) and not cell.get("minimal")}
         except (OSError, ValueError, KeyError, TypeError):
             if summary is None:
@@ -309,92 +301,3 @@ def pair(summary: dict, a: str, b: str) -> tuple[dict, dict] | None:
             return run["cells"][a], run["cells"][b]
     found = summary["cells"].get(a), summary["cells"].get(b)
     return found if all(found) else None
-
-
-def agreement(instructions: float, throughput: dict) -> str | None:
-    """Whether a ratio in instructions (a over b) and one in throughput (a over b, with its 95%
-    interval) say the same: b's instructions over a's are what a's throughput over b's would be
-    if instructions were all a request cost. None where the throughput ratio has no interval."""
-    if not throughput.get("ratio") or not throughput.get("ci95"):
-        return None
-    expected = 1 / instructions
-    low, high = throughput["ci95"]
-    if low <= expected <= high:
-        return "agree"
-    return ("better in throughput than its instructions say" if expected < low
-            else "worse in throughput than its instructions say")
-
-
-def inverted(found: dict) -> str:
-    """A throughput ratio a over b turned to b over a, with its interval, as instructions read."""
-    if not found.get("ratio"):
-        return ""
-    shown = f"{1 / found['ratio']:.3f}"
-    return shown + (f" [{1 / found['ci95'][1]:.3f}–{1 / found['ci95'][0]:.3f}]" if found.get("ci95") else "")
-
-
-def other_commit(document: dict, summary: dict, names: list[str] | None = None) -> str | None:
-    """A sentence where the published cost runs counted other code than this run measured (of the
-    cells named, or of every cell they counted)."""
-    mine = (document["metadata"].get("project") or {}).get("git_commit")
-    counted = [summary["cells"][name] for name in names or summary["cells"] if name in summary["cells"]]
-    theirs = sorted({found.get("commit") or summary.get("commit") for found in counted} - {None, mine})
-    if mine and theirs:
-        return (f"The cost runs counted commit {', '.join(commit[:7] for commit in theirs)}, this run measured "
-                f"{mine[:7]}: a change between them may be part of any difference.")
-    return None
-
-
-def section(document: dict) -> Section | None:
-    """The run's cells in the published cost run: instructions per request, and each ORM tax in
-    instructions beside this run's in throughput; None where the published run counted another
-    scenario or none of these cells."""
-    summary = document["metadata"]["run"].get("cost_published")
-    if not summary or summary["scenario"] != document["metadata"]["run"]["scenario"]:
-        return None
-    counted = summary["cells"]
-    taxes = comparisons_of(document, "orm-tax")
-    rows = []
-    for cell in document["cells"]:
-        name = cell_name(cell)
-        found = counted.get(name)
-        if found is None:
-            continue
-        raw = (pair(summary, name, f"{cell['framework']}/raw") or (None, None))[1]
-        tax = taxes.get(name)
-        in_instructions = found["median"] / raw["median"] if raw and cell["variant"] != "raw" else None
-        rows.append([name, f"{thousands(found['median'])} [{thousands(found['low'])}–{thousands(found['high'])}]",
-                     f"{in_instructions:.3f}" if in_instructions else "", inverted(tax) if tax else "",
-                     (agreement(in_instructions, tax) or "") if tax and in_instructions else ""])
-    if not rows:
-        return None
-    return Section(
-        "instructions", "Instructions per request (dbbench cost)",
-        before=[f"From the published cost runs (docs/cost/: the default cells counted {summary['started_at'][:10]}, "
-                f"commit {(summary['commit'] or 'unknown')[:7]}, {summary['tool']}; a preset's other cells in "
-                "docs/cost/PRESET/): each server's instructions per "
-                "request under callgrind, the median of its repeats [their range], which the host's noise does not "
-                "move. The ORM tax in instructions is the variant's over its framework's raw cell; beside it, this "
-                "run's ORM tax in throughput turned the same way (raw's throughput over the variant's) with its "
-                "95% interval. Where the two disagree (the variant better or worse in throughput than its "
-                "instructions say), the difference holds what instructions do not count (PostgreSQL, waiting, cache "
-                "misses, the kernel, the load's concurrency) and what differs between the two runs (the cost run: "
-                "one worker, one request at a time).",
-                *filter(None, [other_commit(document, summary, [row[0] for row in rows])])],
-        header=["cell", "instructions per request", "ORM tax in instructions", "ORM tax in throughput, inverted [95%]",
-                "the two"], rows=rows)
-
-
-def price_text(document: dict, price: dict) -> str | None:
-    """A price (a paired throughput ratio, `a` over `b`) in instructions from the published cost run,
-    and whether the two agree; None where that run counted another scenario or not both cells."""
-    summary = document["metadata"]["run"].get("cost_published")
-    if not summary or summary["scenario"] != document["metadata"]["run"]["scenario"]:
-        return None
-    found = pair(summary, price["a"], price["b"])
-    if not found:
-        return None
-    a, b = found
-    ratio = a["median"] / b["median"]
-    said = agreement(ratio, price)
-    return f"{ratio:.3f}× the instructions" + (f" ({said})" if said else "")

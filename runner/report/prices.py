@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.base.errors import DbbenchError
-from runner.report import cost, profiles, results
+from runner.report import instructions, profiles, results
 from runner.report.formatting import fmt_ratio, md_table
 
 # Said where psycopg's prices are: measured and tested (tests/test_stacks.py), not in a run's numbers.
@@ -167,13 +167,13 @@ def render(documents: list[dict]) -> str:
         out.append(f"- {label}: the run of {started_at(document)}, commit {commit}; {pools_text(document)}"
                    + (f"; the mix's weights: {weights}" if weights else ""))
     counted = [next((text for document, found in zip(documents, row["runs"], strict=True) if found
-                     for text in [cost.price_text(document, found)] if text), None) for row in rows]
+                     for text in [instructions.price_text(document, found)] if text), None) for row in rows]
     table = [[row["choice"], row["question"], *[fmt_ratio(found) if found else "—" for found in row["runs"]],
-              *([instructions or "—"] if any(counted) else []), memory_words(row) or "—"]
-             for row, instructions in zip(rows, counted, strict=True)]
+              *([in_instructions or "—"] if any(counted) else []), memory_words(row) or "—"]
+             for row, in_instructions in zip(rows, counted, strict=True)]
     out += ["", md_table(["choice", "question", *labels, *(["in instructions"] if any(counted) else []), "memory"],
                          table), "",
-            *([cost.PRICE_NOTE, ""] if any(counted) else []),
+            *([instructions.PRICE_NOTE, ""] if any(counted) else []),
             "Memory: what the chosen cell's workers hold over the other's at steady state, the median over the runs; "
             "each cell's whole process tree over its workers, so a server with a manager process (Sanic's, "
             "gunicorn's) counts it in.", "", "## The decision, in words", ""]

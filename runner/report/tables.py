@@ -10,7 +10,7 @@ import io
 import json
 
 from runner.base.errors import DbbenchError
-from runner.report import cost, prices, profiles, results, stats
+from runner.report import instructions, prices, profiles, results, stats
 from runner.report.about import MIX_LATENCY_NOTE, facts, title_of
 from runner.report.formatting import (
     Section,
@@ -61,7 +61,7 @@ def framework_rows(cells: list[dict]) -> list[str]:
     return [n for n in names if n not in reference] + [n for n in names if n in reference]
 
 
-def matrix_cell(cell: dict | None, shares: dict[str, dict]) -> str:
+def matrix_cell(cell: dict | None, shares: dict[str, dict], document: dict) -> str:
     if cell is None:
         return ""
     if cell["status"] != "ok":
@@ -72,6 +72,7 @@ def matrix_cell(cell: dict | None, shares: dict[str, dict]) -> str:
     share = shares.get(cell_name(cell))
     if share:
         text += f" ({fmt_ratio(share, percent=True)} of {share['b']})"
+    text += instructions.matrix_text(document, cell)
     if cell.get("flags"):
         text += " " + " ".join(f"`{flag}`" for flag in cell["flags"])
     return text
@@ -115,7 +116,7 @@ def matrix_section(document: dict) -> Section:
         sample = next(c for c in cells if c["framework"] == framework)
         label = framework + (" (reference)" if sample.get("reference") else "")
         label += " (sync)" if sample.get("kind") == "python-sync" else ""
-        rows.append([label, *[matrix_cell(by_key.get((framework, v)), shares) for v in variants]])
+        rows.append([label, *[matrix_cell(by_key.get((framework, v)), shares, document) for v in variants]])
     present = {c.get("strategy") for c in cells}
     strategies = ", ".join(STRATEGY_TITLES.get(s, s) for s in STRATEGY_ORDER if s in present)
     return Section(
@@ -125,7 +126,8 @@ def matrix_section(document: dict) -> Section:
                 "mean of within-round ratios, Student t on the log ratios). "
                 f"Columns grouped by strategy: {strategies}."],
         header=["framework", *[f"{v} ({STRATEGY_TITLES.get(strategy_of[v], strategy_of[v])})" for v in variants]],
-        rows=rows, after=[FLAGS_NOTE])
+        rows=rows, after=[FLAGS_NOTE, *([instructions.MATRIX_NOTE]
+                                        if any(instructions.matrix_text(document, cell) for cell in cells) else [])])
 
 
 def orm_tax_section(document: dict) -> Section | None:
@@ -371,7 +373,7 @@ def prices_section(document: dict) -> Section | None:
     if not preset or not found:
         return None
     moved = [profiles.moved_in(document, c) for c in found]
-    counted = [cost.price_text(document, c) for c in found]
+    counted = [instructions.price_text(document, c) for c in found]
     rows = [[c["choice"], c["question"], f"{c['a']} over {c['b']}", fmt_ratio(c), price_reading(c),
              *([instructions or "—"] if any(counted) else []), memory_change_text(c),
              *([cpu or "—"] if any(moved) else [])] for c, cpu, instructions in zip(found, moved, counted, strict=True)]
@@ -383,7 +385,7 @@ def prices_section(document: dict) -> Section | None:
                 *(["in instructions (docs/cost/)"] if any(counted) else []), "memory",
                 *(["where its CPU moved (shares of samples)"] if any(moved) else [])], rows=rows,
         after=[*prices.psycopg_note(found, [document]),
-               *([cost.PRICE_NOTE] if any(counted) else [])])
+               *([instructions.PRICE_NOTE] if any(counted) else [])])
 
 
 def cell_notes(cells: list[dict]) -> list[str]:
@@ -410,9 +412,10 @@ def sections(document: dict) -> list[Section]:
         found = [open_loop_section(document), cpu_section(document), cells_section(document),
                  verification_section(document), problems_section(document)]
     else:
-        found = [matrix_section(document), prices_section(document), orm_tax_section(document), cost.section(document),
-                 mix_section(document),
+        found = [matrix_section(document), prices_section(document), orm_tax_section(document),
+                 instructions.section(document), mix_section(document),
                  ranking_section(document), cpu_section(document), profiles.section(document),
+                 instructions.beside_profiles(document),
                  cells_section(document),
                  pools_section(document), verification_section(document), problems_section(document)]
     return [section for section in found if section is not None]
@@ -436,7 +439,8 @@ def render_markdown(document: dict) -> str:
 CSV_FIELDS = ("name", "framework", "variant", "strategy", "scenario", "status", "rank", "rps_median", "rps_ci95_low",
               "rps_ci95_high", "share_of_reference", "share_ci95_low", "share_ci95_high", "rps_cv", "slices",
               "pool_size", "server_cpus", "p50_ms", "p90_ms", "p99_ms", "rss_mib", "rss_per_worker_mib",
-              *[f"{party}_us_per_request" for party in stats.CPU_PARTIES], "errors", "flags", "reason")
+              *[f"{party}_us_per_request" for party in stats.CPU_PARTIES], "errors", "flags", "reason",
+              "instructions_per_request")
 
 
 def render_csv(document: dict) -> str:
@@ -444,6 +448,7 @@ def render_csv(document: dict) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     shares = comparisons_of(document, "reference")
+    counted = (instructions.summary_of(document) or {}).get("cells", {})
     for c in document["cells"]:
         ci = c.get("rps_ci95") or [None, None]
         lat = c.get("latency_ms") or {}
@@ -463,6 +468,7 @@ def render_csv(document: dict) -> str:
                                          for party in stats.CPU_PARTIES},
             "errors": sum(s["errors"] + s["non_2xx"] for s in results.used_slices(c)),
             "flags": " ".join(c.get("flags") or []), "reason": c.get("reason") or "",
+            "instructions_per_request": (counted.get(cell_name(c)) or {}).get("median"),
         })
     return buffer.getvalue()
 
