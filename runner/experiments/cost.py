@@ -41,7 +41,7 @@ GO_UNDER_CALLGRIND = {"GODEBUG": "asyncpreemptoff=1"}
 # the requests in each batch, for about the same time.
 GO_BATCH_SCALE = 10
 WRK_SEED = 1  # the same requests in every batch: the many begin with the few
-TOP_FUNCTIONS = 15
+TOP_FUNCTIONS = 40
 # The first zeroing of a Python server's counters was followed here by instructions of its own
 # (none of them a garbage collection) whether a request came or not: 11M in fastapi/raw's idle
 # second after it, and 20-37M more in the default Python cells' first batches than in the next;

@@ -90,12 +90,9 @@ def unreadable(*cells: dict) -> str | None:
 def slices_text(document: dict) -> str:
     """How many of the run's slices were disturbed, and how many of those its figures use: every
     page states it."""
-    every = [piece for run in runs_in(document) for cell in run["cells"] for piece in cell["slices"]]
-    used = [piece for run in runs_in(document) for cell in run["cells"] for piece in results.used_slices(cell)]
-    disturbed = sum(1 for piece in every if piece.get("disturbed"))
-    read = sum(1 for piece in used if piece.get("disturbed"))
-    return (f"disturbed slices (CPU steal or load outside the measurement): {disturbed} of {len(every)}, and "
-            f"{read} of the {len(used)} its figures use")
+    disturbed, every, read, used = results.disturbed_counts(runs_in(document))
+    return (f"disturbed slices (CPU steal or load outside the measurement): {disturbed} of {every}, and "
+            f"{read} of the {used} its figures use")
 
 
 def _committed(document: dict, numbers: dict) -> Shown:

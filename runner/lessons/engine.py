@@ -152,8 +152,7 @@ def judge(chosen: Lesson, document: dict) -> tuple[dict[str, str], list[tuple[cl
     meta = first_run(document)["metadata"]
     numbers.update(
         question=chosen.question, make=f"make lesson-{chosen.name}",
-        run=f"{meta['run']['started_at']}, commit {(meta['project'].get('git_commit') or '?')[:12]}"
-            f"{' (with uncommitted changes)' if meta['project'].get('git_dirty') else ''}, "
+        run=f"{meta['run']['started_at']}, commit {formatting.commit_text(meta['project'], 12)}, "
             f"{meta['machine']['cpu_count']} × {meta['machine']['cpu_model']}, "
             f"{', '.join(dict.fromkeys(run['metadata']['run']['scenario'] for run in runs_in(document)))}, "
             f"{connections_text(document)}; {claims.slices_text(document)}",

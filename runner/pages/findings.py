@@ -15,7 +15,7 @@ from runner.base import paths
 from runner.base.errors import DbbenchError
 from runner.lessons import engine, index, n_plus_one, registry, toolkit
 from runner.report import cost, prices, results, tables
-from runner.report.formatting import fmt_ratio, md_table
+from runner.report.formatting import commit_text, fmt_ratio, md_table
 
 EXAMPLE = paths.REPO / "docs" / "example"
 STACKS = paths.REPO / "docs" / "stacks"
@@ -26,15 +26,8 @@ END = "<!-- findings end -->"
 
 def disturbed(documents: list[dict]) -> str:
     """Disturbed slices over all, and over the ones the figures use: 45 of 447 (18 of the 420 used)."""
-    slices = [piece for document in documents for cell in document["cells"] for piece in cell["slices"]]
-    used = [piece for document in documents for cell in document["cells"] for piece in results.used_slices(cell)]
-    return (f"{sum(1 for piece in slices if piece.get('disturbed'))} of {len(slices)} "
-            f"({sum(1 for piece in used if piece.get('disturbed'))} of the {len(used)} used)")
-
-
-def commit_text(project: dict) -> str:
-    """The commit a run measured, short, and whether it had uncommitted changes."""
-    return (project.get("git_commit") or "?")[:7] + (" (with uncommitted changes)" if project.get("git_dirty") else "")
+    disturbed, every, read, used = results.disturbed_counts(documents)
+    return f"{disturbed} of {every} ({read} of the {used} used)"
 
 
 def provenance(documents: list[dict], labels: list[str] | None = None) -> str:

@@ -109,3 +109,9 @@ def spr_text(cell: dict) -> str:
 def listed(items: list[str]) -> str:
     """a, b and c."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def commit_text(project: dict, length: int = 7) -> str:
+    """The commit a run measured, shortened, and whether it had uncommitted changes."""
+    return (project.get("git_commit") or "?")[:length] + (" (with uncommitted changes)" if project.get("git_dirty")
+                                                           else "")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from runner.base import paths
 from runner.base.errors import DbbenchError
 from runner.report import profiles, results
-from runner.report.formatting import comparisons_of, fmt_ratio, fmt_us, md_table
+from runner.report.formatting import commit_text, comparisons_of, fmt_ratio, fmt_us, md_table
 
 PARITY_BAR = 0.97  # a cell within 3% of its minimal app is at parity
 
@@ -53,7 +53,7 @@ def render(document: dict) -> str:
     run = document["metadata"]["run"]
     project = document["metadata"]["project"]
     noise = document.get("summary", {}).get("noise", {})
-    commit = (project.get("git_commit") or "?")[:12] + (" (uncommitted changes)" if project.get("git_dirty") else "")
+    commit = commit_text(project, 12)
     pools = sorted({(c["pool_size"], c["workers"]) for c in document["cells"]})
     out = [
         "# Parity: each cell against its minimal app", "",

@@ -46,6 +46,15 @@ def used_slices(cell: dict) -> list[dict]:
     return list(chosen.values())
 
 
+def disturbed_counts(documents: list[dict]) -> tuple[int, int, int, int]:
+    """The runs' disturbed slices, all their slices, the disturbed ones the figures use, and all
+    those used: what every page that states figures says of them."""
+    every = [piece for document in documents for cell in document["cells"] for piece in cell["slices"]]
+    used = [piece for document in documents for cell in document["cells"] for piece in used_slices(cell)]
+    return (sum(1 for piece in every if piece.get("disturbed")), len(every),
+            sum(1 for piece in used if piece.get("disturbed")), len(used))
+
+
 def blocks_of(cells: list[dict]) -> dict[str, dict[tuple[int, int], float]]:
     """Each clean cell's used throughput by (group, round): the blocks every paired ratio is
     taken within."""
