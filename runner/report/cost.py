@@ -135,11 +135,14 @@ def moved_text(mine: dict[str, float], theirs: dict[str, float], digits: int = 0
                      for key, change in biggest)
 
 
-def listed_in_both(mine: dict[str, float], theirs: dict[str, float]) -> tuple[dict, dict]:
-    """Two top-function lists cut to the functions both name: one missing from a list is below its
-    last entry, not absent, so counting it as 0 there would overstate the difference."""
-    return ({name: value for name, value in mine.items() if name in theirs},
-            {name: value for name, value in theirs.items() if name in mine})
+def bounded(mine: dict[str, float], theirs: dict[str, float]) -> tuple[dict, dict]:
+    """Two top-function lists, a function missing from one counted there at that list's last entry:
+    it is below it there, or not called at all, so the difference shown is the least it can be
+    (counted as 0, it could be overstated by up to that entry)."""
+    floor_mine, floor_theirs = min(mine.values(), default=0.0), min(theirs.values(), default=0.0)
+    names = {*mine, *theirs}
+    return ({name: mine.get(name, floor_mine) for name in names},
+            {name: theirs.get(name, floor_theirs) for name in names})
 
 
 def glue(document: dict) -> list[list[str]]:
@@ -155,7 +158,7 @@ def glue(document: dict) -> list[list[str]]:
         rows.append([name, f"`{app['minimal']['app']}`", thousands(median(cell)), thousands(median(app)),
                      *ratio_of(mine, theirs),
                      moved_text(by_category(cell), by_category(app), 1),
-                     moved_text(*listed_in_both(top_functions(cell), top_functions(app)), 1)])
+                     moved_text(*bounded(top_functions(cell), top_functions(app)), 1)])
     return rows
 
 
@@ -239,7 +242,8 @@ def render(document: dict, preset: str | None = None) -> str:
                   "counted the same way one after the other; above 1, the cell's code asks more of the CPU than "
                   "the documentation's. The repeats' range: the lowest and highest ratio any two of their repeats "
                   "give. Where the difference lies: the categories, then the functions (their own instructions, "
-                  "among the functions both sides' top lists name) that differ most, per request.\n",
+                  "from each side's top 40; one missing from a side's list counted there at its last entry, so "
+                  "that the difference shown is the least it can be) that differ most, per request.\n",
                   md_table(["cell", "minimal app", "cell", "minimal app", "cell over app", "repeats' range",
                             "by category", "by function"], found) + "\n"]
     left = [cell for cell in document["cells"] if cell["status"] != "ok"]

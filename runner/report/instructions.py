@@ -15,9 +15,9 @@ PRICE_NOTE = (
     "(docs/cost/ and a preset's docs/cost/PRESET/, both cells from one run where one counted both: under "
     "callgrind, one worker, one request at a time, by-id), in brackets the lowest and highest ratio their "
     "repeats give, and whether the throughput price of the same scenario agrees (its 95% interval holds the "
-    "other's instructions over the chosen one's) or the chosen cell does better or worse in throughput than its "
-    "instructions say: what instructions do not count (PostgreSQL, waiting, cache misses, the kernel, "
-    "concurrency) is where they part.")
+    "other's instructions over the chosen one's, from their medians) or the chosen cell does better or worse in "
+    "throughput than its instructions say: what instructions do not count (PostgreSQL, waiting, cache misses, "
+    "the kernel, concurrency) is where they part.")
 # The columns where py-spy's shares (profiles.CATEGORIES) and callgrind's stand side by side.
 SHOWN = tuple(category for category in CATEGORIES if category != "Go runtime")
 MATRIX_NOTE = (
@@ -111,8 +111,9 @@ def section(document: dict) -> Section | None:
                 "move. The ORM tax in instructions is the variant's over its framework's raw cell [the lowest and "
                 "highest ratio their repeats give]; beside it, this "
                 "run's ORM tax in throughput turned the same way (raw's throughput over the variant's) with its "
-                "95% interval. Where the two disagree (the variant better or worse in throughput than its "
-                "instructions say), the difference holds what instructions do not count (PostgreSQL, waiting, cache "
+                "95% interval. Where the two disagree (the interval does not hold the medians' ratio in "
+                "instructions: the variant better or worse in throughput than its instructions say), the "
+                "difference holds what instructions do not count (PostgreSQL, waiting, cache "
                 "misses, the kernel, the load's concurrency) and what differs between the two runs (the cost run: "
                 "one worker, one request at a time).",
                 *filter(None, [other_commit(document, summary, [row[0] for row in rows])])],
@@ -138,26 +139,31 @@ def beside_profiles(document: dict) -> Section | None:
     published cost runs (which record them by category): two answers to "where does it go"."""
     summary = summary_of(document)
     counted = summary["cells"] if summary else {}
-    rows = []
+    rows, names = [], []
     for cell in profiles.profiled(document):
         name, sampled = cell_name(cell), cell["profile"]
         found = counted.get(name, {}).get("categories")
         if sampled.get("reason") or not found:
             continue
+        names.append(name)
         total = sum(found.values())
         rows.append([f"{name}: py-spy, share of samples",
-                     *[f"{sampled['by_category'][c]:.0%}" if c in sampled["by_category"] else "—" for c in SHOWN]])
-        rows.append([f"{name}: callgrind, share of instructions",
-                     *[f"{found[c] / total:.0%}" if c in found else "—" for c in SHOWN]])
+                     *[(f"{sampled['by_category'].get(c, 0):.0%}" if c in profiles.CATEGORIES else "n/a")
+                       for c in SHOWN]])
+        rows.append([f"{name}: callgrind, share of instructions", *[f"{found.get(c, 0) / total:.0%}" for c in SHOWN]])
     if not rows:
         return None
     return Section(
         "profile-instructions", "Where the CPU goes: py-spy's samples beside callgrind's instructions",
-        before=["For each profiled cell that the published cost runs counted, the two attributions side by side. "
-                "py-spy gives a sample to the library of the Python frame that was running, including the "
-                "interpreter's work and any C extension called under that frame: which library's code the time went "
-                "to. Callgrind gives an instruction to the machine code that ran it: the interpreter for every "
-                "library's pure-Python code, a C extension to its package: which machine code did the work. A "
-                "library with a large py-spy share and a small callgrind share is pure Python; one large in both "
-                "(a driver's protocol, a server's parser) has compiled code of its own."],
+        before=["For each profiled cell that the published cost runs counted, the two attributions side by side; "
+                "they answer different questions, from different loads. py-spy (this run: the cell's own load, "
+                "concurrent) gives each sample of time to the library of the innermost Python frame running, "
+                "so the interpreter's work and any C extension called from that frame go to that library, and "
+                "C code called back by another C library (a driver's protocol under uvloop) to the Python frame "
+                "below it; it has no interpreter or C library category (n/a). Callgrind (the cost run: one "
+                "worker, one request at a time) gives each instruction to the machine code that ran it: every "
+                "library's pure-Python code to the interpreter, a C extension to its package; its rest is object "
+                "files of no known library, where py-spy's is modules of none. Read the two together: a "
+                "library's callgrind share is the part of its work done in compiled code of its own.",
+                *filter(None, [other_commit(document, summary, names)])],
         header=["cell", *SHOWN], rows=rows)

@@ -126,8 +126,9 @@ def matrix_section(document: dict) -> Section:
                 "mean of within-round ratios, Student t on the log ratios). "
                 f"Columns grouped by strategy: {strategies}."],
         header=["framework", *[f"{v} ({STRATEGY_TITLES.get(strategy_of[v], strategy_of[v])})" for v in variants]],
-        rows=rows, after=[FLAGS_NOTE, *([instructions.MATRIX_NOTE]
-                                        if any(instructions.matrix_text(document, cell) for cell in cells) else [])])
+        rows=rows, after=[FLAGS_NOTE, *([instructions.MATRIX_NOTE] if any(
+            instructions.matrix_text(document, cell) for cell in cells if cell["status"] == "ok" and cell["slices"])
+            else [])])
 
 
 def orm_tax_section(document: dict) -> Section | None:
@@ -375,8 +376,9 @@ def prices_section(document: dict) -> Section | None:
     moved = [profiles.moved_in(document, c) for c in found]
     counted = [instructions.price_text(document, c) for c in found]
     rows = [[c["choice"], c["question"], f"{c['a']} over {c['b']}", fmt_ratio(c), price_reading(c),
-             *([instructions or "—"] if any(counted) else []), memory_change_text(c),
-             *([cpu or "—"] if any(moved) else [])] for c, cpu, instructions in zip(found, moved, counted, strict=True)]
+             *([in_instructions or "—"] if any(counted) else []), memory_change_text(c),
+             *([cpu or "—"] if any(moved) else [])]
+            for c, cpu, in_instructions in zip(found, moved, counted, strict=True)]
     return Section("prices", "Price of each choice", before=[
         f"Preset `{preset['name']}`: {preset['summary']}. Each price is the chosen cell's throughput over the one "
         "it replaces, paired (the geometric mean of within-round ratios) with its 95% interval; its memory is "
