@@ -72,7 +72,7 @@ def test_every_cell_behind_the_pooler_is_verified_with_its_declared_settings(poo
         "fastapi/sa-orm": asyncpg_dialect,
         "fastapi/raw-psycopg": {"prepare_threshold": "never"},
         "flask/raw": {"prepare_threshold": "never", "worker_connections": 4096},  # flask's own, in place of raw's
-        "django/django-orm": {"prepare_threshold": "never", "disable_server_side_cursors": True},
+        "django/django-orm": {"disable_server_side_cursors": True},  # its client-side binding prepares nothing
         "gin/raw": {"query_exec_mode": "exec"},
     }
     baked = cells["fastapi/gino-baked"]
