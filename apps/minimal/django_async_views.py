@@ -1,10 +1,12 @@
 """Django's tutorial (a model, a view per path, `path()` with the `<int:...>` converter, a 404 from
-`get_object_or_404`) written as its Asynchronous support page has it: an async view awaiting
-`aget_object_or_404`, served by Django's ASGI handler on uvicorn; the row as `JsonResponse` of
-`model_to_dict`. Configured in the one file with `settings.configure()` (Django's page on settings
-without DJANGO_SETTINGS_MODULE), the database through Django's own pool option (its databases
-page), at the cell's pool size. No middleware, as the cell: the project template's seven add
-sessions, CSRF and authentication to each request, which a JSON lookup does not use."""
+`get_object_or_404`) written as its Asynchronous support and shortcuts pages have it: an async
+view awaiting `aget_object_or_404`, served by Django's ASGI handler on uvicorn; the row as
+`JsonResponse` of `model_to_dict` (Django's forms helper; the docs show no JSON idiom of their
+own). Configured in the one file with `settings.configure()` (Django's page on settings without
+DJANGO_SETTINGS_MODULE), the database through Django's own pool option (its databases page), at
+the cell's pool size. No middleware, as the cell: the project template's seven add
+sessions, CSRF and authentication to each request, which a JSON lookup does not use. A missing
+user gets Django's HTML 404 page: the load asks only for users that exist."""
 
 import os
 
