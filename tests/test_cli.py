@@ -98,3 +98,11 @@ def test_one_cell_is_cell_and_goes_with_nothing_else():
     result = dbbench("soak", "--cell", "gin/raw", "--frameworks", "gin")
     assert result.returncode == 2 and result.stderr.strip() == (
         "dbbench: error: --cell names one cell: it cannot go with --frameworks, --variants, --all or --preset")
+
+
+@pytest.mark.parametrize("command", ["run", "cost", "parity", "verify"])
+def test_a_second_cell_is_refused_in_one_line_not_dropped(command):
+    """argparse keeps the last of a repeated option: two --cell would run one cell without a word."""
+    result = dbbench(command, "--cell", "gin/raw", "--cell", "fastapi/raw")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("dbbench: error: --cell given twice: it takes one")

@@ -356,7 +356,7 @@ def test_minimal_counts_each_cell_then_its_minimal_app_and_says_what_the_glue_co
 
 @needs_valgrind
 def test_minimal_is_refused_in_one_line_where_no_minimal_app_serves():
-    for args, said in ((["--cell", "django/django-orm"], "has no minimal app"),
+    for args, said in ((["--cell", "flask/raw"], "has no minimal app"),
                        (["--cell", "gin/raw", "--scenario", "mix"], "serve by-id alone")):
         # refused before any database is reached: this URL is never dialled, and its lock is its own
         result = dbbench("cost", "--minimal", *args, "--db-url", "postgresql://nobody@127.0.0.1:9/none")

@@ -23,6 +23,16 @@ class OneLineParser(argparse.ArgumentParser):
         return " ".join(parts) + " " if parts else ""
 
 
+class Once(argparse.Action):
+    """An option that names one thing: given twice, refused, where argparse would keep the last
+    and drop the first without a word."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string} given twice: it takes one ({self.help})")
+        setattr(namespace, self.dest, values)
+
+
 def users_arg(value: str) -> int:
     try:
         return seeding.check_users(value)
@@ -237,7 +247,8 @@ def add_selection_args(parser: argparse.ArgumentParser, where: str = "here",
                         help="comma-separated; alone, of the default frameworks, which it names on stderr")
     parser.add_argument("--all", action="store_true", help=f"every cell that can run {where}")
     add_preset_arg(parser)
-    parser.add_argument("--cell", help="one cell, FRAMEWORK/VARIANT")
+    parser.add_argument("--cell", action=Once,
+                        help="one cell, FRAMEWORK/VARIANT; several: --frameworks and --variants, or --preset")
 
 
 def selection(args) -> dict:
