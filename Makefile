@@ -39,7 +39,7 @@ bench-stacks: setup pooler
 # Every cell with a minimal app (apps/minimal/minimal.toml) against it, paired, each pair in a group
 # of its own; published to docs/parity/, which every report's method section cites. Committed code only.
 bench-parity: setup
-	@echo "bench-parity: 21 cells, each against its minimal app: about 45 minutes"
+	@echo "bench-parity: 21 cells, each against its minimal app: about 40 minutes"
 	$(DBBENCH) parity --publish $(ARGS)
 
 # What a request costs the CPU, in instructions (valgrind's callgrind): the default cells, each
