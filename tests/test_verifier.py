@@ -43,11 +43,12 @@ def start_toy(db_url: str, mode: str):
 TOY_RELATIONS = {"user-posts": 2, "feed": 1}  # what the toy promises: the user, then its posts; one JOIN
 
 
-def verdict_for(db_url: str, mode: str, endpoints: tuple[str, ...] = ("by-id",), db_latency_ms: int = 0):
+def verdict_for(db_url: str, mode: str, endpoints: tuple[str, ...] = ("by-id",), db_latency_ms: int = 0,
+                malformed_status: int | None = None):
     process, base_url = start_toy(db_url, mode)
     try:
         return Verifier(base_url, db_url, endpoints=endpoints, db_latency_ms=db_latency_ms,
-                        relations=TOY_RELATIONS).run()
+                        relations=TOY_RELATIONS, malformed_status=malformed_status).run()
     finally:
         process.terminate()
         process.wait(10)
@@ -79,7 +80,7 @@ def test_each_defect_fails_its_check(db_url, mode, check):
 
 def test_the_correct_toy_app_passes_every_endpoint_and_leaves_the_table_as_it_was(db_url):
     checksum = seeding.table_checksum(db_url)
-    verdict = verdict_for(db_url, "correct", ENDPOINTS)
+    verdict = verdict_for(db_url, "correct", ENDPOINTS, malformed_status=400)
     assert verdict.ok, verdict.first_failure
     assert verdict.by_endpoint["edit"] == {"update": 1.0}
     assert verdict.by_endpoint["page"] == {"lookup": 1.0}
@@ -87,6 +88,14 @@ def test_the_correct_toy_app_passes_every_endpoint_and_leaves_the_table_as_it_wa
     assert verdict.by_endpoint["feed"] == {"lookup": 1.0}
     assert verdict.by_endpoint["queries"] == {"lookup": 20.0}
     assert seeding.table_checksum(db_url) == checksum
+
+
+def test_a_malformed_id_answered_with_another_4xx_than_the_frameworks_own_fails_where_it_is_routed(db_url):
+    """The toy answers a malformed id 400, its handler's int(); held to a declared 404 (a typed
+    route that does not match), by id, the edit and the user's posts each fail."""
+    verdict = verdict_for(db_url, "correct", ("by-id", "edit", "user-posts"), malformed_status=404)
+    assert {"malformed", "edit bad input", "user-posts bad input"} <= failed_checks(verdict)
+    assert "expected the framework's 404" in verdict.first_failure
 
 
 @pytest.mark.parametrize("mode, endpoint, check", [

@@ -59,9 +59,8 @@ class RelationChecks:
         for raw_id in (*MISSING_IDS, str(max_id + 1)):
             self.json_404(client, f"/users/{raw_id}/posts", failures)
         for raw_id in (raw for raw in MALFORMED_IDS if raw):
-            response = self.request(client, f"/users/{raw_id}/posts", failures)
-            if response is not None and not 400 <= response.status_code < 500:
-                failures.append(f"/users/{shorten(raw_id)}/posts: status {response.status_code}, expected 4xx")
+            self.refuses_malformed(self.request(client, f"/users/{raw_id}/posts", failures), raw_id,
+                                   f"/users/{shorten(raw_id)}/posts", failures)
         self.still_answers(client, failures, "bad user-posts ids")
         verdict.add("user-posts bad input", failures, f"{len(MISSING_IDS) + 1} missing ids give a JSON 404, "
                                                       f"{len(MALFORMED_IDS) - 1} malformed ones a 4xx")

@@ -31,6 +31,7 @@ from runner.verify.bad_inputs import (
     MISSING_USERNAMES,
     ODD_USERNAMES,
     QUERY_COUNTS,
+    ROUTED_MALFORMED_IDS,
     VALID_BIO,
 )
 from runner.verify.contract import (
@@ -79,7 +80,8 @@ def verify_running(process, admin_url: str, login: roles.Login, count_pool: bool
     return Verifier(process.base_url, admin_url, strategy=cell.variant.strategy, relations=cell.variant.relations,
                     expected_connections=process.expected_connections if count_pool and not minimal else None,
                     held_connections=lambda: process.database_connections(db_port), login=login,
-                    by_id_checks=MINIMAL_APP_CHECKS if minimal else BY_ID_CHECKS, **checks).run()
+                    by_id_checks=MINIMAL_APP_CHECKS if minimal else BY_ID_CHECKS,
+                    malformed_status=cell.framework.malformed, **checks).run()
 
 
 class Verifier(RelationChecks, StatementChecks):
@@ -90,7 +92,7 @@ class Verifier(RelationChecks, StatementChecks):
                  endpoints: tuple[str, ...] = ("by-id",), strategy: str = "raw",
                  weights: dict[str, float] | None = None, db_latency_ms: int = 0,
                  relations: dict[str, int] | None = None, login: roles.Login | None = None,
-                 by_id_checks: tuple[str, ...] = BY_ID_CHECKS):
+                 by_id_checks: tuple[str, ...] = BY_ID_CHECKS, malformed_status: int | None = None):
         """`held_connections` counts the connections the cell itself holds (other cells may be
         up at the same time); without it, every client connection to the database counts.
         `weights` (endpoint: share) make the scenario's statements per request from each
@@ -99,7 +101,9 @@ class Verifier(RelationChecks, StatementChecks):
         (apps/cells.toml), held exactly. `login`: the role the cell connects as, whose statements
         alone are counted and reset (runner/db/roles.py); without one, every statement sent to this
         database in the counting window counts, a neighbour's too. `by_id_checks`: which of
-        BY_ID_CHECKS GET /users/{id} is held to."""
+        BY_ID_CHECKS GET /users/{id} is held to. `malformed_status`: the framework's own answer to a
+        malformed id (apps/cells.toml), which the ids every server routes as they are must get;
+        without it, any 4xx."""
         unknown = [endpoint for endpoint in endpoints if endpoint not in ENDPOINTS]
         unpromised = [endpoint for endpoint in endpoints if endpoint in RELATION_ENDPOINTS
                       and endpoint not in (relations or {})]
@@ -117,6 +121,7 @@ class Verifier(RelationChecks, StatementChecks):
         self.rng = random.Random(rng_seed)
         self.login = login
         self.by_id_checks = by_id_checks
+        self.malformed_status = malformed_status
 
     def run(self) -> Verdict:
         """Every check; a cell or database that cannot be reached fails the verdict with the
@@ -174,6 +179,25 @@ class Verifier(RelationChecks, StatementChecks):
         except httpx.HTTPError as exc:
             failures.append(f"{method} {shorten(path)}: no answer ({type(exc).__name__})")
             return None
+
+    def refuses_malformed(self, response: httpx.Response | None, raw_id: str, where: str,
+                          failures: list[str]) -> None:
+        """A malformed id's answer: a 4xx (refused()); the framework's own status where the id
+        reaches its router as it is and that status is known. `where` names the request."""
+        if response is None:
+            return
+        if not refused(response):
+            failures.append(f"{where}: status {response.status_code}, expected 4xx")
+        elif (self.malformed_status is not None and raw_id in ROUTED_MALFORMED_IDS
+              and response.status_code != self.malformed_status):
+            failures.append(f"{where}: status {response.status_code}, expected the framework's "
+                            f"{self.malformed_status}")
+
+    def own_status_text(self) -> str:
+        if self.malformed_status is None:
+            return ""
+        routed = len(ROUTED_MALFORMED_IDS)
+        return f" ({self.malformed_status}, the framework's own, for the {routed} routed as they are)"
 
     def request_all(self, client: httpx.Client, paths: list[str], failures: list[str], method: str = "GET",
                     bodies: list[bytes] | None = None) -> list[httpx.Response | None]:
@@ -296,9 +320,8 @@ class Verifier(RelationChecks, StatementChecks):
     def check_malformed(self, client: httpx.Client, verdict: Verdict) -> None:
         failures: list[str] = []
         for raw_id in MALFORMED_IDS:
-            response = self.request(client, f"/users/{raw_id}", failures)
-            if response is not None and not refused(response):
-                failures.append(f"/users/{shorten(raw_id)}: status {response.status_code}, expected 4xx")
+            self.refuses_malformed(self.request(client, f"/users/{raw_id}", failures), raw_id,
+                                   f"/users/{shorten(raw_id)}", failures)
         accepted = []
         for raw_id, denoted in LENIENT_IDS.items():
             response = self.request(client, f"/users/{raw_id}", failures)
@@ -311,7 +334,8 @@ class Verifier(RelationChecks, StatementChecks):
         self.still_answers(client, failures, "malformed requests")
         verdict.add(
             "malformed", failures,
-            f"{len(MALFORMED_IDS)} malformed ids give a 4xx, server still up; lenient spellings answered "
+            f"{len(MALFORMED_IDS)} malformed ids give a 4xx{self.own_status_text()}, server still up; lenient "
+            "spellings answered "
             f"with the user they denote: {', '.join(accepted) or 'none'}",
         )
 
@@ -447,8 +471,7 @@ class Verifier(RelationChecks, StatementChecks):
             changed = conn.execute(seeding.CHECKSUM_SQL).fetchone()[0] != checksum
         for raw_id in MALFORMED_IDS[:8]:
             response = self.request(client, f"/users/{raw_id}", failures, "PATCH", "application/json", VALID_BIO)
-            if response is not None and not refused(response):
-                failures.append(f"PATCH /users/{shorten(raw_id)}: status {response.status_code}, expected 4xx")
+            self.refuses_malformed(response, raw_id, f"PATCH /users/{shorten(raw_id)}", failures)
         for raw_id in ("0", str(max_id + 1), "2147483648"):
             response = self.request(client, f"/users/{raw_id}", failures, "PATCH", "application/json", VALID_BIO)
             if response is not None and response.status_code != 404:
