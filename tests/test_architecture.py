@@ -4,6 +4,9 @@ without a circle), so the next capability lands in a room of its own (docs/archi
 from __future__ import annotations
 
 import ast
+import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -116,3 +119,37 @@ def test_the_checks_would_see_an_upward_import_and_a_circle(tmp_path, monkeypatc
         except AssertionError:
             continue
         raise AssertionError(f"{check.__name__} passed on a tree that breaks it")
+
+
+# A file the tree names in its comments, docstrings and pages: `runner/db/database.py`. A name
+# in capitals is a placeholder (`apps/frameworks/NAME.py`); the published runs' pages are
+# rendered from results files and name what was there when they ran; this file names missing
+# ones on purpose.
+NAMED_PATH = re.compile(r"\b(?:runner|apps|tests|schema|seeds|scenarios)/[\w./-]+"
+                        r"\.(?:py|toml|lua|md|sql|conf|txt|in|sh)\b")
+PLACEHOLDER = re.compile(r"(?:^|[/_])[A-Z]+\.\w+$")
+TEXT_SUFFIXES = {".py", ".md", ".toml", ".lua", ".conf", ".sql", ".sh", ".yml", ".in", ""}
+PUBLISHED = ("docs/example/", "docs/stacks/", "docs/parity/", "docs/cost/", "docs/lessons/")
+
+
+def named_paths(text: str) -> set[str]:
+    return {path for path in NAMED_PATH.findall(text) if not PLACEHOLDER.search(path)}
+
+
+def test_every_file_the_tree_names_exists():
+    """A module that moves leaves no comment or page naming its old place (schema/server.conf once
+    named the cluster's module where it had been before runner/db/)."""
+    tracked = subprocess.run([shutil.which("git"), "ls-files"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.split()
+    texts = [name for name in tracked if not name.startswith(PUBLISHED) and name != "tests/test_architecture.py"
+             and Path(name).suffix in TEXT_SUFFIXES and (REPO / name).is_file()]
+    missing = [f"{name}: {named}" for name in texts
+               for named in sorted(named_paths((REPO / name).read_text(errors="replace")))
+               if not (REPO / named).exists()]
+    assert len(texts) > 100
+    assert not missing, missing
+
+
+def test_a_moved_files_old_name_would_be_found():
+    text = "The cluster (runner/database.py), apps/frameworks/NAME.py and tests/test_NAME.py."
+    assert named_paths(text) == {"runner/database.py"}

@@ -1,6 +1,6 @@
 -- Put after every scenario script: wrk's numbers as JSON from its done() hook, written to
 -- $DBBENCH_WRK_OUT, so nothing is scraped from wrk's text output. The per-thread counters
--- of runner/wrk_prelude.lua are summed over the threads.
+-- of runner/measure/wrk_prelude.lua are summed over the threads.
 local function summed(name)
   local total = {}
   for _, thread in ipairs(threads) do
