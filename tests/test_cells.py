@@ -27,6 +27,14 @@ def test_list_shows_every_declared_cell():
         assert " yes: " in row or " no: " in row
         assert ("(legacy)" in row) == bool(cell.legacy), row
     assert "legacy (" in listing and "unmaintained" in listing, "the listing says why the legacy cells are kept"
+    manifest = catalog.manifest()
+    for variant in manifest.variants.values():
+        row = next((line for line in listing.splitlines() if line.split()[:1] == [variant.name]), "")
+        assert " ".join(variant.summary.split()[:4]) in row, f"what {variant.name} is, from apps/cells.toml"
+    for name, stack in manifest.stacks.items():
+        assert f"stack {name} ({stack['lock']}): {stack['summary']}" in " ".join(listing.split())
+    for framework in manifest.frameworks.values():
+        assert not framework.note or f"note on {framework.name}: " in listing
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,6 @@
-"""dbbench list: every cell, and whether it can run here."""
+"""dbbench list: every cell, and whether it can run here; then what each variant is, the
+environment each stack is, and what a framework's figures include that others' do not
+(apps/cells.toml's `summary` and `note`)."""
 
 from __future__ import annotations
 
@@ -39,4 +41,16 @@ def run(args) -> int:
         console.print(escape(f"legacy ({len(names)} cells): {why}"))
     for why, names in unfit.items():
         console.print(escape(f"not behind a transaction pooler ({', '.join(names)}): {why}"))
+    manifest = catalog.manifest()
+    variants = Table("variant", "stack", "what it is", box=None, title="variants", title_justify="left")
+    for variant in manifest.variants.values():
+        kinds = {framework.kind for framework in manifest.frameworks.values() if variant.name in framework.variants}
+        stack = variant.stack or ("(Go)" if kinds == {"go"} else "(the framework's)")
+        variants.add_row(variant.name, stack, escape(variant.summary))
+    console.print(variants)
+    for name, stack in manifest.stacks.items():
+        console.print(escape(f"stack {name} ({stack['lock']}): {stack['summary']}"))
+    for framework in manifest.frameworks.values():
+        if framework.note:
+            console.print(escape(f"note on {framework.name}: {framework.note}"))
     return 0
