@@ -61,13 +61,16 @@ def framework_rows(cells: list[dict]) -> list[str]:
     return [n for n in names if n not in reference] + [n for n in names if n in reference]
 
 
+def shows_figures(cell: dict | None) -> bool:
+    """A matrix cell that gives figures: it ran, and slices were kept."""
+    return cell is not None and cell["status"] == "ok" and bool(cell["slices"])
+
+
 def matrix_cell(cell: dict | None, shares: dict[str, dict], document: dict) -> str:
     if cell is None:
         return ""
-    if cell["status"] != "ok":
-        return f"**{cell['status']}**"
-    if not cell["slices"]:
-        return "no slices"
+    if not shows_figures(cell):
+        return f"**{cell['status']}**" if cell["status"] != "ok" else "no slices"
     text = fmt_rps(cell["rps_median"]) + rps_interval(cell)
     share = shares.get(cell_name(cell))
     if share:
@@ -127,8 +130,7 @@ def matrix_section(document: dict) -> Section:
                 f"Columns grouped by strategy: {strategies}."],
         header=["framework", *[f"{v} ({STRATEGY_TITLES.get(strategy_of[v], strategy_of[v])})" for v in variants]],
         rows=rows, after=[FLAGS_NOTE, *([instructions.MATRIX_NOTE] if any(
-            instructions.matrix_text(document, cell) for cell in cells if cell["status"] == "ok" and cell["slices"])
-            else [])])
+            shows_figures(cell) and instructions.matrix_text(document, cell) for cell in cells) else [])])
 
 
 def orm_tax_section(document: dict) -> Section | None:
