@@ -4,6 +4,7 @@ state directory and port, seeded small; never a mock."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,17 @@ TEST_USERS = 2000
 # unless it is marked end_to_end: the one real run the fast suite keeps.
 NEEDS_THE_DATABASE = {"db_url", "state_home"}
 
+
+
+def normalized_pins(path: Path) -> dict[str, str]:
+    """name -> version of a requirements file's exact pins, names as PyPI compares them (uv
+    writes them so: `django`, `typing-extensions`)."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version.strip()
+    return pins
 
 def pytest_addoption(parser):
     parser.addoption("--fast", action="store_true",

@@ -11,7 +11,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from conftest import DBBENCH, REPO, TEST_USERS, dbbench
+from conftest import DBBENCH, REPO, TEST_USERS, dbbench, normalized_pins
 
 from runner.base import ports
 from runner.cells import builds, catalog
@@ -214,18 +214,6 @@ def test_a_verdicts_file_that_cannot_be_written_is_a_one_line_error_before_any_c
     result = dbbench("verify", "--frameworks", "gin", "--variants", "raw", "--json", str(not_a_directory / "v.json"))
     assert result.returncode != 0 and "--json: cannot write" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "verifying" not in result.stderr
-
-
-def normalized_pins(path) -> dict[str, str]:
-    """name -> version of a requirements file's exact pins, names as PyPI compares them."""
-    import re
-
-    pins = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, version = line.split("==")
-            pins[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version.strip()
-    return pins
 
 
 def test_every_stack_lock_holds_its_top_level_pins():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import REPO
+from conftest import REPO, normalized_pins
 
 from runner.base.errors import DbbenchError
 from runner.cells import environments
@@ -101,12 +101,11 @@ def test_the_contract_table_gives_every_framework_its_malformed_id_status():
 def test_a_stacks_lock_installs_into_its_own_environment_and_its_versions_are_recorded(stack, package):
     from runner.measure import metadata
 
-    pinned = dict(line.split("==") for line in environments.lock_file(stack).read_text().splitlines()
-                  if line and not line.startswith("#"))
+    pinned = normalized_pins(environments.lock_file(stack))  # uv writes names as PyPI compares them: django
     environments.ensure(stack)
     assert environments.python_of(stack).parent.parent == environments.env_dir(stack)
     recorded = metadata.collect_stacks({stack})[stack]["packages"]
-    assert recorded[package] == pinned[package], "the results record the version the lock pins"
+    assert recorded[package] == pinned[package.lower()], "the results record the version the lock pins"
 
 
 def test_a_runner_environment_without_uv_gets_a_one_line_error_before_any_build(tmp_path, monkeypatch):
