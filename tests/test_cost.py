@@ -355,6 +355,35 @@ def test_minimal_counts_each_cell_then_its_minimal_app_and_says_what_the_glue_co
 
 
 @needs_valgrind
+@needs_valgrind
+def test_connections_counts_requests_sent_so_many_at_a_time_and_the_page_says_so(db_url, tmp_path):
+    """--connections 8: wrk keeps eight in flight while each batch is counted, as a run's load keeps
+    64 (where a Python server's garbage collector runs, which one at a time it need not); every
+    batch is answered in full, and cost.json and cost.md record how it was sent."""
+    result = dbbench("cost", "--cell", "fastapi/raw", "--connections", "8", "--pool-size", "8", "--requests",
+                     "20,120", "--repeats", "2", "--warmup", "50", "--db-url", db_url, "--out", str(tmp_path),
+                     timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_dir = next((tmp_path / "cost").glob("20*"))
+    document = json.loads((run_dir / "cost.json").read_text())
+    assert document["metadata"]["cost"]["connections"] == 8
+    (cell,) = document["cells"]
+    assert cell["status"] == "ok" and all(repeat["instructions_per_request"] > 0 for repeat in cell["repeats"])
+    assert "requests 8 at a time" in (run_dir / "cost.md").read_text()
+
+
+def test_a_published_cost_run_is_one_request_at_a_time_and_older_runs_read_so():
+    from runner.base.errors import DbbenchError
+    from runner.cli import build_parser
+    from runner.commands import cost as cost_command
+
+    args = build_parser().parse_args(["cost", "--publish", "--connections", "64"])
+    with pytest.raises(DbbenchError, match="without --connections"):
+        cost_command.check_publishable(args, cost_command.parser_defaults(cost_command.add_arguments))
+    assert cost_page.in_flight_text({}) == "one after the other"
+    assert "one after the other" in cost_page.render(counted_document({"fastapi/raw": [1.0, 1.0]}))
+
+
 def test_minimal_is_refused_in_one_line_where_no_minimal_app_serves():
     for args, said in ((["--cell", "flask/raw"], "has no minimal app"),
                        (["--cell", "gin/raw", "--scenario", "mix"], "serve by-id alone")):

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="requests before the first count (default 300)")
     parser.add_argument("--pool-size", type=arguments.positive_int, default=4,
                         help="the cell's pool: one request at a time needs one connection (default 4)")
+    parser.add_argument("--connections", type=arguments.positive_int, default=1,
+                        help="requests in flight at once while counted (default 1, one after the other; a run's "
+                             "load keeps 64, where a Python server's garbage collector runs); give the pool as many")
     parser.add_argument("--start-timeout", type=arguments.duration_arg, default=300.0,
                         help="how long a server may take to answer under callgrind, e.g. 90s (default 300s: "
                              "Django's took about 60 s here); one that takes longer is reported, the others go on")
@@ -72,7 +75,7 @@ def run(args) -> int:
         cells=cells, scenario=scenarios.load_scenario(args.scenario[0]), counts=args.requests,
         repeats=args.repeats, warmup=args.warmup, pool_size=args.pool_size, db_url=args.db_url,
         out=Path(args.out) if args.out else None, queries_n=args.queries, start_timeout_s=args.start_timeout,
-        minimal=args.minimal)
+        minimal=args.minimal, connections=args.connections)
     if args.minimal:
         from runner.cells.minimal import minimal_app_of
 

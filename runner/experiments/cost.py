@@ -65,6 +65,7 @@ class CostOptions:
     queries_n: int = 20
     start_timeout_s: float = 300  # a Python server's imports under callgrind: about 20 s here, Django's 60
     minimal: bool = False  # each cell followed by its minimal app (apps/minimal/), counted the same way
+    connections: int = 1  # requests in flight at once; more than one is what makes a Python server collect garbage
 
 
 @dataclass
@@ -159,7 +160,7 @@ class Counting:
     def send(self, requests: int) -> None:
         answered = wrk.send_counted(self.process.base_url, self.options.scenario, requests, self.target.users,
                                     WRK_SEED, self.target.usernames, self.target.max_post_id, self.options.queries_n,
-                                    still_running=self.still_running)
+                                    still_running=self.still_running, connections=self.options.connections)
         statuses = {int(code): n for code, n in answered["statuses"].items()}
         unexpected = wrk.unexpected_statuses(
             {"errors": {"status": sum(n for code, n in statuses.items() if code >= 400)}, **answered},
@@ -303,7 +304,7 @@ def run_cost(options: CostOptions) -> tuple[Path, dict]:
                               "warmup_requests": options.warmup, "workers": 1, "pool_size": options.pool_size,
                               "python_hash_seed": int(HASH_SEED), "go_environment": GO_UNDER_CALLGRIND,
                               "wrk_seed": WRK_SEED, "start_timeout_s": options.start_timeout_s,
-                              "minimal_apps": options.minimal,
+                              "minimal_apps": options.minimal, "connections": options.connections,
                               "postgres_counted": "CPU time of the cell's backends (/proc/PID/schedstat)"
                               if target.postgres_local else None}},
         "cells": [],

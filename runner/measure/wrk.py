@@ -73,16 +73,18 @@ def lua_environment(scenario: Scenario, out: Path, max_id: int, seed: int, usern
 
 def send_counted(base_url: str, scenario: Scenario, requests: int, max_id: int, seed: int,
                  usernames: Path | None = None, max_post_id: int = 0, queries_n: int = 20,
-                 still_running: Callable[[], None] | None = None) -> dict:
-    """Exactly `requests` of the scenario, one after the other on one connection (the same ones for
-    the same seed): {"answered", "statuses", "sent"}. For dbbench cost, which counts what they cost.
+                 still_running: Callable[[], None] | None = None, connections: int = 1) -> dict:
+    """Exactly `requests` of the scenario answered, one after the other on one connection, or
+    `connections` at a time (the same ones for the same seed): {"answered", "statuses", "sent"}.
+    For dbbench cost, which counts what they cost; with more than one connection, wrk stops with
+    the others' requests in flight, alike for any batch size, so they cancel in its difference.
     `still_running` raises if the server died meanwhile (wrk would retry its connection until its
     deadline)."""
     with tempfile.TemporaryDirectory(prefix="dbbench-wrk-") as tmp:
         script = build_script(scenario, Path(tmp), ending=COUNT_LUA)
         out = Path(tmp) / "wrk.json"
         timeout = COUNTED_TIMEOUT_S + requests * COUNTED_REQUEST_S
-        argv = [wrk_binary(), "-t1", "-c1", f"-d{math.ceil(timeout) + 60}s", f"--timeout={WRK_TIMEOUT_S}s",
+        argv = [wrk_binary(), "-t1", f"-c{connections}", f"-d{math.ceil(timeout) + 60}s", f"--timeout={WRK_TIMEOUT_S}s",
                 "-s", str(script), base_url]
         env = {**lua_environment(scenario, out, max_id, seed, usernames, max_post_id, queries_n),
                "DBBENCH_STOP_AFTER": str(requests)}
