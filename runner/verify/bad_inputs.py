@@ -21,11 +21,11 @@ MALFORMED_IDS = (
     "%E2%80%8B1", "1,2", "%2e%2e", "0b101", "1%2F2", "1%2B1",
 )
 
-# The malformed ids every server hands to the framework's router as they are: plain ASCII with
-# nothing to decode, not empty, short. Each gets the framework's own malformed-id status
-# (apps/cells.toml `malformed`, schema/http-contract.md's table). The others may be decoded into
-# another path (`1%2F2`) or refused by the HTTP server before routing (gunicorn's request-line
-# limit): any 4xx.
+# The malformed ids with nothing to decode (plain ASCII, no percent-escape, not empty, short),
+# which every server hands to the framework's router as they are: each gets the framework's own
+# malformed-id status (apps/cells.toml `malformed`, schema/http-contract.md's table). The others,
+# any 4xx: a server may decode one into another path (`1%2F2`) or refuse it before routing
+# (gunicorn's request-line limit).
 ROUTED_MALFORMED_IDS = tuple(raw for raw in MALFORMED_IDS if raw and "%" not in raw and len(raw) < 100)
 
 # Spellings that Python's int() accepts (underscores, surrounding spaces, non-ASCII digits).
