@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the cell's pool: one request at a time needs one connection (default 4)")
     parser.add_argument("--connections", type=arguments.positive_int, default=1,
                         help="requests in flight at once while counted (default 1, one after the other; a run's "
-                             "load keeps 64, where a Python server's garbage collector runs); give the pool as many")
+                             "load keeps 64, and one at a time a Python server's garbage collector may never run); "
+                             "give the pool as many")
     parser.add_argument("--start-timeout", type=arguments.duration_arg, default=300.0,
                         help="how long a server may take to answer under callgrind, e.g. 90s (default 300s: "
                              "Django's took about 60 s here); one that takes longer is reported, the others go on")

@@ -65,7 +65,8 @@ class CostOptions:
     queries_n: int = 20
     start_timeout_s: float = 300  # a Python server's imports under callgrind: about 20 s here, Django's 60
     minimal: bool = False  # each cell followed by its minimal app (apps/minimal/), counted the same way
-    connections: int = 1  # requests in flight at once; more than one is what makes a Python server collect garbage
+    connections: int = 1  # requests in flight at once: a run's load keeps 64, and one at a time a Python
+    # server's garbage collector may never run
 
 
 @dataclass

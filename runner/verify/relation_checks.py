@@ -63,7 +63,8 @@ class RelationChecks:
                                    f"/users/{shorten(raw_id)}/posts", failures)
         self.still_answers(client, failures, "bad user-posts ids")
         verdict.add("user-posts bad input", failures, f"{len(MISSING_IDS) + 1} missing ids give a JSON 404, "
-                                                      f"{len(MALFORMED_IDS) - 1} malformed ones a 4xx")
+                                                      f"{len(MALFORMED_IDS) - 1} malformed ones a 4xx"
+                                                      f"{self.own_status_text()}")
         self.check_statements(conn, client, verdict, "user-posts",
                               [f"/users/{self.rng.randint(1, max_id)}/posts" for _ in range(STATEMENT_REQUESTS)])
 

@@ -102,7 +102,7 @@ class Verifier(RelationChecks, StatementChecks):
         alone are counted and reset (runner/db/roles.py); without one, every statement sent to this
         database in the counting window counts, a neighbour's too. `by_id_checks`: which of
         BY_ID_CHECKS GET /users/{id} is held to. `malformed_status`: the framework's own answer to a
-        malformed id (apps/cells.toml), which the ids every server routes as they are must get;
+        malformed id (apps/cells.toml), which the malformed ids with nothing to decode must get;
         without it, any 4xx."""
         unknown = [endpoint for endpoint in endpoints if endpoint not in ENDPOINTS]
         unpromised = [endpoint for endpoint in endpoints if endpoint in RELATION_ENDPOINTS
@@ -194,10 +194,11 @@ class Verifier(RelationChecks, StatementChecks):
                             f"{self.malformed_status}")
 
     def own_status_text(self) -> str:
+        """The framework's own status in a verdict's line, where it was held to it."""
         if self.malformed_status is None:
             return ""
         routed = len(ROUTED_MALFORMED_IDS)
-        return f" ({self.malformed_status}, the framework's own, for the {routed} routed as they are)"
+        return f" ({self.malformed_status}, the framework's own, for the {routed} with nothing to decode)"
 
     def request_all(self, client: httpx.Client, paths: list[str], failures: list[str], method: str = "GET",
                     bodies: list[bytes] | None = None) -> list[httpx.Response | None]:
