@@ -24,7 +24,6 @@ TEST_USERS = 2000
 NEEDS_THE_DATABASE = {"db_url", "state_home"}
 
 
-
 def normalized_pins(path: Path) -> dict[str, str]:
     """name -> version of a requirements file's exact pins, names as PyPI compares them (uv
     writes them so: `django`, `typing-extensions`)."""
@@ -34,6 +33,7 @@ def normalized_pins(path: Path) -> dict[str, str]:
             name, version = line.split("==")
             pins[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version.strip()
     return pins
+
 
 def pytest_addoption(parser):
     parser.addoption("--fast", action="store_true",

@@ -23,7 +23,8 @@ def run(args) -> int:
     table = Table("framework", "variant", "strategy", "server", "runs here", "behind a pooler", box=None)
     legacy: dict[str, list[str]] = {}
     unfit: dict[str, list[str]] = {}
-    for cell in catalog.manifest().cells():
+    manifest = catalog.manifest()
+    for cell in manifest.cells():
         ok, detail = builds.availability(cell)
         if cell.legacy:
             legacy.setdefault(cell.legacy, []).append(cell.name)
@@ -41,7 +42,6 @@ def run(args) -> int:
         console.print(escape(f"legacy ({len(names)} cells): {why}"))
     for why, names in unfit.items():
         console.print(escape(f"not behind a transaction pooler ({', '.join(names)}): {why}"))
-    manifest = catalog.manifest()
     variants = Table("variant", "stack", "what it is", box=None, title="variants", title_justify="left")
     for variant in manifest.variants.values():
         kinds = {framework.kind for framework in manifest.frameworks.values() if variant.name in framework.variants}

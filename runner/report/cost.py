@@ -177,14 +177,15 @@ def differences(document: dict) -> list[str]:
     return lines
 
 
+def one_at_a_time(meta: dict) -> bool:
+    """Sent one after the other: every run before `--connections`, and every published one."""
+    return meta.get("connections", 1) == 1
+
+
 def in_flight_text(meta: dict) -> str:
-    """How the batches were sent: one after the other (every run before `--connections`), or so many
-    at a time, where a Python server's garbage collector runs as under a run's load."""
-    connections = meta.get("connections", 1)
-    if connections == 1:
-        return "one after the other"
-    return (f"{connections} at a time (wrk stops each batch with the other connections' requests in flight, "
-            "alike for both batches, so they cancel)")
+    """How the batches were sent: one after the other, or so many at a time, where a Python
+    server's garbage collector runs as under a run's load."""
+    return "one after the other" if one_at_a_time(meta) else f"{meta['connections']} at a time"
 
 
 def render(document: dict, preset: str | None = None) -> str:
@@ -204,7 +205,10 @@ def render(document: dict, preset: str | None = None) -> str:
         + (f", preset `{preset}`" if preset else "") + "\n",
         f"Each cell's server ran under callgrind ({meta['tool']}) with {meta['workers']} worker and a pool of "
         f"{meta['pool_size']}. Once verified and sent {meta['warmup_requests']} requests to warm it, it was sent "
-        f"{few} and then {many} of the scenario's requests {in_flight_text(meta)} (the order alternating over "
+        f"{few} and then {many} of the scenario's requests {in_flight_text(meta)}"
+        + ("" if one_at_a_time(meta) else " (wrk stops each batch with the other connections' requests in "
+                                          "flight, alike for both batches, so they cancel)")
+        + " (the order alternating over "
         f"{meta['repeats']} repeats), its counters zeroed before each batch and dumped after it"
         + (f"; a Go server {meta['go_batch_scale']} times as many, its garbage collector running by heap growth"
            if meta.get("go_batch_scale", 1) > 1 else "")
@@ -218,7 +222,7 @@ def render(document: dict, preset: str | None = None) -> str:
         + (f"its figure is the {postgres} per request, by the same difference, in µs, with the repeats' "
            "range: a time, which the host's noise moves"
            + (", taken with one request at a time, so that each statement wakes its backend."
-              if meta.get("connections", 1) == 1 else ".")
+              if one_at_a_time(meta) else ".")
            if postgres else "it was not on this host, so its CPU time could not be read.") + "\n",
         md_table(["cell", "instructions per request", "repeats", "other processes of the server",
                   "PostgreSQL CPU µs per request", "status"], rows) + "\n",
@@ -250,9 +254,7 @@ def render(document: dict, preset: str | None = None) -> str:
         parts += ["## The glue in instructions\n",
                   "Each cell's instructions per request over its minimal app's (`apps/minimal/`: the by-id "
                   "endpoint as its libraries' documentation writes it, on the same server, worker and pool), "
-                  "counted the same way " + ("one after the other" if meta.get("connections", 1) == 1 else
-                                             f"{meta['connections']} at a time")
-                  + "; above 1, the cell's code asks more of the CPU than "
+                  f"counted the same way {in_flight_text(meta)}; above 1, the cell's code asks more of the CPU than "
                   "the documentation's. The repeats' range: the lowest and highest ratio any two of their repeats "
                   "give. Where the difference lies: the categories, then the functions (their own instructions, "
                   "from each side's top 40; one missing from a side's list counted there at its last entry, so "
